@@ -1,0 +1,56 @@
+// What one cleanup cycle did.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace batch_cleanup {
+
+// A pending row named in a report. The email is already masked unless log_pii was set.
+struct RowRef {
+  std::string key;
+  std::string email;
+};
+
+// A pending row that could not be deleted, with the database's reason.
+struct RowFailure {
+  std::string key;
+  std::string email;     // masked unless log_pii
+  std::string sqlstate;  // e.g. "23503" (foreign key) or "P0001" (raised by a trigger)
+  std::string message;
+};
+
+struct CycleReport {
+  std::string cycle_id;  // unique per cycle, also used in logs
+  bool dry_run = false;
+  std::string backend;   // "postgresql" or "sqlite"
+  std::string strategy;  // "physical" (ctid ranges), "key" or "rowid"
+
+  // Rows that matched the predicate when their batch ran (in a dry run: the whole join).
+  std::int64_t candidates = 0;
+  std::int64_t deleted = 0;
+  std::int64_t failed = 0;              // rows a constraint or trigger refused
+  std::int64_t skipped = 0;             // rows another session held locked; left for the next cycle
+  std::int64_t no_longer_matching = 0;  // matched, then failed the re-check in the DELETE
+  std::int64_t batches = 0;
+  std::int64_t batch_retries = 0;  // batches re-run after a transient error
+
+  double duration_ms = 0;
+  double batch_p50_ms = 0;
+  double batch_p99_ms = 0;
+  double batch_max_ms = 0;
+
+  std::string started_at;    // ISO-8601 UTC
+  std::string finished_at;   // ISO-8601 UTC
+  bool interrupted = false;  // a stop request ended the cycle early
+
+  std::vector<RowRef> sample;  // dry run: a few candidate rows
+  std::vector<RowFailure> failures;
+  std::vector<std::string> warnings;  // e.g. missing-index advice
+
+  // The JSON object printed by --output json (one line, stable field names).
+  std::string to_json() const;
+};
+
+}  // namespace batch_cleanup

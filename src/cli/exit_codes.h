@@ -1,0 +1,12 @@
+// Process exit codes of the command line (the contract in README.md).
+#pragma once
+
+namespace batch_cleanup::cli {
+
+constexpr int kExitSuccess = 0;      // also when nothing matched, and after SIGINT/SIGTERM
+constexpr int kExitRowsFailed = 1;   // the cycle finished but some rows could not be deleted
+                                     // (also: a cycle failed on a fatal database error)
+constexpr int kExitUsage = 2;        // usage, configuration or guard error
+constexpr int kExitUnreachable = 3;  // database unreachable after retries
+
+}  // namespace batch_cleanup::cli

@@ -1,0 +1,156 @@
+#include "config/options.h"
+
+#include "batch_cleanup/errors.h"
+#include "config/database_url.h"
+#include "config/duration.h"
+#include "config/identifier.h"
+
+namespace batch_cleanup::config {
+
+void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, CliSettings* cli) {
+  if (cli != nullptr) {
+    auto* once = app.add_flag("--run-once", cli->run_once, "Run one cleanup cycle, then exit");
+    auto* daemon =
+        app.add_flag("--daemon", cli->daemon, "Run a cycle every --interval until SIGINT/SIGTERM");
+    once->excludes(daemon);
+    app.add_option("--output", cli->output,
+                   "Report format on stdout: text or json (one object per cycle)")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->envname("BATCH_CLEANUP_OUTPUT")
+        ->capture_default_str();
+    app.add_option("--log-level", cli->log_level, "trace, debug, info, warning or error")
+        ->envname("LOG_LEVEL")
+        ->capture_default_str();
+    app.add_option("--log-file", cli->log_file, "Also append logs to this file")
+        ->envname("BATCH_CLEANUP_LOG_FILE");
+  }
+  app.add_option("--interval", texts.interval,
+                 "Daemon interval: hours as a number (1, 0.5) or a duration (90s, 15m, 2h)")
+      ->envname("BATCH_CLEANUP_INTERVAL")
+      ->capture_default_str();
+  app.add_flag("--dry-run", config.dry_run, "Count and show what would be deleted; write nothing")
+      ->envname("BATCH_CLEANUP_DRY_RUN");
+  app.add_option(
+         "--database-url", config.database_url,
+         "postgresql://..., postgres://..., libpq key=value, sqlite:PATH or sqlite:///ABS/PATH")
+      ->envname("DATABASE_URL");
+  app.add_option("--users-table", config.users_table, "Main users table (schema.table allowed)")
+      ->envname("BATCH_CLEANUP_USERS_TABLE")
+      ->capture_default_str();
+  app.add_option("--pending-table", config.pending_table,
+                 "Pending sign-ups table (schema.table allowed)")
+      ->envname("BATCH_CLEANUP_PENDING_TABLE")
+      ->capture_default_str();
+  app.add_option("--pending-key", config.pending_key, "Unique key column of the pending table")
+      ->envname("BATCH_CLEANUP_PENDING_KEY")
+      ->capture_default_str();
+  app.add_option("--email-column", config.email_column, "Email column, in both tables")
+      ->envname("BATCH_CLEANUP_EMAIL_COLUMN")
+      ->capture_default_str();
+  app.add_option("--batch-size", config.batch_size,
+                 "Matching rows per batch transaction (1..1000000)")
+      ->envname("BATCH_CLEANUP_BATCH_SIZE")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--batch-strategy", texts.batch_strategy,
+                 "auto, physical (PostgreSQL ctid ranges) or key (keyset by --pending-key)")
+      ->envname("BATCH_CLEANUP_BATCH_STRATEGY")
+      ->check(CLI::IsMember({"auto", "physical", "key"}))
+      ->capture_default_str();
+  app.add_option(
+         "--lock-timeout", texts.lock_timeout,
+         "Longest wait for a lock (PostgreSQL lock_timeout; SQLite busy timeout); bare number = ms")
+      ->envname("BATCH_CLEANUP_LOCK_TIMEOUT")
+      ->capture_default_str();
+  app.add_option("--statement-timeout", texts.statement_timeout,
+                 "Longest statement (PostgreSQL statement_timeout); bare number = ms")
+      ->envname("BATCH_CLEANUP_STATEMENT_TIMEOUT")
+      ->capture_default_str();
+  app.add_option("--connect-timeout", texts.connect_timeout,
+                 "Per connection attempt; bare number = s")
+      ->envname("BATCH_CLEANUP_CONNECT_TIMEOUT")
+      ->capture_default_str();
+  app.add_option(
+         "--retries", config.retries,
+         "Retries of a connection or transient batch failure, with exponential backoff (0..20)")
+      ->envname("BATCH_CLEANUP_RETRIES")
+      ->check(CLI::Range(0, 20))
+      ->capture_default_str();
+  app.add_option("--sample-size", config.sample_size, "Candidate rows a dry run lists (0..1000)")
+      ->envname("BATCH_CLEANUP_SAMPLE_SIZE")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1000}))
+      ->capture_default_str();
+  app.add_option("--progress-interval", texts.progress_interval,
+                 "Progress log line period in long cycles")
+      ->envname("BATCH_CLEANUP_PROGRESS_INTERVAL")
+      ->capture_default_str();
+  app.add_flag("--log-pii", config.log_pii, "Show emails unmasked in logs and reports")
+      ->envname("BATCH_CLEANUP_LOG_PII");
+}
+
+void finish_options(const OptionTexts& texts, CleanupConfig& config) {
+  config.interval = parse_duration(texts.interval, BareUnit::kHours);
+  config.lock_timeout = parse_duration(texts.lock_timeout, BareUnit::kMilliseconds);
+  config.statement_timeout = parse_duration(texts.statement_timeout, BareUnit::kMilliseconds);
+  config.connect_timeout = parse_duration(texts.connect_timeout, BareUnit::kSeconds);
+  config.progress_interval = parse_duration(texts.progress_interval, BareUnit::kSeconds);
+  if (texts.batch_strategy == "physical") {
+    config.batch_strategy = BatchStrategy::kPhysical;
+  } else if (texts.batch_strategy == "key") {
+    config.batch_strategy = BatchStrategy::kKey;
+  } else if (texts.batch_strategy == "auto") {
+    config.batch_strategy = BatchStrategy::kAuto;
+  } else {
+    throw ConfigError("invalid --batch-strategy '" + texts.batch_strategy +
+                      "': use auto, physical or key");
+  }
+  validate_config(config);
+}
+
+}  // namespace batch_cleanup::config
+
+namespace batch_cleanup {
+
+CleanupConfig config_from_environment() {
+  CLI::App app{"batch_cleanup"};
+  CleanupConfig config;
+  config::OptionTexts texts;
+  config::declare_options(app, config, texts, nullptr);
+  try {
+    const char* no_args[] = {"batch_cleanup"};
+    app.parse(1, no_args);
+  } catch (const CLI::ParseError& e) {
+    throw ConfigError(std::string("invalid environment setting: ") + e.what());
+  }
+  config::finish_options(texts, config);
+  return config;
+}
+
+void validate_config(const CleanupConfig& config) {
+  config::parse_table_name(config.users_table, "users table");
+  config::parse_table_name(config.pending_table, "pending table");
+  config::validate_identifier(config.pending_key, "pending key");
+  config::validate_identifier(config.email_column, "email column");
+  const auto resolved = config.database_url.empty() ? std::string() : config.database_url;
+  if (!resolved.empty()) config::parse_database_url(resolved);
+  if (config.batch_size < 1 || config.batch_size > 1'000'000) {
+    throw ConfigError("invalid batch size " + std::to_string(config.batch_size) +
+                      ": use 1..1000000");
+  }
+  if (config.interval.count() < 1000) {
+    throw ConfigError("invalid interval: must be at least 1s");
+  }
+  if (config.lock_timeout.count() < 1 || config.statement_timeout.count() < 1) {
+    throw ConfigError("invalid timeout: lock and statement timeouts must be positive");
+  }
+  if (config.connect_timeout.count() < 1000) {
+    throw ConfigError("invalid connect timeout: must be at least 1s");
+  }
+  if (config.retries < 0 || config.retries > 20) throw ConfigError("invalid retries: use 0..20");
+  if (config.sample_size < 0 || config.sample_size > 1000)
+    throw ConfigError("invalid sample size: use 0..1000");
+  if (config.progress_interval.count() < 100)
+    throw ConfigError("invalid progress interval: at least 100ms");
+}
+
+}  // namespace batch_cleanup

@@ -1,0 +1,39 @@
+// Every option, declared once: flag, environment variable, default, help and validation.
+// The CLI, config_from_environment() and --help all come from declare_options().
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "batch_cleanup/config.h"
+
+namespace batch_cleanup::config {
+
+// Settings of the command line that are not part of a CleanupConfig.
+struct CliSettings {
+  bool run_once = false;
+  bool daemon = false;
+  std::string output = "text";  // text | json
+  std::string log_level = "info";
+  std::string log_file;
+};
+
+// Raw option text that needs parsing after CLI11 is done (durations, enums).
+struct OptionTexts {
+  std::string interval = "1";
+  std::string lock_timeout = "2s";
+  std::string statement_timeout = "30s";
+  std::string connect_timeout = "3s";
+  std::string progress_interval = "10s";
+  std::string batch_strategy = "auto";
+};
+
+// Declares the cleanup options (tables, batching, timeouts, database, privacy) on `app`,
+// storing into `config` and `texts`. With `cli` non-null, also the mode, output and logging
+// options of the command line.
+void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, CliSettings* cli);
+
+// Converts `texts` into `config` and validates the result. Throws ConfigError.
+void finish_options(const OptionTexts& texts, CleanupConfig& config);
+
+}  // namespace batch_cleanup::config

@@ -1,0 +1,307 @@
+#include "engine/cleanup_engine.h"
+
+#include <algorithm>
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "batch_cleanup/errors.h"
+#include "config/duration.h"
+#include "log/logger.h"
+#include "log/mask.h"
+#include "util/time_format.h"
+
+namespace batch_cleanup::engine {
+namespace {
+
+constexpr std::size_t kMaxReportedFailures = 1000;
+constexpr auto kCancelGrace = std::chrono::seconds(2);
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+double percentile(std::vector<double> values, double fraction) {
+  if (values.empty()) return 0;
+  const auto index = static_cast<std::size_t>(
+      std::min<double>(static_cast<double>(values.size() - 1),
+                       fraction * static_cast<double>(values.size() - 1) + 0.5));
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(index),
+                   values.end());
+  return values[index];
+}
+
+bool needs_reconnect(const DatabaseError& e) {
+  const auto& state = e.sqlstate();
+  return state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || e.kind() == ErrorKind::kInDoubt;
+}
+
+// Cancels the statement in flight when a stop has been pending for longer than the grace
+// period, so that SIGTERM ends the process within seconds even if a batch is blocked.
+class CancelWatchdog {
+ public:
+  CancelWatchdog(store::CleanupStore& store, StopFlag& stop) : store_(store), stop_(stop) {
+    thread_ = std::thread([this] { watch(); });
+  }
+  ~CancelWatchdog() {
+    done_ = true;
+    thread_.join();
+  }
+  void batch_started() { in_flight_ = true; }
+  void batch_finished() { in_flight_ = false; }
+  bool cancelled() const { return cancelled_; }
+
+ private:
+  void watch() {
+    while (!done_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (in_flight_ && !cancelled_ && stop_.requested() && stop_.since_request() > kCancelGrace) {
+        logging::logger()->warn("stop requested: cancelling the batch in flight (it rolls back)");
+        cancelled_ = true;
+        store_.cancel();
+      }
+    }
+  }
+  store::CleanupStore& store_;
+  StopFlag& stop_;
+  std::atomic<bool> done_{false};
+  std::atomic<bool> in_flight_{false};
+  std::atomic<bool> cancelled_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+CleanupEngine::CleanupEngine(CleanupConfig config, std::unique_ptr<store::CleanupStore> store,
+                             std::shared_ptr<StopFlag> stop)
+    : config_(std::move(config)), store_(std::move(store)), stop_(std::move(stop)) {}
+
+std::chrono::milliseconds CleanupEngine::backoff_delay(int attempt) {
+  thread_local std::mt19937 generator{std::random_device{}()};
+  const double base = static_cast<double>(config_.retry_base_delay.count());
+  const double cap = static_cast<double>(config_.retry_max_delay.count());
+  const double ceiling = std::min(cap, base * static_cast<double>(1LL << std::min(attempt, 20)));
+  // "Equal jitter": half fixed, half random, so attempts never bunch up at zero.
+  std::uniform_real_distribution<double> jitter(ceiling / 2, ceiling);
+  return std::chrono::milliseconds(static_cast<long long>(jitter(generator)));
+}
+
+void CleanupEngine::connect_with_retry() {
+  const int attempts = 1 + std::max(0, config_.retries);
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    try {
+      store_->connect();
+      connected_ = true;
+      return;
+    } catch (const DatabaseError& e) {
+      connected_ = false;
+      if (e.kind() != ErrorKind::kRetryable) throw;
+      if (attempt + 1 == attempts) {
+        throw ConnectionError("database unreachable after " + std::to_string(attempts) +
+                              " attempt(s): " + e.what());
+      }
+      const auto delay = backoff_delay(attempt);
+      logging::logger()->warn("connection attempt {}/{} failed: {}; retrying in {}", attempt + 1,
+                              attempts, e.what(), config::format_duration(delay));
+      if (stop_->wait_for(delay)) {
+        throw ConnectionError(std::string("stopped while waiting to reconnect: ") + e.what());
+      }
+    }
+  }
+}
+
+CycleReport CleanupEngine::run_cycle() {
+  CycleReport report;
+  report.cycle_id = util::random_id();
+  report.dry_run = config_.dry_run;
+  report.backend = store_->backend_name();
+  const auto wall_start = std::chrono::system_clock::now();
+  const auto start = Clock::now();
+  report.started_at = util::iso8601_utc(wall_start);
+
+  if (!connected_) connect_with_retry();
+  if (!preflight_done_) {
+    try {
+      const auto preflight = store_->preflight();
+      strategy_ = preflight.strategy;
+      preflight_warnings_ = preflight.warnings;
+      for (const auto& warning : preflight_warnings_) logging::logger()->warn("{}", warning);
+      preflight_done_ = true;
+    } catch (const DatabaseError& e) {
+      if (e.kind() == ErrorKind::kRetryable) connected_ = false;
+      throw;
+    }
+  }
+  report.strategy = strategy_;
+  report.warnings = preflight_warnings_;
+  logging::logger()->info("cycle {} started ({}{}, strategy {}, batch size {})", report.cycle_id,
+                          report.backend, config_.dry_run ? ", dry run" : "", strategy_,
+                          config_.batch_size);
+
+  if (config_.dry_run) {
+    run_dry(report);
+  } else {
+    run_batches(report);
+  }
+
+  report.duration_ms = ms_since(start);
+  report.finished_at = util::iso8601_utc(std::chrono::system_clock::now());
+  if (config_.dry_run) {
+    logging::logger()->info(
+        "cycle {} dry run: {} candidate(s) would be deleted; nothing written ({:.0f} ms)",
+        report.cycle_id, report.candidates, report.duration_ms);
+  } else {
+    logging::logger()->info(
+        "cycle {} {}: candidates={} deleted={} failed={} skipped={} no_longer_matching={} "
+        "batches={} duration={:.0f}ms batch_p50={:.1f}ms batch_p99={:.1f}ms",
+        report.cycle_id, report.interrupted ? "interrupted" : "finished", report.candidates,
+        report.deleted, report.failed, report.skipped, report.no_longer_matching, report.batches,
+        report.duration_ms, report.batch_p50_ms, report.batch_p99_ms);
+  }
+  return report;
+}
+
+void CleanupEngine::run_dry(CycleReport& report) {
+  try {
+    report.candidates = store_->count_candidates();
+    for (const auto& row : store_->sample_candidates(config_.sample_size)) {
+      report.sample.push_back({row.key, logging::maybe_mask_email(row.email, config_.log_pii)});
+    }
+  } catch (const DatabaseError& e) {
+    if (e.kind() == ErrorKind::kRetryable) connected_ = false;
+    throw;
+  }
+  for (const auto& row : report.sample) {
+    logging::logger()->info("would delete pending row key={} email={}", row.key, row.email);
+  }
+}
+
+void CleanupEngine::run_batches(CycleReport& report) {
+  std::vector<double> latencies;
+  try {
+    store_->begin_pass();
+  } catch (const DatabaseError& e) {
+    if (e.kind() == ErrorKind::kRetryable) connected_ = false;
+    throw;
+  }
+  CancelWatchdog watchdog(*store_, *stop_);
+  std::int64_t target_rows = config_.batch_size;
+  auto last_progress = Clock::now();
+  const auto cycle_start = Clock::now();
+
+  while (true) {
+    if (stop_->requested()) {
+      report.interrupted = true;
+      logging::logger()->info("stop requested: ending cycle {} between batches", report.cycle_id);
+      break;
+    }
+    store::BatchResult result;
+    const auto batch_start = Clock::now();
+    bool attempt_ok = false;
+    int attempts = 0;
+    while (!attempt_ok) {
+      watchdog.batch_started();
+      try {
+        result = store_->run_next_batch(target_rows);
+        watchdog.batch_finished();
+        attempt_ok = true;
+      } catch (const DatabaseError& e) {
+        watchdog.batch_finished();
+        if (stop_->requested()) {
+          logging::logger()->info("batch rolled back after a stop request ({})", e.what());
+          report.interrupted = true;
+          break;
+        }
+        if (e.kind() != ErrorKind::kRetryable && e.kind() != ErrorKind::kInDoubt) throw;
+        ++attempts;
+        ++report.batch_retries;
+        if (e.kind() == ErrorKind::kInDoubt) {
+          logging::logger()->warn(
+              "the commit of a batch is in doubt ({}); re-running it is safe because the "
+              "DELETE re-checks every row",
+              e.what());
+        }
+        if (attempts > std::max(0, config_.retries)) {
+          if (needs_reconnect(e)) {
+            connected_ = false;
+            throw ConnectionError(std::string("database connection lost and not recovered: ") +
+                                  e.what());
+          }
+          throw;
+        }
+        if (e.sqlstate() == "57014" || e.sqlstate() == "SQLITE_INTERRUPT") {
+          target_rows = std::max<std::int64_t>(1, target_rows / 2);
+          logging::logger()->warn("batch hit the statement timeout; retrying it with {} rows",
+                                  target_rows);
+        }
+        const auto delay = backoff_delay(attempts - 1);
+        logging::logger()->warn("batch failed with a transient error ({} {}); retry {}/{} in {}",
+                                e.sqlstate(), e.what(), attempts, config_.retries,
+                                config::format_duration(delay));
+        if (stop_->wait_for(delay)) {
+          report.interrupted = true;
+          break;
+        }
+        if (needs_reconnect(e)) {
+          connected_ = false;
+          connect_with_retry();
+        }
+      }
+    }
+    if (!attempt_ok) break;
+    latencies.push_back(ms_since(batch_start));
+    record_batch(result, report);
+
+    if (Clock::now() - last_progress >= config_.progress_interval) {
+      last_progress = Clock::now();
+      const double seconds = ms_since(cycle_start) / 1000.0;
+      logging::logger()->info(
+          "progress: {:.1f}% of the table, deleted={} failed={} skipped={} rate={:.0f} rows/s",
+          result.progress * 100.0, report.deleted, report.failed, report.skipped,
+          seconds > 0 ? report.deleted / seconds : 0.0);
+    }
+    if (result.exhausted) break;
+  }
+  report.batch_p50_ms = percentile(latencies, 0.50);
+  report.batch_p99_ms = percentile(latencies, 0.99);
+  report.batch_max_ms =
+      latencies.empty() ? 0 : *std::max_element(latencies.begin(), latencies.end());
+}
+
+void CleanupEngine::record_batch(const store::BatchResult& result, CycleReport& report) {
+  ++report.batches;
+  report.candidates += result.matched;
+  report.deleted += result.deleted;
+  report.skipped += result.skipped;
+  report.no_longer_matching += result.no_longer_matching;
+  report.failed += static_cast<std::int64_t>(result.failures.size());
+  auto log = logging::logger();
+  if (log->should_log(spdlog::level::debug)) {
+    log->debug("batch {}: matched={} deleted={} skipped={} failed={}", report.batches,
+               result.matched, result.deleted, result.skipped, result.failures.size());
+    for (const auto& row : result.deleted_rows) {
+      log->debug("deleted pending row key={} email={}", row.key,
+                 logging::maybe_mask_email(row.email, config_.log_pii));
+    }
+  }
+  for (const auto& failure : result.failures) {
+    const auto email = logging::maybe_mask_email(failure.row.email, config_.log_pii);
+    // The database's message may quote the email (a foreign key's DETAIL does): mask it there too.
+    std::string message = failure.message;
+    if (!config_.log_pii && !failure.row.email.empty()) {
+      for (auto pos = message.find(failure.row.email); pos != std::string::npos;
+           pos = message.find(failure.row.email, pos + email.size())) {
+        message.replace(pos, failure.row.email.size(), email);
+      }
+    }
+    log->warn("could not delete pending row key={} email={}: SQLSTATE {}: {}", failure.row.key,
+              email, failure.sqlstate, message);
+    if (report.failures.size() < kMaxReportedFailures) {
+      report.failures.push_back({failure.row.key, email, failure.sqlstate, message});
+    }
+  }
+}
+
+}  // namespace batch_cleanup::engine

@@ -1,0 +1,70 @@
+#include <nlohmann/json.hpp>
+
+#include "batch_cleanup/report.h"
+#include "batch_cleanup/service.h"
+#include "util/time_format.h"
+
+namespace batch_cleanup {
+namespace {
+
+nlohmann::json report_object(const CycleReport& report) {
+  nlohmann::json sample = nlohmann::json::array();
+  for (const auto& row : report.sample) sample.push_back({{"key", row.key}, {"email", row.email}});
+  nlohmann::json failures = nlohmann::json::array();
+  for (const auto& f : report.failures) {
+    failures.push_back(
+        {{"key", f.key}, {"email", f.email}, {"sqlstate", f.sqlstate}, {"message", f.message}});
+  }
+  return {
+      {"cycle_id", report.cycle_id},
+      {"dry_run", report.dry_run},
+      {"backend", report.backend},
+      {"strategy", report.strategy},
+      {"candidates", report.candidates},
+      {"deleted", report.deleted},
+      {"failed", report.failed},
+      {"skipped", report.skipped},
+      {"no_longer_matching", report.no_longer_matching},
+      {"batches", report.batches},
+      {"batch_retries", report.batch_retries},
+      {"duration_ms", std::llround(report.duration_ms)},
+      {"batch_p50_ms", report.batch_p50_ms},
+      {"batch_p99_ms", report.batch_p99_ms},
+      {"batch_max_ms", report.batch_max_ms},
+      {"started_at", report.started_at},
+      {"finished_at", report.finished_at},
+      {"interrupted", report.interrupted},
+      {"sample", sample},
+      {"failures", failures},
+      {"warnings", report.warnings},
+  };
+}
+
+}  // namespace
+
+std::string CycleReport::to_json() const { return report_object(*this).dump(); }
+
+std::string ServiceStatus::to_json() const {
+  const auto time_or_null = [](const std::optional<std::chrono::system_clock::time_point>& t) {
+    return t ? nlohmann::json(util::iso8601_utc(*t)) : nlohmann::json(nullptr);
+  };
+  nlohmann::json object = {
+      {"running", running},
+      {"cycle_in_progress", cycle_in_progress},
+      {"interval_hours", static_cast<double>(interval.count()) / 3'600'000.0},
+      {"interval_ms", interval.count()},
+      {"last_run", time_or_null(last_run)},
+      {"next_run", time_or_null(next_run)},
+      {"last_report", last_report ? report_object(*last_report) : nlohmann::json(nullptr)},
+      {"last_error", last_error},
+      {"cycles", cycles},
+      {"failed_cycles", failed_cycles},
+      {"consecutive_failures", consecutive_failures},
+      {"total_deleted", total_deleted},
+      {"total_failed", total_failed},
+      {"total_skipped", total_skipped},
+  };
+  return object.dump();
+}
+
+}  // namespace batch_cleanup

@@ -1,0 +1,66 @@
+#include "log/logger.h"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+#include <vector>
+
+#include "batch_cleanup/errors.h"
+
+namespace batch_cleanup::logging {
+namespace {
+
+constexpr const char* kLoggerName = "batch_cleanup";
+constexpr const char* kPattern = "%Y-%m-%dT%H:%M:%S.%e%z %^%-7l%$ %v";
+std::mutex g_logger_mutex;
+
+}  // namespace
+
+std::shared_ptr<spdlog::logger> logger() {
+  if (auto existing = spdlog::get(kLoggerName)) return existing;
+  std::lock_guard lock(g_logger_mutex);
+  if (auto existing = spdlog::get(kLoggerName)) return existing;
+  auto created = std::make_shared<spdlog::logger>(
+      kLoggerName, std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  created->set_pattern(kPattern);
+  created->set_level(spdlog::level::info);
+  spdlog::register_logger(created);
+  return created;
+}
+
+spdlog::level::level_enum parse_level(const std::string& level) {
+  std::string lower = level;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "trace") return spdlog::level::trace;
+  if (lower == "debug") return spdlog::level::debug;
+  if (lower == "info") return spdlog::level::info;
+  if (lower == "warning" || lower == "warn") return spdlog::level::warn;
+  if (lower == "error") return spdlog::level::err;
+  if (lower == "critical") return spdlog::level::critical;
+  throw ConfigError("invalid log level '" + level + "': use trace, debug, info, warning or error");
+}
+
+void configure_logging(const std::string& level, const std::string& log_file) {
+  const auto parsed = parse_level(level);
+  std::vector<spdlog::sink_ptr> sinks;
+  sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  if (!log_file.empty()) {
+    try {
+      sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file, false));
+    } catch (const spdlog::spdlog_ex& e) {
+      throw ConfigError("cannot open log file '" + log_file + "': " + e.what());
+    }
+  }
+  auto current = logger();
+  std::lock_guard lock(g_logger_mutex);
+  current->sinks() = sinks;
+  current->set_pattern(kPattern);
+  current->set_level(parsed);
+  current->flush_on(spdlog::level::info);
+}
+
+}  // namespace batch_cleanup::logging

@@ -1,0 +1,162 @@
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "batch_cleanup/errors.h"
+#include "batch_cleanup/service.h"
+#include "engine/cleanup_engine.h"
+#include "log/logger.h"
+#include "store/cleanup_store.h"
+
+namespace batch_cleanup {
+
+struct BatchCleanupService::Impl {
+  explicit Impl(CleanupConfig c) : config(std::move(c)) {}
+
+  CleanupConfig config;
+  std::shared_ptr<engine::StopFlag> stop = std::make_shared<engine::StopFlag>();
+
+  std::mutex cycle_mutex;                         // one cycle at a time
+  std::unique_ptr<engine::CleanupEngine> engine;  // GUARDED_BY(cycle_mutex)
+
+  mutable std::mutex state_mutex;
+  ServiceStatus status;  // GUARDED_BY(state_mutex)
+
+  std::mutex thread_mutex;
+  std::thread thread;  // GUARDED_BY(thread_mutex)
+
+  CycleObserver observer = nullptr;
+  void* observer_ctx = nullptr;
+
+  CycleReport run_cycle() {
+    std::lock_guard cycle_lock(cycle_mutex);
+    {
+      std::lock_guard lock(state_mutex);
+      status.cycle_in_progress = true;
+      status.last_run = std::chrono::system_clock::now();
+    }
+    try {
+      if (!engine)
+        engine = std::make_unique<engine::CleanupEngine>(config, store::make_store(config), stop);
+      CycleReport report = engine->run_cycle();
+      {
+        std::lock_guard lock(state_mutex);
+        status.cycle_in_progress = false;
+        ++status.cycles;
+        status.consecutive_failures = 0;
+        status.last_error.clear();
+        status.total_deleted += report.deleted;
+        status.total_failed += report.failed;
+        status.total_skipped += report.skipped;
+        status.last_report = report;
+      }
+      if (observer) observer(&report, nullptr, observer_ctx);
+      return report;
+    } catch (const std::exception& e) {
+      const std::string error = e.what();
+      {
+        std::lock_guard lock(state_mutex);
+        status.cycle_in_progress = false;
+        ++status.cycles;
+        ++status.failed_cycles;
+        ++status.consecutive_failures;
+        status.last_error = error;
+      }
+      if (observer) observer(nullptr, &error, observer_ctx);
+      throw;
+    }
+  }
+
+  void loop() {
+    using Clock = std::chrono::steady_clock;
+    while (!stop->requested()) {
+      const auto cycle_start = Clock::now();
+      auto wait = config.interval;
+      {
+        std::lock_guard lock(state_mutex);
+        status.next_run = std::chrono::system_clock::now() +
+                          std::chrono::duration_cast<std::chrono::system_clock::duration>(wait);
+      }
+      try {
+        run_cycle();
+      } catch (const ConfigError& e) {
+        logging::logger()->error("cycle refused: {}; the worker stops (fix the configuration)",
+                                 e.what());
+        std::lock_guard lock(state_mutex);
+        status.running = false;
+        status.next_run.reset();
+        status.halted_on_config_error = true;
+        return;
+      } catch (const std::exception& e) {
+        logging::logger()->error("cycle failed: {}; the worker goes on", e.what());
+        // Try again sooner than a full interval after a failure.
+        wait = std::min<std::chrono::milliseconds>(config.interval, std::chrono::minutes(1));
+      }
+      const auto next = cycle_start + wait;
+      {
+        std::lock_guard lock(state_mutex);
+        status.next_run =
+            std::chrono::system_clock::now() +
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(next - Clock::now());
+      }
+      const auto remaining = next - Clock::now();
+      if (remaining > Clock::duration::zero() && stop->wait_for(remaining)) break;
+    }
+    std::lock_guard lock(state_mutex);
+    status.running = false;
+    status.next_run.reset();
+  }
+};
+
+BatchCleanupService::BatchCleanupService(CleanupConfig config) {
+  validate_config(config);
+  impl_ = std::make_unique<Impl>(std::move(config));
+  impl_->status.interval = impl_->config.interval;
+}
+
+BatchCleanupService::~BatchCleanupService() { stop(); }
+
+CycleReport BatchCleanupService::run_once() { return impl_->run_cycle(); }
+
+void BatchCleanupService::start() {
+  std::lock_guard thread_lock(impl_->thread_mutex);
+  {
+    std::lock_guard lock(impl_->state_mutex);
+    if (impl_->status.running) return;
+  }
+  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->stop->reset();
+  {
+    std::lock_guard lock(impl_->state_mutex);
+    impl_->status.running = true;
+    impl_->status.halted_on_config_error = false;
+  }
+  impl_->thread = std::thread([impl = impl_.get()] { impl->loop(); });
+}
+
+void BatchCleanupService::request_stop() { impl_->stop->request(); }
+
+bool BatchCleanupService::stop_requested() const { return impl_->stop->requested(); }
+
+void BatchCleanupService::stop() {
+  impl_->stop->request();
+  std::lock_guard thread_lock(impl_->thread_mutex);
+  if (impl_->thread.joinable()) impl_->thread.join();
+  // Wait for a run_once() cycle on another thread, too.
+  std::lock_guard cycle_lock(impl_->cycle_mutex);
+  impl_->stop->reset();
+}
+
+ServiceStatus BatchCleanupService::status() const {
+  std::lock_guard lock(impl_->state_mutex);
+  return impl_->status;
+}
+
+const CleanupConfig& BatchCleanupService::config() const { return impl_->config; }
+
+void BatchCleanupService::set_observer(CycleObserver observer, void* ctx) {
+  impl_->observer = observer;
+  impl_->observer_ctx = ctx;
+}
+
+}  // namespace batch_cleanup

@@ -1,0 +1,1008 @@
+#include "store/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <cstdint>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include "batch_cleanup/errors.h"
+#include "config/identifier.h"
+#include "log/logger.h"
+
+namespace batch_cleanup::store {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Virtual-machine instructions between two progress callbacks (cancel and statement timeout).
+constexpr int kProgressInstructions = 4096;
+// The busy timeout never goes below this: a short write by the application must not fail a batch.
+constexpr std::chrono::milliseconds kMinBusyTimeout{5000};
+// A batch examines at most max(kMinScanRows, kScanFactor * target) rows after the cursor, so a
+// table with few matches is covered by several short write transactions rather than one long one.
+constexpr std::int64_t kMinScanRows = 65536;
+constexpr std::int64_t kScanFactor = 8;
+constexpr std::int64_t kMaxScanRows = std::int64_t{1} << 40;
+// SQLite's write lock is not fair: a writer of the application waiting in its busy handler
+// (which sleeps up to 100ms between attempts) would keep losing it to back-to-back batches.
+// Between two batches the store leaves the lock free for as long as the last batch held it,
+// up to this cap, so the application's writes get through.
+constexpr std::chrono::milliseconds kMaxYield{100};
+
+// ---------------------------------------------------------------------------------------------
+// Error codes
+
+struct CodeName {
+  int code;
+  const char* name;
+};
+
+#define BC_SQLITE_CODE(code) \
+  CodeName { code, #code }
+
+constexpr CodeName kCodeNames[] = {
+    BC_SQLITE_CODE(SQLITE_ERROR),
+    BC_SQLITE_CODE(SQLITE_INTERNAL),
+    BC_SQLITE_CODE(SQLITE_PERM),
+    BC_SQLITE_CODE(SQLITE_ABORT),
+    BC_SQLITE_CODE(SQLITE_BUSY),
+    BC_SQLITE_CODE(SQLITE_LOCKED),
+    BC_SQLITE_CODE(SQLITE_NOMEM),
+    BC_SQLITE_CODE(SQLITE_READONLY),
+    BC_SQLITE_CODE(SQLITE_INTERRUPT),
+    BC_SQLITE_CODE(SQLITE_IOERR),
+    BC_SQLITE_CODE(SQLITE_CORRUPT),
+    BC_SQLITE_CODE(SQLITE_NOTFOUND),
+    BC_SQLITE_CODE(SQLITE_FULL),
+    BC_SQLITE_CODE(SQLITE_CANTOPEN),
+    BC_SQLITE_CODE(SQLITE_PROTOCOL),
+    BC_SQLITE_CODE(SQLITE_EMPTY),
+    BC_SQLITE_CODE(SQLITE_SCHEMA),
+    BC_SQLITE_CODE(SQLITE_TOOBIG),
+    BC_SQLITE_CODE(SQLITE_CONSTRAINT),
+    BC_SQLITE_CODE(SQLITE_MISMATCH),
+    BC_SQLITE_CODE(SQLITE_MISUSE),
+    BC_SQLITE_CODE(SQLITE_NOLFS),
+    BC_SQLITE_CODE(SQLITE_AUTH),
+    BC_SQLITE_CODE(SQLITE_FORMAT),
+    BC_SQLITE_CODE(SQLITE_RANGE),
+    BC_SQLITE_CODE(SQLITE_NOTADB),
+    BC_SQLITE_CODE(SQLITE_ERROR_MISSING_COLLSEQ),
+    BC_SQLITE_CODE(SQLITE_ERROR_RETRY),
+    BC_SQLITE_CODE(SQLITE_ERROR_SNAPSHOT),
+    BC_SQLITE_CODE(SQLITE_ABORT_ROLLBACK),
+    BC_SQLITE_CODE(SQLITE_BUSY_RECOVERY),
+    BC_SQLITE_CODE(SQLITE_BUSY_SNAPSHOT),
+    BC_SQLITE_CODE(SQLITE_BUSY_TIMEOUT),
+    BC_SQLITE_CODE(SQLITE_LOCKED_SHAREDCACHE),
+    BC_SQLITE_CODE(SQLITE_LOCKED_VTAB),
+    BC_SQLITE_CODE(SQLITE_READONLY_RECOVERY),
+    BC_SQLITE_CODE(SQLITE_READONLY_CANTLOCK),
+    BC_SQLITE_CODE(SQLITE_READONLY_ROLLBACK),
+    BC_SQLITE_CODE(SQLITE_READONLY_DBMOVED),
+    BC_SQLITE_CODE(SQLITE_READONLY_CANTINIT),
+    BC_SQLITE_CODE(SQLITE_READONLY_DIRECTORY),
+    BC_SQLITE_CODE(SQLITE_IOERR_READ),
+    BC_SQLITE_CODE(SQLITE_IOERR_SHORT_READ),
+    BC_SQLITE_CODE(SQLITE_IOERR_WRITE),
+    BC_SQLITE_CODE(SQLITE_IOERR_FSYNC),
+    BC_SQLITE_CODE(SQLITE_IOERR_DIR_FSYNC),
+    BC_SQLITE_CODE(SQLITE_IOERR_TRUNCATE),
+    BC_SQLITE_CODE(SQLITE_IOERR_FSTAT),
+    BC_SQLITE_CODE(SQLITE_IOERR_UNLOCK),
+    BC_SQLITE_CODE(SQLITE_IOERR_RDLOCK),
+    BC_SQLITE_CODE(SQLITE_IOERR_DELETE),
+    BC_SQLITE_CODE(SQLITE_IOERR_NOMEM),
+    BC_SQLITE_CODE(SQLITE_IOERR_ACCESS),
+    BC_SQLITE_CODE(SQLITE_IOERR_LOCK),
+    BC_SQLITE_CODE(SQLITE_IOERR_SHMOPEN),
+    BC_SQLITE_CODE(SQLITE_IOERR_SHMSIZE),
+    BC_SQLITE_CODE(SQLITE_IOERR_SHMLOCK),
+    BC_SQLITE_CODE(SQLITE_IOERR_SHMMAP),
+    BC_SQLITE_CODE(SQLITE_IOERR_SEEK),
+    BC_SQLITE_CODE(SQLITE_IOERR_CORRUPTFS),
+    BC_SQLITE_CODE(SQLITE_CANTOPEN_NOTEMPDIR),
+    BC_SQLITE_CODE(SQLITE_CANTOPEN_ISDIR),
+    BC_SQLITE_CODE(SQLITE_CANTOPEN_FULLPATH),
+    BC_SQLITE_CODE(SQLITE_CANTOPEN_SYMLINK),
+    BC_SQLITE_CODE(SQLITE_CORRUPT_VTAB),
+    BC_SQLITE_CODE(SQLITE_CORRUPT_SEQUENCE),
+    BC_SQLITE_CODE(SQLITE_CORRUPT_INDEX),
+    BC_SQLITE_CODE(SQLITE_CONSTRAINT_CHECK),
+    BC_SQLITE_CODE(SQLITE_CONSTRAINT_COMMITHOOK),
+    BC_SQLITE_CODE(SQLITE_CONSTRAINT_FOREIGNKEY),
+    BC_SQLITE_CODE(SQLITE_CONSTRAINT_FUNCTION),
+    BC_SQLITE_CODE(SQLITE_CONSTRAINT_NOTNULL),
+    BC_SQLITE_CODE(SQLITE_CONSTRAINT_PRIMARYKEY),
+    BC_SQLITE_CODE(SQLITE_CONSTRAINT_TRIGGER),
+    BC_SQLITE_CODE(SQLITE_CONSTRAINT_UNIQUE),
+    BC_SQLITE_CODE(SQLITE_CONSTRAINT_VTAB),
+    BC_SQLITE_CODE(SQLITE_CONSTRAINT_ROWID),
+    BC_SQLITE_CODE(SQLITE_CONSTRAINT_PINNED),
+    BC_SQLITE_CODE(SQLITE_CONSTRAINT_DATATYPE),
+};
+
+#undef BC_SQLITE_CODE
+
+// "SQLITE_CONSTRAINT_FOREIGNKEY" for an (extended) result code; "SQLITE_<n>" when unknown.
+std::string code_name(int code) {
+  for (const auto& entry : kCodeNames) {
+    if (entry.code == code) return entry.name;
+  }
+  return "SQLITE_" + std::to_string(code);
+}
+
+// How the engine reacts: lock waits and interruptions are retried, constraint and trigger
+// refusals isolate the row, everything else (I/O, corruption, read-only, schema) is fatal.
+ErrorKind classify(int code) {
+  switch (code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_INTERRUPT:
+    case SQLITE_PROTOCOL:  // a WAL lock race; SQLite itself says "try again"
+      return ErrorKind::kRetryable;
+    case SQLITE_CONSTRAINT:  // FOREIGNKEY, TRIGGER (RAISE(ABORT|FAIL|ROLLBACK, ...)), CHECK, ...
+      return ErrorKind::kRowLevel;
+    default:
+      break;
+  }
+  // A statement aborted because its transaction was rolled back (e.g. by an interrupt).
+  if (code == SQLITE_ABORT_ROLLBACK) return ErrorKind::kRetryable;
+  return ErrorKind::kFatal;
+}
+
+bool equal_nocase(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    const auto lower = [](char c) {
+      return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    };
+    return lower(x) == lower(y);
+  });
+}
+
+struct ValueFree {
+  void operator()(sqlite3_value* value) const noexcept { sqlite3_value_free(value); }
+};
+// A copy of a column value with its storage class, used as a batch bound (rowid or key).
+using Value = std::unique_ptr<sqlite3_value, ValueFree>;
+
+// ---------------------------------------------------------------------------------------------
+// Connection: the handle, error translation, cancel and statement timeout.
+
+class Connection {
+ public:
+  Connection() = default;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection() { close(); }
+
+  // Opens an existing database file; closes any previous handle first.
+  void open(const std::string& path, bool read_only, std::chrono::milliseconds busy_timeout,
+            std::chrono::milliseconds statement_timeout) {
+    close();
+    statement_timeout_ = statement_timeout;
+    busy_timeout_ = busy_timeout;
+    std::error_code ec;
+    const bool exists = std::filesystem::exists(path, ec);
+    if (!exists && !ec) {
+      throw ConfigError("SQLite database file '" + path + "' does not exist");
+    }
+    // This libsqlite3 is built with URI filenames on: keep "file:..." a plain relative path, so
+    // no URI parameter (mode=rwc, ...) can change how the file is opened.
+    const std::string open_path = path.rfind("file:", 0) == 0 ? "./" + path : path;
+    // No SQLITE_OPEN_CREATE: the file is never created. NOMUTEX: one thread uses the handle;
+    // the only cross-thread call is sqlite3_interrupt(), which is documented as safe, and
+    // cancel_mutex_ keeps it away from sqlite3_close().
+    const int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+                      SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE | SQLITE_OPEN_EXRESCODE;
+    sqlite3* db = nullptr;
+    const int rc = sqlite3_open_v2(open_path.c_str(), &db, flags, nullptr);
+    if (rc != SQLITE_OK) {
+      const int code = db != nullptr ? sqlite3_extended_errcode(db) : rc;
+      const std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+      sqlite3_close_v2(db);
+      if (!std::filesystem::exists(path, ec) && !ec) {
+        throw ConfigError("SQLite database file '" + path + "' does not exist");
+      }
+      throw DatabaseError(
+          classify(code) == ErrorKind::kRetryable ? ErrorKind::kRetryable : ErrorKind::kFatal,
+          code_name(code), "cannot open SQLite database file '" + path + "': " + message);
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, static_cast<int>(std::min<long long>(busy_timeout.count(), INT_MAX)));
+    sqlite3_progress_handler(db, kProgressInstructions, &Connection::on_progress, this);
+    {
+      std::lock_guard lock(cancel_mutex_);
+      db_ = db;
+    }
+    path_ = path;
+    try {
+      // Connection-level settings only: nothing persistent (journal_mode, ...) is touched.
+      exec("PRAGMA foreign_keys = ON");
+      if (read_only) exec("PRAGMA query_only = ON");
+      // Read the schema now: a file that is not a database fails here, not in preflight.
+      exec("SELECT count(*) FROM sqlite_schema");
+    } catch (...) {
+      close();
+      throw;
+    }
+  }
+
+  void close() noexcept {
+    sqlite3* db = nullptr;
+    {
+      std::lock_guard lock(cancel_mutex_);
+      db = std::exchange(db_, nullptr);
+    }
+    if (db != nullptr) sqlite3_close_v2(db);  // rolls back an open transaction
+  }
+
+  // The handle, or a retryable error when there is none (the engine reconnects).
+  sqlite3* handle() const {
+    if (db_ == nullptr) {
+      throw DatabaseError(ErrorKind::kRetryable, "08006", "not connected to the SQLite database");
+    }
+    return db_;
+  }
+
+  const std::string& path() const { return path_; }
+  bool in_transaction() const { return db_ != nullptr && sqlite3_get_autocommit(db_) == 0; }
+
+  // Forgets an earlier cancel. Called when a pass, a dry run or a connection starts, but not per
+  // batch: a cancel that lands between two statements of a batch (or just before the batch's
+  // first one) must still stop it, so it holds until the next pass.
+  void begin_operation() { cancel_requested_.store(false); }
+
+  // Starts the statement timeout clock (before prepare and before a statement's first step).
+  void arm() {
+    timed_out_ = false;
+    deadline_ = statement_timeout_.count() > 0 ? Clock::now() + statement_timeout_
+                                               : Clock::time_point::max();
+  }
+
+  // From any thread.
+  void cancel() noexcept {
+    cancel_requested_.store(true);
+    std::lock_guard lock(cancel_mutex_);
+    if (db_ != nullptr) sqlite3_interrupt(db_);
+  }
+
+  // Throws the DatabaseError for a failed call that returned `rc`.
+  [[noreturn]] void fail(int rc) const {
+    std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    switch (rc & 0xff) {
+      case SQLITE_INTERRUPT:
+        if (timed_out_) {
+          message = "canceling statement due to statement timeout (" +
+                    std::to_string(statement_timeout_.count()) + "ms)";
+        } else if (cancel_requested_.load()) {
+          message = "canceling statement due to user request";
+        }
+        break;
+      case SQLITE_BUSY:
+        message += " (still locked by another connection after " +
+                   std::to_string(busy_timeout_.count()) + "ms)";
+        break;
+      default:
+        break;
+    }
+    throw DatabaseError(classify(rc), code_name(rc), message);
+  }
+
+  // Runs one statement without parameters, discarding rows.
+  void exec(const std::string& sql);
+
+  // ROLLBACK when a transaction is open; never throws. If even that fails, the handle is closed
+  // (which rolls back) so that no write lock outlives the batch.
+  void rollback_quietly() noexcept {
+    if (!in_transaction()) return;
+    quiet_ = true;
+    for (int attempt = 0; attempt < 3 && in_transaction(); ++attempt) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    quiet_ = false;
+    if (in_transaction()) {
+      try {
+        logging::logger()->error(
+            "ROLLBACK failed on the SQLite database ({}); closing the connection",
+            sqlite3_errmsg(db_));
+      } catch (...) {
+      }
+      close();
+    }
+  }
+
+ private:
+  static int on_progress(void* self) noexcept {
+    auto* connection = static_cast<Connection*>(self);
+    if (connection->quiet_) return 0;
+    if (connection->cancel_requested_.load(std::memory_order_relaxed)) return 1;
+    if (Clock::now() >= connection->deadline_) {
+      connection->timed_out_ = true;
+      return 1;
+    }
+    return 0;
+  }
+
+  sqlite3* db_ = nullptr;
+  std::string path_;
+  mutable std::mutex cancel_mutex_;  // guards db_ between cancel() and close()
+  std::atomic<bool> cancel_requested_{false};
+  std::chrono::milliseconds statement_timeout_{0};
+  std::chrono::milliseconds busy_timeout_{0};
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool timed_out_ = false;
+  bool quiet_ = false;  // no interruption while rolling back
+};
+
+// A prepared statement, finalized on destruction.
+class Statement {
+ public:
+  Statement(Connection& connection, const std::string& sql) : connection_(connection) {
+    sqlite3* db = connection_.handle();
+    connection_.arm();
+    const int rc =
+        sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &stmt_, nullptr);
+    if (rc != SQLITE_OK) connection_.fail(rc);
+  }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement() { sqlite3_finalize(stmt_); }
+
+  Statement& bind(int index, std::int64_t value) {
+    check(sqlite3_bind_int64(stmt_, index, value));
+    return *this;
+  }
+  Statement& bind(int index, const std::string& value) {
+    check(sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
+                            SQLITE_TRANSIENT));
+    return *this;
+  }
+  Statement& bind(int index, const sqlite3_value* value) {
+    check(sqlite3_bind_value(stmt_, index, value));
+    return *this;
+  }
+
+  // True when a row is available; false when the statement is done. Throws DatabaseError.
+  bool step() {
+    if (sqlite3_stmt_busy(stmt_) == 0) connection_.arm();
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    connection_.fail(rc);
+  }
+
+  // Makes the statement runnable again (bindings are kept).
+  void reset() noexcept { sqlite3_reset(stmt_); }
+
+  bool is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+  std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+  std::string text(int column) const {
+    const unsigned char* data = sqlite3_column_text(stmt_, column);
+    if (data == nullptr) return {};
+    return std::string(reinterpret_cast<const char*>(data),
+                       static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
+  }
+  Value value(int column) const {
+    Value copy(sqlite3_value_dup(sqlite3_column_value(stmt_, column)));
+    if (!copy) throw DatabaseError(ErrorKind::kFatal, "SQLITE_NOMEM", "out of memory");
+    return copy;
+  }
+
+ private:
+  void check(int rc) const {
+    if (rc != SQLITE_OK) connection_.fail(rc);
+  }
+
+  Connection& connection_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+void Connection::exec(const std::string& sql) {
+  Statement statement(*this, sql);
+  while (statement.step()) {
+  }
+}
+
+// BEGIN IMMEDIATE (the write lock, waiting up to the busy timeout) on construction; ROLLBACK in
+// the destructor unless commit() succeeded.
+class Transaction {
+ public:
+  explicit Transaction(Connection& connection) : connection_(connection) {
+    connection_.exec("BEGIN IMMEDIATE");
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  ~Transaction() {
+    if (!committed_) connection_.rollback_quietly();
+  }
+
+  // Throws DatabaseError; the transaction is still open (and rolled back by the destructor)
+  // when COMMIT fails, e.g. SQLITE_BUSY or a deferred foreign key.
+  void commit() {
+    connection_.exec("COMMIT");
+    committed_ = true;
+  }
+
+  // False once SQLite rolled the transaction back on its own (an interrupted write, a
+  // trigger's RAISE(ROLLBACK, ...), ON CONFLICT ROLLBACK).
+  bool active() const { return !committed_ && connection_.in_transaction(); }
+
+ private:
+  Connection& connection_;
+  bool committed_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The store
+
+struct Candidate {
+  Value locator;  // rowid (rowid strategy) or key value (key strategy)
+  PendingRow row;
+};
+
+struct ColumnInfo {
+  std::string name;
+  std::string type;
+  int pk = 0;  // 1-based position in the primary key, 0 when not part of it
+};
+
+struct Table {
+  std::string schema;  // the attached database holding it: main, temp, ...
+  std::string name;    // as stored in the schema
+  std::string type;    // table, view, virtual, shadow
+  bool without_rowid = false;
+  std::vector<ColumnInfo> columns;
+
+  std::string quoted() const {
+    return config::quote_identifier(schema) + "." + config::quote_identifier(name);
+  }
+  const ColumnInfo* find(std::string_view column) const {
+    for (const auto& info : columns) {
+      if (equal_nocase(info.name, column)) return &info;
+    }
+    return nullptr;
+  }
+  int primary_key_columns() const {
+    return static_cast<int>(std::count_if(columns.begin(), columns.end(),
+                                          [](const ColumnInfo& c) { return c.pk > 0; }));
+  }
+  // An INTEGER PRIMARY KEY of a rowid table is the rowid itself.
+  bool is_rowid_alias(const ColumnInfo& column) const {
+    return !without_rowid && column.pk == 1 && primary_key_columns() == 1 &&
+           equal_nocase(column.type, "INTEGER");
+  }
+};
+
+class SqliteStore final : public CleanupStore {
+ public:
+  SqliteStore(CleanupConfig config, config::DatabaseTarget target)
+      : config_(std::move(config)),
+        target_(std::move(target)),
+        pending_(config::parse_table_name(config_.pending_table, "pending table")),
+        users_(config::parse_table_name(config_.users_table, "users table")),
+        key_(config::quote_identifier(
+            config::validate_identifier(config_.pending_key, "pending key"))),
+        email_(config::quote_identifier(
+            config::validate_identifier(config_.email_column, "email column"))) {
+    build_sql(pending_.quoted(), users_.quoted(), "p.rowid", false);
+  }
+
+  std::string backend_name() const override { return "sqlite"; }
+
+  void connect() override {
+    connection_.begin_operation();
+    connection_.open(target_.sqlite_path, config_.dry_run,
+                     std::max<std::chrono::milliseconds>(config_.lock_timeout, kMinBusyTimeout),
+                     config_.statement_timeout);
+    logging::logger()->debug("connected to sqlite {}{}", target_.sqlite_path,
+                             config_.dry_run ? " (read-only)" : "");
+  }
+
+  PreflightResult preflight() override {
+    connection_.begin_operation();
+    PreflightResult result;
+    const Table pending = resolve(pending_, "pending table", "--pending-table");
+    const Table users = resolve(users_, "users table", "--users-table");
+    if (same_relation(pending, users)) {
+      throw GuardError("guard 'distinct-tables' refused to run: the users table '" +
+                       users_.display() + "' and the pending table '" + pending_.display() +
+                       "' are the same relation. HINT: point --users-table and --pending-table "
+                       "at two different tables");
+    }
+    if (pending.type != "table") {
+      throw ConfigError("pending table '" + pending_.display() + "' is not a table (type " +
+                        pending.type + ")");
+    }
+    const ColumnInfo& key = column(pending, config_.pending_key, "--pending-key", pending_);
+    column(pending, config_.email_column, "--email-column", pending_);
+    const ColumnInfo& users_email = column(users, config_.email_column, "--email-column", users_);
+    if (!config_.dry_run &&
+        sqlite3_db_readonly(connection_.handle(), pending.schema.c_str()) == 1) {
+      throw ConfigError("permission denied: cannot delete from '" + pending_.display() +
+                        "': the SQLite database file '" + connection_.path() +
+                        "' is read-only. HINT: check the permissions of the file and of its "
+                        "directory (SQLite writes a journal next to the file)");
+    }
+    if (!key_is_unique(pending, key)) {
+      throw GuardError("guard 'unique-key' refused to run: the key column '" + config_.pending_key +
+                       "' of '" + pending_.display() +
+                       "' has no unique index, so a key may name several rows. HINT: pass the "
+                       "primary key column with --pending-key, or add a UNIQUE constraint");
+    }
+    if (!email_is_indexed(users, users_email)) {
+      result.warnings.push_back(
+          "no index on " + users_.display() + "(" + config_.email_column +
+          "): every batch will scan the users table. HINT: " + create_index_statement(users));
+    }
+
+    // The rowid, under a name no column shadows; an INTEGER PRIMARY KEY key is the rowid too.
+    std::string rowid;
+    if (!pending.without_rowid) {
+      for (const char* candidate : {"rowid", "_rowid_", "oid"}) {
+        if (pending.find(candidate) == nullptr) {
+          rowid = candidate;
+          break;
+        }
+      }
+      if (rowid.empty() && pending.is_rowid_alias(key)) rowid = key.name;
+    }
+    if (config_.batch_strategy == BatchStrategy::kPhysical && rowid.empty()) {
+      throw ConfigError("--batch-strategy physical needs a rowid table, but '" +
+                        pending_.display() + "' is " +
+                        (pending.without_rowid ? "a WITHOUT ROWID table"
+                                               : "a table whose rowid names are all shadowed") +
+                        ". HINT: use --batch-strategy key or auto");
+    }
+    const bool key_mode = config_.batch_strategy == BatchStrategy::kKey || rowid.empty();
+    build_sql(pending.quoted(), users.quoted(),
+              key_mode ? "p." + key_ : "p." + config::quote_identifier(rowid), key_mode);
+    result.strategy = key_mode ? "key" : "rowid";
+    return result;
+  }
+
+  std::int64_t count_candidates() override {
+    connection_.begin_operation();
+    Statement count(connection_, "SELECT count(*) FROM " + pending_sql_ + " p WHERE " + match_);
+    count.step();
+    return count.integer(0);
+  }
+
+  std::vector<PendingRow> sample_candidates(std::int64_t limit) override {
+    connection_.begin_operation();
+    Statement sample(connection_, "SELECT p." + key_ + ", p." + email_ + " FROM " + pending_sql_ +
+                                      " p WHERE " + match_ + " ORDER BY p." + key_ + " LIMIT ?1");
+    sample.bind(1, std::max<std::int64_t>(0, limit));
+    std::vector<PendingRow> out;
+    while (sample.step()) out.push_back({sample.text(0), sample.text(1)});
+    return out;
+  }
+
+  void begin_pass() override {
+    connection_.begin_operation();
+    cursor_.reset();
+    exhausted_ = false;
+    first_locator_ = last_locator_ = 0;
+    if (!key_mode_) {
+      // Both ends of the rowid b-tree: O(log n), for progress only.
+      Statement bounds(connection_, "SELECT min(" + locator_ + "), max(" + locator_ + ") FROM " +
+                                        pending_sql_ + " p");
+      if (bounds.step() && !bounds.is_null(0)) {
+        first_locator_ = bounds.integer(0);
+        last_locator_ = bounds.integer(1);
+      }
+    }
+  }
+
+  BatchResult run_next_batch(std::int64_t target_rows) override {
+    target_rows = std::clamp<std::int64_t>(target_rows, 1, kMaxScanRows);
+    const std::int64_t scan_rows =
+        std::clamp(target_rows * kScanFactor, std::max(kMinScanRows, target_rows), kMaxScanRows);
+    yield_to_other_writers();
+    BatchResult result;
+    std::vector<Candidate> candidates;
+    Value upper;  // inclusive upper bound of this batch's range; null: the end of the table
+    bool end_of_table = false;
+    bool isolate_each = false;
+    {
+      Transaction tx(connection_);
+      const auto locked_at = Clock::now();
+      // The batch's range: from the cursor to the target_rows-th matching row, but no further
+      // than scan_rows rows, so a sparse table does not hold the write lock for a long scan.
+      Value window_end = row_after_cursor(scan_rows - 1);
+      candidates = select_matches(window_end.get(), target_rows);
+      result.matched = static_cast<std::int64_t>(candidates.size());
+      if (result.matched == target_rows) {
+        upper.reset(sqlite3_value_dup(candidates.back().locator.get()));
+        if (!upper) throw DatabaseError(ErrorKind::kFatal, "SQLITE_NOMEM", "out of memory");
+      } else {
+        upper = std::move(window_end);
+        end_of_table = !upper;
+      }
+      if (!candidates.empty() && !delete_batch(tx, upper.get(), candidates, result)) {
+        logging::logger()->debug(
+            "a trigger rolled back the transaction of a batch of {} rows; isolating rows",
+            candidates.size());
+        isolate_each = true;
+      }
+      if (!isolate_each) {
+        try {
+          tx.commit();
+          last_commit_ = Clock::now();
+          last_hold_ = last_commit_ - locked_at;
+        } catch (const DatabaseError& e) {
+          if (e.kind() != ErrorKind::kRowLevel) throw;
+          // A deferred constraint (DEFERRABLE INITIALLY DEFERRED foreign key) refused the
+          // COMMIT: no savepoint can tell which row, so the rows are isolated by halves.
+          logging::logger()->debug("commit of a batch of {} rows refused ({}: {}); isolating rows",
+                                   candidates.size(), e.sqlstate(), e.what());
+          isolate_each = true;
+        }
+      }
+    }  // not committed: rolled back here
+    if (isolate_each) {
+      result.deleted_rows.clear();
+      result.failures.clear();
+      isolate(candidates, result, /*known_refused=*/true);
+      tally(result);
+    }
+
+    // The batch is durable: advance the pass.
+    if (upper) cursor_ = std::move(upper);
+    if (end_of_table) exhausted_ = true;
+    result.exhausted = exhausted_;
+    if (exhausted_) {
+      result.progress = 1.0;
+    } else if (!key_mode_ && cursor_ && last_locator_ > first_locator_) {
+      const long double done = static_cast<long double>(sqlite3_value_int64(cursor_.get())) -
+                               static_cast<long double>(first_locator_) + 1;
+      const long double total =
+          static_cast<long double>(last_locator_) - static_cast<long double>(first_locator_) + 1;
+      result.progress = static_cast<double>(std::clamp<long double>(done / total, 0, 1));
+    }
+    return result;
+  }
+
+  void cancel() noexcept override { connection_.cancel(); }
+
+ private:
+  void yield_to_other_writers() {
+    if (last_commit_ == Clock::time_point{}) return;
+    const auto gap = std::min<Clock::duration>(last_hold_, kMaxYield);
+    const auto resume = last_commit_ + gap;
+    if (Clock::now() < resume) std::this_thread::sleep_until(resume);
+  }
+
+  // Finds a table (or view) by name; unqualified names are looked up the way SQLite does
+  // (temp, main, then attached databases in order).
+  Table resolve(const config::QualifiedName& name, const char* what, const char* flag) {
+    Table table;
+    {
+      Statement find(
+          connection_,
+          "SELECT t.schema, t.name, t.type, t.wr FROM pragma_table_list t "
+          "LEFT JOIN pragma_database_list d ON d.name = t.schema "
+          "WHERE t.name = ?1 COLLATE NOCASE AND (?2 = '' OR t.schema = ?2 COLLATE NOCASE) "
+          "ORDER BY CASE WHEN t.schema = 'temp' THEN -1 ELSE coalesce(d.seq, 1000000) END "
+          "LIMIT 1");
+      find.bind(1, name.name).bind(2, name.schema);
+      if (!find.step()) {
+        throw ConfigError(std::string(what) + " '" + name.display() +
+                          "' does not exist. HINT: check " + flag +
+                          " and the schema (an attached database name such as main)");
+      }
+      table.schema = find.text(0);
+      table.name = find.text(1);
+      table.type = find.text(2);
+      table.without_rowid = find.integer(3) != 0;
+    }
+    Statement columns(connection_, "SELECT name, type, pk FROM pragma_table_xinfo(?1, ?2)");
+    columns.bind(1, table.name).bind(2, table.schema);
+    while (columns.step()) {
+      table.columns.push_back(
+          {columns.text(0), columns.text(1), static_cast<int>(columns.integer(2))});
+    }
+    return table;
+  }
+
+  // One relation under two names: the same schema, or one database file attached twice.
+  bool same_relation(const Table& a, const Table& b) const {
+    if (!equal_nocase(a.name, b.name)) return false;
+    if (equal_nocase(a.schema, b.schema)) return true;
+    sqlite3* db = connection_.handle();
+    const char* file_a = sqlite3_db_filename(db, a.schema.c_str());
+    const char* file_b = sqlite3_db_filename(db, b.schema.c_str());
+    return file_a != nullptr && file_b != nullptr && file_a[0] != '\0' &&
+           std::string_view(file_a) == std::string_view(file_b);
+  }
+
+  const ColumnInfo& column(const Table& table, const std::string& name, const char* flag,
+                           const config::QualifiedName& display) {
+    const ColumnInfo* found = table.find(name);
+    if (found == nullptr) {
+      throw ConfigError("column '" + name + "' does not exist in table '" + display.display() +
+                        "'. HINT: check " + flag);
+    }
+    return *found;
+  }
+
+  // The key names one row: a single-column primary key (the rowid alias, or the primary key of
+  // a WITHOUT ROWID table), or a single-column UNIQUE index without a WHERE clause.
+  bool key_is_unique(const Table& table, const ColumnInfo& key) {
+    if (key.pk == 1 && table.primary_key_columns() == 1) return true;
+    for (const auto& index : indexes(table, /*unique_only=*/true)) {
+      Statement info(connection_, "SELECT name FROM pragma_index_info(?1, ?2)");
+      info.bind(1, index).bind(2, table.schema);
+      int key_columns = 0;
+      bool is_key = false;
+      while (info.step()) {
+        ++key_columns;
+        is_key = !info.is_null(0) && equal_nocase(info.text(0), key.name);
+      }
+      if (key_columns == 1 && is_key) return true;
+    }
+    return false;
+  }
+
+  // Whether the EXISTS probe on users(email) can use an index: a non-partial index whose first
+  // column is the email column with the column's collation, or the rowid itself.
+  bool email_is_indexed(const Table& users, const ColumnInfo& email) {
+    if (users.type != "table" || users.is_rowid_alias(email)) return true;
+    const char* declared = nullptr;
+    sqlite3_table_column_metadata(connection_.handle(), users.schema.c_str(), users.name.c_str(),
+                                  email.name.c_str(), nullptr, &declared, nullptr, nullptr,
+                                  nullptr);
+    const std::string collation = declared != nullptr ? declared : "BINARY";
+    for (const auto& index : indexes(users, /*unique_only=*/false)) {
+      Statement info(connection_,
+                     "SELECT name, coll FROM pragma_index_xinfo(?1, ?2) WHERE seqno = 0");
+      info.bind(1, index).bind(2, users.schema);
+      if (info.step() && !info.is_null(0) && equal_nocase(info.text(0), email.name) &&
+          equal_nocase(info.text(1), collation)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Names of the table's indexes without a WHERE clause.
+  std::vector<std::string> indexes(const Table& table, bool unique_only) {
+    Statement list(connection_,
+                   "SELECT name FROM pragma_index_list(?1, ?2) WHERE partial = 0 AND (?3 = 0 OR "
+                   "\"unique\" = 1)");
+    list.bind(1, table.name).bind(2, table.schema).bind(3, std::int64_t{unique_only ? 1 : 0});
+    std::vector<std::string> names;
+    while (list.step()) names.push_back(list.text(0));
+    return names;
+  }
+
+  // CREATE INDEX advice, with an index name not yet taken in the users table's schema. SQLite
+  // puts the schema on the index name; the table name stays unqualified.
+  std::string create_index_statement(const Table& users) {
+    const std::string base = "idx_" + users.name + "_" + email_column_name(users);
+    std::string name = base;
+    for (int suffix = 2; suffix < 100; ++suffix) {
+      Statement taken(connection_, "SELECT 1 FROM " + config::quote_identifier(users.schema) +
+                                       ".sqlite_schema WHERE name = ?1 COLLATE NOCASE");
+      taken.bind(1, name);
+      if (!taken.step()) break;
+      name = base + "_" + std::to_string(suffix);
+    }
+    const std::string qualified_index =
+        (users_.schema.empty() ? "" : config::quote_identifier(users_.schema) + ".") +
+        config::quote_identifier(name);
+    return "CREATE INDEX " + qualified_index + " ON " + config::quote_identifier(users_.name) +
+           " (" + email_ + ");";
+  }
+
+  std::string email_column_name(const Table& users) const {
+    const ColumnInfo* found = users.find(config_.email_column);
+    return found != nullptr ? found->name : config_.email_column;
+  }
+
+  void build_sql(const std::string& pending, const std::string& users, std::string locator,
+                 bool key_mode) {
+    pending_sql_ = pending;
+    locator_ = std::move(locator);
+    key_mode_ = key_mode;
+    match_ = "EXISTS (SELECT 1 FROM " + users + " u WHERE u." + email_ + " = p." + email_ + ")";
+    // RETURNING names columns unqualified: SQLite 3.40 rejects p.col there on WITHOUT ROWID tables.
+    returning_ = " RETURNING " + key_ + ", " + email_;
+    delete_one_sql_ = "DELETE FROM " + pending_sql_ + " AS p WHERE " + locator_ + " = ?1 AND " +
+                      match_ + returning_;
+  }
+
+  // "<locator> > ?1" after the cursor, or "<locator> IS NOT NULL" at the start of a pass (rows
+  // with a NULL key are never addressed by key batches).
+  std::string lower_bound() const {
+    return cursor_ ? locator_ + " > ?1" : locator_ + " IS NOT NULL";
+  }
+  int bind_lower(Statement& statement) const {
+    if (!cursor_) return 1;
+    statement.bind(1, cursor_.get());
+    return 2;
+  }
+
+  // The locator of the offset-th row after the cursor (0-based), or null past the end.
+  Value row_after_cursor(std::int64_t offset) {
+    Statement find(connection_, "SELECT " + locator_ + " FROM " + pending_sql_ + " p WHERE " +
+                                    lower_bound() + " ORDER BY " + locator_ + " LIMIT 1 OFFSET ?" +
+                                    std::to_string(cursor_ ? 2 : 1));
+    find.bind(bind_lower(find), offset);
+    if (!find.step()) return nullptr;
+    return find.value(0);
+  }
+
+  // Up to `limit` matching rows after the cursor, no further than `upper` (when not null).
+  std::vector<Candidate> select_matches(const sqlite3_value* upper, std::int64_t limit) {
+    const int first = cursor_ ? 2 : 1;
+    const std::string upper_sql =
+        upper != nullptr ? " AND " + locator_ + " <= ?" + std::to_string(first) : "";
+    Statement select(connection_, "SELECT " + locator_ + ", p." + key_ + ", p." + email_ +
+                                      " FROM " + pending_sql_ + " p WHERE " + lower_bound() +
+                                      upper_sql + " AND " + match_ + " ORDER BY " + locator_ +
+                                      " LIMIT ?" +
+                                      std::to_string(upper != nullptr ? first + 1 : first));
+    int next = bind_lower(select);
+    if (upper != nullptr) select.bind(next++, upper);
+    select.bind(next, limit);
+    std::vector<Candidate> out;
+    while (select.step()) out.push_back({select.value(0), {select.text(1), select.text(2)}});
+    return out;
+  }
+
+  // Deletes the batch's range with the predicate re-checked, in one statement under a
+  // savepoint. BEGIN IMMEDIATE holds the write lock, so the range holds exactly the selected
+  // candidates. When a constraint or trigger refuses, retries row by row, each under its own
+  // savepoint, recording the refused rows. Returns false when SQLite rolled the whole
+  // transaction back (a trigger's RAISE(ROLLBACK, ...)): the caller then isolates the rows.
+  bool delete_batch(const Transaction& tx, const sqlite3_value* upper,
+                    const std::vector<Candidate>& candidates, BatchResult& result) {
+    connection_.exec("SAVEPOINT bc_batch");
+    try {
+      const int first = cursor_ ? 2 : 1;
+      Statement range(connection_,
+                      "DELETE FROM " + pending_sql_ + " AS p WHERE " + lower_bound() +
+                          (upper != nullptr ? " AND " + locator_ + " <= ?" + std::to_string(first)
+                                            : std::string()) +
+                          " AND " + match_ + returning_);
+      const int next = bind_lower(range);
+      if (upper != nullptr) range.bind(next, upper);
+      while (range.step()) result.deleted_rows.push_back({range.text(0), range.text(1)});
+    } catch (const DatabaseError& e) {
+      if (e.kind() != ErrorKind::kRowLevel) throw;
+      result.deleted_rows.clear();
+      if (!tx.active()) return false;
+      logging::logger()->debug("batch of {} rows refused ({}: {}); retrying row by row",
+                               candidates.size(), e.sqlstate(), e.what());
+      connection_.exec("ROLLBACK TO SAVEPOINT bc_batch");
+      Statement one(connection_, delete_one_sql_);
+      for (const auto& candidate : candidates) {
+        if (delete_row(tx, one, candidate, result)) return false;
+      }
+    }
+    connection_.exec("RELEASE SAVEPOINT bc_batch");
+    tally(result);
+    return true;
+  }
+
+  // Deletes one candidate (predicate re-checked) under a savepoint of `tx`, adding it to
+  // out.deleted_rows, or to out.failures when a constraint or trigger refuses it. Returns the
+  // refusal instead when it rolled back the whole transaction (RAISE(ROLLBACK, ...)).
+  std::optional<RowError> delete_row(const Transaction& tx, Statement& one,
+                                     const Candidate& candidate, BatchResult& out) {
+    connection_.exec("SAVEPOINT bc_row");
+    try {
+      one.reset();
+      one.bind(1, candidate.locator.get());
+      while (one.step()) out.deleted_rows.push_back({one.text(0), one.text(1)});
+      connection_.exec("RELEASE SAVEPOINT bc_row");
+    } catch (const DatabaseError& e) {
+      if (e.kind() != ErrorKind::kRowLevel) throw;
+      one.reset();
+      RowError refusal{candidate.row, e.sqlstate(), e.what()};
+      if (!tx.active()) return refusal;
+      connection_.exec("ROLLBACK TO SAVEPOINT bc_row");
+      connection_.exec("RELEASE SAVEPOINT bc_row");
+      out.failures.push_back(std::move(refusal));
+    }
+    return std::nullopt;
+  }
+
+  // The fallback when the batch's rows cannot be told apart inside one transaction (a deferred
+  // constraint refused the COMMIT, or a trigger rolled the transaction back): the rows are
+  // split in halves, each half tried in its own transaction, until every refused row stands
+  // alone. k refused rows cost about 2k*log2(n/k) short transactions, not n.
+  void isolate(std::span<const Candidate> rows, BatchResult& result, bool known_refused) {
+    if (rows.empty()) return;
+    if (rows.size() > 1 && known_refused) {
+      const auto half = rows.size() / 2;
+      isolate(rows.first(half), result, false);
+      isolate(rows.subspan(half), result, false);
+      return;
+    }
+    auto refusal = delete_in_own_transaction(rows, result);
+    if (!refusal) return;
+    if (rows.size() == 1) {
+      result.failures.push_back(std::move(*refusal));
+      return;
+    }
+    isolate(rows, result, true);
+  }
+
+  // Deletes `rows` in one transaction (rows refused at once are recorded, under savepoints);
+  // returns the refusal, with nothing committed, when the transaction as a whole was refused.
+  std::optional<RowError> delete_in_own_transaction(std::span<const Candidate> rows,
+                                                    BatchResult& result) {
+    BatchResult part;
+    {
+      Transaction tx(connection_);
+      {
+        Statement one(connection_, delete_one_sql_);
+        for (const auto& candidate : rows) {
+          if (auto refusal = delete_row(tx, one, candidate, part)) return refusal;
+        }
+      }
+      try {
+        tx.commit();
+      } catch (const DatabaseError& e) {
+        if (e.kind() != ErrorKind::kRowLevel) throw;
+        return RowError{rows.front().row, e.sqlstate(), e.what()};
+      }
+    }
+    for (auto& row : part.deleted_rows) result.deleted_rows.push_back(std::move(row));
+    for (auto& failure : part.failures) result.failures.push_back(std::move(failure));
+    return std::nullopt;
+  }
+
+  static void tally(BatchResult& result) {
+    result.deleted = static_cast<std::int64_t>(result.deleted_rows.size());
+    result.skipped = 0;  // SQLite has no row locks: the batch holds the database's write lock
+    result.no_longer_matching =
+        result.matched - result.deleted - static_cast<std::int64_t>(result.failures.size());
+  }
+
+  CleanupConfig config_;
+  config::DatabaseTarget target_;
+  Connection connection_;
+  config::QualifiedName pending_;
+  config::QualifiedName users_;
+  std::string key_;
+  std::string email_;
+
+  // SQL fragments, from the names preflight resolved.
+  std::string pending_sql_;  // "schema"."table"
+  std::string locator_;      // p."rowid" or p."key": the order batches follow
+  bool key_mode_ = false;
+  std::string match_;
+  std::string returning_;
+  std::string delete_one_sql_;
+
+  // Pass state; advanced only after a batch commits.
+  Value cursor_;  // the last locator covered; null at the start of a pass
+  bool exhausted_ = false;
+  std::int64_t first_locator_ = 0;  // rowid range at begin_pass(), for progress
+  std::int64_t last_locator_ = 0;
+  Clock::time_point last_commit_{};  // when the last batch released the write lock
+  Clock::duration last_hold_{};      // how long it held it
+};
+
+}  // namespace
+
+std::unique_ptr<CleanupStore> make_sqlite_store(const CleanupConfig& config,
+                                                const config::DatabaseTarget& target) {
+  return std::make_unique<SqliteStore>(config, target);
+}
+
+}  // namespace batch_cleanup::store

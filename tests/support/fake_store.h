@@ -1,0 +1,137 @@
+// An in-memory CleanupStore for engine unit tests, with fault injection. It keeps the real
+// semantics that matter to the engine: exact email match, NULL never matches, rows locked by
+// "another session" are skipped, refused rows are isolated, and the pass only advances when a
+// batch "commits".
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "batch_cleanup/errors.h"
+#include "store/cleanup_store.h"
+
+namespace batch_cleanup::testing {
+
+struct FakeRow {
+  std::string key;
+  std::optional<std::string> email;
+  bool locked_by_other = false;
+  std::string refuse_sqlstate;  // non-empty: a constraint refuses to delete this row
+};
+
+struct FakeDatabase {
+  std::set<std::string> user_emails;
+  std::map<std::string, FakeRow> pending;  // by key (key order = batch order)
+
+  // Fault injection.
+  int connect_failures = 0;                // the next N connect() calls fail (retryable)
+  bool connect_fatal = false;              // connect() fails with a fatal (authentication) error
+  std::deque<DatabaseError> batch_errors;  // thrown by the next run_next_batch() calls, in order
+  bool commit_in_doubt_once = false;  // the next batch deletes, then reports an in-doubt commit
+
+  // Observations.
+  int connects = 0;
+  int batch_calls = 0;
+  int delete_calls = 0;
+  std::vector<std::int64_t> batch_targets;
+  std::function<void()> on_batch;  // runs at the start of every run_next_batch()
+};
+
+class FakeStore final : public store::CleanupStore {
+ public:
+  explicit FakeStore(FakeDatabase& db) : db_(db) {}
+
+  std::string backend_name() const override { return "fake"; }
+
+  void connect() override {
+    ++db_.connects;
+    if (db_.connect_fatal)
+      throw DatabaseError(ErrorKind::kFatal, "28P01", "password authentication failed");
+    if (db_.connect_failures > 0) {
+      --db_.connect_failures;
+      throw DatabaseError(ErrorKind::kRetryable, "08006", "connection refused");
+    }
+  }
+
+  store::PreflightResult preflight() override { return {{}, "key"}; }
+
+  std::int64_t count_candidates() override {
+    std::int64_t n = 0;
+    for (const auto& [key, row] : db_.pending) n += matches(row) ? 1 : 0;
+    return n;
+  }
+
+  std::vector<store::PendingRow> sample_candidates(std::int64_t limit) override {
+    std::vector<store::PendingRow> out;
+    for (const auto& [key, row] : db_.pending) {
+      if (static_cast<std::int64_t>(out.size()) >= limit) break;
+      if (matches(row)) out.push_back({key, *row.email});
+    }
+    return out;
+  }
+
+  void begin_pass() override { cursor_.reset(); }
+
+  store::BatchResult run_next_batch(std::int64_t target_rows) override {
+    ++db_.batch_calls;
+    db_.batch_targets.push_back(target_rows);
+    if (db_.on_batch) db_.on_batch();
+    if (!db_.batch_errors.empty()) {
+      DatabaseError error = db_.batch_errors.front();
+      db_.batch_errors.pop_front();
+      throw error;
+    }
+    store::BatchResult result;
+    std::vector<std::string> batch;
+    auto it = cursor_ ? db_.pending.upper_bound(*cursor_) : db_.pending.begin();
+    std::optional<std::string> last;
+    for (; it != db_.pending.end() && static_cast<std::int64_t>(batch.size()) < target_rows; ++it) {
+      if (!matches(it->second)) continue;
+      batch.push_back(it->first);
+      last = it->first;
+    }
+    result.matched = static_cast<std::int64_t>(batch.size());
+    ++db_.delete_calls;
+    for (const auto& key : batch) {
+      FakeRow& row = db_.pending.at(key);
+      if (row.locked_by_other) {
+        ++result.skipped;
+      } else if (!row.refuse_sqlstate.empty()) {
+        result.failures.push_back(
+            {{key, *row.email},
+             row.refuse_sqlstate,
+             "update or delete violates foreign key constraint (Key (email)=(" + *row.email +
+                 ") is still referenced)"});
+      } else {
+        result.deleted_rows.push_back({key, *row.email});
+      }
+    }
+    for (const auto& row : result.deleted_rows) db_.pending.erase(row.key);
+    result.deleted = static_cast<std::int64_t>(result.deleted_rows.size());
+    if (db_.commit_in_doubt_once && result.deleted > 0) {
+      db_.commit_in_doubt_once = false;  // the deletion did commit, but we never heard back
+      throw DatabaseError(ErrorKind::kInDoubt, "08006", "connection lost during COMMIT");
+    }
+    result.exhausted = result.matched < target_rows;
+    if (last) cursor_ = last;
+    result.progress = result.exhausted ? 1.0 : 0.5;
+    return result;
+  }
+
+  void cancel() noexcept override {}
+
+ private:
+  bool matches(const FakeRow& row) const {
+    return row.email && db_.user_emails.count(*row.email) > 0;
+  }
+
+  FakeDatabase& db_;
+  std::optional<std::string> cursor_;
+};
+
+}  // namespace batch_cleanup::testing

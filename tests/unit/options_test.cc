@@ -1,0 +1,117 @@
+#include "config/options.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "batch_cleanup/errors.h"
+
+namespace batch_cleanup::config {
+namespace {
+
+struct Parsed {
+  CleanupConfig config;
+  CliSettings cli;
+};
+
+Parsed parse(std::vector<std::string> args) {
+  CLI::App app{"test"};
+  Parsed parsed;
+  OptionTexts texts;
+  declare_options(app, parsed.config, texts, &parsed.cli);
+  args.insert(args.begin(), "batch_cleanup");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  app.parse(static_cast<int>(argv.size()), argv.data());
+  finish_options(texts, parsed.config);
+  return parsed;
+}
+
+TEST(OptionsTest, Defaults) {
+  const auto p = parse({"--run-once"});
+  EXPECT_TRUE(p.cli.run_once);
+  EXPECT_EQ(p.config.users_table, "core_mstr_one_qlick_users_tbl");
+  EXPECT_EQ(p.config.pending_table, "core_mstr_one_qlick_pending_users_tbl");
+  EXPECT_EQ(p.config.pending_key, "pending_user_id");
+  EXPECT_EQ(p.config.email_column, "email");
+  EXPECT_EQ(p.config.batch_size, 5000);
+  EXPECT_EQ(p.config.interval, std::chrono::hours(1));
+  EXPECT_FALSE(p.config.dry_run);
+  EXPECT_EQ(p.cli.output, "text");
+}
+
+TEST(OptionsTest, SeedCompatibleDaemonInterval) {
+  EXPECT_EQ(parse({"--daemon", "--interval", "2"}).config.interval, std::chrono::hours(2));
+  EXPECT_EQ(parse({"--daemon", "--interval", "0.5"}).config.interval, std::chrono::minutes(30));
+  EXPECT_EQ(parse({"--daemon", "--interval", "90s"}).config.interval, std::chrono::seconds(90));
+}
+
+TEST(OptionsTest, AllFlags) {
+  const auto p = parse({"--run-once",
+                        "--dry-run",
+                        "--batch-size",
+                        "10",
+                        "--output",
+                        "json",
+                        "--users-table",
+                        "app.users",
+                        "--pending-table",
+                        "app.pending",
+                        "--pending-key",
+                        "id",
+                        "--email-column",
+                        "mail",
+                        "--lock-timeout",
+                        "5s",
+                        "--statement-timeout",
+                        "1m",
+                        "--retries",
+                        "0",
+                        "--log-pii",
+                        "--database-url",
+                        "sqlite:x.db",
+                        "--batch-strategy",
+                        "key"});
+  EXPECT_TRUE(p.config.dry_run);
+  EXPECT_EQ(p.config.batch_size, 10);
+  EXPECT_EQ(p.cli.output, "json");
+  EXPECT_EQ(p.config.users_table, "app.users");
+  EXPECT_EQ(p.config.pending_key, "id");
+  EXPECT_EQ(p.config.email_column, "mail");
+  EXPECT_EQ(p.config.lock_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(p.config.statement_timeout, std::chrono::minutes(1));
+  EXPECT_EQ(p.config.retries, 0);
+  EXPECT_TRUE(p.config.log_pii);
+  EXPECT_EQ(p.config.database_url, "sqlite:x.db");
+  EXPECT_EQ(p.config.batch_strategy, BatchStrategy::kKey);
+}
+
+TEST(OptionsTest, BadValuesAreRejected) {
+  EXPECT_THROW(parse({"--batch-size", "0"}), CLI::ParseError);
+  EXPECT_THROW(parse({"--batch-size", "abc"}), CLI::ParseError);
+  EXPECT_THROW(parse({"--output", "xml"}), CLI::ParseError);
+  EXPECT_THROW(parse({"--run-once", "--daemon"}), CLI::ParseError);
+  EXPECT_THROW(parse({"--no-such-flag"}), CLI::ParseError);
+  EXPECT_THROW(parse({"--interval", "soon"}), ConfigError);
+  EXPECT_THROW(parse({"--interval", "0"}), ConfigError);
+  EXPECT_THROW(parse({"--users-table", "users; drop table x"}), ConfigError);
+  EXPECT_THROW(parse({"--lock-timeout", "-1s"}), ConfigError);
+  EXPECT_THROW(parse({"--database-url", "mysql://x/y"}), ConfigError);
+}
+
+TEST(OptionsTest, EnvironmentFillsUnsetOptions) {
+  setenv("DATABASE_URL", "sqlite:/tmp/env.db", 1);
+  setenv("BATCH_CLEANUP_BATCH_SIZE", "77", 1);
+  const auto from_env = config_from_environment();
+  EXPECT_EQ(from_env.database_url, "sqlite:/tmp/env.db");
+  EXPECT_EQ(from_env.batch_size, 77);
+  // A flag wins over the environment.
+  EXPECT_EQ(parse({"--batch-size", "5"}).config.batch_size, 5);
+  setenv("BATCH_CLEANUP_BATCH_SIZE", "nope", 1);
+  EXPECT_THROW(config_from_environment(), ConfigError);
+  unsetenv("BATCH_CLEANUP_BATCH_SIZE");
+  unsetenv("DATABASE_URL");
+}
+
+}  // namespace
+}  // namespace batch_cleanup::config
