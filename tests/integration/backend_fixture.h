@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <ostream>
 #include <optional>
 #include <set>
 #include <string>
@@ -15,6 +16,9 @@ namespace batch_cleanup::testing {
 enum class TestBackend { kSqlite, kPostgres };
 
 std::string backend_name(TestBackend backend);
+
+// Test names read "…/sqlite" and "…/postgresql" rather than a byte dump.
+inline void PrintTo(TestBackend backend, std::ostream* os) { *os << backend_name(backend); }
 
 using Row = std::vector<std::optional<std::string>>;
 
