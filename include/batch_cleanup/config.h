@@ -24,8 +24,16 @@ struct CleanupConfig {
   std::string pending_key = "pending_user_id";
   std::string email_column = "email";
 
-  // Target number of matching rows per batch transaction (1 .. 1,000,000).
+  // Target number of matching rows per batch transaction (1 .. 1,000,000). With batch_time set,
+  // the starting size, adapted after every batch.
   std::int64_t batch_size = 5000;
+  // Target duration of one batch transaction; 0 keeps batch_size fixed. The batch size adapts
+  // to the server so that batches take about this long (like pt-archiver's chunk time).
+  std::chrono::milliseconds batch_time{0};
+  // Pause between two batches (throttling); 0 = none.
+  std::chrono::milliseconds sleep_between_batches{0};
+  // Upper bound on deleted rows per second, enforced by pausing between batches; 0 = none.
+  double max_rate = 0;
   BatchStrategy batch_strategy = BatchStrategy::kAuto;
 
   // Count and sample the candidates; write nothing at all.

@@ -40,6 +40,7 @@ struct CycleReport {
   double batch_p50_ms = 0;
   double batch_p99_ms = 0;
   double batch_max_ms = 0;
+  double throttle_ms = 0;  // time spent pausing between batches (--sleep, --max-rate)
 
   std::string started_at;    // ISO-8601 UTC
   std::string finished_at;   // ISO-8601 UTC

@@ -9,6 +9,7 @@
 #include "batch_cleanup/batch_cleanup.h"
 #include "cli/demo.h"
 #include "cli/exit_codes.h"
+#include "cli/explain.h"
 #include "cli/report_text.h"
 #include "cli/signals.h"
 #include "config/database_url.h"
@@ -65,12 +66,15 @@ int run(int argc, char** argv) {
       "3 database unreachable.",
       "batch_cleanup"};
   app.set_version_flag("--version", "batch_cleanup 0.1.0");
+  app.fallthrough();  // options of the main command may follow a subcommand
   CleanupConfig config;
   config::OptionTexts texts;
   config::CliSettings cli;
   config::declare_options(app, config, texts, &cli);
   DemoOptions demo_options;
   auto* demo = declare_demo_command(app, demo_options);
+  auto* explain = app.add_subcommand(
+      "explain", "Print the query plans of the batch statements for the configured tables (reads only)");
 
   try {
     app.parse(argc, argv);
@@ -89,6 +93,7 @@ int run(int argc, char** argv) {
       return run_demo(demo_options);
     }
     config::finish_options(texts, config);
+    if (explain->parsed()) return run_explain(config);
     if (!cli.run_once && !cli.daemon) {
       throw ConfigError("nothing to do: pass --run-once, --daemon, or a subcommand (see --help)");
     }

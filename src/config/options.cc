@@ -57,6 +57,17 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
       ->envname("BATCH_CLEANUP_BATCH_STRATEGY")
       ->check(CLI::IsMember({"auto", "physical", "key"}))
       ->capture_default_str();
+  app.add_option("--batch-time", texts.batch_time,
+                 "Target time per batch (e.g. 50ms): the batch size adapts to it; 0 = fixed --batch-size")
+      ->envname("BATCH_CLEANUP_BATCH_TIME")
+      ->capture_default_str();
+  app.add_option("--sleep", texts.sleep, "Pause between batches (e.g. 100ms); bare number = ms")
+      ->envname("BATCH_CLEANUP_SLEEP")
+      ->capture_default_str();
+  app.add_option("--max-rate", config.max_rate, "At most this many deleted rows per second; 0 = no limit")
+      ->envname("BATCH_CLEANUP_MAX_RATE")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
   app.add_option(
          "--lock-timeout", texts.lock_timeout,
          "Longest wait for a lock (PostgreSQL lock_timeout; SQLite busy timeout); bare number = ms")
@@ -94,6 +105,8 @@ void finish_options(const OptionTexts& texts, CleanupConfig& config) {
   config.statement_timeout = parse_duration(texts.statement_timeout, BareUnit::kMilliseconds);
   config.connect_timeout = parse_duration(texts.connect_timeout, BareUnit::kSeconds);
   config.progress_interval = parse_duration(texts.progress_interval, BareUnit::kSeconds);
+  config.batch_time = parse_duration(texts.batch_time, BareUnit::kMilliseconds);
+  config.sleep_between_batches = parse_duration(texts.sleep, BareUnit::kMilliseconds);
   if (texts.batch_strategy == "physical") {
     config.batch_strategy = BatchStrategy::kPhysical;
   } else if (texts.batch_strategy == "key") {
@@ -151,6 +164,10 @@ void validate_config(const CleanupConfig& config) {
     throw ConfigError("invalid sample size: use 0..1000");
   if (config.progress_interval.count() < 100)
     throw ConfigError("invalid progress interval: at least 100ms");
+  if (config.batch_time.count() != 0 && config.batch_time.count() < 5) {
+    throw ConfigError("invalid batch time: at least 5ms (or 0 for a fixed batch size)");
+  }
+  if (config.max_rate < 0) throw ConfigError("invalid max rate: must not be negative");
 }
 
 }  // namespace batch_cleanup

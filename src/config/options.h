@@ -26,6 +26,8 @@ struct OptionTexts {
   std::string connect_timeout = "3s";
   std::string progress_interval = "10s";
   std::string batch_strategy = "auto";
+  std::string batch_time = "0";
+  std::string sleep = "0";
 };
 
 // Declares the cleanup options (tables, batching, timeouts, database, privacy) on `app`,

@@ -16,6 +16,7 @@ namespace {
 
 constexpr std::size_t kMaxReportedFailures = 1000;
 constexpr auto kCancelGrace = std::chrono::seconds(2);
+constexpr std::int64_t kMaxAdaptiveBatch = 1'000'000;
 
 using Clock = std::chrono::steady_clock;
 
@@ -251,8 +252,10 @@ void CleanupEngine::run_batches(CycleReport& report) {
       }
     }
     if (!attempt_ok) break;
-    latencies.push_back(ms_since(batch_start));
+    const double batch_ms = ms_since(batch_start);
+    latencies.push_back(batch_ms);
     record_batch(result, report);
+    if (config_.batch_time.count() > 0) adapt_batch_size(result, batch_ms, target_rows);
 
     if (Clock::now() - last_progress >= config_.progress_interval) {
       last_progress = Clock::now();
@@ -263,11 +266,41 @@ void CleanupEngine::run_batches(CycleReport& report) {
           seconds > 0 ? report.deleted / seconds : 0.0);
     }
     if (result.exhausted) break;
+    if (!throttle(result, batch_ms, report)) {
+      report.interrupted = true;
+      break;
+    }
   }
   report.batch_p50_ms = percentile(latencies, 0.50);
   report.batch_p99_ms = percentile(latencies, 0.99);
   report.batch_max_ms =
       latencies.empty() ? 0 : *std::max_element(latencies.begin(), latencies.end());
+}
+
+void CleanupEngine::adapt_batch_size(const store::BatchResult& result, double batch_ms,
+                                    std::int64_t& target_rows) {
+  // Only a batch that filled most of its target says how long target_rows take.
+  if (result.matched < target_rows / 2 || batch_ms <= 0) return;
+  const double goal = static_cast<double>(config_.batch_time.count());
+  // Move at most 2x per batch, so one slow outlier does not collapse the size.
+  const double factor = std::clamp(goal / batch_ms, 0.5, 2.0);
+  const auto next = static_cast<std::int64_t>(static_cast<double>(target_rows) * factor);
+  target_rows = std::clamp<std::int64_t>(next, 1, kMaxAdaptiveBatch);
+}
+
+bool CleanupEngine::throttle(const store::BatchResult& result, double batch_ms, CycleReport& report) {
+  double pause_ms = static_cast<double>(config_.sleep_between_batches.count());
+  if (config_.max_rate > 0 && result.deleted > 0) {
+    // The batch may take no less than deleted / max_rate seconds, pause included.
+    const double floor_ms = 1000.0 * static_cast<double>(result.deleted) / config_.max_rate;
+    pause_ms = std::max(pause_ms, floor_ms - batch_ms);
+  }
+  if (pause_ms <= 0) return true;
+  const auto start = Clock::now();
+  const bool stopped =
+      stop_->wait_for(std::chrono::microseconds(static_cast<long long>(pause_ms * 1000.0)));
+  report.throttle_ms += ms_since(start);
+  return !stopped;
 }
 
 void CleanupEngine::record_batch(const store::BatchResult& result, CycleReport& report) {

@@ -31,6 +31,7 @@ nlohmann::json report_object(const CycleReport& report) {
       {"batch_p50_ms", report.batch_p50_ms},
       {"batch_p99_ms", report.batch_p99_ms},
       {"batch_max_ms", report.batch_max_ms},
+      {"throttle_ms", std::llround(report.throttle_ms)},
       {"started_at", report.started_at},
       {"finished_at", report.finished_at},
       {"interrupted", report.interrupted},

@@ -75,6 +75,10 @@ class CleanupStore {
   // when the batch committed, so after a DatabaseError the same batch can be run again.
   virtual BatchResult run_next_batch(std::int64_t target_rows) = 0;
 
+  // The query plans of the first batch's statements, as the database reports them (EXPLAIN;
+  // nothing is executed or written). Call after preflight() and begin_pass().
+  virtual std::string explain_batch(std::int64_t target_rows) = 0;
+
   // Interrupts the statement in flight, from any thread. The batch fails with a retryable
   // DatabaseError and rolls back.
   virtual void cancel() noexcept = 0;

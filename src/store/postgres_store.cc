@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <utility>
 #include <unordered_set>
 
 #include "batch_cleanup/errors.h"
@@ -18,6 +19,10 @@ namespace {
 using Params = std::vector<std::optional<std::string>>;
 
 constexpr double kMaxPagesPerBatch = 1 << 20;
+// A physical batch never covers more than this many times --batch-size rows.
+constexpr double kMaxScanFactor = 4.0;
+// How long the fast path waits for a row lock before it falls back to SKIP LOCKED.
+constexpr long long kFastPathLockWaitMs = 50;
 
 // Builds a PostgreSQL array literal {"a","b"} from text values.
 std::string array_literal(const std::vector<std::string>& values) {
@@ -35,15 +40,8 @@ std::string array_literal(const std::vector<std::string>& values) {
   return out;
 }
 
-std::string tid_text(long long block, long long offset = 0) {
-  return fmt::format("({},{})", block, offset);
-}
-
-// Parses "(block,offset)".
-std::pair<long long, long long> parse_tid(const std::string& text) {
-  const auto comma = text.find(',');
-  return {std::stoll(text.substr(1, comma - 1)), std::stoll(text.substr(comma + 1))};
-}
+// The first tuple of page `block`, as a tid literal.
+std::string tid_text(long long block) { return fmt::format("({},0)", block); }
 
 struct LockedRow {
   std::string locator;  // ctid text (physical) or key text (key strategy)
@@ -64,6 +62,11 @@ class PostgresStore final : public CleanupStore {
             config::validate_identifier(config_.email_column, "email column"))) {
     match_ = "EXISTS (SELECT 1 FROM " + users_.quoted() + " u WHERE u." + email_ + " = p." +
              email_ + ")";
+    // In batch statements the same predicate with OFFSET 0, which keeps PostgreSQL from turning
+    // the EXISTS into a (hash) semi-join: a batch of a few thousand rows must probe the users'
+    // email index row by row, never scan the whole users table.
+    probe_ = "EXISTS (SELECT 1 FROM " + users_.quoted() + " u WHERE u." + email_ + " = p." +
+             email_ + " OFFSET 0)";
   }
 
   std::string backend_name() const override { return "postgresql"; }
@@ -79,6 +82,9 @@ class PostgresStore final : public CleanupStore {
          std::to_string(config_.statement_timeout.count()) + "ms",
          std::to_string(std::max<long long>(60'000, 4 * config_.statement_timeout.count())) +
              "ms"});
+    session_lock_timeout_ = std::to_string(config_.lock_timeout.count()) + "ms";
+    fast_lock_timeout_ =
+        std::to_string(std::min<long long>(kFastPathLockWaitMs, config_.lock_timeout.count())) + "ms";
     if (config_.dry_run) {
       // Belt and braces: a dry run's session cannot write even by mistake.
       session_.exec("SET default_transaction_read_only = on");
@@ -146,6 +152,11 @@ class PostgresStore final : public CleanupStore {
                         "' is partitioned. HINT: use --batch-strategy key or auto");
     }
     pending_oid_ = pending.oid;
+    if (physical_ && config_.batch_strategy == BatchStrategy::kAuto &&
+        measure_rows_per_page() > kMaxScanFactor * static_cast<double>(config_.batch_size)) {
+      // One page holds more rows than a batch may: page ranges cannot be that small.
+      physical_ = false;
+    }
     prepare_statements();
     result.strategy = physical_ ? "physical" : "key";
     return result;
@@ -170,93 +181,46 @@ class PostgresStore final : public CleanupStore {
     last_key_.reset();
     exhausted_ = false;
     next_block_ = 0;
-    next_offset_ = 0;
     if (physical_) {
-      const auto size = session_.exec(
-          "SELECT pg_relation_size($1::oid) / current_setting('block_size')::bigint, "
-          "c.reltuples::float8, c.relpages::bigint FROM pg_class c WHERE c.oid = $1::oid",
-          {pending_oid_});
-      end_block_ = size.integer(0, 0);
-      const double reltuples = std::stod(size.text(0, 1));
-      const double relpages = static_cast<double>(size.integer(0, 2));
-      // Start by assuming every row matches (small first batch); adapt from there.
-      density_ = (reltuples > 0 && relpages > 0) ? reltuples / relpages : 60.0;
+      end_block_ = session_
+                       .exec("SELECT pg_relation_size($1::oid) / "
+                             "current_setting('block_size')::bigint",
+                             {pending_oid_})
+                       .integer(0, 0);
+      rows_per_page_ = measure_rows_per_page();
+      // Start by assuming every row matches (a small first batch); adapt from there.
+      density_ = rows_per_page_;
     }
   }
 
   BatchResult run_next_batch(std::int64_t target_rows) override {
     target_rows = std::max<std::int64_t>(1, target_rows);
-    BatchResult result;
-    long long range_end = 0;
-    std::vector<LockedRow> locked;
-    std::optional<std::string> batch_last_key;
+    return physical_ ? run_physical_batch(target_rows) : run_key_batch(target_rows);
+  }
 
-    PgTransaction tx(session_);
-    PgResult rows;
+  std::string explain_batch(std::int64_t target_rows) override {
+    std::string out;
+    const auto plan = [&](const std::string& title, const std::string& sql, const Params& params) {
+      out += "-- " + title + "\n" + sql + "\n";
+      const auto rows = session_.exec("EXPLAIN " + sql, params);
+      for (int r = 0; r < rows.rows(); ++r) out += rows.text(r, 0) + "\n";
+      out += "\n";
+    };
     if (physical_) {
-      const double pages =
-          std::clamp(static_cast<double>(target_rows) / density_, 1.0, kMaxPagesPerBatch);
-      range_end = next_block_ + static_cast<long long>(std::ceil(pages));
-      rows = session_.exec(lock_sql_, {tid_text(next_block_, next_offset_), tid_text(range_end),
-                                       std::to_string(target_rows)});
-    } else if (last_key_) {
-      rows = session_.exec(lock_after_sql_, {*last_key_, std::to_string(target_rows)});
+      const auto end = physical_range_end(target_rows);
+      const Params range{tid_text(next_block_), tid_text(end)};
+      plan("fast path: delete the range's matching rows (pages " + std::to_string(next_block_) +
+               ".." + std::to_string(end) + ")",
+           fast_delete_sql_, range);
+      plan("careful path: lock the range's free matching rows", lock_sql_, range);
+      plan("careful path: delete the locked rows, predicate re-checked", delete_sql_,
+           {"{\"(0,1)\",\"(0,2)\"}"});
     } else {
-      rows = session_.exec(lock_first_sql_, {std::to_string(target_rows)});
+      plan("lock the batch's matching rows (first batch)", lock_first_sql_, {std::to_string(target_rows)});
+      plan("delete the locked rows, predicate re-checked", delete_sql_, {"{}"});
     }
-    for (int r = 0; r < rows.rows(); ++r) {
-      if (rows.is_null(r, 0)) {
-        result.matched = rows.integer(r, 3);
-        batch_last_key = rows.optional_text(r, 1);
-      } else {
-        locked.push_back(
-            {rows.text(r, 0), {rows.text(r, 1), rows.optional_text(r, 2).value_or("")}});
-      }
-    }
-    result.skipped = result.matched - static_cast<std::int64_t>(locked.size());
-
-    if (!locked.empty()) delete_locked(locked, result);
-    tx.commit();
-
-    // The batch is durable: advance the pass.
-    if (physical_) {
-      if (result.matched >= target_rows && batch_last_key) {
-        // The LIMIT cut the range short: go on right after the last matching row.
-        const auto [block, offset] = parse_tid(*batch_last_key);
-        const double scanned = std::max(1.0, static_cast<double>(block - next_block_) + 1.0);
-        density_ =
-            std::max(1e-4, 0.3 * density_ + 0.7 * static_cast<double>(result.matched) / scanned);
-        next_block_ = block;
-        next_offset_ = offset + 1;
-      } else {
-        const double scanned = static_cast<double>(range_end - next_block_);
-        const double observed = static_cast<double>(result.matched) / scanned;
-        density_ = result.matched > 0 ? std::max(1e-4, 0.3 * density_ + 0.7 * observed)
-                                      : std::max(1e-4, density_ / 4);
-        next_block_ = range_end;
-        next_offset_ = 0;
-      }
-      if (next_block_ >= end_block_) {
-        // The table may have grown while we worked; cover the new pages too.
-        end_block_ =
-            session_
-                .exec("SELECT pg_relation_size($1::oid) / current_setting('block_size')::bigint",
-                      {pending_oid_})
-                .integer(0, 0);
-        exhausted_ = next_block_ >= end_block_;
-      }
-      result.progress =
-          end_block_ > 0 ? std::min(1.0, static_cast<double>(next_block_) / end_block_) : 1.0;
-    } else {
-      if (result.matched < target_rows || !batch_last_key) {
-        exhausted_ = true;
-      } else {
-        last_key_ = batch_last_key;
-      }
-      result.progress = exhausted_ ? 1.0 : 0.0;
-    }
-    result.exhausted = exhausted_;
-    return result;
+    plan("isolate one refused row", delete_one_sql_, {physical_ ? std::optional<std::string>("(0,1)") : std::nullopt});
+    return out;
   }
 
   void cancel() noexcept override { session_.cancel(); }
@@ -299,24 +263,44 @@ class PostgresStore final : public CleanupStore {
     return {rows.text(0, 0), rows.text(0, 1)};
   }
 
+  // Rows per page, counted on the first pages (statistics may be missing or stale).
+  double measure_rows_per_page() {
+    const auto pages = session_
+                           .exec("SELECT pg_relation_size($1::oid) / "
+                                 "current_setting('block_size')::bigint",
+                                 {pending_oid_})
+                           .integer(0, 0);
+    const long long sample_pages = std::clamp<long long>(pages, 1, 64);
+    const auto sampled =
+        session_
+            .exec("SELECT count(*) FROM " + pending_.quoted() + " p WHERE p.ctid < $1::tid",
+                  {tid_text(sample_pages)})
+            .integer(0, 0);
+    return std::max(1.0, static_cast<double>(sampled) / static_cast<double>(sample_pages));
+  }
+
   void prepare_statements() {
     const std::string from = " FROM " + pending_.quoted() + " p";
     if (physical_) {
       lock_sql_ =
           "WITH matched AS MATERIALIZED (SELECT p.ctid AS tid" + from +
-          " WHERE p.ctid >= $1::tid AND p.ctid < $2::tid AND " + match_ +
-          " ORDER BY p.ctid LIMIT $3), locked AS (SELECT p.ctid AS tid, p." + key_ +
+          " WHERE p.ctid >= $1::tid AND p.ctid < $2::tid AND " + probe_ +
+          "), locked AS (SELECT p.ctid AS tid, p." + key_ +
           "::text AS k, p." + email_ + "::text AS e" + from +
           " WHERE p.ctid = ANY (ARRAY(SELECT tid FROM matched)) FOR UPDATE OF p SKIP LOCKED) "
-          "SELECT NULL::text, (SELECT max(tid)::text FROM matched), NULL::text, "
-          "(SELECT count(*) FROM matched) UNION ALL SELECT tid::text, k, e, NULL FROM locked";
-      delete_sql_ = "DELETE" + from + " WHERE p.ctid = ANY ($1::tid[]) AND " + match_ +
+          "SELECT NULL::text, NULL::text, NULL::text, (SELECT count(*) FROM matched) "
+          "UNION ALL SELECT tid::text, k, e, NULL FROM locked";
+      fast_delete_sql_ =
+          "DELETE" + from + " WHERE p.ctid >= $1::tid AND p.ctid < $2::tid AND " + probe_;
+      fast_delete_returning_sql_ =
+          fast_delete_sql_ + " RETURNING p." + key_ + "::text, p." + email_ + "::text";
+      delete_sql_ = "DELETE" + from + " WHERE p.ctid = ANY ($1::tid[]) AND " + probe_ +
                     " RETURNING p.ctid::text";
-      delete_one_sql_ = "DELETE" + from + " WHERE p.ctid = $1::tid AND " + match_;
+      delete_one_sql_ = "DELETE" + from + " WHERE p.ctid = $1::tid AND " + probe_;
     } else {
       const auto lock_with = [&](const std::string& lower_bound) {
         return "WITH matched AS MATERIALIZED (SELECT p." + key_ + " AS key" + from + " WHERE " +
-               lower_bound + match_ + " ORDER BY p." + key_ + " LIMIT $" +
+               lower_bound + probe_ + " ORDER BY p." + key_ + " LIMIT $" +
                (lower_bound.empty() ? "1" : "2") + "), locked AS (SELECT p." + key_ +
                "::text AS k, p." + email_ + "::text AS e" + from + " WHERE p." + key_ +
                " = ANY (ARRAY(SELECT key FROM matched)) FOR UPDATE OF p SKIP LOCKED) "
@@ -327,10 +311,121 @@ class PostgresStore final : public CleanupStore {
       lock_first_sql_ = lock_with("");
       lock_after_sql_ = lock_with("p." + key_ + " > $1::" + key_type_ + " AND ");
       delete_sql_ = "DELETE" + from + " WHERE p." + key_ + " = ANY ($1::" + key_type_ + "[]) AND " +
-                    match_ + " RETURNING p." + key_ + "::text";
+                    probe_ + " RETURNING p." + key_ + "::text";
       delete_one_sql_ =
-          "DELETE" + from + " WHERE p." + key_ + " = $1::" + key_type_ + " AND " + match_;
+          "DELETE" + from + " WHERE p." + key_ + " = $1::" + key_type_ + " AND " + probe_;
     }
+  }
+
+  // Pages the next physical batch covers: enough for about target_rows matches at the density
+  // seen so far, and never more than kMaxScanFactor * target_rows rows in all, so that a batch
+  // stays bounded even where the density jumps.
+  long long physical_range_end(std::int64_t target_rows) const {
+    const double cap = std::clamp(kMaxScanFactor * static_cast<double>(target_rows) / rows_per_page_,
+                                  1.0, kMaxPagesPerBatch);
+    const double pages = std::clamp(static_cast<double>(target_rows) / density_, 1.0, cap);
+    return next_block_ + static_cast<long long>(std::ceil(pages));
+  }
+
+  // One batch over a range of pages. The fast path is a single DELETE of the range's matching
+  // rows, the predicate evaluated by the DELETE itself, under a short lock timeout. When a row
+  // of the range is held locked by another session (lock_not_available) or a row is refused,
+  // the range is done again the careful way: lock what is free (SKIP LOCKED), delete it, and
+  // isolate refused rows.
+  BatchResult run_physical_batch(std::int64_t target_rows) {
+    BatchResult result;
+    const long long range_end = physical_range_end(target_rows);
+    const Params range{tid_text(next_block_), tid_text(range_end)};
+    {
+      PgTransaction tx(session_);
+      session_.exec("SAVEPOINT bc_fast");
+      bool fast = false;
+      try {
+        session_.exec("SELECT set_config('lock_timeout', $1, true)", {fast_lock_timeout_});
+        // The deleted rows come back only when someone will look at them (debug log).
+        const bool want_rows = logging::logger()->should_log(spdlog::level::debug);
+        const auto deleted = session_.exec(want_rows ? fast_delete_returning_sql_ : fast_delete_sql_, range);
+        session_.exec("RELEASE SAVEPOINT bc_fast");
+        for (int r = 0; r < deleted.rows(); ++r) {
+          result.deleted_rows.push_back({deleted.text(r, 0), deleted.optional_text(r, 1).value_or("")});
+        }
+        result.matched = result.deleted = want_rows ? deleted.rows() : deleted.affected();
+        fast = true;
+      } catch (const DatabaseError& e) {
+        if (e.sqlstate() != "55P03" && e.kind() != ErrorKind::kRowLevel) throw;
+        logging::logger()->debug("range ({}) to ({}): {} ({}); locking row by row", next_block_,
+                                 range_end, e.what(), e.sqlstate());
+        session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
+        session_.exec("SELECT set_config('lock_timeout', $1, true)", {session_lock_timeout_});
+      }
+      if (!fast) {
+        std::vector<LockedRow> locked;
+        const auto rows = session_.exec(lock_sql_, range);
+        read_locked(rows, locked, result);
+        if (!locked.empty()) delete_locked(locked, result);
+      }
+      tx.commit();
+    }
+    // The batch is durable: advance the pass.
+    const double scanned = static_cast<double>(range_end - next_block_);
+    const double observed = static_cast<double>(result.matched) / scanned;
+    density_ = result.matched > 0 ? std::max(1e-4, 0.3 * density_ + 0.7 * observed)
+                                  : std::max(1e-4, density_ / 4);
+    next_block_ = range_end;
+    if (next_block_ >= end_block_) {
+      // The table may have grown while we worked; cover the new pages too.
+      end_block_ = session_
+                       .exec("SELECT pg_relation_size($1::oid) / "
+                             "current_setting('block_size')::bigint",
+                             {pending_oid_})
+                       .integer(0, 0);
+      exhausted_ = next_block_ >= end_block_;
+    }
+    result.progress =
+        end_block_ > 0 ? std::min(1.0, static_cast<double>(next_block_) / end_block_) : 1.0;
+    result.exhausted = exhausted_;
+    return result;
+  }
+
+  // One keyset batch: the next target_rows matching rows in key order, locked (SKIP LOCKED),
+  // then deleted with the predicate re-checked.
+  BatchResult run_key_batch(std::int64_t target_rows) {
+    BatchResult result;
+    std::optional<std::string> batch_last_key;
+    {
+      PgTransaction tx(session_);
+      const auto rows = last_key_ ? session_.exec(lock_after_sql_, {*last_key_, std::to_string(target_rows)})
+                                  : session_.exec(lock_first_sql_, {std::to_string(target_rows)});
+      std::vector<LockedRow> locked;
+      batch_last_key = read_locked(rows, locked, result);
+      if (!locked.empty()) delete_locked(locked, result);
+      tx.commit();
+    }
+    if (result.matched < target_rows || !batch_last_key) {
+      exhausted_ = true;
+    } else {
+      last_key_ = batch_last_key;
+    }
+    result.progress = exhausted_ ? 1.0 : 0.0;
+    result.exhausted = exhausted_;
+    return result;
+  }
+
+  // Reads the result of a lock statement: a summary row (NULL locator: matched count and the
+  // batch's last key) and one row per locked row. Returns the last key.
+  std::optional<std::string> read_locked(const PgResult& rows, std::vector<LockedRow>& locked,
+                                         BatchResult& result) {
+    std::optional<std::string> last_key;
+    for (int r = 0; r < rows.rows(); ++r) {
+      if (rows.is_null(r, 0)) {
+        result.matched = rows.integer(r, 3);
+        last_key = rows.optional_text(r, 1);
+      } else {
+        locked.push_back({rows.text(r, 0), {rows.text(r, 1), rows.optional_text(r, 2).value_or("")}});
+      }
+    }
+    result.skipped = result.matched - static_cast<std::int64_t>(locked.size());
+    return last_key;
   }
 
   void delete_locked(const std::vector<LockedRow>& locked, BatchResult& result) {
@@ -379,16 +474,20 @@ class PostgresStore final : public CleanupStore {
   config::QualifiedName users_;
   std::string key_;
   std::string email_;
-  std::string match_;
+  std::string match_;  // the predicate, for set-based queries (count, sample)
+  std::string probe_;  // the predicate in batch statements: index probes only
 
   std::string key_type_;
   std::string pending_oid_;
   bool physical_ = true;
   std::string lock_sql_, lock_first_sql_, lock_after_sql_, delete_sql_, delete_one_sql_;
+  std::string fast_delete_sql_, fast_delete_returning_sql_;
+  std::string session_lock_timeout_;  // --lock-timeout, as set on the session
+  std::string fast_lock_timeout_;     // the fast path's shorter wait before it falls back
 
   // Pass state; advanced only after a batch commits.
   long long next_block_ = 0;
-  long long next_offset_ = 0;
+  double rows_per_page_ = 60.0;  // measured at the start of a pass
   long long end_block_ = 0;
   double density_ = 60.0;  // matching rows per page, adapted batch by batch
   std::optional<std::string> last_key_;

@@ -674,6 +674,24 @@ class SqliteStore final : public CleanupStore {
     return result;
   }
 
+  std::string explain_batch(std::int64_t target_rows) override {
+    connection_.begin_operation();
+    std::string out;
+    const auto plan = [&](const std::string& title, const std::string& sql) {
+      out += "-- " + title + "\n" + sql + "\n";
+      Statement explain(connection_, "EXPLAIN QUERY PLAN " + sql);
+      while (explain.step()) out += explain.text(3) + "\n";
+      out += "\n";
+    };
+    plan("select the batch's matching rows (up to " + std::to_string(target_rows) + ")",
+         "SELECT " + locator_ + ", p." + key_ + ", p." + email_ + " FROM " + pending_sql_ +
+             " p WHERE " + locator_ + " > ?1 AND " + match_ + " ORDER BY " + locator_ + " LIMIT ?2");
+    plan("delete the batch's range, predicate re-checked",
+         "DELETE FROM " + pending_sql_ + " AS p WHERE " + locator_ + " > ?1 AND " + locator_ +
+             " <= ?2 AND " + match_ + returning_);
+    return out;
+  }
+
   void cancel() noexcept override { connection_.cancel(); }
 
  private:

@@ -123,6 +123,10 @@ class FakeStore final : public store::CleanupStore {
     return result;
   }
 
+  std::string explain_batch(std::int64_t target_rows) override {
+    return "fake plan for " + std::to_string(target_rows) + " rows";
+  }
+
   void cancel() noexcept override {}
 
  private:

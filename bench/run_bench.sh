@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of batch_cleanup against the alternatives, on a throwaway PostgreSQL
+# server with default settings (fsync on). For each scale it builds the dataset once as a
+# template database, then runs every contender on a fresh copy (CREATE DATABASE ... TEMPLATE):
+#
+#   single     DELETE FROM pending p USING users u WHERE p.email = u.email   (one transaction)
+#   per_record the original's approach: one DELETE and one COMMIT per row, from the client
+#              (psql \gexec); run on the first PER_RECORD_ROWS candidates and projected
+#   batch_cleanup at its defaults, and with --batch-time 50ms
+#   dry_run    batch_cleanup --dry-run, next to SELECT count(*) of the same join
+#
+# Writes bench/results/<scale>.tsv, bench/results/*.plan.txt (EXPLAIN of the batch statements),
+# bench/BENCHMARKS.md and bench/results/scaling.png.
+#
+#   bench/run_bench.sh                 # scales 100000 1000000 5000000 (pending rows)
+#   bench/run_bench.sh 100000          # one scale
+#   PER_RECORD_ROWS=20000 BENCH_PORT=54391 bench/run_bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+scales=("$@")
+[ ${#scales[@]} -eq 0 ] && scales=(100000 1000000 5000000)
+port=${BENCH_PORT:-54391}
+per_record_rows=${PER_RECORD_ROWS:-20000}
+results=$root/bench/results
+mkdir -p "$results"
+
+command -v gnuplot >/dev/null || { [ "$(id -u)" -eq 0 ] && apt-get install -y -qq gnuplot-nox >/dev/null; }
+[ -x build/batch_cleanup ] || { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null; cmake --build build -j2; }
+
+bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+pgdir=$(mktemp -d /tmp/bc_bench_XXXXXX)
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+[ "$(id -u)" -eq 0 ] && chown postgres "$pgdir"
+as_pg "$bindir/initdb" -D "$pgdir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+as_pg "$bindir/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w -o "-p $port -k $pgdir -c listen_addresses=127.0.0.1" start >/dev/null
+trap 'as_pg "$bindir/pg_ctl" -D "$pgdir/data" -m immediate stop >/dev/null 2>&1; rm -rf "$pgdir"' EXIT
+conn="host=127.0.0.1 port=$port user=postgres"
+psql_q() { psql "$conn dbname=$1" -X -q -v ON_ERROR_STOP=1 -At "${@:2}"; }
+
+users_tbl=core_mstr_one_qlick_users_tbl
+pending_tbl=core_mstr_one_qlick_pending_users_tbl
+now_ms() { date +%s%3N; }
+
+build_template() {  # $1 = pending rows (users: the same number; half the pending rows duplicate a user)
+  local n=$1
+  psql_q postgres -c "DROP DATABASE IF EXISTS bench_tpl" -c "CREATE DATABASE bench_tpl"
+  psql_q bench_tpl <<SQL
+CREATE TABLE $users_tbl (user_id uuid PRIMARY KEY DEFAULT gen_random_uuid(), email varchar(255) NOT NULL UNIQUE,
+  phone varchar(32), full_name text, created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE $pending_tbl (pending_user_id uuid PRIMARY KEY DEFAULT gen_random_uuid(), email varchar(255) UNIQUE,
+  phone varchar(32), full_name text, otp_hash text, created_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO $users_tbl (email, full_name) SELECT 'user' || i || '@example.com', 'User ' || i FROM generate_series(1, $n) i;
+INSERT INTO $pending_tbl (email, full_name, otp_hash)
+  SELECT CASE WHEN i % 2 = 0 THEN 'user' || i || '@example.com' ELSE 'new' || i || '@example.com' END,
+         'Pending ' || i, md5(i::text) FROM generate_series(1, $n) i;
+VACUUM ANALYZE;
+SQL
+  psql_q postgres -c "CHECKPOINT"
+}
+
+fresh_copy() {
+  psql_q postgres -c "DROP DATABASE IF EXISTS bench_run" -c "CREATE DATABASE bench_run TEMPLATE bench_tpl"
+  psql_q postgres -c "CHECKPOINT"
+}
+
+# Runs batch_cleanup under GNU time; prints "wall_ms<TAB>peak_rss_kb<TAB>json".
+run_tool() {
+  local start end
+  start=$(now_ms)
+  /usr/bin/time -f "%M" -o "$pgdir/rss" build/batch_cleanup --run-once --output json --log-level warning \
+    --database-url "$conn dbname=bench_run" "$@" >"$pgdir/out.json"
+  end=$(now_ms)
+  printf '%s\t%s\t%s\n' $((end - start)) "$(tail -1 "$pgdir/rss")" "$(tail -1 "$pgdir/out.json")"
+}
+
+json_field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+
+for n in "${scales[@]}"; do
+  echo "== scale: $n pending rows ($((n / 2)) duplicates), $n users"
+  build_template "$n"
+  tsv=$results/$n.tsv
+  printf 'contender\ttime_ms\trows\tpeak_rss_kb\tbatch_p50_ms\tbatch_p99_ms\tbatches\tnote\n' >"$tsv"
+
+  fresh_copy
+  start=$(now_ms)
+  deleted=$(psql_q bench_run -c "DELETE FROM $pending_tbl p USING $users_tbl u WHERE p.email = u.email" -c "SELECT 1" | head -1)
+  single_ms=$(( $(now_ms) - start ))
+  rows=$(psql_q bench_run -c "SELECT $n - count(*) FROM $pending_tbl")
+  printf 'single\t%s\t%s\t\t\t\t1\tone DELETE ... USING, one transaction\n' "$single_ms" "$rows" >>"$tsv"
+  echo "   single DELETE: ${single_ms} ms ($rows rows)"
+
+  fresh_copy
+  line=$(run_tool)
+  IFS=$'\t' read -r ms rss json <<<"$line"
+  printf 'batch_cleanup\t%s\t%s\t%s\t%s\t%s\t%s\tdefaults (batch size 5000)\n' "$ms" "$(json_field "$json" deleted)" "$rss" \
+    "$(json_field "$json" batch_p50_ms)" "$(json_field "$json" batch_p99_ms)" "$(json_field "$json" batches)" >>"$tsv"
+  echo "   batch_cleanup defaults: ${ms} ms, rss ${rss} kB: $json"
+
+  fresh_copy
+  line=$(run_tool --batch-time 50ms)
+  IFS=$'\t' read -r ms rss json <<<"$line"
+  printf 'batch_cleanup_batch_time\t%s\t%s\t%s\t%s\t%s\t%s\t--batch-time 50ms\n' "$ms" "$(json_field "$json" deleted)" "$rss" \
+    "$(json_field "$json" batch_p50_ms)" "$(json_field "$json" batch_p99_ms)" "$(json_field "$json" batches)" >>"$tsv"
+  echo "   batch_cleanup --batch-time 50ms: ${ms} ms: $json"
+
+  fresh_copy
+  line=$(run_tool --batch-strategy key)
+  IFS=$'\t' read -r ms rss json <<<"$line"
+  printf 'batch_cleanup_key\t%s\t%s\t%s\t%s\t%s\t%s\t--batch-strategy key (keyset by uuid)\n' "$ms" "$(json_field "$json" deleted)" "$rss" \
+    "$(json_field "$json" batch_p50_ms)" "$(json_field "$json" batch_p99_ms)" "$(json_field "$json" batches)" >>"$tsv"
+  echo "   batch_cleanup --batch-strategy key: ${ms} ms"
+
+  # Dry run next to a plain count of the same join (on the untouched template copy).
+  fresh_copy
+  start=$(now_ms)
+  psql_q bench_run -c "SELECT count(*) FROM $pending_tbl p WHERE EXISTS (SELECT 1 FROM $users_tbl u WHERE u.email = p.email)" >/dev/null
+  count_ms=$(( $(now_ms) - start ))
+  printf 'count\t%s\t%s\t\t\t\t\tSELECT count(*) of the join\n' "$count_ms" "$((n / 2))" >>"$tsv"
+  line=$(run_tool --dry-run)
+  IFS=$'\t' read -r ms rss json <<<"$line"
+  printf 'dry_run\t%s\t%s\t%s\t\t\t\tbatch_cleanup --dry-run\n' "$ms" "$(json_field "$json" candidates)" "$rss" >>"$tsv"
+  echo "   count(*): ${count_ms} ms; dry run: ${ms} ms"
+  psql_q bench_run -c "SELECT 1" >/dev/null
+
+  # The original: one DELETE and one COMMIT per row, from the client, on the first rows only.
+  start=$(now_ms)
+  psql_q bench_run -c "SELECT format('DELETE FROM $pending_tbl WHERE pending_user_id = %L', p.pending_user_id)
+    FROM $pending_tbl p WHERE EXISTS (SELECT 1 FROM $users_tbl u WHERE u.email = p.email) LIMIT $per_record_rows" \
+    -c '\gexec' >/dev/null
+  per_ms=$(( $(now_ms) - start ))
+  projected=$(( per_ms * (n / 2) / per_record_rows ))
+  printf 'per_record\t%s\t%s\t\t\t\t\tmeasured on %s rows, %s ms; projected to all %s rows\n' "$projected" "$((n / 2))" \
+    "$per_record_rows" "$per_ms" "$((n / 2))" >>"$tsv"
+  echo "   per-record: ${per_ms} ms for $per_record_rows rows, projected ${projected} ms"
+
+  build/batch_cleanup explain --database-url "$conn dbname=bench_tpl" >"$results/$n.plan.txt" 2>/dev/null || true
+done
+
+python3 bench/write_report.py "$results" "$root/BENCHMARKS.md" "${scales[@]}"
