@@ -224,6 +224,69 @@ TEST_F(EngineTest, StopDuringRetryBackoffEndsTheCycle) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
 }
 
+TEST_F(EngineTest, BatchTimeAdaptsTheBatchSizeTowardsTheTarget) {
+  add_matching(400);
+  config_.batch_size = 10;
+  config_.batch_time = std::chrono::milliseconds(40);
+  // Each batch costs 1 ms per 10 rows: the target of 40 ms means about 400 rows per batch.
+  db_.on_batch = [&] {
+    std::this_thread::sleep_for(std::chrono::microseconds(100 * db_.batch_targets.back()));
+  };
+  const auto report = run();
+  EXPECT_EQ(report.deleted, 400);
+  ASSERT_GE(db_.batch_targets.size(), 3u);
+  EXPECT_EQ(db_.batch_targets[0], 10);
+  EXPECT_EQ(db_.batch_targets[1], 20);  // at most doubled per batch
+  EXPECT_EQ(db_.batch_targets[2], 40);
+  EXPECT_LE(db_.batch_targets.back(), 400);
+}
+
+TEST_F(EngineTest, BatchTimeShrinksSlowBatches) {
+  add_matching(60);
+  config_.batch_size = 40;
+  config_.batch_time = std::chrono::milliseconds(10);
+  db_.on_batch = [&] { std::this_thread::sleep_for(std::chrono::milliseconds(40)); };
+  run();
+  ASSERT_GE(db_.batch_targets.size(), 2u);
+  EXPECT_EQ(db_.batch_targets[1], 20);  // at most halved per batch
+}
+
+TEST_F(EngineTest, SleepPausesBetweenBatches) {
+  add_matching(8);  // batches of 3, 3 and 2
+  config_.sleep_between_batches = std::chrono::milliseconds(40);
+  const auto report = run();
+  EXPECT_EQ(report.batches, 3);
+  // Pauses after the first two batches only: the last one ends the pass.
+  EXPECT_GE(report.throttle_ms, 79.0);
+  EXPECT_LT(report.throttle_ms, 1000.0);
+}
+
+TEST_F(EngineTest, MaxRateLimitsDeletedRowsPerSecond) {
+  add_matching(9);
+  config_.max_rate = 60;  // 3 rows per batch: each batch takes at least 50 ms
+  const auto start = std::chrono::steady_clock::now();
+  const auto report = run();
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(report.deleted, 9);
+  EXPECT_GE(elapsed, std::chrono::milliseconds(99));
+  EXPECT_GE(report.throttle_ms, 90.0);
+}
+
+TEST_F(EngineTest, StopDuringThrottleEndsTheCycle) {
+  add_matching(9);
+  config_.sleep_between_batches = std::chrono::seconds(30);
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    stop_->request();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const auto report = run();
+  stopper.join();
+  EXPECT_TRUE(report.interrupted);
+  EXPECT_EQ(report.deleted, 3);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
 TEST_F(EngineTest, ReportJsonHasTheContractFields) {
   add_matching(2);
   const auto json = run().to_json();

@@ -86,6 +86,17 @@ TEST(OptionsTest, AllFlags) {
   EXPECT_EQ(p.config.batch_strategy, BatchStrategy::kKey);
 }
 
+TEST(OptionsTest, ThrottleAndAdaptiveOptions) {
+  const auto p = parse({"--run-once", "--batch-time", "50ms", "--sleep", "100", "--max-rate", "2500"});
+  EXPECT_EQ(p.config.batch_time, std::chrono::milliseconds(50));
+  EXPECT_EQ(p.config.sleep_between_batches, std::chrono::milliseconds(100));
+  EXPECT_DOUBLE_EQ(p.config.max_rate, 2500);
+  EXPECT_EQ(parse({"--run-once"}).config.batch_time, std::chrono::milliseconds(0));
+  EXPECT_THROW(parse({"--batch-time", "1ms"}), ConfigError);
+  EXPECT_THROW(parse({"--max-rate", "-5"}), CLI::ParseError);
+  EXPECT_THROW(parse({"--sleep", "soon"}), ConfigError);
+}
+
 TEST(OptionsTest, BadValuesAreRejected) {
   EXPECT_THROW(parse({"--batch-size", "0"}), CLI::ParseError);
   EXPECT_THROW(parse({"--batch-size", "abc"}), CLI::ParseError);
