@@ -76,65 +76,70 @@ run_tool() {
 
 json_field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
+record() {  # contender time_ms rows rss p50 p99 batches note
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$tsv"
+}
+
+run_contender_tool() {  # name note args...
+  local name=$1 note=$2
+  shift 2
+  fresh_copy
+  local line ms rss json
+  line=$(run_tool "$@")
+  IFS=$'\t' read -r ms rss json <<<"$line"
+  record "$name" "$ms" "$(json_field "$json" deleted)" "$rss" "$(json_field "$json" batch_p50_ms)" \
+    "$(json_field "$json" batch_p99_ms)" "$(json_field "$json" batches)" "$note"
+  echo "   $name: ${ms} ms, peak RSS ${rss} kB, $(json_field "$json" deleted) rows"
+}
+
 for n in "${scales[@]}"; do
   echo "== scale: $n pending rows ($((n / 2)) duplicates), $n users"
   build_template "$n"
   tsv=$results/$n.tsv
   printf 'contender\ttime_ms\trows\tpeak_rss_kb\tbatch_p50_ms\tbatch_p99_ms\tbatches\tnote\n' >"$tsv"
+  reps=${REPS:-3}
+  [ "$n" -gt 1000000 ] && reps=${REPS_LARGE:-1}
+  for rep in $(seq 1 "$reps"); do
+    echo "-- repetition $rep/$reps"
+    fresh_copy
+    start=$(now_ms)
+    psql_q bench_run -c "DELETE FROM $pending_tbl p USING $users_tbl u WHERE p.email = u.email"
+    single_ms=$(($(now_ms) - start))
+    record single "$single_ms" "$(psql_q bench_run -c "SELECT $n - count(*) FROM $pending_tbl")" "" "" "" 1 \
+      "DELETE ... USING, one transaction"
+    echo "   single: ${single_ms} ms"
 
+    run_contender_tool batch_cleanup "defaults (--batch-size 5000)"
+    run_contender_tool batch_cleanup_batch_time "--batch-time 50ms" --batch-time 50ms
+    if [ "$n" -le 1000000 ] && [ "$rep" -eq 1 ]; then
+      run_contender_tool batch_cleanup_key "--batch-strategy key (keyset by uuid)" --batch-strategy key
+    fi
+
+    fresh_copy
+    start=$(now_ms)
+    psql_q bench_run -c "SELECT count(*) FROM $pending_tbl p WHERE EXISTS (SELECT 1 FROM $users_tbl u WHERE u.email = p.email)" >/dev/null
+    count_ms=$(($(now_ms) - start))
+    record count "$count_ms" "$((n / 2))" "" "" "" "" "SELECT count(*) of the join"
+    line=$(run_tool --dry-run)
+    IFS=$'\t' read -r ms rss json <<<"$line"
+    record dry_run "$ms" "$(json_field "$json" candidates)" "$rss" "" "" "" "batch_cleanup --dry-run"
+    echo "   count(*): ${count_ms} ms; dry run: ${ms} ms"
+  done
+
+  # The original: one DELETE and one COMMIT per row, from the client (psql \gexec), on the
+  # first PER_RECORD_ROWS candidates, projected to all of them.
   fresh_copy
   start=$(now_ms)
-  deleted=$(psql_q bench_run -c "DELETE FROM $pending_tbl p USING $users_tbl u WHERE p.email = u.email" -c "SELECT 1" | head -1)
-  single_ms=$(( $(now_ms) - start ))
-  rows=$(psql_q bench_run -c "SELECT $n - count(*) FROM $pending_tbl")
-  printf 'single\t%s\t%s\t\t\t\t1\tone DELETE ... USING, one transaction\n' "$single_ms" "$rows" >>"$tsv"
-  echo "   single DELETE: ${single_ms} ms ($rows rows)"
+  printf '%s\n' "SELECT format('DELETE FROM $pending_tbl WHERE pending_user_id = %L', p.pending_user_id) FROM $pending_tbl p WHERE EXISTS (SELECT 1 FROM $users_tbl u WHERE u.email = p.email) LIMIT $per_record_rows \gexec" |
+    psql "$conn dbname=bench_run" -X -q -v ON_ERROR_STOP=1 >/dev/null
+  per_ms=$(($(now_ms) - start))
+  done_rows=$(psql_q bench_run -c "SELECT $n - count(*) FROM $pending_tbl")
+  projected=$((per_ms * (n / 2) / done_rows))
+  record per_record "$projected" "$((n / 2))" "" "" "" "$done_rows" \
+    "measured: $done_rows rows in $per_ms ms, one commit each; time projected to all rows"
+  echo "   per-record: ${per_ms} ms for $done_rows rows, projected ${projected} ms"
 
-  fresh_copy
-  line=$(run_tool)
-  IFS=$'\t' read -r ms rss json <<<"$line"
-  printf 'batch_cleanup\t%s\t%s\t%s\t%s\t%s\t%s\tdefaults (batch size 5000)\n' "$ms" "$(json_field "$json" deleted)" "$rss" \
-    "$(json_field "$json" batch_p50_ms)" "$(json_field "$json" batch_p99_ms)" "$(json_field "$json" batches)" >>"$tsv"
-  echo "   batch_cleanup defaults: ${ms} ms, rss ${rss} kB: $json"
-
-  fresh_copy
-  line=$(run_tool --batch-time 50ms)
-  IFS=$'\t' read -r ms rss json <<<"$line"
-  printf 'batch_cleanup_batch_time\t%s\t%s\t%s\t%s\t%s\t%s\t--batch-time 50ms\n' "$ms" "$(json_field "$json" deleted)" "$rss" \
-    "$(json_field "$json" batch_p50_ms)" "$(json_field "$json" batch_p99_ms)" "$(json_field "$json" batches)" >>"$tsv"
-  echo "   batch_cleanup --batch-time 50ms: ${ms} ms: $json"
-
-  fresh_copy
-  line=$(run_tool --batch-strategy key)
-  IFS=$'\t' read -r ms rss json <<<"$line"
-  printf 'batch_cleanup_key\t%s\t%s\t%s\t%s\t%s\t%s\t--batch-strategy key (keyset by uuid)\n' "$ms" "$(json_field "$json" deleted)" "$rss" \
-    "$(json_field "$json" batch_p50_ms)" "$(json_field "$json" batch_p99_ms)" "$(json_field "$json" batches)" >>"$tsv"
-  echo "   batch_cleanup --batch-strategy key: ${ms} ms"
-
-  # Dry run next to a plain count of the same join (on the untouched template copy).
-  fresh_copy
-  start=$(now_ms)
-  psql_q bench_run -c "SELECT count(*) FROM $pending_tbl p WHERE EXISTS (SELECT 1 FROM $users_tbl u WHERE u.email = p.email)" >/dev/null
-  count_ms=$(( $(now_ms) - start ))
-  printf 'count\t%s\t%s\t\t\t\t\tSELECT count(*) of the join\n' "$count_ms" "$((n / 2))" >>"$tsv"
-  line=$(run_tool --dry-run)
-  IFS=$'\t' read -r ms rss json <<<"$line"
-  printf 'dry_run\t%s\t%s\t%s\t\t\t\tbatch_cleanup --dry-run\n' "$ms" "$(json_field "$json" candidates)" "$rss" >>"$tsv"
-  echo "   count(*): ${count_ms} ms; dry run: ${ms} ms"
-  psql_q bench_run -c "SELECT 1" >/dev/null
-
-  # The original: one DELETE and one COMMIT per row, from the client, on the first rows only.
-  start=$(now_ms)
-  psql_q bench_run -c "SELECT format('DELETE FROM $pending_tbl WHERE pending_user_id = %L', p.pending_user_id)
-    FROM $pending_tbl p WHERE EXISTS (SELECT 1 FROM $users_tbl u WHERE u.email = p.email) LIMIT $per_record_rows" \
-    -c '\gexec' >/dev/null
-  per_ms=$(( $(now_ms) - start ))
-  projected=$(( per_ms * (n / 2) / per_record_rows ))
-  printf 'per_record\t%s\t%s\t\t\t\t\tmeasured on %s rows, %s ms; projected to all %s rows\n' "$projected" "$((n / 2))" \
-    "$per_record_rows" "$per_ms" "$((n / 2))" >>"$tsv"
-  echo "   per-record: ${per_ms} ms for $per_record_rows rows, projected ${projected} ms"
-
-  build/batch_cleanup explain --database-url "$conn dbname=bench_tpl" >"$results/$n.plan.txt" 2>/dev/null || true
+  build/batch_cleanup explain --database-url "$conn dbname=bench_tpl" >"$results/$n.plan.txt"
 done
 
 python3 bench/write_report.py "$results" "$root/BENCHMARKS.md" "${scales[@]}"

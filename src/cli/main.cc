@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "batch_cleanup/batch_cleanup.h"
@@ -74,7 +75,8 @@ int run(int argc, char** argv) {
   DemoOptions demo_options;
   auto* demo = declare_demo_command(app, demo_options);
   auto* explain = app.add_subcommand(
-      "explain", "Print the query plans of the batch statements for the configured tables (reads only)");
+      "explain",
+      "Print the query plans of the batch statements for the configured tables (reads only)");
 
   try {
     app.parse(argc, argv);
@@ -83,6 +85,7 @@ int run(int argc, char** argv) {
     return code == 0 ? kExitSuccess : kExitUsage;
   }
 
+  std::unique_ptr<BatchCleanupService> service;
   try {
     logging::configure_logging(cli.log_level, cli.log_file);
     if (demo->parsed()) {
@@ -105,14 +108,19 @@ int run(int argc, char** argv) {
     const auto target = config::parse_database_url(config.database_url);
     logging::logger()->debug("database {}", target.redacted);
 
-    BatchCleanupService service(config);
+    service = std::make_unique<BatchCleanupService>(config);
     block_termination_signals();
-    start_signal_thread([&service](int) { service.request_stop(); });
-    return cli.daemon ? run_daemon(service, cli.output) : run_once(service, cli.output);
+    start_signal_thread([raw = service.get()](int) { raw->request_stop(); });
+    return cli.daemon ? run_daemon(*service, cli.output) : run_once(*service, cli.output);
   } catch (const ConfigError& e) {
     logging::logger()->error("{}", e.what());
     return kExitUsage;
   } catch (const ConnectionError& e) {
+    if (service && service->stop_requested()) {
+      // SIGINT/SIGTERM while waiting to reconnect: a requested stop, not a failure.
+      logging::logger()->info("stopped before the database could be reached");
+      return kExitSuccess;
+    }
     logging::logger()->error("{}", e.what());
     return kExitUnreachable;
   } catch (const DatabaseError& e) {

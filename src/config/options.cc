@@ -57,14 +57,16 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
       ->envname("BATCH_CLEANUP_BATCH_STRATEGY")
       ->check(CLI::IsMember({"auto", "physical", "key"}))
       ->capture_default_str();
-  app.add_option("--batch-time", texts.batch_time,
-                 "Target time per batch (e.g. 50ms): the batch size adapts to it; 0 = fixed --batch-size")
+  app.add_option(
+         "--batch-time", texts.batch_time,
+         "Target time per batch (e.g. 50ms): the batch size adapts to it; 0 = fixed --batch-size")
       ->envname("BATCH_CLEANUP_BATCH_TIME")
       ->capture_default_str();
   app.add_option("--sleep", texts.sleep, "Pause between batches (e.g. 100ms); bare number = ms")
       ->envname("BATCH_CLEANUP_SLEEP")
       ->capture_default_str();
-  app.add_option("--max-rate", config.max_rate, "At most this many deleted rows per second; 0 = no limit")
+  app.add_option("--max-rate", config.max_rate,
+                 "At most this many deleted rows per second; 0 = no limit")
       ->envname("BATCH_CLEANUP_MAX_RATE")
       ->check(CLI::Range(0.0, 1e9))
       ->capture_default_str();

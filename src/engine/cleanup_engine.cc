@@ -278,7 +278,7 @@ void CleanupEngine::run_batches(CycleReport& report) {
 }
 
 void CleanupEngine::adapt_batch_size(const store::BatchResult& result, double batch_ms,
-                                    std::int64_t& target_rows) {
+                                     std::int64_t& target_rows) {
   // Only a batch that filled most of its target says how long target_rows take.
   if (result.matched < target_rows / 2 || batch_ms <= 0) return;
   const double goal = static_cast<double>(config_.batch_time.count());
@@ -288,7 +288,8 @@ void CleanupEngine::adapt_batch_size(const store::BatchResult& result, double ba
   target_rows = std::clamp<std::int64_t>(next, 1, kMaxAdaptiveBatch);
 }
 
-bool CleanupEngine::throttle(const store::BatchResult& result, double batch_ms, CycleReport& report) {
+bool CleanupEngine::throttle(const store::BatchResult& result, double batch_ms,
+                             CycleReport& report) {
   double pause_ms = static_cast<double>(config_.sleep_between_batches.count());
   if (config_.max_rate > 0 && result.deleted > 0) {
     // The batch may take no less than deleted / max_rate seconds, pause included.

@@ -33,7 +33,8 @@ class CleanupEngine {
   void run_dry(CycleReport& report);
   void record_batch(const store::BatchResult& result, CycleReport& report);
   // --batch-time: scales target_rows towards the target batch duration.
-  void adapt_batch_size(const store::BatchResult& result, double batch_ms, std::int64_t& target_rows);
+  void adapt_batch_size(const store::BatchResult& result, double batch_ms,
+                        std::int64_t& target_rows);
   // --sleep / --max-rate: pauses after a batch. Returns false when a stop arrived meanwhile.
   bool throttle(const store::BatchResult& result, double batch_ms, CycleReport& report);
   std::chrono::milliseconds backoff_delay(int attempt);

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
-#include <utility>
 #include <unordered_set>
+#include <utility>
 
 #include "batch_cleanup/errors.h"
 #include "config/identifier.h"
@@ -84,7 +84,8 @@ class PostgresStore final : public CleanupStore {
              "ms"});
     session_lock_timeout_ = std::to_string(config_.lock_timeout.count()) + "ms";
     fast_lock_timeout_ =
-        std::to_string(std::min<long long>(kFastPathLockWaitMs, config_.lock_timeout.count())) + "ms";
+        std::to_string(std::min<long long>(kFastPathLockWaitMs, config_.lock_timeout.count())) +
+        "ms";
     if (config_.dry_run) {
       // Belt and braces: a dry run's session cannot write even by mistake.
       session_.exec("SET default_transaction_read_only = on");
@@ -183,9 +184,10 @@ class PostgresStore final : public CleanupStore {
     next_block_ = 0;
     if (physical_) {
       end_block_ = session_
-                       .exec("SELECT pg_relation_size($1::oid) / "
-                             "current_setting('block_size')::bigint",
-                             {pending_oid_})
+                       .exec(
+                           "SELECT pg_relation_size($1::oid) / "
+                           "current_setting('block_size')::bigint",
+                           {pending_oid_})
                        .integer(0, 0);
       rows_per_page_ = measure_rows_per_page();
       // Start by assuming every row matches (a small first batch); adapt from there.
@@ -216,10 +218,12 @@ class PostgresStore final : public CleanupStore {
       plan("careful path: delete the locked rows, predicate re-checked", delete_sql_,
            {"{\"(0,1)\",\"(0,2)\"}"});
     } else {
-      plan("lock the batch's matching rows (first batch)", lock_first_sql_, {std::to_string(target_rows)});
+      plan("lock the batch's matching rows (first batch)", lock_first_sql_,
+           {std::to_string(target_rows)});
       plan("delete the locked rows, predicate re-checked", delete_sql_, {"{}"});
     }
-    plan("isolate one refused row", delete_one_sql_, {physical_ ? std::optional<std::string>("(0,1)") : std::nullopt});
+    plan("isolate one refused row", delete_one_sql_,
+         {physical_ ? std::optional<std::string>("(0,1)") : std::nullopt});
     return out;
   }
 
@@ -266,9 +270,10 @@ class PostgresStore final : public CleanupStore {
   // Rows per page, counted on the first pages (statistics may be missing or stale).
   double measure_rows_per_page() {
     const auto pages = session_
-                           .exec("SELECT pg_relation_size($1::oid) / "
-                                 "current_setting('block_size')::bigint",
-                                 {pending_oid_})
+                           .exec(
+                               "SELECT pg_relation_size($1::oid) / "
+                               "current_setting('block_size')::bigint",
+                               {pending_oid_})
                            .integer(0, 0);
     const long long sample_pages = std::clamp<long long>(pages, 1, 64);
     const auto sampled =
@@ -285,8 +290,8 @@ class PostgresStore final : public CleanupStore {
       lock_sql_ =
           "WITH matched AS MATERIALIZED (SELECT p.ctid AS tid" + from +
           " WHERE p.ctid >= $1::tid AND p.ctid < $2::tid AND " + probe_ +
-          "), locked AS (SELECT p.ctid AS tid, p." + key_ +
-          "::text AS k, p." + email_ + "::text AS e" + from +
+          "), locked AS (SELECT p.ctid AS tid, p." + key_ + "::text AS k, p." + email_ +
+          "::text AS e" + from +
           " WHERE p.ctid = ANY (ARRAY(SELECT tid FROM matched)) FOR UPDATE OF p SKIP LOCKED) "
           "SELECT NULL::text, NULL::text, NULL::text, (SELECT count(*) FROM matched) "
           "UNION ALL SELECT tid::text, k, e, NULL FROM locked";
@@ -321,8 +326,8 @@ class PostgresStore final : public CleanupStore {
   // seen so far, and never more than kMaxScanFactor * target_rows rows in all, so that a batch
   // stays bounded even where the density jumps.
   long long physical_range_end(std::int64_t target_rows) const {
-    const double cap = std::clamp(kMaxScanFactor * static_cast<double>(target_rows) / rows_per_page_,
-                                  1.0, kMaxPagesPerBatch);
+    const double cap = std::clamp(
+        kMaxScanFactor * static_cast<double>(target_rows) / rows_per_page_, 1.0, kMaxPagesPerBatch);
     const double pages = std::clamp(static_cast<double>(target_rows) / density_, 1.0, cap);
     return next_block_ + static_cast<long long>(std::ceil(pages));
   }
@@ -344,10 +349,12 @@ class PostgresStore final : public CleanupStore {
         session_.exec("SELECT set_config('lock_timeout', $1, true)", {fast_lock_timeout_});
         // The deleted rows come back only when someone will look at them (debug log).
         const bool want_rows = logging::logger()->should_log(spdlog::level::debug);
-        const auto deleted = session_.exec(want_rows ? fast_delete_returning_sql_ : fast_delete_sql_, range);
+        const auto deleted =
+            session_.exec(want_rows ? fast_delete_returning_sql_ : fast_delete_sql_, range);
         session_.exec("RELEASE SAVEPOINT bc_fast");
         for (int r = 0; r < deleted.rows(); ++r) {
-          result.deleted_rows.push_back({deleted.text(r, 0), deleted.optional_text(r, 1).value_or("")});
+          result.deleted_rows.push_back(
+              {deleted.text(r, 0), deleted.optional_text(r, 1).value_or("")});
         }
         result.matched = result.deleted = want_rows ? deleted.rows() : deleted.affected();
         fast = true;
@@ -375,9 +382,10 @@ class PostgresStore final : public CleanupStore {
     if (next_block_ >= end_block_) {
       // The table may have grown while we worked; cover the new pages too.
       end_block_ = session_
-                       .exec("SELECT pg_relation_size($1::oid) / "
-                             "current_setting('block_size')::bigint",
-                             {pending_oid_})
+                       .exec(
+                           "SELECT pg_relation_size($1::oid) / "
+                           "current_setting('block_size')::bigint",
+                           {pending_oid_})
                        .integer(0, 0);
       exhausted_ = next_block_ >= end_block_;
     }
@@ -394,8 +402,9 @@ class PostgresStore final : public CleanupStore {
     std::optional<std::string> batch_last_key;
     {
       PgTransaction tx(session_);
-      const auto rows = last_key_ ? session_.exec(lock_after_sql_, {*last_key_, std::to_string(target_rows)})
-                                  : session_.exec(lock_first_sql_, {std::to_string(target_rows)});
+      const auto rows =
+          last_key_ ? session_.exec(lock_after_sql_, {*last_key_, std::to_string(target_rows)})
+                    : session_.exec(lock_first_sql_, {std::to_string(target_rows)});
       std::vector<LockedRow> locked;
       batch_last_key = read_locked(rows, locked, result);
       if (!locked.empty()) delete_locked(locked, result);
@@ -421,7 +430,8 @@ class PostgresStore final : public CleanupStore {
         result.matched = rows.integer(r, 3);
         last_key = rows.optional_text(r, 1);
       } else {
-        locked.push_back({rows.text(r, 0), {rows.text(r, 1), rows.optional_text(r, 2).value_or("")}});
+        locked.push_back(
+            {rows.text(r, 0), {rows.text(r, 1), rows.optional_text(r, 2).value_or("")}});
       }
     }
     result.skipped = result.matched - static_cast<std::int64_t>(locked.size());

@@ -685,7 +685,8 @@ class SqliteStore final : public CleanupStore {
     };
     plan("select the batch's matching rows (up to " + std::to_string(target_rows) + ")",
          "SELECT " + locator_ + ", p." + key_ + ", p." + email_ + " FROM " + pending_sql_ +
-             " p WHERE " + locator_ + " > ?1 AND " + match_ + " ORDER BY " + locator_ + " LIMIT ?2");
+             " p WHERE " + locator_ + " > ?1 AND " + match_ + " ORDER BY " + locator_ +
+             " LIMIT ?2");
     plan("delete the batch's range, predicate re-checked",
          "DELETE FROM " + pending_sql_ + " AS p WHERE " + locator_ + " > ?1 AND " + locator_ +
              " <= ?2 AND " + match_ + returning_);

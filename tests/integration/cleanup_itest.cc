@@ -278,6 +278,48 @@ TEST_P(CleanupTest, DebugLogMasksEmailsUnlessLogPii) {
       << result.err;
 }
 
+TEST_P(CleanupTest, ExplainShowsIndexProbesAndWritesNothing) {
+  db_->create_original_schema();
+  db_->insert_users(0, 2000);
+  db_->insert_pending(1000, 2000);
+  if (db_->is_postgres()) db_->exec("ANALYZE");
+  const std::string before = db_->dump(kPending, "pending_user_id");
+  const auto result = run({"explain", "--batch-size", "500"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  if (db_->is_postgres()) {
+    EXPECT_NE(result.out.find("strategy physical"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("Tid Range Scan"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("Index Only Scan using core_mstr_one_qlick_users_tbl_email_key"),
+              std::string::npos)
+        << result.out;
+    // Never a scan of the whole users table inside a batch.
+    EXPECT_EQ(result.out.find("Seq Scan on core_mstr_one_qlick_users_tbl"), std::string::npos)
+        << result.out;
+    EXPECT_EQ(result.out.find("Hash"), std::string::npos) << result.out;
+  } else {
+    EXPECT_NE(result.out.find("strategy rowid"), std::string::npos) << result.out;
+    EXPECT_NE(
+        result.out.find("USING COVERING INDEX sqlite_autoindex_core_mstr_one_qlick_users_tbl"),
+        std::string::npos)
+        << result.out;
+  }
+  EXPECT_EQ(db_->dump(kPending, "pending_user_id"), before);
+}
+
+TEST_P(CleanupTest, ThrottledRunStillDeletesExactly) {
+  db_->create_original_schema();
+  db_->insert_users(0, 300);
+  db_->insert_pending(0, 400);
+  const auto result =
+      run({"--run-once", "--output", "json", "--batch-size", "100", "--batch-strategy", "key",
+           "--sleep", "20ms", "--max-rate", "20000", "--batch-time", "30ms"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto report = report_of(result);
+  EXPECT_EQ(report["deleted"], 300);
+  EXPECT_GE(report["throttle_ms"].get<double>(), 40.0);
+  EXPECT_EQ(db_->count(kPending), 100);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, CleanupTest,
                          ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
                          backend_param_name);

@@ -243,3 +243,20 @@ TEST(CliDaemonTest, DaemonSurvivesAnUnreachableDatabaseAndStopsOnSigterm) {
 
 }  // namespace
 }  // namespace batch_cleanup::testing
+
+namespace batch_cleanup::testing {
+namespace {
+
+TEST(CliSignalTest, SigtermWhileWaitingForTheDatabaseExitsZero) {
+  ChildProcess child({tool_binary(), "--run-once", "--retries", "10"},
+                     {{"DATABASE_URL", kDeadUrl}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  child.signal(SIGTERM);
+  const auto result = child.wait(std::chrono::seconds(10));
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_LT(result.elapsed, std::chrono::seconds(5));
+  EXPECT_EQ(result.err.find("TopSecretPw42"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace batch_cleanup::testing

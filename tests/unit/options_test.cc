@@ -87,7 +87,8 @@ TEST(OptionsTest, AllFlags) {
 }
 
 TEST(OptionsTest, ThrottleAndAdaptiveOptions) {
-  const auto p = parse({"--run-once", "--batch-time", "50ms", "--sleep", "100", "--max-rate", "2500"});
+  const auto p =
+      parse({"--run-once", "--batch-time", "50ms", "--sleep", "100", "--max-rate", "2500"});
   EXPECT_EQ(p.config.batch_time, std::chrono::milliseconds(50));
   EXPECT_EQ(p.config.sleep_between_batches, std::chrono::milliseconds(100));
   EXPECT_DOUBLE_EQ(p.config.max_rate, 2500);
