@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SQLite side by side: batch_cleanup against one `DELETE ... WHERE EXISTS` on copies of the same
 # file (N users, N pending rows, half of them duplicates; unique indexes on both email columns).
-# Writes bench/results/sqlite_<N>.tsv, which bench/write_report.py includes in BENCHMARKS.md.
+# Writes bench/results/sqlite_<N>.tsv (or $BENCH_RESULTS/...), which bench/write_report.py includes in BENCHMARKS.md.
 #
 #   bench/sqlite_bench.sh            # N = 1000000
 #   bench/sqlite_bench.sh 200000
@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000000}
 reps=${REPS:-3}
-results=bench/results
+results=${BENCH_RESULTS:-bench/results}
 mkdir -p "$results"
 [ -x build/batch_cleanup ] || { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null; cmake --build build -j2; }
 work=$(mktemp -d /tmp/bc_sqlite_bench_XXXXXX)
