@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <optional>
 #include <unordered_set>
@@ -16,6 +17,16 @@ namespace batch_cleanup::store {
 namespace {
 
 using Params = std::vector<std::optional<std::string>>;
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// Columns of the history table, in the order record_run() binds and recent_runs() reads them.
+constexpr const char* kHistoryColumns =
+    "cycle_id, started_at, finished_at, host, mode, candidates, deleted, failed, skipped, "
+    "batches, duration_ms, outcome, error";
 
 constexpr double kMaxPagesPerBatch = 1 << 20;
 
@@ -61,7 +72,8 @@ class PostgresStore final : public CleanupStore {
         key_(config::quote_identifier(
             config::validate_identifier(config_.pending_key, "pending key"))),
         email_(config::quote_identifier(
-            config::validate_identifier(config_.email_column, "email column"))) {
+            config::validate_identifier(config_.email_column, "email column"))),
+        history_(config::parse_table_name(config_.history_table, "history table")) {
     match_ = "EXISTS (SELECT 1 FROM " + users_.quoted() + " u WHERE u." + email_ + " = p." +
              email_ + ")";
   }
@@ -191,6 +203,7 @@ class PostgresStore final : public CleanupStore {
     std::vector<LockedRow> locked;
     std::optional<std::string> batch_last_key;
 
+    auto phase_start = Clock::now();
     PgTransaction tx(session_);
     PgResult rows;
     if (physical_) {
@@ -214,9 +227,14 @@ class PostgresStore final : public CleanupStore {
       }
     }
     result.skipped = result.matched - static_cast<std::int64_t>(locked.size());
+    result.timings.find_ms = ms_since(phase_start);
 
+    phase_start = Clock::now();
     if (!locked.empty()) delete_locked(locked, result);
+    result.timings.delete_ms = ms_since(phase_start);
+    phase_start = Clock::now();
     tx.commit();
+    result.timings.commit_ms = ms_since(phase_start);
 
     // The batch is durable: advance the pass.
     if (physical_) {
@@ -257,6 +275,63 @@ class PostgresStore final : public CleanupStore {
     }
     result.exhausted = exhausted_;
     return result;
+  }
+
+  void record_run(const RunRecord& run) override {
+    if (!history_ready_) {
+      const auto exists = session_.exec("SELECT to_regclass($1) IS NOT NULL", {history_.quoted()});
+      if (exists.text(0, 0) != "t") {
+        session_.exec(
+            "CREATE TABLE IF NOT EXISTS " + history_.quoted() +
+            " (run_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+            "cycle_id text NOT NULL, started_at timestamptz NOT NULL, "
+            "finished_at timestamptz NOT NULL, host text NOT NULL, mode text NOT NULL, "
+            "candidates bigint NOT NULL, deleted bigint NOT NULL, failed bigint NOT NULL, "
+            "skipped bigint NOT NULL, batches bigint NOT NULL, "
+            "duration_ms double precision NOT NULL, outcome text NOT NULL, error text)");
+      }
+      history_ready_ = true;
+    }
+    session_.exec(
+        "INSERT INTO " + history_.quoted() + " (" + kHistoryColumns +
+            ") VALUES ($1, $2::timestamptz, $3::timestamptz, $4, $5, $6, $7, $8, $9, "
+            "$10, $11, $12, NULLIF($13, ''))",
+        {run.cycle_id, run.started_at, run.finished_at, run.host, run.mode,
+         std::to_string(run.candidates), std::to_string(run.deleted), std::to_string(run.failed),
+         std::to_string(run.skipped), std::to_string(run.batches),
+         fmt::format("{:.3f}", run.duration_ms), run.outcome, run.error});
+  }
+
+  std::vector<RunRecord> recent_runs(std::int64_t limit) override {
+    const auto exists = session_.exec("SELECT to_regclass($1) IS NOT NULL", {history_.quoted()});
+    if (exists.text(0, 0) != "t") return {};
+    const char* iso = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'";
+    const auto rows = session_.exec(
+        std::string("SELECT cycle_id, to_char(started_at AT TIME ZONE 'UTC', ") + iso +
+            "), to_char(finished_at AT TIME ZONE 'UTC', " + iso +
+            "), host, mode, candidates, deleted, failed, skipped, batches, duration_ms, outcome, "
+            "coalesce(error, '') FROM " +
+            history_.quoted() + " ORDER BY run_id DESC LIMIT $1",
+        {std::to_string(std::max<std::int64_t>(0, limit))});
+    std::vector<RunRecord> out;
+    for (int r = 0; r < rows.rows(); ++r) {
+      RunRecord run;
+      run.cycle_id = rows.text(r, 0);
+      run.started_at = rows.text(r, 1);
+      run.finished_at = rows.text(r, 2);
+      run.host = rows.text(r, 3);
+      run.mode = rows.text(r, 4);
+      run.candidates = rows.integer(r, 5);
+      run.deleted = rows.integer(r, 6);
+      run.failed = rows.integer(r, 7);
+      run.skipped = rows.integer(r, 8);
+      run.batches = rows.integer(r, 9);
+      run.duration_ms = std::stod(rows.text(r, 10));
+      run.outcome = rows.text(r, 11);
+      run.error = rows.text(r, 12);
+      out.push_back(std::move(run));
+    }
+    return out;
   }
 
   void cancel() noexcept override { session_.cancel(); }
@@ -380,6 +455,8 @@ class PostgresStore final : public CleanupStore {
   std::string key_;
   std::string email_;
   std::string match_;
+  config::QualifiedName history_;
+  bool history_ready_ = false;
 
   std::string key_type_;
   std::string pending_oid_;
