@@ -176,13 +176,13 @@ int run(int argc, char** argv) {
       service.set_progress_observer([raw = bar.get()](const CycleProgress& p) { raw->update(p); });
     }
     const CycleOutput how{cli.output, cli.statistics, bar.get()};
+    block_termination_signals();
+    start_signal_thread([&service](int) { service.request_stop(); });
     std::unique_ptr<http::StatusServer> server;
     if (listen) {
       server = std::make_unique<http::StatusServer>(service, cli.unhealthy_after);
       server->start(*listen);
     }
-    block_termination_signals();
-    start_signal_thread([&service](int) { service.request_stop(); });
     const int code = cli.daemon ? run_daemon(service, how) : run_once(service, how);
     if (server) server->stop();
     return code;
