@@ -156,5 +156,80 @@ INSTANTIATE_TEST_SUITE_P(Backends, HistoryTest,
                          ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
                          backend_param_name);
 
+TEST(ObservabilityCliTest, ProgressBarIsDrawnWhenAsked) {
+  auto db = make_test_database(TestBackend::kSqlite);
+  db->create_original_schema();
+  db->insert_users(0, 40);
+  db->insert_pending(0, 30);
+  const auto result = run_tool({"--run-once", "--progress-bar", "always", "--batch-size", "5",
+                                "--progress-interval", "100ms", "--database-url", db->url()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.err.find("\r[########################] 100.0%  deleted 30 of 30"),
+            std::string::npos)
+      << result.err;
+  EXPECT_EQ(result.err.find("progress:"), std::string::npos) << "the bar replaces the log line";
+  // Off a terminal (auto), no bar.
+  db->insert_pending(100, 3);
+  const auto plain = run_tool({"--run-once", "--database-url", db->url()});
+  EXPECT_EQ(plain.err.find("\r["), std::string::npos) << plain.err;
+}
+
+}  // namespace
+}  // namespace batch_cleanup::testing
+
+namespace batch_cleanup::testing {
+namespace {
+
+TEST(ObservabilityCliTest, HelpListsTheObservabilityOptions) {
+  const auto result = run_tool({"--help"});
+  EXPECT_EQ(result.exit_code, 0);
+  for (const char* flag :
+       {"--http-listen", "--unhealthy-after", "--history-table", "--no-history", "--statistics",
+        "--log-format", "--progress-bar", "history", "BATCH_CLEANUP_HTTP_LISTEN"}) {
+    EXPECT_NE(result.out.find(flag), std::string::npos) << flag;
+  }
+  const auto history = run_tool({"history", "--help"});
+  EXPECT_EQ(history.exit_code, 0);
+  EXPECT_NE(history.out.find("--limit"), std::string::npos) << history.out;
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"--run-once", "--log-format", "xml"},
+        std::vector<std::string>{"--run-once", "--unhealthy-after", "0"},
+        std::vector<std::string>{"--run-once", "--history-table", "a b"},
+        std::vector<std::string>{"history", "--limit", "0"}}) {
+    auto args = bad;
+    args.insert(args.end(), {"--database-url", "sqlite:/nonexistent/never.db"});
+    EXPECT_EQ(run_tool(args).exit_code, 2) << ::testing::PrintToString(bad);
+  }
+}
+
+TEST(ObservabilityCliTest, JsonLogLinesCarryTheCycleIdAndCounts) {
+  auto db = make_test_database(TestBackend::kSqlite);
+  db->create_original_schema();
+  db->insert_users(0, 20);
+  db->insert_pending(0, 12);
+  const auto result = run_tool({"--run-once", "--log-format", "json", "--statistics", "--output",
+                                "json", "--database-url", db->url()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto report = nlohmann::json::parse(result.out);
+  bool summary = false;
+  std::istringstream lines(result.err);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("{", 0) != 0) continue;  // the --statistics table
+    const auto log = nlohmann::json::parse(line);
+    EXPECT_TRUE(log.contains("ts") && log.contains("level") && log.contains("msg")) << line;
+    if (log.contains("deleted")) {
+      summary = true;
+      EXPECT_EQ(log["cycle_id"], report["cycle_id"]);
+      EXPECT_EQ(log["deleted"], 12);
+      EXPECT_EQ(log["candidates"], 12);
+    }
+  }
+  EXPECT_TRUE(summary) << result.err;
+  EXPECT_NE(result.err.find("find candidates (lock)"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("waiting on locks or throttle"), std::string::npos);
+  EXPECT_TRUE(report["phases_ms"].contains("commit"));
+}
+
 }  // namespace
 }  // namespace batch_cleanup::testing

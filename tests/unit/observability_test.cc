@@ -11,7 +11,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 
 #include "batch_cleanup/errors.h"
@@ -236,6 +239,33 @@ TEST(SdNotifyTest, SendsDatagramsToNotifySocketAndReadsTheWatchdog) {
   EXPECT_EQ(systemd::watchdog_ping_interval(), std::chrono::microseconds(0));
   close(fd);
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace batch_cleanup
+
+namespace batch_cleanup {
+namespace {
+
+// The alert rules and the systemd unit under deploy/ name only metrics and flags that exist.
+TEST(DeployFilesTest, AlertRulesUseExportedMetrics) {
+  std::ifstream rules(std::string(BATCH_CLEANUP_SOURCE_DIR) +
+                      "/deploy/prometheus/batch_cleanup_alerts.yml");
+  ASSERT_TRUE(rules.good());
+  const std::string text((std::istreambuf_iterator<char>(rules)), std::istreambuf_iterator<char>());
+  ServiceStatus status;
+  status.last_report = CycleReport{};
+  const std::string metrics = observability::render_metrics(status);
+  const std::regex name(R"(batch_cleanup_[a-z_]+)");
+  int checked = 0;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), name); it != std::sregex_iterator();
+       ++it) {
+    const std::string metric = it->str();
+    if (metric == "batch_cleanup_alerts") continue;  // the file's own name in a comment
+    EXPECT_NE(metrics.find("\n" + metric + " "), std::string::npos) << metric;
+    ++checked;
+  }
+  EXPECT_GE(checked, 3);
 }
 
 }  // namespace
