@@ -40,7 +40,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
         ->capture_default_str();
     app.add_flag("--statistics", cli->statistics,
                  "Print a per-phase timing table (find, delete, commit, archive, wait) after "
-                 "every cycle, on stderr")
+                 "every non-dry cycle, on stderr")
         ->envname("BATCH_CLEANUP_STATISTICS");
     app.add_option("--progress-bar", cli->progress_bar,
                    "Live progress bar on stderr: auto (when stderr is a terminal), always, never")
