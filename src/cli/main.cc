@@ -55,7 +55,12 @@ int run_once(BatchCleanupService& service, const CycleOutput& how) {
 // One line for systemd's STATUS=, from the last cycle.
 std::string systemd_status(const ServiceStatus& status) {
   if (status.cycle_in_progress) return "STATUS=cycle in progress";
-  if (!status.last_error.empty()) return "STATUS=last cycle failed: " + status.last_error;
+  if (!status.last_error.empty()) {
+    // A newline would start a new assignment in the notification.
+    std::string error = status.last_error;
+    std::replace(error.begin(), error.end(), '\n', ' ');
+    return "STATUS=last cycle failed: " + error;
+  }
   if (status.last_report) {
     return "STATUS=last cycle deleted " + std::to_string(status.last_report->deleted) +
            " row(s), failed " + std::to_string(status.last_report->failed) + "; total deleted " +
@@ -64,12 +69,12 @@ std::string systemd_status(const ServiceStatus& status) {
   return "STATUS=waiting for the first cycle";
 }
 
-int run_daemon(BatchCleanupService& service, const CycleOutput& how) {
+int run_daemon(BatchCleanupService& service, CycleOutput& how) {
   service.set_observer(
       [](const CycleReport* report, const std::string*, void* ctx) {
         if (report != nullptr) print_report(*report, *static_cast<const CycleOutput*>(ctx));
       },
-      const_cast<CycleOutput*>(&how));
+      &how);
   logging::logger()->info("daemon started: a cycle every {} ms", service.config().interval.count());
   service.start();
   systemd::notify("READY=1\nSTATUS=daemon started");
@@ -175,7 +180,7 @@ int run(int argc, char** argv) {
       bar = std::make_unique<ProgressBar>(stderr);
       service.set_progress_observer([raw = bar.get()](const CycleProgress& p) { raw->update(p); });
     }
-    const CycleOutput how{cli.output, cli.statistics, bar.get()};
+    CycleOutput how{cli.output, cli.statistics, bar.get()};
     block_termination_signals();
     start_signal_thread([&service](int) { service.request_stop(); });
     std::unique_ptr<http::StatusServer> server;
