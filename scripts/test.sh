@@ -17,6 +17,7 @@ BATCH_CLEANUP_TEST_PG_URL=$(scripts/pg_test_server.sh start "$pg_dir" "$port")
 export BATCH_CLEANUP_TEST_PG_URL
 export BATCH_CLEANUP_TEST_PG_DIR=$pg_dir
 export BATCH_CLEANUP_REQUIRE_PG=1
+export BATCH_CLEANUP_REQUIRE_CHROMIUM=1
 echo "PostgreSQL test server: $BATCH_CLEANUP_TEST_PG_URL"
 
 ctest --test-dir build --output-on-failure -j2 --timeout 600 "$@"

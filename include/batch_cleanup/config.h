@@ -59,6 +59,12 @@ struct CleanupConfig {
 
   // How often a long cycle logs a progress line.
   std::chrono::milliseconds progress_interval{10000};
+
+  // Run history: every non-dry cycle appends one row to `history_table` (created on first use;
+  // "schema.table" allowed). Writing it is best effort: a failure is logged as a warning and
+  // never fails the cycle. Dry runs never write it.
+  bool record_history = true;
+  std::string history_table = "batch_cleanup_runs";
 };
 
 // Fills a config from the environment the way the original did: DATABASE_URL, plus the

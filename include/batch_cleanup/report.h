@@ -21,6 +21,29 @@ struct RowFailure {
   std::string message;
 };
 
+// Where a cycle's time went, summed over its batches (milliseconds of wall-clock time).
+struct PhaseTimings {
+  double find_ms = 0;     // finding and locking the batch's candidate rows
+  double delete_ms = 0;   // the DELETE statements (and the row-by-row isolation of refusals)
+  double commit_ms = 0;   // COMMIT
+  double archive_ms = 0;  // copying rows to an archive (0 while there is no archive step)
+  double wait_ms = 0;     // waiting: for the write lock (SQLite), yielding to other writers,
+                          // and backing off before a retried batch
+};
+
+// A cycle in flight, as reported after every batch (see
+// BatchCleanupService::set_progress_observer).
+struct CycleProgress {
+  std::string cycle_id;
+  double fraction = 0;  // 0..1, the share of the pending table covered so far
+  std::int64_t candidates = 0;
+  std::int64_t deleted = 0;
+  std::int64_t failed = 0;
+  std::int64_t skipped = 0;
+  std::int64_t batches = 0;
+  double elapsed_ms = 0;
+};
+
 struct CycleReport {
   std::string cycle_id;  // unique per cycle, also used in logs
   bool dry_run = false;
@@ -45,6 +68,11 @@ struct CycleReport {
   std::string started_at;    // ISO-8601 UTC
   std::string finished_at;   // ISO-8601 UTC
   bool interrupted = false;  // a stop request ended the cycle early
+
+  PhaseTimings phases;
+  // Duration of every batch transaction, in order (the source of the p50/p99 above and of the
+  // batch duration histogram). Not part of to_json().
+  std::vector<double> batch_durations_ms;
 
   std::vector<RowRef> sample;  // dry run: a few candidate rows
   std::vector<RowFailure> failures;

@@ -1,15 +1,35 @@
 // BatchCleanupService: runs cleanup cycles on demand or on a background thread.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "batch_cleanup/config.h"
+#include "batch_cleanup/history.h"
 #include "batch_cleanup/report.h"
 
 namespace batch_cleanup {
+
+// Batch transaction durations in fixed buckets (the Prometheus histogram of /metrics).
+struct DurationHistogram {
+  // Upper bounds in seconds; a last, implicit bucket is +Inf.
+  static constexpr std::array<double, 12> kBoundsSeconds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                            0.5,   1,    2.5,   5,    10,  30};
+  // counts[i]: observations in (kBoundsSeconds[i-1], kBoundsSeconds[i]]; counts.back(): above
+  // the last bound. Not cumulative.
+  std::array<std::int64_t, kBoundsSeconds.size() + 1> counts{};
+  std::int64_t count = 0;
+  double sum_seconds = 0;
+
+  void observe(double seconds);
+};
 
 // A snapshot of a service's state. Times are wall-clock.
 struct ServiceStatus {
@@ -29,6 +49,20 @@ struct ServiceStatus {
   std::int64_t total_deleted = 0;
   std::int64_t total_failed = 0;
   std::int64_t total_skipped = 0;
+  std::int64_t total_no_longer_matching = 0;
+  std::int64_t total_batches = 0;
+
+  // End of the last cycle that did not fail (outcome success, partial or interrupted).
+  std::optional<std::chrono::system_clock::time_point> last_success;
+  // The last cycle failed because the database could not be reached (ConnectionError).
+  bool database_unreachable = false;
+  // Cycles by RunRecord::outcome ("success", "partial", "interrupted", "failed", "dry_run").
+  std::map<std::string, std::int64_t> cycles_by_outcome;
+  // Every batch transaction of every cycle of this service.
+  DurationHistogram batch_duration;
+  // The last kRecentCycles cycles (failed ones included), oldest first.
+  static constexpr std::size_t kRecentCycles = 50;
+  std::vector<RunRecord> recent_cycles;
 
   // JSON object with the fields above (times as ISO-8601 UTC, interval as hours and ms).
   std::string to_json() const;
@@ -46,10 +80,10 @@ class BatchCleanupService {
   BatchCleanupService(const BatchCleanupService&) = delete;
   BatchCleanupService& operator=(const BatchCleanupService&) = delete;
 
-  // Runs one cycle now and returns its report. The first cycle of a service also runs the
-  // preflight checks. Throws ConfigError / GuardError (configuration or schema problem),
-  // ConnectionError (unreachable after retries), DatabaseError (anything else fatal). Rows that
-  // could not be deleted do not throw: they are in report.failures.
+  // Runs one cycle now and returns its report (history mode "once"). The first cycle of a service
+  // also runs the preflight checks. Throws ConfigError / GuardError (configuration or schema
+  // problem), ConnectionError (unreachable after retries), DatabaseError (anything else fatal).
+  // Rows that could not be deleted do not throw: they are in report.failures.
   CycleReport run_once();
 
   // Starts a background thread that runs a cycle immediately and then every
@@ -75,6 +109,12 @@ class BatchCleanupService {
   // error text when the cycle failed. Set before start(); not thread-safe to change later.
   using CycleObserver = void (*)(const CycleReport* report, const std::string* error, void* ctx);
   void set_observer(CycleObserver observer, void* ctx);
+
+  // Called after every batch of a non-dry cycle, from the thread running the cycle. Must be
+  // quick and must not call back into the service. While an observer is set, the progress log
+  // line (every config.progress_interval) is not written: the observer shows progress instead. Set
+  // before the first cycle; not thread-safe to change later.
+  void set_progress_observer(std::function<void(const CycleProgress&)> observer);
 
  private:
   struct Impl;

@@ -23,6 +23,30 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
         ->capture_default_str();
     app.add_option("--log-file", cli->log_file, "Also append logs to this file")
         ->envname("BATCH_CLEANUP_LOG_FILE");
+    app.add_option("--log-format", cli->log_format,
+                   "Log line format: text, or json (one object per line: ts, level, msg, "
+                   "cycle_id, counts)")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->envname("BATCH_CLEANUP_LOG_FORMAT")
+        ->capture_default_str();
+    app.add_option("--http-listen", cli->http_listen,
+                   "Serve /healthz, /metrics, /status, /history.json and a status page on "
+                   "HOST:PORT (e.g. 127.0.0.1:9187; port 0 picks a free one); off by default")
+        ->envname("BATCH_CLEANUP_HTTP_LISTEN");
+    app.add_option("--unhealthy-after", cli->unhealthy_after,
+                   "/healthz answers 503 after this many consecutive failed cycles (1..1000)")
+        ->envname("BATCH_CLEANUP_UNHEALTHY_AFTER")
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{1000}))
+        ->capture_default_str();
+    app.add_flag("--statistics", cli->statistics,
+                 "Print a per-phase timing table (find, delete, commit, archive, wait) after "
+                 "every non-dry cycle, on stderr")
+        ->envname("BATCH_CLEANUP_STATISTICS");
+    app.add_option("--progress-bar", cli->progress_bar,
+                   "Live progress bar on stderr: auto (when stderr is a terminal), always, never")
+        ->check(CLI::IsMember({"auto", "always", "never"}))
+        ->envname("BATCH_CLEANUP_PROGRESS_BAR")
+        ->capture_default_str();
   }
   app.add_option("--interval", texts.interval,
                  "Daemon interval: hours as a number (1, 0.5) or a duration (90s, 15m, 2h)")
@@ -99,6 +123,13 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
       ->capture_default_str();
   app.add_flag("--log-pii", config.log_pii, "Show emails unmasked in logs and reports")
       ->envname("BATCH_CLEANUP_LOG_PII");
+  app.add_option("--history-table", config.history_table,
+                 "Run history table, one row per non-dry cycle, created on first use "
+                 "(schema.table allowed)")
+      ->envname("BATCH_CLEANUP_HISTORY_TABLE")
+      ->capture_default_str();
+  app.add_flag("--no-history", texts.no_history, "Do not record cycles in the history table")
+      ->envname("BATCH_CLEANUP_NO_HISTORY");
 }
 
 void finish_options(const OptionTexts& texts, CleanupConfig& config) {
@@ -109,6 +140,7 @@ void finish_options(const OptionTexts& texts, CleanupConfig& config) {
   config.progress_interval = parse_duration(texts.progress_interval, BareUnit::kSeconds);
   config.batch_time = parse_duration(texts.batch_time, BareUnit::kMilliseconds);
   config.sleep_between_batches = parse_duration(texts.sleep, BareUnit::kMilliseconds);
+  if (texts.no_history) config.record_history = false;
   if (texts.batch_strategy == "physical") {
     config.batch_strategy = BatchStrategy::kPhysical;
   } else if (texts.batch_strategy == "key") {
@@ -146,6 +178,7 @@ void validate_config(const CleanupConfig& config) {
   config::parse_table_name(config.pending_table, "pending table");
   config::validate_identifier(config.pending_key, "pending key");
   config::validate_identifier(config.email_column, "email column");
+  config::parse_table_name(config.history_table, "history table");
   const auto resolved = config.database_url.empty() ? std::string() : config.database_url;
   if (!resolved.empty()) config::parse_database_url(resolved);
   if (config.batch_size < 1 || config.batch_size > 1'000'000) {

@@ -16,6 +16,15 @@ struct CliSettings {
   std::string output = "text";  // text | json
   std::string log_level = "info";
   std::string log_file;
+  std::string log_format = "text";  // text | json
+  // HOST:PORT for the status/metrics HTTP server; empty: no server.
+  std::string http_listen;
+  // /healthz answers 503 after this many consecutive failed cycles.
+  std::int64_t unhealthy_after = 3;
+  // Print a per-phase timing table after every cycle.
+  bool statistics = false;
+  // The live progress bar on stderr: "auto" (when stderr is a terminal), "always", "never".
+  std::string progress_bar = "auto";
 };
 
 // Raw option text that needs parsing after CLI11 is done (durations, enums).
@@ -28,6 +37,7 @@ struct OptionTexts {
   std::string batch_strategy = "auto";
   std::string batch_time = "0";
   std::string sleep = "0";
+  bool no_history = false;
 };
 
 // Declares the cleanup options (tables, batching, timeouts, database, privacy) on `app`,

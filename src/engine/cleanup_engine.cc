@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <random>
 #include <thread>
 
 #include "batch_cleanup/errors.h"
+#include "batch_cleanup/history.h"
 #include "config/duration.h"
+#include "log/log_context.h"
 #include "log/logger.h"
 #include "log/mask.h"
 #include "util/time_format.h"
@@ -113,7 +116,11 @@ void CleanupEngine::connect_with_retry() {
   }
 }
 
-CycleReport CleanupEngine::run_cycle() {
+void CleanupEngine::set_progress_observer(std::function<void(const CycleProgress&)> observer) {
+  progress_observer_ = std::move(observer);
+}
+
+CycleReport CleanupEngine::run_cycle(const std::string& mode) {
   CycleReport report;
   report.cycle_id = util::random_id();
   report.dry_run = config_.dry_run;
@@ -121,7 +128,44 @@ CycleReport CleanupEngine::run_cycle() {
   const auto wall_start = std::chrono::system_clock::now();
   const auto start = Clock::now();
   report.started_at = util::iso8601_utc(wall_start);
+  logging::CycleLogScope log_scope(report.cycle_id);
 
+  try {
+    run_cycle_body(report);
+  } catch (const std::exception& e) {
+    report.duration_ms = ms_since(start);
+    report.finished_at = util::iso8601_utc(std::chrono::system_clock::now());
+    record_history(report, mode, e.what());
+    throw;
+  }
+
+  report.duration_ms = ms_since(start);
+  report.finished_at = util::iso8601_utc(std::chrono::system_clock::now());
+  if (config_.dry_run) {
+    logging::CountsLogScope counts({{"candidates", report.candidates}});
+    logging::logger()->info(
+        "cycle {} dry run: {} candidate(s) would be deleted; nothing written ({:.0f} ms)",
+        report.cycle_id, report.candidates, report.duration_ms);
+  } else {
+    logging::CountsLogScope counts({{"candidates", report.candidates},
+                                    {"deleted", report.deleted},
+                                    {"failed", report.failed},
+                                    {"skipped", report.skipped},
+                                    {"no_longer_matching", report.no_longer_matching},
+                                    {"batches", report.batches},
+                                    {"duration_ms", std::llround(report.duration_ms)}});
+    logging::logger()->info(
+        "cycle {} {}: candidates={} deleted={} failed={} skipped={} no_longer_matching={} "
+        "batches={} duration={:.0f}ms batch_p50={:.1f}ms batch_p99={:.1f}ms",
+        report.cycle_id, report.interrupted ? "interrupted" : "finished", report.candidates,
+        report.deleted, report.failed, report.skipped, report.no_longer_matching, report.batches,
+        report.duration_ms, report.batch_p50_ms, report.batch_p99_ms);
+  }
+  record_history(report, mode, "");
+  return report;
+}
+
+void CleanupEngine::run_cycle_body(CycleReport& report) {
   if (!connected_) connect_with_retry();
   if (!preflight_done_) {
     try {
@@ -146,22 +190,24 @@ CycleReport CleanupEngine::run_cycle() {
   } else {
     run_batches(report);
   }
+}
 
-  report.duration_ms = ms_since(start);
-  report.finished_at = util::iso8601_utc(std::chrono::system_clock::now());
-  if (config_.dry_run) {
-    logging::logger()->info(
-        "cycle {} dry run: {} candidate(s) would be deleted; nothing written ({:.0f} ms)",
-        report.cycle_id, report.candidates, report.duration_ms);
-  } else {
-    logging::logger()->info(
-        "cycle {} {}: candidates={} deleted={} failed={} skipped={} no_longer_matching={} "
-        "batches={} duration={:.0f}ms batch_p50={:.1f}ms batch_p99={:.1f}ms",
-        report.cycle_id, report.interrupted ? "interrupted" : "finished", report.candidates,
-        report.deleted, report.failed, report.skipped, report.no_longer_matching, report.batches,
-        report.duration_ms, report.batch_p50_ms, report.batch_p99_ms);
+void CleanupEngine::record_history(const CycleReport& report, const std::string& mode,
+                                   const std::string& error) {
+  if (config_.dry_run || !config_.record_history || !connected_) return;
+  RunRecord run = make_run_record(report, mode);
+  if (!error.empty()) {
+    run.outcome = "failed";
+    run.error = error;
   }
-  return report;
+  try {
+    store_->record_run(run);
+  } catch (const std::exception& e) {
+    logging::logger()->warn(
+        "could not record cycle {} in the history table '{}': {}. HINT: grant the role CREATE "
+        "on the schema (or create the table) and INSERT on it, or pass --no-history",
+        report.cycle_id, config_.history_table, e.what());
+  }
 }
 
 void CleanupEngine::run_dry(CycleReport& report) {
@@ -241,7 +287,10 @@ void CleanupEngine::run_batches(CycleReport& report) {
         logging::logger()->warn("batch failed with a transient error ({} {}); retry {}/{} in {}",
                                 e.sqlstate(), e.what(), attempts, config_.retries,
                                 config::format_duration(delay));
-        if (stop_->wait_for(delay)) {
+        const auto wait_start = Clock::now();
+        const bool stopped = stop_->wait_for(delay);
+        report.phases.wait_ms += ms_since(wait_start);
+        if (stopped) {
           report.interrupted = true;
           break;
         }
@@ -256,10 +305,19 @@ void CleanupEngine::run_batches(CycleReport& report) {
     latencies.push_back(batch_ms);
     record_batch(result, report);
     if (config_.batch_time.count() > 0) adapt_batch_size(result, batch_ms, target_rows);
+    if (progress_observer_) {
+      progress_observer_({report.cycle_id, result.progress, report.candidates, report.deleted,
+                          report.failed, report.skipped, report.batches, ms_since(cycle_start)});
+    }
 
-    if (Clock::now() - last_progress >= config_.progress_interval) {
+    // An observer (the terminal's progress bar) replaces the periodic progress line.
+    if (!progress_observer_ && Clock::now() - last_progress >= config_.progress_interval) {
       last_progress = Clock::now();
       const double seconds = ms_since(cycle_start) / 1000.0;
+      logging::CountsLogScope counts({{"deleted", report.deleted},
+                                      {"failed", report.failed},
+                                      {"skipped", report.skipped},
+                                      {"batches", report.batches}});
       logging::logger()->info(
           "progress: {:.1f}% of the table, deleted={} failed={} skipped={} rate={:.0f} rows/s",
           result.progress * 100.0, report.deleted, report.failed, report.skipped,
@@ -271,6 +329,7 @@ void CleanupEngine::run_batches(CycleReport& report) {
       break;
     }
   }
+  report.batch_durations_ms = latencies;
   report.batch_p50_ms = percentile(latencies, 0.50);
   report.batch_p99_ms = percentile(latencies, 0.99);
   report.batch_max_ms =
@@ -301,6 +360,7 @@ bool CleanupEngine::throttle(const store::BatchResult& result, double batch_ms,
   const bool stopped =
       stop_->wait_for(std::chrono::microseconds(static_cast<long long>(pause_ms * 1000.0)));
   report.throttle_ms += ms_since(start);
+  report.phases.wait_ms += ms_since(start);
   return !stopped;
 }
 
@@ -311,6 +371,11 @@ void CleanupEngine::record_batch(const store::BatchResult& result, CycleReport& 
   report.skipped += result.skipped;
   report.no_longer_matching += result.no_longer_matching;
   report.failed += static_cast<std::int64_t>(result.failures.size());
+  report.phases.find_ms += result.timings.find_ms;
+  report.phases.delete_ms += result.timings.delete_ms;
+  report.phases.commit_ms += result.timings.commit_ms;
+  report.phases.archive_ms += result.timings.archive_ms;
+  report.phases.wait_ms += result.timings.wait_ms;
   auto log = logging::logger();
   if (log->should_log(spdlog::level::debug)) {
     log->debug("batch {}: matched={} deleted={} skipped={} failed={}", report.batches,

@@ -2,6 +2,7 @@
 // until the pending table is covered, a stop is requested, or a fatal error occurs.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,14 +22,22 @@ class CleanupEngine {
 
   // Runs one cycle. Throws ConfigError/GuardError (exit 2), ConnectionError (exit 3) and
   // DatabaseError (fatal); row failures are reported, not thrown. A stop request ends the
-  // cycle after the batch in flight (report.interrupted).
-  CycleReport run_cycle();
+  // cycle after the batch in flight (report.interrupted). A non-dry cycle, finished or failed,
+  // is appended to the history table (mode "once" or "daemon") when config.record_history and
+  // the database is reachable; a history write that fails is only logged.
+  CycleReport run_cycle(const std::string& mode = "once");
+
+  // Called after every batch of a non-dry cycle (on the cycle's thread). While an observer is
+  // set, it replaces the progress log line written every config.progress_interval.
+  void set_progress_observer(std::function<void(const CycleProgress&)> observer);
 
   // Connects with exponential backoff and full jitter: 1 + config.retries attempts. Throws
   // ConnectionError when every attempt failed, or as soon as a stop is requested.
   void connect_with_retry();
 
  private:
+  void run_cycle_body(CycleReport& report);
+  void record_history(const CycleReport& report, const std::string& mode, const std::string& error);
   void run_batches(CycleReport& report);
   void run_dry(CycleReport& report);
   void record_batch(const store::BatchResult& result, CycleReport& report);
@@ -46,6 +55,7 @@ class CleanupEngine {
   bool preflight_done_ = false;
   std::string strategy_;
   std::vector<std::string> preflight_warnings_;
+  std::function<void(const CycleProgress&)> progress_observer_;
 };
 
 }  // namespace batch_cleanup::engine

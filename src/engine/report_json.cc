@@ -38,6 +38,12 @@ nlohmann::json report_object(const CycleReport& report) {
       {"sample", sample},
       {"failures", failures},
       {"warnings", report.warnings},
+      {"phases_ms",
+       {{"find", report.phases.find_ms},
+        {"delete", report.phases.delete_ms},
+        {"commit", report.phases.commit_ms},
+        {"archive", report.phases.archive_ms},
+        {"wait", report.phases.wait_ms}}},
   };
 }
 
@@ -64,7 +70,16 @@ std::string ServiceStatus::to_json() const {
       {"total_deleted", total_deleted},
       {"total_failed", total_failed},
       {"total_skipped", total_skipped},
+      {"total_no_longer_matching", total_no_longer_matching},
+      {"total_batches", total_batches},
+      {"last_success", time_or_null(last_success)},
+      {"database_unreachable", database_unreachable},
+      {"halted_on_config_error", halted_on_config_error},
+      {"cycles_by_outcome", cycles_by_outcome},
   };
+  nlohmann::json recent = nlohmann::json::array();
+  for (const auto& run : recent_cycles) recent.push_back(nlohmann::json::parse(run.to_json()));
+  object["recent_cycles"] = std::move(recent);
   return object.dump();
 }
 

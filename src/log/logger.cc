@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "batch_cleanup/errors.h"
+#include "log/json_formatter.h"
 
 namespace batch_cleanup::logging {
 namespace {
@@ -44,8 +45,12 @@ spdlog::level::level_enum parse_level(const std::string& level) {
   throw ConfigError("invalid log level '" + level + "': use trace, debug, info, warning or error");
 }
 
-void configure_logging(const std::string& level, const std::string& log_file) {
+void configure_logging(const std::string& level, const std::string& log_file,
+                       const std::string& format) {
   const auto parsed = parse_level(level);
+  if (format != "text" && format != "json") {
+    throw ConfigError("invalid log format '" + format + "': use text or json");
+  }
   std::vector<spdlog::sink_ptr> sinks;
   sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
   if (!log_file.empty()) {
@@ -58,7 +63,11 @@ void configure_logging(const std::string& level, const std::string& log_file) {
   auto current = logger();
   std::lock_guard lock(g_logger_mutex);
   current->sinks() = sinks;
-  current->set_pattern(kPattern);
+  if (format == "json") {
+    current->set_formatter(std::make_unique<JsonFormatter>());
+  } else {
+    current->set_pattern(kPattern);
+  }
   current->set_level(parsed);
   current->flush_on(spdlog::level::info);
 }

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -7,6 +8,7 @@
 #include "engine/cleanup_engine.h"
 #include "log/logger.h"
 #include "store/cleanup_store.h"
+#include "util/time_format.h"
 
 namespace batch_cleanup {
 
@@ -27,8 +29,20 @@ struct BatchCleanupService::Impl {
 
   CycleObserver observer = nullptr;
   void* observer_ctx = nullptr;
+  std::function<void(const CycleProgress&)> progress_observer;
 
-  CycleReport run_cycle() {
+  // Appends to status.recent_cycles, keeping the last kRecentCycles. Caller holds state_mutex.
+  void remember(RunRecord run) {
+    auto& recent = status.recent_cycles;
+    recent.push_back(std::move(run));
+    if (recent.size() > ServiceStatus::kRecentCycles) {
+      recent.erase(recent.begin(),
+                   recent.begin() +
+                       static_cast<std::ptrdiff_t>(recent.size() - ServiceStatus::kRecentCycles));
+    }
+  }
+
+  CycleReport run_cycle(const std::string& mode) {
     std::lock_guard cycle_lock(cycle_mutex);
     {
       std::lock_guard lock(state_mutex);
@@ -36,18 +50,28 @@ struct BatchCleanupService::Impl {
       status.last_run = std::chrono::system_clock::now();
     }
     try {
-      if (!engine)
+      if (!engine) {
         engine = std::make_unique<engine::CleanupEngine>(config, store::make_store(config), stop);
-      CycleReport report = engine->run_cycle();
+        if (progress_observer) engine->set_progress_observer(progress_observer);
+      }
+      CycleReport report = engine->run_cycle(mode);
       {
         std::lock_guard lock(state_mutex);
         status.cycle_in_progress = false;
         ++status.cycles;
         status.consecutive_failures = 0;
+        status.database_unreachable = false;
         status.last_error.clear();
         status.total_deleted += report.deleted;
         status.total_failed += report.failed;
         status.total_skipped += report.skipped;
+        status.total_no_longer_matching += report.no_longer_matching;
+        status.total_batches += report.batches;
+        for (const double ms : report.batch_durations_ms) status.batch_duration.observe(ms / 1000);
+        RunRecord run = make_run_record(report, mode);
+        ++status.cycles_by_outcome[run.outcome];
+        if (!report.dry_run) status.last_success = std::chrono::system_clock::now();
+        remember(std::move(run));
         status.last_report = report;
       }
       if (observer) observer(&report, nullptr, observer_ctx);
@@ -60,7 +84,17 @@ struct BatchCleanupService::Impl {
         ++status.cycles;
         ++status.failed_cycles;
         ++status.consecutive_failures;
+        status.database_unreachable = dynamic_cast<const ConnectionError*>(&e) != nullptr;
         status.last_error = error;
+        ++status.cycles_by_outcome["failed"];
+        RunRecord run;
+        run.started_at = status.last_run ? util::iso8601_utc(*status.last_run) : "";
+        run.finished_at = util::iso8601_utc(std::chrono::system_clock::now());
+        run.host = host_name();
+        run.mode = mode;
+        run.outcome = "failed";
+        run.error = error;
+        remember(std::move(run));
       }
       if (observer) observer(nullptr, &error, observer_ctx);
       throw;
@@ -78,7 +112,7 @@ struct BatchCleanupService::Impl {
                           std::chrono::duration_cast<std::chrono::system_clock::duration>(wait);
       }
       try {
-        run_cycle();
+        run_cycle("daemon");
       } catch (const ConfigError& e) {
         logging::logger()->error("cycle refused: {}; the worker stops (fix the configuration)",
                                  e.what());
@@ -116,7 +150,7 @@ BatchCleanupService::BatchCleanupService(CleanupConfig config) {
 
 BatchCleanupService::~BatchCleanupService() { stop(); }
 
-CycleReport BatchCleanupService::run_once() { return impl_->run_cycle(); }
+CycleReport BatchCleanupService::run_once() { return impl_->run_cycle("once"); }
 
 void BatchCleanupService::start() {
   std::lock_guard thread_lock(impl_->thread_mutex);
@@ -153,6 +187,18 @@ ServiceStatus BatchCleanupService::status() const {
 }
 
 const CleanupConfig& BatchCleanupService::config() const { return impl_->config; }
+
+void BatchCleanupService::set_progress_observer(
+    std::function<void(const CycleProgress&)> observer) {
+  impl_->progress_observer = std::move(observer);
+}
+
+void DurationHistogram::observe(double seconds) {
+  const auto bound = std::lower_bound(kBoundsSeconds.begin(), kBoundsSeconds.end(), seconds);
+  ++counts[static_cast<std::size_t>(bound - kBoundsSeconds.begin())];
+  ++count;
+  sum_seconds += seconds;
+}
 
 void BatchCleanupService::set_observer(CycleObserver observer, void* ctx) {
   impl_->observer = observer;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "batch_cleanup/config.h"
+#include "batch_cleanup/history.h"
 #include "batch_cleanup/report.h"
 
 namespace batch_cleanup::store {
@@ -42,6 +43,7 @@ struct BatchResult {
   std::vector<PendingRow> deleted_rows;  // for debug logging; at most the batch's rows
   bool exhausted = false;                // the pass has covered the whole table
   double progress = 0;                   // 0..1, the share of the table covered so far
+  PhaseTimings timings;                  // time spent in each phase of this batch
 };
 
 class CleanupStore {
@@ -78,6 +80,14 @@ class CleanupStore {
   // The query plans of the first batch's statements, as the database reports them (EXPLAIN;
   // nothing is executed or written). Call after preflight() and begin_pass().
   virtual std::string explain_batch(std::int64_t target_rows) = 0;
+  // Appends `run` to config.history_table, creating the table first when it does not exist
+  // (the only DDL a store ever runs). Never called in a dry run. Throws DatabaseError, or
+  // ConfigError for an invalid table name.
+  virtual void record_run(const RunRecord& run) = 0;
+
+  // The most recent `limit` history records, newest first; empty when the history table does
+  // not exist. Works on a read-only (dry-run) connection, without preflight().
+  virtual std::vector<RunRecord> recent_runs(std::int64_t limit) = 0;
 
   // Interrupts the statement in flight, from any thread. The batch fails with a retryable
   // DatabaseError and rolls back.

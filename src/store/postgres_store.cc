@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <optional>
 #include <unordered_set>
@@ -17,6 +18,16 @@ namespace batch_cleanup::store {
 namespace {
 
 using Params = std::vector<std::optional<std::string>>;
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// Columns of the history table, in the order record_run() binds and recent_runs() reads them.
+constexpr const char* kHistoryColumns =
+    "cycle_id, started_at, finished_at, host, mode, candidates, deleted, failed, skipped, "
+    "batches, duration_ms, outcome, error";
 
 constexpr double kMaxPagesPerBatch = 1 << 20;
 // A physical batch never covers more than this many times --batch-size rows.
@@ -59,7 +70,8 @@ class PostgresStore final : public CleanupStore {
         key_(config::quote_identifier(
             config::validate_identifier(config_.pending_key, "pending key"))),
         email_(config::quote_identifier(
-            config::validate_identifier(config_.email_column, "email column"))) {
+            config::validate_identifier(config_.email_column, "email column"))),
+        history_(config::parse_table_name(config_.history_table, "history table")) {
     match_ = "EXISTS (SELECT 1 FROM " + users_.quoted() + " u WHERE u." + email_ + " = p." +
              email_ + ")";
     // In batch statements the same predicate with OFFSET 0, which keeps PostgreSQL from turning
@@ -153,6 +165,17 @@ class PostgresStore final : public CleanupStore {
                         "' is partitioned. HINT: use --batch-strategy key or auto");
     }
     pending_oid_ = pending.oid;
+    // FOR UPDATE SKIP LOCKED needs UPDATE on the pending table. Without it, a row another
+    // session holds is found by a short lock wait instead (and skipped just the same).
+    skip_locked_ = pending.can_update;
+    if (!skip_locked_) {
+      result.warnings.push_back(
+          "the role has no UPDATE privilege on " + pending_.display() +
+          ": rows that other sessions hold locked are detected by a " +
+          std::to_string(kFastPathLockWaitMs) +
+          " ms lock wait each instead of SKIP LOCKED. HINT: GRANT UPDATE ON " + pending_.display() +
+          " TO <role> (batch_cleanup never updates a row)");
+    }
     if (physical_ && config_.batch_strategy == BatchStrategy::kAuto &&
         measure_rows_per_page() > kMaxScanFactor * static_cast<double>(config_.batch_size)) {
       // One page holds more rows than a batch may: page ranges cannot be that small.
@@ -227,6 +250,63 @@ class PostgresStore final : public CleanupStore {
     return out;
   }
 
+  void record_run(const RunRecord& run) override {
+    if (!history_ready_) {
+      const auto exists = session_.exec("SELECT to_regclass($1) IS NOT NULL", {history_.quoted()});
+      if (exists.text(0, 0) != "t") {
+        session_.exec(
+            "CREATE TABLE IF NOT EXISTS " + history_.quoted() +
+            " (run_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+            "cycle_id text NOT NULL, started_at timestamptz NOT NULL, "
+            "finished_at timestamptz NOT NULL, host text NOT NULL, mode text NOT NULL, "
+            "candidates bigint NOT NULL, deleted bigint NOT NULL, failed bigint NOT NULL, "
+            "skipped bigint NOT NULL, batches bigint NOT NULL, "
+            "duration_ms double precision NOT NULL, outcome text NOT NULL, error text)");
+      }
+      history_ready_ = true;
+    }
+    session_.exec(
+        "INSERT INTO " + history_.quoted() + " (" + kHistoryColumns +
+            ") VALUES ($1, $2::timestamptz, $3::timestamptz, $4, $5, $6, $7, $8, $9, "
+            "$10, $11, $12, NULLIF($13, ''))",
+        {run.cycle_id, run.started_at, run.finished_at, run.host, run.mode,
+         std::to_string(run.candidates), std::to_string(run.deleted), std::to_string(run.failed),
+         std::to_string(run.skipped), std::to_string(run.batches),
+         fmt::format("{:.3f}", run.duration_ms), run.outcome, run.error});
+  }
+
+  std::vector<RunRecord> recent_runs(std::int64_t limit) override {
+    const auto exists = session_.exec("SELECT to_regclass($1) IS NOT NULL", {history_.quoted()});
+    if (exists.text(0, 0) != "t") return {};
+    const char* iso = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'";
+    const auto rows = session_.exec(
+        std::string("SELECT cycle_id, to_char(started_at AT TIME ZONE 'UTC', ") + iso +
+            "), to_char(finished_at AT TIME ZONE 'UTC', " + iso +
+            "), host, mode, candidates, deleted, failed, skipped, batches, duration_ms, outcome, "
+            "coalesce(error, '') FROM " +
+            history_.quoted() + " ORDER BY run_id DESC LIMIT $1",
+        {std::to_string(std::max<std::int64_t>(0, limit))});
+    std::vector<RunRecord> out;
+    for (int r = 0; r < rows.rows(); ++r) {
+      RunRecord run;
+      run.cycle_id = rows.text(r, 0);
+      run.started_at = rows.text(r, 1);
+      run.finished_at = rows.text(r, 2);
+      run.host = rows.text(r, 3);
+      run.mode = rows.text(r, 4);
+      run.candidates = rows.integer(r, 5);
+      run.deleted = rows.integer(r, 6);
+      run.failed = rows.integer(r, 7);
+      run.skipped = rows.integer(r, 8);
+      run.batches = rows.integer(r, 9);
+      run.duration_ms = std::stod(rows.text(r, 10));
+      run.outcome = rows.text(r, 11);
+      run.error = rows.text(r, 12);
+      out.push_back(std::move(run));
+    }
+    return out;
+  }
+
   void cancel() noexcept override { session_.cancel(); }
 
  private:
@@ -235,6 +315,7 @@ class PostgresStore final : public CleanupStore {
     std::string relkind;
     bool can_select = false;
     bool can_delete = false;
+    bool can_update = false;  // on at least one column: what FOR UPDATE needs
   };
   struct Column {
     std::string attnum;
@@ -244,14 +325,16 @@ class PostgresStore final : public CleanupStore {
   Relation resolve(const config::QualifiedName& name, const char* what, const char* flag) {
     const auto rows = session_.exec(
         "SELECT c.oid::text, c.relkind::text, has_table_privilege(c.oid, 'SELECT'), "
-        "has_table_privilege(c.oid, 'DELETE') FROM pg_class c WHERE c.oid = to_regclass($1)",
+        "has_table_privilege(c.oid, 'DELETE'), has_any_column_privilege(c.oid, 'UPDATE') "
+        "FROM pg_class c WHERE c.oid = to_regclass($1)",
         {name.quoted()});
     if (rows.rows() == 0) {
       throw ConfigError(std::string(what) + " '" + name.display() +
                         "' does not exist (or is not visible to this role). HINT: check " + flag +
                         " and the schema; names are case-sensitive");
     }
-    return {rows.text(0, 0), rows.text(0, 1), rows.text(0, 2) == "t", rows.text(0, 3) == "t"};
+    return {rows.text(0, 0), rows.text(0, 1), rows.text(0, 2) == "t", rows.text(0, 3) == "t",
+            rows.text(0, 4) == "t"};
   }
 
   Column column(const Relation& relation, const std::string& name, const char* flag,
@@ -286,15 +369,16 @@ class PostgresStore final : public CleanupStore {
 
   void prepare_statements() {
     const std::string from = " FROM " + pending_.quoted() + " p";
+    const std::string lock_clause = skip_locked_ ? " FOR UPDATE OF p SKIP LOCKED" : "";
     if (physical_) {
-      lock_sql_ =
-          "WITH matched AS MATERIALIZED (SELECT p.ctid AS tid" + from +
-          " WHERE p.ctid >= $1::tid AND p.ctid < $2::tid AND " + probe_ +
-          "), locked AS (SELECT p.ctid AS tid, p." + key_ + "::text AS k, p." + email_ +
-          "::text AS e" + from +
-          " WHERE p.ctid = ANY (ARRAY(SELECT tid FROM matched)) FOR UPDATE OF p SKIP LOCKED) "
-          "SELECT NULL::text, NULL::text, NULL::text, (SELECT count(*) FROM matched) "
-          "UNION ALL SELECT tid::text, k, e, NULL FROM locked";
+      lock_sql_ = "WITH matched AS MATERIALIZED (SELECT p.ctid AS tid" + from +
+                  " WHERE p.ctid >= $1::tid AND p.ctid < $2::tid AND " + probe_ +
+                  "), locked AS (SELECT p.ctid AS tid, p." + key_ + "::text AS k, p." + email_ +
+                  "::text AS e" + from + " WHERE p.ctid = ANY (ARRAY(SELECT tid FROM matched))" +
+                  lock_clause +
+                  ") "
+                  "SELECT NULL::text, NULL::text, NULL::text, (SELECT count(*) FROM matched) "
+                  "UNION ALL SELECT tid::text, k, e, NULL FROM locked";
       fast_delete_sql_ =
           "DELETE" + from + " WHERE p.ctid >= $1::tid AND p.ctid < $2::tid AND " + probe_;
       fast_delete_returning_sql_ =
@@ -308,7 +392,8 @@ class PostgresStore final : public CleanupStore {
                lower_bound + probe_ + " ORDER BY p." + key_ + " LIMIT $" +
                (lower_bound.empty() ? "1" : "2") + "), locked AS (SELECT p." + key_ +
                "::text AS k, p." + email_ + "::text AS e" + from + " WHERE p." + key_ +
-               " = ANY (ARRAY(SELECT key FROM matched)) FOR UPDATE OF p SKIP LOCKED) "
+               " = ANY (ARRAY(SELECT key FROM matched))" + lock_clause +
+               ") "
                "SELECT NULL::text, (SELECT key::text FROM matched ORDER BY key DESC LIMIT 1), "
                "NULL::text, (SELECT count(*) FROM matched) UNION ALL SELECT k, k, e, NULL FROM "
                "locked";
@@ -342,6 +427,7 @@ class PostgresStore final : public CleanupStore {
     const long long range_end = physical_range_end(target_rows);
     const Params range{tid_text(next_block_), tid_text(range_end)};
     {
+      auto phase_start = Clock::now();
       PgTransaction tx(session_);
       session_.exec("SAVEPOINT bc_fast");
       bool fast = false;
@@ -365,13 +451,20 @@ class PostgresStore final : public CleanupStore {
         session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
         session_.exec("SELECT set_config('lock_timeout', $1, true)", {session_lock_timeout_});
       }
+      result.timings.delete_ms = ms_since(phase_start);  // the range DELETE finds and deletes
       if (!fast) {
+        phase_start = Clock::now();
         std::vector<LockedRow> locked;
         const auto rows = session_.exec(lock_sql_, range);
         read_locked(rows, locked, result);
+        result.timings.find_ms = ms_since(phase_start);
+        phase_start = Clock::now();
         if (!locked.empty()) delete_locked(locked, result);
+        result.timings.delete_ms += ms_since(phase_start);
       }
+      phase_start = Clock::now();
       tx.commit();
+      result.timings.commit_ms = ms_since(phase_start);
     }
     // The batch is durable: advance the pass.
     const double scanned = static_cast<double>(range_end - next_block_);
@@ -401,14 +494,20 @@ class PostgresStore final : public CleanupStore {
     BatchResult result;
     std::optional<std::string> batch_last_key;
     {
+      auto phase_start = Clock::now();
       PgTransaction tx(session_);
       const auto rows =
           last_key_ ? session_.exec(lock_after_sql_, {*last_key_, std::to_string(target_rows)})
                     : session_.exec(lock_first_sql_, {std::to_string(target_rows)});
       std::vector<LockedRow> locked;
       batch_last_key = read_locked(rows, locked, result);
+      result.timings.find_ms = ms_since(phase_start);
+      phase_start = Clock::now();
       if (!locked.empty()) delete_locked(locked, result);
+      result.timings.delete_ms = ms_since(phase_start);
+      phase_start = Clock::now();
       tx.commit();
+      result.timings.commit_ms = ms_since(phase_start);
     }
     if (result.matched < target_rows || !batch_last_key) {
       exhausted_ = true;
@@ -442,6 +541,10 @@ class PostgresStore final : public CleanupStore {
     std::vector<std::string> locators;
     locators.reserve(locked.size());
     for (const auto& row : locked) locators.push_back(row.locator);
+    // Without SKIP LOCKED the rows are not locked yet: wait only briefly for each.
+    if (!skip_locked_) {
+      session_.exec("SELECT set_config('lock_timeout', $1, true)", {fast_lock_timeout_});
+    }
     session_.exec("SAVEPOINT bc_batch");
     try {
       const auto deleted = session_.exec(delete_sql_, {array_literal(locators)});
@@ -453,7 +556,8 @@ class PostgresStore final : public CleanupStore {
       result.deleted = deleted.rows();
       session_.exec("RELEASE SAVEPOINT bc_batch");
     } catch (const DatabaseError& e) {
-      if (e.kind() != ErrorKind::kRowLevel) throw;
+      const bool held = !skip_locked_ && e.sqlstate() == "55P03";
+      if (e.kind() != ErrorKind::kRowLevel && !held) throw;
       logging::logger()->debug("batch of {} rows refused ({}: {}); retrying row by row",
                                locked.size(), e.sqlstate(), e.what());
       session_.exec("ROLLBACK TO SAVEPOINT bc_batch");
@@ -467,14 +571,23 @@ class PostgresStore final : public CleanupStore {
             result.deleted_rows.push_back(row.row);
           }
         } catch (const DatabaseError& row_error) {
+          if (!skip_locked_ && row_error.sqlstate() == "55P03") {
+            session_.exec("ROLLBACK TO SAVEPOINT bc_row");
+            ++result.skipped;  // held by another session: left for the next cycle
+            continue;
+          }
           if (row_error.kind() != ErrorKind::kRowLevel) throw;
           session_.exec("ROLLBACK TO SAVEPOINT bc_row");
           result.failures.push_back({row.row, row_error.sqlstate(), row_error.what()});
         }
       }
     }
+    if (!skip_locked_) {
+      session_.exec("SELECT set_config('lock_timeout', $1, true)", {session_lock_timeout_});
+    }
     result.no_longer_matching = static_cast<std::int64_t>(locked.size()) - result.deleted -
-                                static_cast<std::int64_t>(result.failures.size());
+                                static_cast<std::int64_t>(result.failures.size()) -
+                                (skip_locked_ ? 0 : result.skipped);
   }
 
   CleanupConfig config_;
@@ -486,10 +599,13 @@ class PostgresStore final : public CleanupStore {
   std::string email_;
   std::string match_;  // the predicate, for set-based queries (count, sample)
   std::string probe_;  // the predicate in batch statements: index probes only
+  config::QualifiedName history_;
+  bool history_ready_ = false;
 
   std::string key_type_;
   std::string pending_oid_;
   bool physical_ = true;
+  bool skip_locked_ = true;  // the role may lock rows FOR UPDATE (needs UPDATE privilege)
   std::string lock_sql_, lock_first_sql_, lock_after_sql_, delete_sql_, delete_one_sql_;
   std::string fast_delete_sql_, fast_delete_returning_sql_;
   std::string session_lock_timeout_;  // --lock-timeout, as set on the session

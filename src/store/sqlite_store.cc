@@ -25,6 +25,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
 // Virtual-machine instructions between two progress callbacks (cancel and statement timeout).
 constexpr int kProgressInstructions = 4096;
 // The busy timeout never goes below this: a short write by the application must not fail a batch.
@@ -369,6 +373,10 @@ class Statement {
                             SQLITE_TRANSIENT));
     return *this;
   }
+  Statement& bind(int index, double value) {
+    check(sqlite3_bind_double(stmt_, index, value));
+    return *this;
+  }
   Statement& bind(int index, const sqlite3_value* value) {
     check(sqlite3_bind_value(stmt_, index, value));
     return *this;
@@ -388,6 +396,7 @@ class Statement {
 
   bool is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
   std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+  double real(int column) const { return sqlite3_column_double(stmt_, column); }
   std::string text(int column) const {
     const unsigned char* data = sqlite3_column_text(stmt_, column);
     if (data == nullptr) return {};
@@ -495,7 +504,8 @@ class SqliteStore final : public CleanupStore {
         key_(config::quote_identifier(
             config::validate_identifier(config_.pending_key, "pending key"))),
         email_(config::quote_identifier(
-            config::validate_identifier(config_.email_column, "email column"))) {
+            config::validate_identifier(config_.email_column, "email column"))),
+        history_(config::parse_table_name(config_.history_table, "history table")) {
     build_sql(pending_.quoted(), users_.quoted(), "p.rowid", false);
   }
 
@@ -609,8 +619,9 @@ class SqliteStore final : public CleanupStore {
     target_rows = std::clamp<std::int64_t>(target_rows, 1, kMaxScanRows);
     const std::int64_t scan_rows =
         std::clamp(target_rows * kScanFactor, std::max(kMinScanRows, target_rows), kMaxScanRows);
-    yield_to_other_writers();
     BatchResult result;
+    auto phase_start = Clock::now();
+    yield_to_other_writers();
     std::vector<Candidate> candidates;
     Value upper;  // inclusive upper bound of this batch's range; null: the end of the table
     bool end_of_table = false;
@@ -618,6 +629,8 @@ class SqliteStore final : public CleanupStore {
     {
       Transaction tx(connection_);
       const auto locked_at = Clock::now();
+      result.timings.wait_ms = ms_since(phase_start);  // yielding, then waiting for the lock
+      phase_start = locked_at;
       // The batch's range: from the cursor to the target_rows-th matching row, but no further
       // than scan_rows rows, so a sparse table does not hold the write lock for a long scan.
       Value window_end = row_after_cursor(scan_rows - 1);
@@ -630,15 +643,20 @@ class SqliteStore final : public CleanupStore {
         upper = std::move(window_end);
         end_of_table = !upper;
       }
+      result.timings.find_ms = ms_since(phase_start);
+      phase_start = Clock::now();
       if (!candidates.empty() && !delete_batch(tx, upper.get(), candidates, result)) {
         logging::logger()->debug(
             "a trigger rolled back the transaction of a batch of {} rows; isolating rows",
             candidates.size());
         isolate_each = true;
       }
+      result.timings.delete_ms = ms_since(phase_start);
       if (!isolate_each) {
+        phase_start = Clock::now();
         try {
           tx.commit();
+          result.timings.commit_ms = ms_since(phase_start);
           last_commit_ = Clock::now();
           last_hold_ = last_commit_ - locked_at;
         } catch (const DatabaseError& e) {
@@ -652,10 +670,12 @@ class SqliteStore final : public CleanupStore {
       }
     }  // not committed: rolled back here
     if (isolate_each) {
+      phase_start = Clock::now();
       result.deleted_rows.clear();
       result.failures.clear();
       isolate(candidates, result, /*known_refused=*/true);
       tally(result);
+      result.timings.delete_ms += ms_since(phase_start);
     }
 
     // The batch is durable: advance the pass.
@@ -690,6 +710,65 @@ class SqliteStore final : public CleanupStore {
     plan("delete the batch's range, predicate re-checked",
          "DELETE FROM " + pending_sql_ + " AS p WHERE " + locator_ + " > ?1 AND " + locator_ +
              " <= ?2 AND " + match_ + returning_);
+    return out;
+  }
+
+  void record_run(const RunRecord& run) override {
+    connection_.begin_operation();
+    if (!history_ready_) {
+      connection_.exec("CREATE TABLE IF NOT EXISTS " + history_.quoted() +
+                       " (run_id INTEGER PRIMARY KEY, cycle_id TEXT NOT NULL, "
+                       "started_at TEXT NOT NULL, finished_at TEXT NOT NULL, host TEXT NOT NULL, "
+                       "mode TEXT NOT NULL, candidates INTEGER NOT NULL, deleted INTEGER NOT NULL, "
+                       "failed INTEGER NOT NULL, skipped INTEGER NOT NULL, "
+                       "batches INTEGER NOT NULL, duration_ms REAL NOT NULL, "
+                       "outcome TEXT NOT NULL, error TEXT)");
+      history_ready_ = true;
+    }
+    Statement insert(connection_, "INSERT INTO " + history_.quoted() +
+                                      " (cycle_id, started_at, finished_at, host, mode, "
+                                      "candidates, deleted, failed, skipped, batches, "
+                                      "duration_ms, outcome, error) VALUES (?1, ?2, ?3, ?4, ?5, "
+                                      "?6, ?7, ?8, ?9, ?10, ?11, ?12, NULLIF(?13, ''))");
+    insert.bind(1, run.cycle_id).bind(2, run.started_at).bind(3, run.finished_at);
+    insert.bind(4, run.host).bind(5, run.mode).bind(6, run.candidates).bind(7, run.deleted);
+    insert.bind(8, run.failed).bind(9, run.skipped).bind(10, run.batches);
+    insert.bind(11, run.duration_ms).bind(12, run.outcome).bind(13, run.error);
+    insert.step();
+  }
+
+  std::vector<RunRecord> recent_runs(std::int64_t limit) override {
+    connection_.begin_operation();
+    {
+      Statement exists(connection_,
+                       "SELECT 1 FROM pragma_table_list WHERE name = ?1 COLLATE NOCASE AND "
+                       "(?2 = '' OR schema = ?2 COLLATE NOCASE)");
+      exists.bind(1, history_.name).bind(2, history_.schema);
+      if (!exists.step()) return {};
+    }
+    Statement select(connection_,
+                     "SELECT cycle_id, started_at, finished_at, host, mode, candidates, deleted, "
+                     "failed, skipped, batches, duration_ms, outcome, coalesce(error, '') FROM " +
+                         history_.quoted() + " ORDER BY run_id DESC LIMIT ?1");
+    select.bind(1, std::max<std::int64_t>(0, limit));
+    std::vector<RunRecord> out;
+    while (select.step()) {
+      RunRecord run;
+      run.cycle_id = select.text(0);
+      run.started_at = select.text(1);
+      run.finished_at = select.text(2);
+      run.host = select.text(3);
+      run.mode = select.text(4);
+      run.candidates = select.integer(5);
+      run.deleted = select.integer(6);
+      run.failed = select.integer(7);
+      run.skipped = select.integer(8);
+      run.batches = select.integer(9);
+      run.duration_ms = select.real(10);
+      run.outcome = select.text(11);
+      run.error = select.text(12);
+      out.push_back(std::move(run));
+    }
     return out;
   }
 
@@ -999,6 +1078,8 @@ class SqliteStore final : public CleanupStore {
   config::QualifiedName users_;
   std::string key_;
   std::string email_;
+  config::QualifiedName history_;
+  bool history_ready_ = false;
 
   // SQL fragments, from the names preflight resolved.
   std::string pending_sql_;  // "schema"."table"

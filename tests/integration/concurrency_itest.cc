@@ -108,6 +108,39 @@ TEST_P(PostgresConcurrencyTest, RowLockedByAnOpenTransactionIsSkippedWithoutWait
   EXPECT_EQ(db_->count(kPending), 0);
 }
 
+TEST_P(PostgresConcurrencyTest, RoleWithoutUpdatePrivilegeStillSkipsLockedRows) {
+  db_->create_original_schema();
+  db_->insert_users(0, 40);
+  db_->insert_pending(0, 40);
+  const std::string role = "bc_minimal_" + std::to_string(::getpid());
+  db_->exec("CREATE ROLE " + role + " LOGIN");
+  db_->exec("GRANT SELECT ON core_mstr_one_qlick_users_tbl TO " + role);
+  db_->exec("GRANT SELECT, DELETE ON core_mstr_one_qlick_pending_users_tbl TO " + role);
+  auto app = db_->another_connection();
+  app->exec("BEGIN");
+  app->query(
+      "SELECT * FROM core_mstr_one_qlick_pending_users_tbl WHERE pending_user_id = 'p9' FOR "
+      "UPDATE");
+  for (const char* strategy : {"physical", "key"}) {
+    const auto result =
+        run_tool({"--run-once", "--output", "json", "--batch-size", "15", "--batch-strategy",
+                  strategy, "--database-url", db_->url() + " user=" + role});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_NE(result.err.find("no UPDATE privilege"), std::string::npos) << result.err;
+    const auto report = last_report(result);
+    EXPECT_EQ(report["skipped"], 1) << strategy << " " << result.out;
+    EXPECT_EQ(report["failed"], 0);
+    EXPECT_EQ(db_->keys(), (std::set<std::string>{"p9"})) << strategy;
+    EXPECT_LT(result.elapsed, std::chrono::seconds(10));
+  }
+  app->exec("COMMIT");
+  const auto after =
+      run_tool({"--run-once", "--output", "json", "--database-url", db_->url() + " user=" + role});
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(db_->count(kPending), 0);
+  db_->exec("DROP OWNED BY " + role + "; DROP ROLE " + role);
+}
+
 TEST_P(PostgresConcurrencyTest, KeyStrategyOnPartitionedPendingTable) {
   db_->exec(
       "CREATE TABLE core_mstr_one_qlick_users_tbl (user_id uuid PRIMARY KEY DEFAULT "

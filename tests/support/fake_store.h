@@ -40,6 +40,8 @@ struct FakeDatabase {
   int delete_calls = 0;
   std::vector<std::int64_t> batch_targets;
   std::function<void()> on_batch;  // runs at the start of every run_next_batch()
+  std::vector<RunRecord> history;  // record_run() appends here
+  bool history_fails = false;      // record_run() throws a fatal error
 };
 
 class FakeStore final : public store::CleanupStore {
@@ -125,6 +127,19 @@ class FakeStore final : public store::CleanupStore {
 
   std::string explain_batch(std::int64_t target_rows) override {
     return "fake plan for " + std::to_string(target_rows) + " rows";
+  }
+
+  void record_run(const RunRecord& run) override {
+    if (db_.history_fails) {
+      throw DatabaseError(ErrorKind::kFatal, "42501", "permission denied for schema public");
+    }
+    db_.history.push_back(run);
+  }
+
+  std::vector<RunRecord> recent_runs(std::int64_t limit) override {
+    std::vector<RunRecord> out(db_.history.rbegin(), db_.history.rend());
+    if (static_cast<std::int64_t>(out.size()) > limit) out.resize(static_cast<std::size_t>(limit));
+    return out;
   }
 
   void cancel() noexcept override {}

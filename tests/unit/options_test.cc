@@ -127,3 +127,44 @@ TEST(OptionsTest, EnvironmentFillsUnsetOptions) {
 
 }  // namespace
 }  // namespace batch_cleanup::config
+
+namespace batch_cleanup::config {
+namespace {
+
+TEST(ObservabilityOptionsTest, DefaultsFlagsAndEnvironment) {
+  auto p = parse({"--run-once"});
+  EXPECT_TRUE(p.config.record_history);
+  EXPECT_EQ(p.config.history_table, "batch_cleanup_runs");
+  EXPECT_EQ(p.cli.http_listen, "");
+  EXPECT_EQ(p.cli.unhealthy_after, 3);
+  EXPECT_FALSE(p.cli.statistics);
+  EXPECT_EQ(p.cli.log_format, "text");
+  EXPECT_EQ(p.cli.progress_bar, "auto");
+
+  p = parse({"--daemon", "--no-history", "--history-table", "ops.runs", "--http-listen",
+             "127.0.0.1:9187", "--unhealthy-after", "5", "--statistics", "--log-format", "json",
+             "--progress-bar", "never"});
+  EXPECT_FALSE(p.config.record_history);
+  EXPECT_EQ(p.config.history_table, "ops.runs");
+  EXPECT_EQ(p.cli.http_listen, "127.0.0.1:9187");
+  EXPECT_EQ(p.cli.unhealthy_after, 5);
+  EXPECT_TRUE(p.cli.statistics);
+  EXPECT_EQ(p.cli.log_format, "json");
+  EXPECT_EQ(p.cli.progress_bar, "never");
+
+  EXPECT_THROW(parse({"--run-once", "--history-table", "x;y"}), ConfigError);
+  EXPECT_THROW(parse({"--run-once", "--unhealthy-after", "0"}), CLI::ParseError);
+  EXPECT_THROW(parse({"--run-once", "--log-format", "xml"}), CLI::ParseError);
+
+  setenv("BATCH_CLEANUP_NO_HISTORY", "1", 1);
+  setenv("BATCH_CLEANUP_HISTORY_TABLE", "audit_runs", 1);
+  const auto config = config_from_environment();
+  EXPECT_FALSE(config.record_history);
+  EXPECT_EQ(config.history_table, "audit_runs");
+  unsetenv("BATCH_CLEANUP_NO_HISTORY");
+  unsetenv("BATCH_CLEANUP_HISTORY_TABLE");
+  EXPECT_TRUE(config_from_environment().record_history);
+}
+
+}  // namespace
+}  // namespace batch_cleanup::config

@@ -1,0 +1,80 @@
+// RunRecord helpers and reading the history table (the writing is the engine's, through the
+// store's record_run()).
+#include <unistd.h>
+
+#include <climits>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "batch_cleanup/errors.h"
+#include "batch_cleanup/history.h"
+#include "store/cleanup_store.h"
+
+namespace batch_cleanup {
+
+std::string RunRecord::to_json() const {
+  return nlohmann::json{
+      {"cycle_id", cycle_id},
+      {"started_at", started_at},
+      {"finished_at", finished_at},
+      {"host", host},
+      {"mode", mode},
+      {"candidates", candidates},
+      {"deleted", deleted},
+      {"failed", failed},
+      {"skipped", skipped},
+      {"batches", batches},
+      {"duration_ms", std::llround(duration_ms)},
+      {"outcome", outcome},
+      {"error", error},
+  }
+      .dump();
+}
+
+std::string cycle_outcome(const CycleReport& report) {
+  if (report.dry_run) return "dry_run";
+  if (report.interrupted) return "interrupted";
+  if (report.failed > 0) return "partial";
+  return "success";
+}
+
+std::string host_name() {
+  char buffer[HOST_NAME_MAX + 1] = {};
+  if (gethostname(buffer, sizeof buffer - 1) != 0 || buffer[0] == '\0') return "unknown";
+  return buffer;
+}
+
+RunRecord make_run_record(const CycleReport& report, const std::string& mode) {
+  RunRecord run;
+  run.cycle_id = report.cycle_id;
+  run.started_at = report.started_at;
+  run.finished_at = report.finished_at;
+  run.host = host_name();
+  run.mode = mode;
+  run.candidates = report.candidates;
+  run.deleted = report.deleted;
+  run.failed = report.failed;
+  run.skipped = report.skipped;
+  run.batches = report.batches;
+  run.duration_ms = report.duration_ms;
+  run.outcome = cycle_outcome(report);
+  return run;
+}
+
+std::vector<RunRecord> read_run_history(const CleanupConfig& config, std::int64_t limit) {
+  CleanupConfig read_only = config;
+  read_only.dry_run = true;  // a read-only session: reading the history never writes
+  validate_config(read_only);
+  auto store = store::make_store(read_only);
+  try {
+    store->connect();
+  } catch (const DatabaseError& e) {
+    if (e.kind() == ErrorKind::kRetryable) {
+      throw ConnectionError(std::string("database unreachable: ") + e.what());
+    }
+    throw;
+  }
+  return store->recent_runs(limit);
+}
+
+}  // namespace batch_cleanup
