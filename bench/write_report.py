@@ -148,7 +148,7 @@ if shutil.which("gnuplot"):
                     f"{med(dd['batch_cleanup_batch_time'], 'time_ms') / 1000} "
                     f"{max(float(r['peak_rss_kb']) for r in dd['batch_cleanup']) / 1024}\n")
     script = f"""
-set terminal pngcairo size 1000,600 font ",11"
+set terminal pngcairo size 1000,600 font ",11" noenhanced
 set output '{os.path.join(results, 'scaling.png')}'
 set title 'PostgreSQL 15, half of the pending rows duplicate a user'
 set xlabel 'pending rows'
