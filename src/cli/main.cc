@@ -10,6 +10,7 @@
 #include "cli/demo.h"
 #include "cli/exit_codes.h"
 #include "cli/report_text.h"
+#include "cli/restore_command.h"
 #include "cli/signals.h"
 #include "config/database_url.h"
 #include "config/options.h"
@@ -71,6 +72,8 @@ int run(int argc, char** argv) {
   config::declare_options(app, config, texts, &cli);
   DemoOptions demo_options;
   auto* demo = declare_demo_command(app, demo_options);
+  RestoreOptions restore_options;
+  auto* restore = declare_restore_command(app, restore_options);
 
   try {
     app.parse(argc, argv);
@@ -89,6 +92,7 @@ int run(int argc, char** argv) {
       return run_demo(demo_options);
     }
     config::finish_options(texts, config);
+    if (restore->parsed()) return run_restore(config, restore_options, cli.output);
     if (!cli.run_once && !cli.daemon) {
       throw ConfigError("nothing to do: pass --run-once, --daemon, or a subcommand (see --help)");
     }

@@ -29,6 +29,19 @@ class CleanupEngine {
   void connect_with_retry();
 
  private:
+  // Takes the one-active-instance lock (waiting with config.wait_lock). False: the cycle is
+  // skipped (report.skipped_by_lock) or was stopped while waiting (report.interrupted).
+  bool acquire_instance_lock(CycleReport& report);
+  // The guards that need the data: users-not-empty, max-deletes, max-fraction. Returns the
+  // message of the first guard that refuses, or an empty string.
+  std::string check_guards();
+  // After a reconnect inside a cycle: takes the instance lock again (it died with the old
+  // session) and re-arms the archive. False when another instance took the lock meanwhile.
+  bool restore_session_state(CycleReport& report);
+  void purge_archive(CycleReport& report);
+  // Runs `operation`; a retryable DatabaseError also marks the connection for a reconnect.
+  template <typename Operation>
+  auto on_session(Operation&& operation) -> decltype(operation());
   void run_batches(CycleReport& report);
   void run_dry(CycleReport& report);
   void record_batch(const store::BatchResult& result, CycleReport& report);
@@ -39,6 +52,7 @@ class CleanupEngine {
   std::shared_ptr<StopFlag> stop_;
   bool connected_ = false;
   bool preflight_done_ = false;
+  bool lock_held_ = false;
   std::string strategy_;
   std::vector<std::string> preflight_warnings_;
 };

@@ -5,6 +5,7 @@
 // and DatabaseError (with its ErrorKind) for everything the database reports. Nothing else.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -44,6 +45,28 @@ struct BatchResult {
   double progress = 0;                   // 0..1, the share of the table covered so far
 };
 
+// Which archived rows `restore` puts back. Empty fields do not filter.
+struct RestoreRequest {
+  std::string cycle_id;  // rows archived by this cycle
+  std::string since;     // rows archived at or after this ISO-8601 time (UTC when no zone)
+};
+
+// An archived row that was not put back because a pending row already has its key or email.
+struct RestoreConflict {
+  PendingRow row;
+  std::string reason;  // "key exists in the pending table", "email exists in the pending table"
+};
+
+struct RestoreResult {
+  std::int64_t selected = 0;  // archive rows the request matched
+  std::int64_t restored = 0;  // inserted into the pending table and removed from the archive
+  std::int64_t skipped = 0;   // selected - restored: conflicts (never overwritten)
+  std::vector<RestoreConflict> conflicts;  // the key/email conflicts, at most 1,000 listed
+};
+
+// The reason recorded with every archived row.
+inline constexpr const char* kArchiveReason = "email exists in users";
+
 class CleanupStore {
  public:
   virtual ~CleanupStore() = default;
@@ -78,6 +101,42 @@ class CleanupStore {
   // Interrupts the statement in flight, from any thread. The batch fails with a retryable
   // DatabaseError and rolls back.
   virtual void cancel() noexcept = 0;
+
+  // ---- Guards, the one-active-instance lock, the archive (all after preflight) ----
+
+  // True when the users table has no row at all (one probe, not a count).
+  virtual bool users_table_empty() = 0;
+
+  // Rows in the pending table (one set-based count; for --max-fraction).
+  virtual std::int64_t count_pending() = 0;
+
+  // Tries, without waiting, to take the lock that lets one instance at a time clean these
+  // tables: a session-level PostgreSQL advisory lock keyed by the pending table's qualified
+  // name, or an exclusive flock() on "<SQLite file>.lock". Returns false when another
+  // instance holds it. The lock is lost with the connection (PostgreSQL): take it again after
+  // a reconnect.
+  virtual bool try_lock_instance() = 0;
+
+  // Releases the lock if held. Never throws.
+  virtual void unlock_instance() noexcept = 0;
+
+  // Creates config.archive_table when missing (the pending table's columns plus archived_at,
+  // cycle_id, reason), checks that an existing one has those columns, and makes the following
+  // batches archive every row they delete, in the same transaction, under `cycle_id`.
+  // Throws ConfigError when the table exists with other columns.
+  virtual void prepare_archive(const std::string& cycle_id) = 0;
+
+  // Deletes archive rows archived more than `older_than` ago, in transactions of at most
+  // `batch_rows` rows. Returns the number of rows removed.
+  virtual std::int64_t purge_archive(std::chrono::milliseconds older_than,
+                                     std::int64_t batch_rows) = 0;
+
+  // Puts archived rows back into the pending table, in one transaction, and removes them from
+  // the archive. A row whose key or email a pending row already has is skipped and reported,
+  // never overwritten; so is a row another unique constraint refuses. In a dry run (read-only
+  // session) nothing is written and `restored` counts what would be restored. Throws
+  // ConfigError when the archive table does not exist.
+  virtual RestoreResult restore(const RestoreRequest& request) = 0;
 };
 
 // Creates the store for config.database_url (or DATABASE_URL). Throws ConfigError.

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <optional>
 #include <unordered_set>
@@ -18,6 +19,11 @@ namespace {
 using Params = std::vector<std::optional<std::string>>;
 
 constexpr double kMaxPagesPerBatch = 1 << 20;
+// First key of batch_cleanup's advisory locks ("bc_1"), so they do not collide with the
+// application's single-key locks; the second key is hashtext() of the pending table's name.
+constexpr const char* kAdvisoryLockClass = "1650679601";
+// Listed conflicts of a restore (all are counted).
+constexpr int kMaxListedConflicts = 1000;
 
 // Builds a PostgreSQL array literal {"a","b"} from text values.
 std::string array_literal(const std::vector<std::string>& values) {
@@ -69,6 +75,7 @@ class PostgresStore final : public CleanupStore {
   std::string backend_name() const override { return "postgresql"; }
 
   void connect() override {
+    lock_held_ = false;  // a new session holds no advisory lock
     session_.connect(
         target_.conninfo,
         std::max<int>(1, static_cast<int>((config_.connect_timeout.count() + 999) / 1000)));
@@ -146,6 +153,23 @@ class PostgresStore final : public CleanupStore {
                         "' is partitioned. HINT: use --batch-strategy key or auto");
     }
     pending_oid_ = pending.oid;
+    users_oid_ = users.oid;
+    pending_columns_.clear();
+    const auto columns = session_.exec(
+        "SELECT a.attname::text, a.attgenerated <> '' FROM pg_attribute a WHERE a.attrelid = "
+        "$1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        {pending.oid});
+    for (int r = 0; r < columns.rows(); ++r) {
+      pending_columns_.push_back({columns.text(r, 0), columns.text(r, 1) == "t"});
+    }
+    lock_name_ = "batch_cleanup:" +
+                 session_
+                     .exec(
+                         "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN "
+                         "pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid",
+                         {pending.oid})
+                     .text(0, 0);
+    archive_on_ = false;
     prepare_statements();
     result.strategy = physical_ ? "physical" : "key";
     return result;
@@ -261,7 +285,228 @@ class PostgresStore final : public CleanupStore {
 
   void cancel() noexcept override { session_.cancel(); }
 
+  bool users_table_empty() override {
+    return session_.exec("SELECT NOT EXISTS (SELECT 1 FROM " + users_.quoted() + ")").text(0, 0) ==
+           "t";
+  }
+
+  std::int64_t count_pending() override {
+    return session_.exec("SELECT count(*) FROM " + pending_.quoted()).integer(0, 0);
+  }
+
+  bool try_lock_instance() override {
+    const bool got = session_
+                         .exec(std::string("SELECT pg_try_advisory_lock(") + kAdvisoryLockClass +
+                                   ", hashtext($1))",
+                               {lock_name_})
+                         .text(0, 0) == "t";
+    lock_held_ = got;
+    return got;
+  }
+
+  void unlock_instance() noexcept override {
+    if (!lock_held_) return;
+    lock_held_ = false;
+    try {
+      if (session_.connected()) {
+        session_.exec(
+            std::string("SELECT pg_advisory_unlock(") + kAdvisoryLockClass + ", hashtext($1))",
+            {lock_name_});
+      }
+    } catch (...) {
+      // The session is broken: the server releases the lock with it.
+    }
+  }
+
+  void prepare_archive(const std::string& cycle_id) override {
+    const auto archive = archive_name();
+    auto existing = session_.exec(
+        "SELECT c.oid::text FROM pg_class c WHERE c.oid = to_regclass($1)", {archive.quoted()});
+    if (existing.rows() == 0) {
+      session_.exec("CREATE TABLE IF NOT EXISTS " + archive.quoted() + " (LIKE " +
+                    pending_.quoted() +
+                    ", archived_at timestamptz NOT NULL DEFAULT now(), cycle_id text NOT NULL, "
+                    "reason text NOT NULL)");
+      session_.exec("CREATE INDEX IF NOT EXISTS " +
+                    config::quote_identifier(archive.name.substr(0, 40) + "_archived_at_idx") +
+                    " ON " + archive.quoted() + " (archived_at)");
+      session_.exec("CREATE INDEX IF NOT EXISTS " +
+                    config::quote_identifier(archive.name.substr(0, 40) + "_cycle_id_idx") +
+                    " ON " + archive.quoted() + " (cycle_id)");
+      logging::logger()->info("created archive table {}", archive.display());
+      existing = session_.exec("SELECT c.oid::text FROM pg_class c WHERE c.oid = to_regclass($1)",
+                               {archive.quoted()});
+    }
+    const std::string oid = existing.text(0, 0);
+    if (oid == pending_oid_ || oid == users_oid_) {
+      throw ConfigError("invalid --archive-table '" + archive.display() +
+                        "': it is the users or pending table; use a table of its own");
+    }
+    check_archive_columns(oid, archive);
+    archive_cycle_ = cycle_id;
+    if (!archive_on_) {
+      archive_on_ = true;
+      prepare_statements();
+    }
+  }
+
+  std::int64_t purge_archive(std::chrono::milliseconds older_than,
+                             std::int64_t batch_rows) override {
+    const auto archive = archive_name();
+    if (session_.exec("SELECT to_regclass($1) IS NULL", {archive.quoted()}).text(0, 0) == "t") {
+      return 0;
+    }
+    const std::string sql = "DELETE FROM " + archive.quoted() +
+                            " WHERE ctid = ANY (ARRAY(SELECT ctid FROM " + archive.quoted() +
+                            " WHERE archived_at < now() - $1::interval LIMIT $2))";
+    const std::string age = std::to_string(older_than.count()) + " milliseconds";
+    std::int64_t total = 0;
+    while (true) {
+      const auto n = session_.exec(sql, {age, std::to_string(batch_rows)}).affected();
+      total += n;
+      if (n < batch_rows) break;
+    }
+    return total;
+  }
+
+  RestoreResult restore(const RestoreRequest& request) override {
+    const auto archive = archive_name();
+    const auto existing = session_.exec(
+        "SELECT c.oid::text FROM pg_class c WHERE c.oid = "
+        "to_regclass($1)",
+        {archive.quoted()});
+    if (existing.rows() == 0) {
+      throw ConfigError("archive table '" + archive.display() +
+                        "' does not exist. HINT: check --archive-table");
+    }
+    check_archive_columns(existing.text(0, 0), archive);
+    const Params filter_params = {
+        request.cycle_id.empty() ? std::nullopt : std::optional<std::string>(request.cycle_id),
+        request.since.empty() ? std::nullopt : std::optional<std::string>(request.since)};
+    const std::string filter =
+        "($1::text IS NULL OR a.cycle_id = $1) AND ($2::timestamptz IS NULL OR a.archived_at >= "
+        "$2::timestamptz)";
+    const std::string key_conflict =
+        "EXISTS (SELECT 1 FROM " + pending_.quoted() + " x WHERE x." + key_ + " = a." + key_ + ")";
+    const std::string email_conflict = "EXISTS (SELECT 1 FROM " + pending_.quoted() +
+                                       " x WHERE x." + email_ + " = a." + email_ + ")";
+    RestoreResult result;
+    PgTransaction tx(session_);
+    result.selected =
+        session_
+            .exec("SELECT count(*) FROM " + archive.quoted() + " a WHERE " + filter, filter_params)
+            .integer(0, 0);
+    Params listed_params = filter_params;
+    listed_params.push_back(std::to_string(kMaxListedConflicts));
+    const auto conflicts = session_.exec(
+        "SELECT a." + key_ + "::text, a." + email_ + "::text, " + key_conflict + " FROM " +
+            archive.quoted() + " a WHERE " + filter + " AND (" + key_conflict + " OR " +
+            email_conflict + ") ORDER BY a." + key_ + " LIMIT $3",
+        listed_params);
+    for (int r = 0; r < conflicts.rows(); ++r) {
+      result.conflicts.push_back(
+          {{conflicts.text(r, 0), conflicts.optional_text(r, 1).value_or("")},
+           conflicts.text(r, 2) == "t" ? "key exists in the pending table"
+                                       : "email exists in the pending table"});
+    }
+    if (config_.dry_run) {
+      result.restored =
+          session_
+              .exec("SELECT count(DISTINCT a." + key_ + ") FROM " + archive.quoted() + " a WHERE " +
+                        filter + " AND NOT " + key_conflict + " AND NOT " + email_conflict,
+                    filter_params)
+              .integer(0, 0);
+    } else {
+      std::string columns;
+      std::string values;
+      for (const auto& column : pending_columns_) {
+        if (column.generated) continue;
+        if (!columns.empty()) {
+          columns += ", ";
+          values += ", ";
+        }
+        columns += config::quote_identifier(column.name);
+        values += "(s.bc_row)." + config::quote_identifier(column.name);
+      }
+      result.restored =
+          session_
+              .exec("WITH src AS (SELECT DISTINCT ON (a." + key_ +
+                        ") a.ctid AS bc_aid, a AS "
+                        "bc_row FROM " +
+                        archive.quoted() + " a WHERE " + filter + " ORDER BY a." + key_ +
+                        ", a.archived_at DESC), ins AS (INSERT INTO " + pending_.quoted() + " (" +
+                        columns + ") OVERRIDING SYSTEM VALUE SELECT " + values +
+                        " FROM src s WHERE NOT EXISTS (SELECT 1 FROM " + pending_.quoted() +
+                        " x WHERE x." + key_ + " = (s.bc_row)." + key_ + " OR x." + email_ +
+                        " = (s.bc_row)." + email_ + ") ON CONFLICT DO NOTHING RETURNING " + key_ +
+                        "::text AS k) DELETE FROM " + archive.quoted() +
+                        " a USING src s, ins WHERE a.ctid = s.bc_aid AND (s.bc_row)." + key_ +
+                        "::text = ins.k",
+                    filter_params)
+              .affected();
+    }
+    tx.commit();
+    result.skipped = result.selected - result.restored;
+    return result;
+  }
+
  private:
+  struct PendingColumn {
+    std::string name;
+    bool generated = false;
+  };
+
+  config::QualifiedName archive_name() const {
+    if (config_.archive_table.empty()) throw ConfigError("no --archive-table configured");
+    return config::parse_table_name(config_.archive_table, "archive table");
+  }
+
+  // The archive must hold every pending column (by name) plus archived_at, cycle_id, reason.
+  void check_archive_columns(const std::string& oid, const config::QualifiedName& archive) {
+    const auto rows = session_.exec(
+        "SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 "
+        "AND NOT a.attisdropped",
+        {oid});
+    std::unordered_set<std::string> names;
+    for (int r = 0; r < rows.rows(); ++r) names.insert(rows.text(r, 0));
+    std::vector<std::string> needed = {"archived_at", "cycle_id", "reason"};
+    for (const auto& column : pending_columns_) needed.push_back(column.name);
+    for (const auto& name : needed) {
+      if (!names.count(name)) {
+        throw ConfigError("archive table '" + archive.display() + "' has no column '" + name +
+                          "'. HINT: an archive table needs the pending table's columns plus "
+                          "archived_at, cycle_id and reason; name a new table and it is created");
+      }
+    }
+  }
+
+  // Wraps a DELETE ... WHERE so that, with the archive on, the deleted rows are inserted into
+  // the archive by the same statement. Returns `locator` for each deleted row.
+  std::string deleting(const std::string& where, const std::string& locator,
+                       int first_archive_param) const {
+    const std::string head = "DELETE FROM " + pending_.quoted() + " p WHERE " + where;
+    if (!archive_on_) return head + " RETURNING " + locator;
+    std::string columns;
+    std::string values;
+    for (const auto& column : pending_columns_) {
+      columns += config::quote_identifier(column.name) + ", ";
+      values += "(d.bc_row)." + config::quote_identifier(column.name) + ", ";
+    }
+    return "WITH d AS (" + head + " RETURNING " + locator +
+           " AS bc_locator, p AS bc_row), bc_archived AS (INSERT INTO " + archive_name().quoted() +
+           " (" + columns + "archived_at, cycle_id, reason) SELECT " + values + "now(), $" +
+           std::to_string(first_archive_param) + ", $" + std::to_string(first_archive_param + 1) +
+           " FROM d) SELECT bc_locator FROM d";
+  }
+
+  Params with_archive(Params params) const {
+    if (archive_on_) {
+      params.push_back(archive_cycle_);
+      params.push_back(std::string(kArchiveReason));
+    }
+    return params;
+  }
+
   struct Relation {
     std::string oid;
     std::string relkind;
@@ -310,9 +555,8 @@ class PostgresStore final : public CleanupStore {
           " WHERE p.ctid = ANY (ARRAY(SELECT tid FROM matched)) FOR UPDATE OF p SKIP LOCKED) "
           "SELECT NULL::text, (SELECT max(tid)::text FROM matched), NULL::text, "
           "(SELECT count(*) FROM matched) UNION ALL SELECT tid::text, k, e, NULL FROM locked";
-      delete_sql_ = "DELETE" + from + " WHERE p.ctid = ANY ($1::tid[]) AND " + match_ +
-                    " RETURNING p.ctid::text";
-      delete_one_sql_ = "DELETE" + from + " WHERE p.ctid = $1::tid AND " + match_;
+      delete_sql_ = deleting("p.ctid = ANY ($1::tid[]) AND " + match_, "p.ctid::text", 2);
+      delete_one_sql_ = deleting("p.ctid = $1::tid AND " + match_, "p.ctid::text", 2);
     } else {
       const auto lock_with = [&](const std::string& lower_bound) {
         return "WITH matched AS MATERIALIZED (SELECT p." + key_ + " AS key" + from + " WHERE " +
@@ -326,10 +570,10 @@ class PostgresStore final : public CleanupStore {
       };
       lock_first_sql_ = lock_with("");
       lock_after_sql_ = lock_with("p." + key_ + " > $1::" + key_type_ + " AND ");
-      delete_sql_ = "DELETE" + from + " WHERE p." + key_ + " = ANY ($1::" + key_type_ + "[]) AND " +
-                    match_ + " RETURNING p." + key_ + "::text";
-      delete_one_sql_ =
-          "DELETE" + from + " WHERE p." + key_ + " = $1::" + key_type_ + " AND " + match_;
+      delete_sql_ = deleting("p." + key_ + " = ANY ($1::" + key_type_ + "[]) AND " + match_,
+                             "p." + key_ + "::text", 2);
+      delete_one_sql_ = deleting("p." + key_ + " = $1::" + key_type_ + " AND " + match_,
+                                 "p." + key_ + "::text", 2);
     }
   }
 
@@ -339,7 +583,7 @@ class PostgresStore final : public CleanupStore {
     for (const auto& row : locked) locators.push_back(row.locator);
     session_.exec("SAVEPOINT bc_batch");
     try {
-      const auto deleted = session_.exec(delete_sql_, {array_literal(locators)});
+      const auto deleted = session_.exec(delete_sql_, with_archive({array_literal(locators)}));
       std::unordered_set<std::string> gone;
       for (int r = 0; r < deleted.rows(); ++r) gone.insert(deleted.text(r, 0));
       for (const auto& row : locked) {
@@ -355,9 +599,9 @@ class PostgresStore final : public CleanupStore {
       for (const auto& row : locked) {
         session_.exec("SAVEPOINT bc_row");
         try {
-          const auto deleted = session_.exec(delete_one_sql_, {row.locator});
+          const auto deleted = session_.exec(delete_one_sql_, with_archive({row.locator}));
           session_.exec("RELEASE SAVEPOINT bc_row");
-          if (deleted.affected() > 0) {
+          if (deleted.rows() > 0) {
             ++result.deleted;
             result.deleted_rows.push_back(row.row);
           }
@@ -383,6 +627,12 @@ class PostgresStore final : public CleanupStore {
 
   std::string key_type_;
   std::string pending_oid_;
+  std::string users_oid_;
+  std::vector<PendingColumn> pending_columns_;
+  std::string lock_name_;  // "batch_cleanup:schema.table", hashed into the advisory lock key
+  bool lock_held_ = false;
+  bool archive_on_ = false;
+  std::string archive_cycle_;
   bool physical_ = true;
   std::string lock_sql_, lock_first_sql_, lock_after_sql_, delete_sql_, delete_one_sql_;
 

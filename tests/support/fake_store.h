@@ -33,6 +33,8 @@ struct FakeDatabase {
   bool connect_fatal = false;              // connect() fails with a fatal (authentication) error
   std::deque<DatabaseError> batch_errors;  // thrown by the next run_next_batch() calls, in order
   bool commit_in_doubt_once = false;  // the next batch deletes, then reports an in-doubt commit
+  bool users_empty = false;           // users_table_empty() answers true
+  bool lock_held_elsewhere = false;   // try_lock_instance() fails while set
 
   // Observations.
   int connects = 0;
@@ -40,6 +42,12 @@ struct FakeDatabase {
   int delete_calls = 0;
   std::vector<std::int64_t> batch_targets;
   std::function<void()> on_batch;  // runs at the start of every run_next_batch()
+  int lock_attempts = 0;
+  bool lock_held = false;
+  int candidate_counts = 0;  // count_candidates() calls
+  // Archive: rows deleted while an archive cycle is set, with that cycle id.
+  std::optional<std::string> archive_cycle;
+  std::vector<std::pair<std::string, FakeRow>> archive;
 };
 
 class FakeStore final : public store::CleanupStore {
@@ -61,6 +69,7 @@ class FakeStore final : public store::CleanupStore {
   store::PreflightResult preflight() override { return {{}, "key"}; }
 
   std::int64_t count_candidates() override {
+    ++db_.candidate_counts;
     std::int64_t n = 0;
     for (const auto& [key, row] : db_.pending) n += matches(row) ? 1 : 0;
     return n;
@@ -111,7 +120,10 @@ class FakeStore final : public store::CleanupStore {
         result.deleted_rows.push_back({key, *row.email});
       }
     }
-    for (const auto& row : result.deleted_rows) db_.pending.erase(row.key);
+    for (const auto& row : result.deleted_rows) {
+      if (db_.archive_cycle) db_.archive.emplace_back(*db_.archive_cycle, db_.pending.at(row.key));
+      db_.pending.erase(row.key);
+    }
     result.deleted = static_cast<std::int64_t>(result.deleted_rows.size());
     if (db_.commit_in_doubt_once && result.deleted > 0) {
       db_.commit_in_doubt_once = false;  // the deletion did commit, but we never heard back
@@ -124,6 +136,44 @@ class FakeStore final : public store::CleanupStore {
   }
 
   void cancel() noexcept override {}
+
+  bool users_table_empty() override { return db_.users_empty; }
+
+  std::int64_t count_pending() override { return static_cast<std::int64_t>(db_.pending.size()); }
+
+  bool try_lock_instance() override {
+    ++db_.lock_attempts;
+    db_.lock_held = !db_.lock_held_elsewhere;
+    return db_.lock_held;
+  }
+
+  void unlock_instance() noexcept override { db_.lock_held = false; }
+
+  void prepare_archive(const std::string& cycle_id) override { db_.archive_cycle = cycle_id; }
+
+  std::int64_t purge_archive(std::chrono::milliseconds, std::int64_t) override { return 0; }
+
+  store::RestoreResult restore(const store::RestoreRequest& request) override {
+    store::RestoreResult result;
+    for (auto it = db_.archive.begin(); it != db_.archive.end();) {
+      if (!request.cycle_id.empty() && it->first != request.cycle_id) {
+        ++it;
+        continue;
+      }
+      ++result.selected;
+      if (db_.pending.count(it->second.key)) {
+        result.conflicts.push_back(
+            {{it->second.key, it->second.email.value_or("")}, "key exists in the pending table"});
+        ++it;
+        continue;
+      }
+      db_.pending[it->second.key] = it->second;
+      ++result.restored;
+      it = db_.archive.erase(it);
+    }
+    result.skipped = result.selected - result.restored;
+    return result;
+  }
 
  private:
   bool matches(const FakeRow& row) const {
