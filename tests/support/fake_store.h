@@ -4,6 +4,7 @@
 // batch "commits".
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <map>
@@ -34,7 +35,7 @@ struct FakeDatabase {
   std::deque<DatabaseError> batch_errors;  // thrown by the next run_next_batch() calls, in order
   bool commit_in_doubt_once = false;  // the next batch deletes, then reports an in-doubt commit
   bool users_empty = false;           // users_table_empty() answers true
-  bool lock_held_elsewhere = false;   // try_lock_instance() fails while set
+  std::atomic<bool> lock_held_elsewhere{false};  // try_lock_instance() fails while set
 
   // Observations.
   int connects = 0;
