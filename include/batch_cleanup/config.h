@@ -70,6 +70,10 @@ struct CleanupConfig {
   // its deletion (created on first use: the pending table's columns plus archived_at, cycle_id,
   // reason). Empty: no archive.
   std::string archive_table;
+  // Archive file: every deleted row, whole, as one NDJSON line, written and fsynced before the
+  // transaction that deletes it commits (see README "Archive file" for the crash semantics).
+  // Empty: no archive file.
+  std::string archive_file;
   // Archive rows older than this are purged at the end of each cycle; zero: kept forever.
   std::chrono::milliseconds archive_retention{0};
 };

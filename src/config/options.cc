@@ -104,6 +104,10 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
                  "Insert every deleted row into this table, in the same transaction (created on "
                  "first use)")
       ->envname("BATCH_CLEANUP_ARCHIVE_TABLE");
+  app.add_option("--archive-file", config.archive_file,
+                 "Append every deleted row as a JSON line to this file, fsynced before its batch "
+                 "commits")
+      ->envname("BATCH_CLEANUP_ARCHIVE_FILE");
   app.add_option("--archive-retention", texts.archive_retention,
                  "Purge archive rows older than this (e.g. 30d) at the end of each cycle "
                  "(default: keep)")

@@ -189,6 +189,12 @@ CycleReport CleanupEngine::run_cycle() {
     if (!config_.archive_table.empty()) {
       on_session([&] { store_->prepare_archive(report.cycle_id); });
     }
+    if (!config_.archive_file.empty()) {
+      if (!archive_file_) archive_file_ = std::make_unique<ArchiveFile>(config_.archive_file);
+      on_session([&] { return archive_file_->reconcile(*store_); });
+      archive_file_->begin_cycle(report.cycle_id);
+      store_->set_commit_observer(archive_file_.get());
+    }
     run_batches(report);
     if (!config_.archive_table.empty()) report.archived = report.deleted;
     purge_archive(report);

@@ -8,6 +8,7 @@
 
 #include "batch_cleanup/config.h"
 #include "batch_cleanup/report.h"
+#include "engine/archive_file.h"
 #include "engine/stop_flag.h"
 #include "store/cleanup_store.h"
 
@@ -48,6 +49,7 @@ class CleanupEngine {
   std::chrono::milliseconds backoff_delay(int attempt);
 
   CleanupConfig config_;
+  std::unique_ptr<ArchiveFile> archive_file_;  // with config.archive_file; observes store_
   std::unique_ptr<store::CleanupStore> store_;
   std::shared_ptr<StopFlag> stop_;
   bool connected_ = false;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "batch_cleanup/config.h"
@@ -18,8 +19,26 @@ namespace batch_cleanup::store {
 
 // A pending row as the store saw it. Emails are raw here; the engine masks them.
 struct PendingRow {
+  PendingRow() = default;
+  PendingRow(std::string key_text, std::string email_text, std::string json = {})
+      : key(std::move(key_text)), email(std::move(email_text)), row_json(std::move(json)) {}
+
   std::string key;
   std::string email;
+  std::string row_json;  // the whole row as a JSON object; only with config.archive_file
+};
+
+// Sees every transaction that deletes rows, around its COMMIT (the archive file).
+class CommitObserver {
+ public:
+  virtual ~CommitObserver() = default;
+  // Inside the transaction, right before COMMIT, with every row it deleted (row_json set).
+  // Throwing DatabaseError aborts the transaction: nothing is deleted.
+  virtual void before_commit(const std::vector<PendingRow>& rows) = 0;
+  // After before_commit, once the outcome is known: true when COMMIT succeeded, false when the
+  // transaction rolled back. Not called when the outcome is in doubt (connection lost during
+  // COMMIT) or the process died.
+  virtual void after_commit(bool committed) noexcept = 0;
 };
 
 struct RowError {
@@ -103,6 +122,13 @@ class CleanupStore {
   virtual void cancel() noexcept = 0;
 
   // ---- Guards, the one-active-instance lock, the archive (all after preflight) ----
+
+  // Installs (or, with nullptr, removes) the observer of deleting transactions. With one
+  // installed, deleted rows carry row_json. Not owned.
+  virtual void set_commit_observer(CommitObserver* observer) = 0;
+
+  // Which of `keys` (text form) name a row of the pending table now.
+  virtual std::vector<std::string> existing_keys(const std::vector<std::string>& keys) = 0;
 
   // True when the users table has no row at all (one probe, not a count).
   virtual bool users_table_empty() = 0;

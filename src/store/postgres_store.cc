@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <optional>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "batch_cleanup/errors.h"
@@ -240,7 +241,7 @@ class PostgresStore final : public CleanupStore {
     result.skipped = result.matched - static_cast<std::int64_t>(locked.size());
 
     if (!locked.empty()) delete_locked(locked, result);
-    tx.commit();
+    commit_observed(tx, result.deleted_rows);
 
     // The batch is durable: advance the pass.
     if (physical_) {
@@ -292,6 +293,18 @@ class PostgresStore final : public CleanupStore {
 
   std::int64_t count_pending() override {
     return session_.exec("SELECT count(*) FROM " + pending_.quoted()).integer(0, 0);
+  }
+
+  void set_commit_observer(CommitObserver* observer) override { observer_ = observer; }
+
+  std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override {
+    const auto rows =
+        session_.exec("SELECT k FROM unnest($1::text[]) k WHERE EXISTS (SELECT 1 FROM " +
+                          pending_.quoted() + " p WHERE p." + key_ + " = k::" + key_type_ + ")",
+                      {array_literal(keys)});
+    std::vector<std::string> out;
+    for (int r = 0; r < rows.rows(); ++r) out.push_back(rows.text(r, 0));
+    return out;
   }
 
   bool try_lock_instance() override {
@@ -485,7 +498,9 @@ class PostgresStore final : public CleanupStore {
   std::string deleting(const std::string& where, const std::string& locator,
                        int first_archive_param) const {
     const std::string head = "DELETE FROM " + pending_.quoted() + " p WHERE " + where;
-    if (!archive_on_) return head + " RETURNING " + locator;
+    if (!archive_on_) {
+      return head + " RETURNING " + locator + (row_json_on() ? ", row_to_json(p)::text" : "");
+    }
     std::string columns;
     std::string values;
     for (const auto& column : pending_columns_) {
@@ -496,7 +511,24 @@ class PostgresStore final : public CleanupStore {
            " AS bc_locator, p AS bc_row), bc_archived AS (INSERT INTO " + archive_name().quoted() +
            " (" + columns + "archived_at, cycle_id, reason) SELECT " + values + "now(), $" +
            std::to_string(first_archive_param) + ", $" + std::to_string(first_archive_param + 1) +
-           " FROM d) SELECT bc_locator FROM d";
+           " FROM d) SELECT bc_locator" + (row_json_on() ? ", row_to_json(bc_row)::text" : "") +
+           " FROM d";
+  }
+
+  bool row_json_on() const { return !config_.archive_file.empty(); }
+
+  // COMMIT, with the commit observer (the archive file) told before and, when the outcome is
+  // known, after.
+  void commit_observed(PgTransaction& tx, const std::vector<PendingRow>& rows) {
+    CommitObserver* observer = rows.empty() ? nullptr : observer_;
+    if (observer != nullptr) observer->before_commit(rows);
+    try {
+      tx.commit();
+    } catch (const DatabaseError& e) {
+      if (observer != nullptr && e.kind() != ErrorKind::kInDoubt) observer->after_commit(false);
+      throw;
+    }
+    if (observer != nullptr) observer->after_commit(true);
   }
 
   Params with_archive(Params params) const {
@@ -584,10 +616,15 @@ class PostgresStore final : public CleanupStore {
     session_.exec("SAVEPOINT bc_batch");
     try {
       const auto deleted = session_.exec(delete_sql_, with_archive({array_literal(locators)}));
-      std::unordered_set<std::string> gone;
-      for (int r = 0; r < deleted.rows(); ++r) gone.insert(deleted.text(r, 0));
+      std::unordered_map<std::string, std::string> gone;
+      for (int r = 0; r < deleted.rows(); ++r) {
+        gone[deleted.text(r, 0)] = row_json_on() ? deleted.text(r, 1) : std::string();
+      }
       for (const auto& row : locked) {
-        if (gone.count(row.locator)) result.deleted_rows.push_back(row.row);
+        const auto found = gone.find(row.locator);
+        if (found == gone.end()) continue;
+        result.deleted_rows.push_back(row.row);
+        result.deleted_rows.back().row_json = found->second;
       }
       result.deleted = deleted.rows();
       session_.exec("RELEASE SAVEPOINT bc_batch");
@@ -604,6 +641,7 @@ class PostgresStore final : public CleanupStore {
           if (deleted.rows() > 0) {
             ++result.deleted;
             result.deleted_rows.push_back(row.row);
+            if (row_json_on()) result.deleted_rows.back().row_json = deleted.text(0, 1);
           }
         } catch (const DatabaseError& row_error) {
           if (row_error.kind() != ErrorKind::kRowLevel) throw;
@@ -631,6 +669,7 @@ class PostgresStore final : public CleanupStore {
   std::vector<PendingColumn> pending_columns_;
   std::string lock_name_;  // "batch_cleanup:schema.table", hashed into the advisory lock key
   bool lock_held_ = false;
+  CommitObserver* observer_ = nullptr;
   bool archive_on_ = false;
   std::string archive_cycle_;
   bool physical_ = true;

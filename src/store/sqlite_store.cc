@@ -643,7 +643,7 @@ class SqliteStore final : public CleanupStore {
       }
       if (!isolate_each) {
         try {
-          tx.commit();
+          commit_observed(tx, result.deleted_rows);
           last_commit_ = Clock::now();
           last_hold_ = last_commit_ - locked_at;
         } catch (const DatabaseError& e) {
@@ -694,6 +694,21 @@ class SqliteStore final : public CleanupStore {
   }
 
   bool try_lock_instance() override { return lock_file_.try_lock(); }
+
+  void set_commit_observer(CommitObserver* observer) override { observer_ = observer; }
+
+  std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override {
+    connection_.begin_operation();
+    Statement find(connection_, "SELECT 1 FROM " + pending_sql_ + " p WHERE CAST(p." + key_ +
+                                    " AS TEXT) = ?1 LIMIT 1");
+    std::vector<std::string> out;
+    for (const auto& key : keys) {
+      find.reset();
+      find.bind(1, key);
+      if (find.step()) out.push_back(key);
+    }
+    return out;
+  }
 
   void unlock_instance() noexcept override { lock_file_.unlock(); }
 
@@ -855,6 +870,25 @@ class SqliteStore final : public CleanupStore {
   }
 
  private:
+  // A row of a DELETE ... RETURNING key, email[, json].
+  PendingRow returned_row(const Statement& statement) const {
+    return {statement.text(0), statement.text(1),
+            config_.archive_file.empty() ? std::string() : statement.text(2)};
+  }
+
+  // COMMIT, with the commit observer (the archive file) told before and after.
+  void commit_observed(Transaction& tx, const std::vector<PendingRow>& rows) {
+    CommitObserver* observer = rows.empty() ? nullptr : observer_;
+    if (observer != nullptr) observer->before_commit(rows);
+    try {
+      tx.commit();
+    } catch (...) {
+      if (observer != nullptr) observer->after_commit(false);
+      throw;
+    }
+    if (observer != nullptr) observer->after_commit(true);
+  }
+
   // The archive table, in the pending table's database (SQLite triggers insert into
   // unqualified names, so it cannot live in another attached database).
   std::string archive_bare_name() const {
@@ -1058,6 +1092,21 @@ class SqliteStore final : public CleanupStore {
     match_ = "EXISTS (SELECT 1 FROM " + users + " u WHERE u." + email_ + " = p." + email_ + ")";
     // RETURNING names columns unqualified: SQLite 3.40 rejects p.col there on WITHOUT ROWID tables.
     returning_ = " RETURNING " + key_ + ", " + email_;
+    if (!config_.archive_file.empty()) {
+      // The whole row for the archive file; BLOBs as hex (JSON has no bytes).
+      std::string fields;
+      for (const auto& column : pending_info_.columns) {
+        const std::string quoted = config::quote_identifier(column.name);
+        std::string literal = column.name;  // a name from the schema: escape its quotes
+        for (std::size_t at = 0; (at = literal.find('\'', at)) != std::string::npos; at += 2) {
+          literal.insert(at, 1, '\'');
+        }
+        fields += (fields.empty() ? "" : ", ") +
+                  ("'" + literal + "', CASE typeof(" + quoted + ") WHEN 'blob' THEN hex(" + quoted +
+                   ") ELSE " + quoted + " END");
+      }
+      returning_ += ", json_object(" + fields + ")";
+    }
     delete_one_sql_ = "DELETE FROM " + pending_sql_ + " AS p WHERE " + locator_ + " = ?1 AND " +
                       match_ + returning_;
   }
@@ -1118,7 +1167,7 @@ class SqliteStore final : public CleanupStore {
                           " AND " + match_ + returning_);
       const int next = bind_lower(range);
       if (upper != nullptr) range.bind(next, upper);
-      while (range.step()) result.deleted_rows.push_back({range.text(0), range.text(1)});
+      while (range.step()) result.deleted_rows.push_back(returned_row(range));
     } catch (const DatabaseError& e) {
       if (e.kind() != ErrorKind::kRowLevel) throw;
       result.deleted_rows.clear();
@@ -1145,7 +1194,7 @@ class SqliteStore final : public CleanupStore {
     try {
       one.reset();
       one.bind(1, candidate.locator.get());
-      while (one.step()) out.deleted_rows.push_back({one.text(0), one.text(1)});
+      while (one.step()) out.deleted_rows.push_back(returned_row(one));
       connection_.exec("RELEASE SAVEPOINT bc_row");
     } catch (const DatabaseError& e) {
       if (e.kind() != ErrorKind::kRowLevel) throw;
@@ -1194,7 +1243,7 @@ class SqliteStore final : public CleanupStore {
         }
       }
       try {
-        tx.commit();
+        commit_observed(tx, part.deleted_rows);
       } catch (const DatabaseError& e) {
         if (e.kind() != ErrorKind::kRowLevel) throw;
         return RowError{rows.front().row, e.sqlstate(), e.what()};
@@ -1232,6 +1281,7 @@ class SqliteStore final : public CleanupStore {
   std::string users_sql_;  // "schema"."users"
   LockFile lock_file_{target_.sqlite_path + ".lock"};
   bool archive_ready_ = false;  // the TEMP trigger exists on this connection
+  CommitObserver* observer_ = nullptr;
 
   // Pass state; advanced only after a batch commits.
   Value cursor_;  // the last locator covered; null at the start of a pass

@@ -121,6 +121,11 @@ class FakeStore final : public store::CleanupStore {
         result.deleted_rows.push_back({key, *row.email});
       }
     }
+    if (observer_ != nullptr && !result.deleted_rows.empty()) {
+      for (auto& row : result.deleted_rows) row.row_json = "{\"key\":\"" + row.key + "\"}";
+      observer_->before_commit(result.deleted_rows);
+      observer_->after_commit(true);
+    }
     for (const auto& row : result.deleted_rows) {
       if (db_.archive_cycle) db_.archive.emplace_back(*db_.archive_cycle, db_.pending.at(row.key));
       db_.pending.erase(row.key);
@@ -137,6 +142,16 @@ class FakeStore final : public store::CleanupStore {
   }
 
   void cancel() noexcept override {}
+
+  void set_commit_observer(store::CommitObserver* observer) override { observer_ = observer; }
+
+  std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override {
+    std::vector<std::string> out;
+    for (const auto& key : keys) {
+      if (db_.pending.count(key)) out.push_back(key);
+    }
+    return out;
+  }
 
   bool users_table_empty() override { return db_.users_empty; }
 
@@ -183,6 +198,7 @@ class FakeStore final : public store::CleanupStore {
 
   FakeDatabase& db_;
   std::optional<std::string> cursor_;
+  store::CommitObserver* observer_ = nullptr;
 };
 
 }  // namespace batch_cleanup::testing
