@@ -117,6 +117,13 @@ class PostgresStore final : public CleanupStore {
                         pending_.display() + "'. HINT: GRANT SELECT, DELETE ON " +
                         pending_.display() + " TO <role>");
     }
+    if (!pending.can_lock && !config_.dry_run) {
+      throw ConfigError(
+          "permission denied: the connected role cannot lock rows of '" + pending_.display() +
+          "' (SELECT ... FOR UPDATE SKIP LOCKED needs UPDATE on at least one column; no row is "
+          "ever updated). HINT: GRANT UPDATE (" +
+          config_.pending_key + ") ON " + pending_.display() + " TO <role>");
+    }
     if (!users.can_select || !pending.can_select) {
       throw ConfigError("permission denied: the connected role needs SELECT on '" +
                         users_.display() + "' and '" + pending_.display() + "'");
@@ -544,6 +551,7 @@ class PostgresStore final : public CleanupStore {
     std::string relkind;
     bool can_select = false;
     bool can_delete = false;
+    bool can_lock = false;  // UPDATE on some column: what SELECT ... FOR UPDATE requires
   };
   struct Column {
     std::string attnum;
@@ -553,14 +561,16 @@ class PostgresStore final : public CleanupStore {
   Relation resolve(const config::QualifiedName& name, const char* what, const char* flag) {
     const auto rows = session_.exec(
         "SELECT c.oid::text, c.relkind::text, has_table_privilege(c.oid, 'SELECT'), "
-        "has_table_privilege(c.oid, 'DELETE') FROM pg_class c WHERE c.oid = to_regclass($1)",
+        "has_table_privilege(c.oid, 'DELETE'), has_any_column_privilege(c.oid, 'UPDATE') "
+        "FROM pg_class c WHERE c.oid = to_regclass($1)",
         {name.quoted()});
     if (rows.rows() == 0) {
       throw ConfigError(std::string(what) + " '" + name.display() +
                         "' does not exist (or is not visible to this role). HINT: check " + flag +
                         " and the schema; names are case-sensitive");
     }
-    return {rows.text(0, 0), rows.text(0, 1), rows.text(0, 2) == "t", rows.text(0, 3) == "t"};
+    return {rows.text(0, 0), rows.text(0, 1), rows.text(0, 2) == "t", rows.text(0, 3) == "t",
+            rows.text(0, 4) == "t"};
   }
 
   Column column(const Relation& relation, const std::string& name, const char* flag,
