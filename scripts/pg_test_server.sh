@@ -4,6 +4,10 @@
 #
 #   scripts/pg_test_server.sh start DIR PORT   # prints the libpq URL on stdout
 #   scripts/pg_test_server.sh stop DIR
+#   scripts/pg_test_server.sh restart DIR fast|immediate    # for fault tests
+#   scripts/pg_test_server.sh halt DIR fast|immediate       # stop, keep the data directory
+#   scripts/pg_test_server.sh standby DIR PORT PRIMARY_PORT # pg_basebackup -R, then start
+#   scripts/pg_test_server.sh promote DIR
 set -euo pipefail
 
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -38,8 +42,33 @@ case "$cmd" in
     fi
     rm -rf "$dir"
     ;;
+  restart)
+    mode=${3:?fast|immediate}
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m "$mode" -w -t 60 restart \
+      >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    ;;
+  halt)
+    mode=${3:?fast|immediate}
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -m "$mode" -w stop >/dev/null
+    ;;
+  standby)
+    port=${3:?port}
+    primary_port=${4:?primary port}
+    mkdir -p "$dir"
+    if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$dir"; fi
+    as_owner "$bindir/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres -D "$dir/data" \
+      -R -X stream -c fast >"$dir/basebackup.log" 2>&1 || { cat "$dir/basebackup.log" >&2; exit 1; }
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+      start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    echo "host=127.0.0.1 port=$port user=postgres dbname=postgres"
+    ;;
+  promote)
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -w -t 60 promote >/dev/null
+    ;;
   *)
-    echo "usage: $0 start DIR PORT | stop DIR" >&2
+    echo "usage: $0 start DIR PORT | stop DIR | restart DIR MODE | halt DIR MODE |" \
+      "standby DIR PORT PRIMARY_PORT | promote DIR" >&2
     exit 2
     ;;
 esac

@@ -1,0 +1,197 @@
+// Faults that need a PostgreSQL server of their own: a restart (fast and immediate) during a
+// daemon cycle, and a failover to a pg_basebackup standby behind a multi-host URL. Each test
+// starts its servers with scripts/pg_test_server.sh (loopback, temporary directories, ports just
+// above the shared test server's) and stops them.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <regex>
+#include <thread>
+
+#include "integration/backend_fixture.h"
+#include "integration/process.h"
+
+namespace batch_cleanup::testing {
+namespace {
+
+// Runs one statement on a fresh connection (servers restart under these tests); returns the
+// first column of the first row, or "" (also when the server cannot be reached).
+std::string pg(const std::string& url, const std::string& sql) {
+  PGconn* conn = PQconnectdb((url + " connect_timeout=3").c_str());
+  std::string out;
+  if (PQstatus(conn) == CONNECTION_OK) {
+    PGresult* result = PQexec(conn, sql.c_str());
+    const auto status = PQresultStatus(result);
+    if (status == PGRES_TUPLES_OK && PQntuples(result) > 0) out = PQgetvalue(result, 0, 0);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+      ADD_FAILURE() << "postgres: " << PQresultErrorMessage(result) << " in: " << sql;
+    }
+    PQclear(result);
+  }
+  PQfinish(conn);
+  return out;
+}
+
+template <typename Condition>
+bool eventually(Condition condition, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return condition();
+}
+
+int shared_server_port() {
+  const char* url = std::getenv("BATCH_CLEANUP_TEST_PG_URL");
+  std::smatch match;
+  const std::string text = url != nullptr ? url : "";
+  if (std::regex_search(text, match, std::regex(R"(port=(\d+))"))) return std::stoi(match[1]);
+  return 54329;
+}
+
+// A throwaway server of the test's own.
+class OwnServer {
+ public:
+  explicit OwnServer(int port) : port_(port) {
+    dir_ = (std::filesystem::temp_directory_path() /
+            fmt::format("bc_own_pg_{}_{:x}", port, std::random_device{}()))
+               .string();
+  }
+  ~OwnServer() { script("stop " + dir_); }
+  void start() { ASSERT_EQ(script(fmt::format("start {} {}", dir_, port_)), 0); }
+  void standby_of(const OwnServer& primary) {
+    ASSERT_EQ(script(fmt::format("standby {} {} {}", dir_, port_, primary.port_)), 0);
+  }
+  void restart(const std::string& mode) { ASSERT_EQ(script("restart " + dir_ + " " + mode), 0); }
+  void halt(const std::string& mode) { ASSERT_EQ(script("halt " + dir_ + " " + mode), 0); }
+  void promote() { ASSERT_EQ(script("promote " + dir_), 0); }
+  std::string url(const std::string& dbname = "postgres") const {
+    return fmt::format("host=127.0.0.1 port={} user=postgres dbname={}", port_, dbname);
+  }
+  int port() const { return port_; }
+
+ private:
+  static int script(const std::string& arguments) {
+    const std::string command = std::string(BATCH_CLEANUP_SOURCE_DIR) +
+                                "/scripts/pg_test_server.sh " + arguments + " >/dev/null";
+    return std::system(command.c_str());
+  }
+  int port_;
+  std::string dir_;
+};
+
+void create_app_database(const OwnServer& server, long long matching) {
+  pg(server.url(), "CREATE DATABASE app");
+  const std::string app = server.url("app");
+  pg(app,
+     "CREATE TABLE core_mstr_one_qlick_users_tbl (user_id TEXT PRIMARY KEY, email TEXT UNIQUE);"
+     "CREATE TABLE core_mstr_one_qlick_pending_users_tbl (pending_user_id TEXT PRIMARY KEY, "
+     "email TEXT UNIQUE);"
+     "CREATE FUNCTION slow_down() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM "
+     "pg_sleep(0.15); RETURN NULL; END $$;"
+     "CREATE TRIGGER slow_down AFTER DELETE ON core_mstr_one_qlick_pending_users_tbl FOR EACH "
+     "STATEMENT EXECUTE FUNCTION slow_down()");
+  pg(app, fmt::format("INSERT INTO core_mstr_one_qlick_users_tbl SELECT 'u' || i, 'user' || i || "
+                      "'@example.com' FROM generate_series(0, {}) i",
+                      matching * 4));
+  pg(app, fmt::format("INSERT INTO core_mstr_one_qlick_pending_users_tbl SELECT 'p' || i, 'user' "
+                      "|| i || '@example.com' FROM generate_series(0, {}) i",
+                      matching - 1));
+}
+
+long long pending_count(const std::string& url) {
+  const std::string text = pg(url, "SELECT count(*) FROM core_mstr_one_qlick_pending_users_tbl");
+  return text.empty() ? -1 : std::stoll(text);
+}
+
+class PgServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!postgres_available()) {
+      const char* required = std::getenv("BATCH_CLEANUP_REQUIRE_PG");
+      if (required != nullptr && std::string(required) == "1") FAIL() << "no PostgreSQL";
+      GTEST_SKIP() << "no PostgreSQL server binaries configured (scripts/test.sh does)";
+    }
+  }
+};
+
+TEST_F(PgServerTest, DaemonRecoversFromFastAndImmediateRestartsMidCycle) {
+  OwnServer server(shared_server_port() + 3);
+  server.start();
+  create_app_database(server, 2000);
+  const std::string app = server.url("app");
+  ChildProcess daemon({tool_binary(), "--daemon", "--interval", "1s", "--batch-size", "100",
+                       "--retries", "10", "--database-url", app},
+                      {});
+  for (const std::string mode : {"fast", "immediate"}) {
+    SCOPED_TRACE(mode);
+    // Mid-cycle: some rows gone, most still there.
+    ASSERT_TRUE(eventually(
+        [&] {
+          const auto n = pending_count(app);
+          return n >= 0 && n < 1900;
+        },
+        std::chrono::seconds(30)))
+        << daemon.current_err();
+    ASSERT_GT(pending_count(app), 0) << "the cycle ended before the restart";
+    server.restart(mode);
+    EXPECT_TRUE(eventually([&] { return pending_count(app) == 0; }, std::chrono::seconds(60)))
+        << daemon.current_err();
+    ASSERT_EQ(::kill(daemon.pid(), 0), 0) << "the daemon exited";
+    // Work for the next round.
+    pg(app,
+       "INSERT INTO core_mstr_one_qlick_pending_users_tbl SELECT 'q' || i || md5(random()::text), "
+       "'user' || i || '@example.com' FROM generate_series(2000, 3999) i");
+  }
+  EXPECT_TRUE(eventually([&] { return pending_count(app) == 0; }, std::chrono::seconds(60)));
+  daemon.signal(SIGTERM);
+  const auto result = daemon.wait(std::chrono::seconds(30));
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.err.find("connection"), std::string::npos) << result.err;
+}
+
+TEST_F(PgServerTest, DaemonFollowsAFailoverToThePromotedStandby) {
+  OwnServer primary(shared_server_port() + 4);
+  OwnServer standby(shared_server_port() + 5);
+  primary.start();
+  create_app_database(primary, 200);
+  standby.standby_of(primary);
+  const std::string url = fmt::format(
+      "host=127.0.0.1,127.0.0.1 port={},{} user=postgres dbname=app "
+      "target_session_attrs=read-write",
+      primary.port(), standby.port());
+  ChildProcess daemon({tool_binary(), "--daemon", "--interval", "1s", "--retries", "10",
+                       "--connect-timeout", "2s", "--database-url", url},
+                      {});
+  ASSERT_TRUE(
+      eventually([&] { return pending_count(primary.url("app")) == 0; }, std::chrono::seconds(30)))
+      << daemon.current_err();
+  // The standby has caught up with the deletions.
+  ASSERT_TRUE(
+      eventually([&] { return pending_count(standby.url("app")) == 0; }, std::chrono::seconds(30)));
+
+  primary.halt("immediate");
+  standby.promote();
+  ASSERT_TRUE(
+      eventually([&] { return pg(standby.url("app"), "SELECT pg_is_in_recovery()") == "f"; },
+                 std::chrono::seconds(30)));
+  pg(standby.url("app"),
+     "INSERT INTO core_mstr_one_qlick_pending_users_tbl SELECT 'after' || i, 'user' || i || "
+     "'@example.com' FROM generate_series(0, 99) i");
+  EXPECT_TRUE(
+      eventually([&] { return pending_count(standby.url("app")) == 0; }, std::chrono::seconds(60)))
+      << daemon.current_err();
+  ASSERT_EQ(::kill(daemon.pid(), 0), 0) << "the daemon exited";
+  daemon.signal(SIGTERM);
+  const auto result = daemon.wait(std::chrono::seconds(30));
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+}
+
+}  // namespace
+}  // namespace batch_cleanup::testing
