@@ -7,7 +7,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git python3
   libpq-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
-  postgresql postgresql-client
+  postgresql postgresql-client openssl
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

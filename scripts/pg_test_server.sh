@@ -8,6 +8,7 @@
 #   scripts/pg_test_server.sh halt DIR fast|immediate       # stop, keep the data directory
 #   scripts/pg_test_server.sh standby DIR PORT PRIMARY_PORT # pg_basebackup -R, then start
 #   scripts/pg_test_server.sh promote DIR
+#   scripts/pg_test_server.sh tls-password DIR    # TCP needs TLS and a password (scram)
 set -euo pipefail
 
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -66,9 +67,29 @@ case "$cmd" in
   promote)
     as_owner "$bindir/pg_ctl" -D "$dir/data" -w -t 60 promote >/dev/null
     ;;
+  tls-password)
+    # A self-signed certificate; TCP connections must use TLS and a scram password (the
+    # Unix socket stays trusted for the test's own setup).
+    as_owner openssl req -new -x509 -days 2 -nodes -subj /CN=127.0.0.1 \
+      -keyout "$dir/data/server.key" -out "$dir/data/server.crt" >/dev/null 2>&1
+    chmod 600 "$dir/data/server.key"
+    cat >>"$dir/data/postgresql.auto.conf" <<CONF
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
+password_encryption = 'scram-sha-256'
+CONF
+    cat >"$dir/data/pg_hba.conf" <<CONF
+local all all trust
+hostssl all all 127.0.0.1/32 scram-sha-256
+CONF
+    if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$dir/data/pg_hba.conf"; fi
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -w reload >/dev/null
+    sleep 1
+    ;;
   *)
     echo "usage: $0 start DIR PORT | stop DIR | restart DIR MODE | halt DIR MODE |" \
-      "standby DIR PORT PRIMARY_PORT | promote DIR" >&2
+      "standby DIR PORT PRIMARY_PORT | promote DIR | tls-password DIR" >&2
     exit 2
     ;;
 esac

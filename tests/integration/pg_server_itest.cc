@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <regex>
 #include <thread>
@@ -71,6 +72,11 @@ class OwnServer {
   void restart(const std::string& mode) { ASSERT_EQ(script("restart " + dir_ + " " + mode), 0); }
   void halt(const std::string& mode) { ASSERT_EQ(script("halt " + dir_ + " " + mode), 0); }
   void promote() { ASSERT_EQ(script("promote " + dir_), 0); }
+  void require_tls_and_password() { ASSERT_EQ(script("tls-password " + dir_), 0); }
+  // Through the Unix socket (trusted even when TCP needs TLS and a password).
+  std::string socket_url(const std::string& dbname) const {
+    return fmt::format("host={} port={} user=postgres dbname={}", dir_, port_, dbname);
+  }
   std::string url(const std::string& dbname = "postgres") const {
     return fmt::format("host=127.0.0.1 port={} user=postgres dbname={}", port_, dbname);
   }
@@ -191,6 +197,79 @@ TEST_F(PgServerTest, DaemonFollowsAFailoverToThePromotedStandby) {
   daemon.signal(SIGTERM);
   const auto result = daemon.wait(std::chrono::seconds(30));
   EXPECT_EQ(result.exit_code, 0) << result.err;
+}
+
+TEST_F(PgServerTest, TlsSettingsAndPasswordsFromUrlEnvironmentAndPgpassNeverShown) {
+  const std::string password = "S3cret-pw-C0FFEE";
+  OwnServer server(shared_server_port() + 6);
+  server.start();
+  create_app_database(server, 10);
+  pg(server.url(), "CREATE ROLE app LOGIN PASSWORD '" + password + "'");
+  pg(server.url("app"),
+     "GRANT SELECT ON core_mstr_one_qlick_users_tbl TO app; GRANT SELECT, DELETE, UPDATE "
+     "(pending_user_id) ON core_mstr_one_qlick_pending_users_tbl TO app;"
+     "DROP TRIGGER slow_down ON core_mstr_one_qlick_pending_users_tbl");
+  server.require_tls_and_password();
+  const std::string app = server.socket_url("app");
+  const auto refill = [&](int round) {
+    pg(app, fmt::format("INSERT INTO core_mstr_one_qlick_pending_users_tbl SELECT 'r{0}_' || i, "
+                        "'user' || (i + 10 * {0}) || '@example.com' FROM generate_series(0, 4) i",
+                        round));
+  };
+  const auto expect_clean = [&](const ProcessResult& result, const std::string& what) {
+    EXPECT_EQ(result.out.find(password), std::string::npos) << what << ": " << result.out;
+    EXPECT_EQ(result.err.find(password), std::string::npos) << what << ": " << result.err;
+  };
+  const std::string tcp = fmt::format("host=127.0.0.1 port={} user=app dbname=app", server.port());
+
+  // TLS settings reach libpq: without TLS the server refuses, with sslmode=require it works.
+  const auto plain = run_tool({"--run-once", "--retries", "0", "--database-url",
+                               tcp + " sslmode=disable password=" + password});
+  EXPECT_NE(plain.exit_code, 0);
+  EXPECT_NE(plain.err.find("no encryption"), std::string::npos) << plain.err;
+  expect_clean(plain, "sslmode=disable");
+
+  const auto from_url =
+      run_tool({"--run-once", "--output", "json", "--log-level", "debug", "--database-url",
+                fmt::format("postgresql://app:{}@127.0.0.1:{}/app?sslmode=require", password,
+                            server.port())});
+  EXPECT_EQ(from_url.exit_code, 0) << from_url.err;
+  expect_clean(from_url, "password in the URL");
+  EXPECT_EQ(pending_count(app), 0);
+
+  refill(1);
+  const auto from_env =
+      run_tool({"--run-once", "--output", "json", "--database-url", tcp + " sslmode=require"},
+               {{"PGPASSWORD", password}});
+  EXPECT_EQ(from_env.exit_code, 0) << from_env.err;
+  expect_clean(from_env, "PGPASSWORD");
+  EXPECT_EQ(pending_count(app), 0);
+
+  refill(2);
+  const std::string pgpass =
+      (std::filesystem::temp_directory_path() / fmt::format("bc_pgpass_{}", ::getpid())).string();
+  {
+    std::ofstream out(pgpass);
+    out << fmt::format("127.0.0.1:{}:app:app:{}\n", server.port(), password);
+  }
+  std::filesystem::permissions(
+      pgpass, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  const auto from_file =
+      run_tool({"--run-once", "--output", "json", "--database-url", tcp + " sslmode=require"},
+               {{"PGPASSFILE", pgpass}});
+  std::filesystem::remove(pgpass);
+  EXPECT_EQ(from_file.exit_code, 0) << from_file.err;
+  expect_clean(from_file, ".pgpass");
+  EXPECT_EQ(pending_count(app), 0);
+
+  // A wrong password is refused, and shown nowhere.
+  const std::string wrong = "Wrong-pw-DEADBEEF";
+  const auto refused = run_tool({"--run-once", "--output", "json", "--retries", "0",
+                                 "--database-url", tcp + " sslmode=require password=" + wrong});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("password authentication failed"), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.err.find(wrong), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.out.find(wrong), std::string::npos) << refused.out;
 }
 
 }  // namespace
