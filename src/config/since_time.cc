@@ -30,13 +30,19 @@ std::string parse_since(std::string_view text, std::chrono::system_clock::time_p
     const std::string zone = match[3].matched ? match[3].str() : "Z";
     return match[1].str() + "T" + (clock.size() == 5 ? clock + ":00" : clock) + zone;
   }
+  std::chrono::milliseconds ago{};
   try {
-    const auto ago = parse_duration(text, BareUnit::kHours);
-    return util::iso8601_utc(now - ago);
+    ago = parse_duration(text, BareUnit::kHours);
   } catch (const ConfigError&) {
     throw ConfigError("invalid --since '" + value +
                       "': use an ISO-8601 time (2026-11-29T16:00:00Z) or a duration ago (2h, 7d)");
   }
+  // Keeps now - ago inside system_clock's range (nanoseconds: about 292 years either way).
+  if (ago > std::chrono::hours(24 * 365 * 100)) {
+    throw ConfigError("invalid --since '" + value + "': more than 100 years ago");
+  }
+  return util::iso8601_utc(now -
+                           std::chrono::duration_cast<std::chrono::system_clock::duration>(ago));
 }
 
 }  // namespace batch_cleanup::config
