@@ -6,7 +6,8 @@
 #   scripts/pg_test_server.sh stop DIR
 #   scripts/pg_test_server.sh restart DIR fast|immediate    # for fault tests
 #   scripts/pg_test_server.sh halt DIR fast|immediate       # stop, keep the data directory
-#   scripts/pg_test_server.sh standby DIR PORT PRIMARY_PORT # pg_basebackup -R, then start
+#   scripts/pg_test_server.sh standby DIR PORT PRIMARY_PORT ['-c name=value ...']
+#                                                     # pg_basebackup -R, then start
 #   scripts/pg_test_server.sh promote DIR
 #   scripts/pg_test_server.sh tls-password DIR    # TCP needs TLS and a password (scram)
 set -euo pipefail
@@ -55,12 +56,13 @@ case "$cmd" in
   standby)
     port=${3:?port}
     primary_port=${4:?primary port}
+    extra=${5:-}
     mkdir -p "$dir"
     if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$dir"; fi
     as_owner "$bindir/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres -D "$dir/data" \
       -R -X stream -c fast >"$dir/basebackup.log" 2>&1 || { cat "$dir/basebackup.log" >&2; exit 1; }
     as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 $extra" \
       start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     echo "host=127.0.0.1 port=$port user=postgres dbname=postgres"
     ;;

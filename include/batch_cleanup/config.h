@@ -74,6 +74,9 @@ struct CleanupConfig {
   // transaction that deletes it commits (see README "Archive file" for the crash semantics).
   // Empty: no archive file.
   std::string archive_file;
+  // PostgreSQL: between batches, wait while any streaming standby's replay lag
+  // (pg_stat_replication.replay_lag) exceeds this. Zero: no throttling.
+  std::chrono::milliseconds max_replication_lag{0};
   // Archive rows older than this are purged at the end of each cycle; zero: kept forever.
   std::chrono::milliseconds archive_retention{0};
 };

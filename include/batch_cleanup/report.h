@@ -46,8 +46,9 @@ struct CycleReport {
   bool interrupted = false;  // a stop request ended the cycle early
   // Another instance held the lock for these tables: this cycle did nothing.
   bool skipped_by_lock = false;
-  std::int64_t archived = 0;        // rows written to the archive table (== deleted when on)
-  std::int64_t archive_purged = 0;  // archive rows removed by --archive-retention
+  std::int64_t archived = 0;            // rows written to the archive table (== deleted when on)
+  std::int64_t archive_purged = 0;      // archive rows removed by --archive-retention
+  std::int64_t replication_pauses = 0;  // waits for a lagging standby (--max-replication-lag)
 
   std::vector<RowRef> sample;  // dry run: a few candidate rows
   std::vector<RowFailure> failures;

@@ -104,6 +104,10 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
                  "Insert every deleted row into this table, in the same transaction (created on "
                  "first use)")
       ->envname("BATCH_CLEANUP_ARCHIVE_TABLE");
+  app.add_option("--max-replication-lag", texts.max_replication_lag,
+                 "PostgreSQL: pause between batches while a streaming standby's replay lag "
+                 "exceeds this (e.g. 10s); bare number = s")
+      ->envname("BATCH_CLEANUP_MAX_REPLICATION_LAG");
   app.add_option("--archive-file", config.archive_file,
                  "Append every deleted row as a JSON line to this file, fsynced before its batch "
                  "commits")
@@ -156,6 +160,13 @@ void finish_options(const OptionTexts& texts, CleanupConfig& config) {
   config.progress_interval = parse_duration(texts.progress_interval, BareUnit::kSeconds);
   if (!texts.max_deletes.empty()) config.max_deletes = parse_max_deletes(texts.max_deletes);
   if (!texts.max_fraction.empty()) config.max_fraction = parse_max_fraction(texts.max_fraction);
+  if (!texts.max_replication_lag.empty()) {
+    config.max_replication_lag = parse_duration(texts.max_replication_lag, BareUnit::kSeconds);
+    if (config.max_replication_lag.count() < 1) {
+      throw ConfigError("invalid --max-replication-lag '" + texts.max_replication_lag +
+                        "': must be positive");
+    }
+  }
   if (!texts.archive_retention.empty()) {
     config.archive_retention = parse_duration(texts.archive_retention, BareUnit::kHours);
     if (config.archive_retention.count() < 1000) {

@@ -26,9 +26,10 @@ struct OptionTexts {
   std::string connect_timeout = "3s";
   std::string progress_interval = "10s";
   std::string batch_strategy = "auto";
-  std::string max_deletes;        // empty: no limit
-  std::string max_fraction;       // empty: no limit
-  std::string archive_retention;  // empty: keep forever
+  std::string max_deletes;          // empty: no limit
+  std::string max_fraction;         // empty: no limit
+  std::string archive_retention;    // empty: keep forever
+  std::string max_replication_lag;  // empty: no throttling
 };
 
 // Declares the cleanup options (tables, batching, timeouts, database, privacy) on `app`,

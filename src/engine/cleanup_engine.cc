@@ -18,6 +18,7 @@ namespace {
 
 constexpr std::size_t kMaxReportedFailures = 1000;
 constexpr auto kLockPollInterval = std::chrono::seconds(1);
+constexpr auto kLagPollInterval = std::chrono::milliseconds(500);
 constexpr auto kCancelGrace = std::chrono::seconds(2);
 
 using Clock = std::chrono::steady_clock;
@@ -294,6 +295,33 @@ bool CleanupEngine::restore_session_state(CycleReport& report) {
   return true;
 }
 
+bool CleanupEngine::wait_for_replicas(CycleReport& report) {
+  if (config_.max_replication_lag.count() <= 0) return true;
+  bool paused = false;
+  while (true) {
+    const auto lag = on_session([&] { return store_->replication_lag(); });
+    if (lag <= config_.max_replication_lag) {
+      if (paused) {
+        logging::logger()->info(
+            "cycle {}: replication lag {} is within --max-replication-lag {}; "
+            "resuming",
+            report.cycle_id, config::format_duration(lag),
+            config::format_duration(config_.max_replication_lag));
+      }
+      return true;
+    }
+    if (!paused) {
+      logging::logger()->info(
+          "cycle {}: pausing: a standby's replay lag is {}, above --max-replication-lag {}",
+          report.cycle_id, config::format_duration(lag),
+          config::format_duration(config_.max_replication_lag));
+      ++report.replication_pauses;
+      paused = true;
+    }
+    if (stop_->wait_for(kLagPollInterval)) return false;
+  }
+}
+
 void CleanupEngine::purge_archive(CycleReport& report) {
   if (config_.archive_table.empty() || config_.archive_retention.count() <= 0) return;
   try {
@@ -428,6 +456,10 @@ void CleanupEngine::run_batches(CycleReport& report) {
           seconds > 0 ? report.deleted / seconds : 0.0);
     }
     if (result.exhausted) break;
+    if (!wait_for_replicas(report)) {
+      report.interrupted = true;
+      break;
+    }
   }
   report.batch_p50_ms = percentile(latencies, 0.50);
   report.batch_p99_ms = percentile(latencies, 0.99);

@@ -40,6 +40,9 @@ class CleanupEngine {
   // session) and re-arms the archive. False when another instance took the lock meanwhile.
   bool restore_session_state(CycleReport& report);
   void purge_archive(CycleReport& report);
+  // With config.max_replication_lag: waits while a standby lags more (logging when it pauses
+  // and resumes). Returns false when a stop was requested meanwhile.
+  bool wait_for_replicas(CycleReport& report);
   // Runs `operation`; a retryable DatabaseError also marks the connection for a reconnect.
   template <typename Operation>
   auto on_session(Operation&& operation) -> decltype(operation());

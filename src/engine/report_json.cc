@@ -37,6 +37,7 @@ nlohmann::json report_object(const CycleReport& report) {
       {"skipped_by_lock", report.skipped_by_lock},
       {"archived", report.archived},
       {"archive_purged", report.archive_purged},
+      {"replication_pauses", report.replication_pauses},
       {"sample", sample},
       {"failures", failures},
       {"warnings", report.warnings},

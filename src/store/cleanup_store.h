@@ -127,6 +127,10 @@ class CleanupStore {
   // installed, deleted rows carry row_json. Not owned.
   virtual void set_commit_observer(CommitObserver* observer) = 0;
 
+  // The largest replay lag of the streaming standbys (PostgreSQL pg_stat_replication); zero
+  // when there are none, or on a backend without replicas (SQLite).
+  virtual std::chrono::milliseconds replication_lag() = 0;
+
   // Which of `keys` (text form) name a row of the pending table now.
   virtual std::vector<std::string> existing_keys(const std::vector<std::string>& keys) = 0;
 

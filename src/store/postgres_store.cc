@@ -304,6 +304,14 @@ class PostgresStore final : public CleanupStore {
 
   void set_commit_observer(CommitObserver* observer) override { observer_ = observer; }
 
+  std::chrono::milliseconds replication_lag() override {
+    // replay_lag is visible to superusers and members of pg_monitor (NULL otherwise).
+    const auto rows = session_.exec(
+        "SELECT coalesce(round(max(extract(epoch FROM replay_lag)) * 1000), 0)::bigint FROM "
+        "pg_stat_replication WHERE state = 'streaming'");
+    return std::chrono::milliseconds(rows.integer(0, 0));
+  }
+
   std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override {
     const auto rows =
         session_.exec("SELECT k FROM unnest($1::text[]) k WHERE EXISTS (SELECT 1 FROM " +

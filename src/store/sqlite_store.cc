@@ -697,6 +697,8 @@ class SqliteStore final : public CleanupStore {
 
   void set_commit_observer(CommitObserver* observer) override { observer_ = observer; }
 
+  std::chrono::milliseconds replication_lag() override { return {}; }  // no replicas
+
   std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override {
     connection_.begin_operation();
     Statement find(connection_, "SELECT 1 FROM " + pending_sql_ + " p WHERE CAST(p." + key_ +

@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include <thread>
 
 #include "integration/backend_fixture.h"
+#include "integration/json_report.h"
 #include "integration/process.h"
 
 namespace batch_cleanup::testing {
@@ -66,8 +68,9 @@ class OwnServer {
   }
   ~OwnServer() { script("stop " + dir_); }
   void start() { ASSERT_EQ(script(fmt::format("start {} {}", dir_, port_)), 0); }
-  void standby_of(const OwnServer& primary) {
-    ASSERT_EQ(script(fmt::format("standby {} {} {}", dir_, port_, primary.port_)), 0);
+  void standby_of(const OwnServer& primary, const std::string& settings = "") {
+    ASSERT_EQ(script(fmt::format("standby {} {} {} '{}'", dir_, port_, primary.port_, settings)),
+              0);
   }
   void restart(const std::string& mode) { ASSERT_EQ(script("restart " + dir_ + " " + mode), 0); }
   void halt(const std::string& mode) { ASSERT_EQ(script("halt " + dir_ + " " + mode), 0); }
@@ -197,6 +200,50 @@ TEST_F(PgServerTest, DaemonFollowsAFailoverToThePromotedStandby) {
   daemon.signal(SIGTERM);
   const auto result = daemon.wait(std::chrono::seconds(30));
   EXPECT_EQ(result.exit_code, 0) << result.err;
+}
+
+TEST_F(PgServerTest, MaxReplicationLagPausesBatchesWhileAStandbyLags) {
+  OwnServer primary(shared_server_port() + 1);
+  OwnServer standby(shared_server_port() + 7);
+  primary.start();
+  create_app_database(primary, 600);
+  // A standby that applies WAL 3 s late: its replay lag is about 3 s while WAL keeps coming.
+  standby.standby_of(primary, "-c recovery_min_apply_delay=3s");
+  const std::string app = primary.url("app");
+  pg(app, "CREATE TABLE heartbeat (at timestamptz)");
+  std::atomic<bool> writing{true};
+  std::thread writer([&] {
+    while (writing) {
+      pg(app, "INSERT INTO heartbeat VALUES (now())");
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  });
+  const auto lag_ms = [&] {
+    const auto text = pg(app,
+                         "SELECT coalesce(round(max(extract(epoch FROM replay_lag)) * 1000), 0) "
+                         "FROM pg_stat_replication");
+    return text.empty() ? 0.0 : std::stod(text);
+  };
+  ASSERT_TRUE(eventually([&] { return lag_ms() > 1500; }, std::chrono::seconds(30)));
+
+  ChildProcess tool({tool_binary(), "--run-once", "--output", "json", "--batch-size", "100",
+                     "--max-replication-lag", "1s", "--database-url", app},
+                    {});
+  ASSERT_TRUE(eventually(
+      [&] {
+        return tool.current_err().find("pausing: a standby's replay lag is") != std::string::npos;
+      },
+      std::chrono::seconds(30)))
+      << tool.current_err();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(pending_count(app), 500);  // one batch, then paused
+  writing = false;
+  writer.join();
+  const auto result = tool.wait(std::chrono::seconds(90));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(pending_count(app), 0);
+  EXPECT_NE(result.err.find("resuming"), std::string::npos) << result.err;
+  EXPECT_GE(last_json_report(result)["replication_pauses"].get<int>(), 1);
 }
 
 TEST_F(PgServerTest, TlsSettingsAndPasswordsFromUrlEnvironmentAndPgpassNeverShown) {

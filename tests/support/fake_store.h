@@ -46,6 +46,8 @@ struct FakeDatabase {
   int lock_attempts = 0;
   bool lock_held = false;
   int candidate_counts = 0;  // count_candidates() calls
+  std::atomic<std::chrono::milliseconds> replication_lag{std::chrono::milliseconds(0)};
+  int lag_queries = 0;
   // Archive: rows deleted while an archive cycle is set, with that cycle id.
   std::optional<std::string> archive_cycle;
   std::vector<std::pair<std::string, FakeRow>> archive;
@@ -144,6 +146,11 @@ class FakeStore final : public store::CleanupStore {
   void cancel() noexcept override {}
 
   void set_commit_observer(store::CommitObserver* observer) override { observer_ = observer; }
+
+  std::chrono::milliseconds replication_lag() override {
+    ++db_.lag_queries;
+    return db_.replication_lag;
+  }
 
   std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override {
     std::vector<std::string> out;

@@ -164,5 +164,30 @@ TEST_F(SafetyEngineTest, ArchiveRecordsTheCycleOfEachDeletedRow) {
   for (const auto& [cycle, row] : db_.archive) EXPECT_EQ(cycle, report.cycle_id);
 }
 
+TEST_F(SafetyEngineTest, LaggingStandbyPausesBetweenBatchesUntilItCatchesUp) {
+  add_matching(9);  // three batches of 3
+  config_.max_replication_lag = std::chrono::milliseconds(1000);
+  db_.replication_lag = std::chrono::milliseconds(5000);
+  std::vector<std::chrono::steady_clock::time_point> batches;
+  db_.on_batch = [&] { batches.push_back(std::chrono::steady_clock::now()); };
+  std::thread standby([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    db_.replication_lag = std::chrono::milliseconds(200);
+  });
+  const auto report = run();
+  standby.join();
+  ASSERT_GE(batches.size(), 2u);
+  // The first batch ran at once, then the cycle paused until the standby caught up.
+  EXPECT_GE(batches[1] - batches[0], std::chrono::milliseconds(1000));
+  EXPECT_EQ(report.deleted, 9);
+  EXPECT_EQ(report.replication_pauses, 1);
+}
+
+TEST_F(SafetyEngineTest, NoReplicationQueriesWithoutTheLimit) {
+  add_matching(9);
+  run();
+  EXPECT_EQ(db_.lag_queries, 0);
+}
+
 }  // namespace
 }  // namespace batch_cleanup
