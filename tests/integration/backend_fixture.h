@@ -5,8 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <memory>
-#include <optional>
 #include <ostream>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
