@@ -7,8 +7,9 @@ packages=(
   build-essential cmake ninja-build pkg-config git python3
   libpq-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev
+  postgresql postgresql-client openssl
   chromium
-  postgresql postgresql-client
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

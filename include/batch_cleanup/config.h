@@ -65,6 +65,33 @@ struct CleanupConfig {
   // never fails the cycle. Dry runs never write it.
   bool record_history = true;
   std::string history_table = "batch_cleanup_runs";
+  // Guards. A cycle that would delete more than max_deletes rows, or more than max_fraction
+  // (0 < F <= 1) of the pending table's rows, is refused (GuardError) before it deletes
+  // anything; a negative max_deletes / a zero max_fraction means no limit. A cycle never deletes
+  // more than max_deletes rows, even when rows appear while it runs.
+  std::int64_t max_deletes = -1;
+  double max_fraction = 0;
+  // Run even when the users table is empty (otherwise guard 'users-not-empty' refuses).
+  bool allow_empty_users = false;
+
+  // One active instance: each cycle takes a lock derived from the target tables (PostgreSQL
+  // advisory lock; SQLite: an exclusive flock on "<db file>.lock"). Without wait_lock, an
+  // instance that does not get it skips the cycle (report.skipped_by_lock); with it, it waits.
+  bool wait_lock = false;
+
+  // Archive: every deleted row is inserted, whole, into this table in the same transaction as
+  // its deletion (created on first use: the pending table's columns plus archived_at, cycle_id,
+  // reason). Empty: no archive.
+  std::string archive_table;
+  // Archive file: every deleted row, whole, as one NDJSON line, written and fsynced before the
+  // transaction that deletes it commits (see README "Archive file" for the crash semantics).
+  // Empty: no archive file.
+  std::string archive_file;
+  // PostgreSQL: between batches, wait while any streaming standby's replay lag
+  // (pg_stat_replication.replay_lag) exceeds this. Zero: no throttling.
+  std::chrono::milliseconds max_replication_lag{0};
+  // Archive rows older than this are purged at the end of each cycle; zero: kept forever.
+  std::chrono::milliseconds archive_retention{0};
 };
 
 // Fills a config from the environment the way the original did: DATABASE_URL, plus the

@@ -68,6 +68,11 @@ struct CycleReport {
   std::string started_at;    // ISO-8601 UTC
   std::string finished_at;   // ISO-8601 UTC
   bool interrupted = false;  // a stop request ended the cycle early
+  // Another instance held the lock for these tables: this cycle did nothing.
+  bool skipped_by_lock = false;
+  std::int64_t archived = 0;            // rows written to the archive table (== deleted when on)
+  std::int64_t archive_purged = 0;      // archive rows removed by --archive-retention
+  std::int64_t replication_pauses = 0;  // waits for a lagging standby (--max-replication-lag)
 
   PhaseTimings phases;
   // Duration of every batch transaction, in order (the source of the p50/p99 above and of the

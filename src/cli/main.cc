@@ -18,6 +18,7 @@
 #include "cli/history_command.h"
 #include "cli/progress_bar.h"
 #include "cli/report_text.h"
+#include "cli/restore_command.h"
 #include "cli/signals.h"
 #include "cli/statistics_table.h"
 #include "config/database_url.h"
@@ -150,6 +151,8 @@ int run(int argc, char** argv) {
       "Print the query plans of the batch statements for the configured tables (reads only)");
   HistoryOptions history_options;
   auto* history = declare_history_command(app, history_options);
+  RestoreOptions restore_options;
+  auto* restore = declare_restore_command(app, restore_options);
 
   try {
     app.parse(argc, argv);
@@ -174,6 +177,7 @@ int run(int argc, char** argv) {
       resolve_database_url(config);
       return run_history(config, history_options, cli.output);
     }
+    if (restore->parsed()) return run_restore(config, restore_options, cli.output);
     if (!cli.run_once && !cli.daemon) {
       throw ConfigError("nothing to do: pass --run-once, --daemon, or a subcommand (see --help)");
     }

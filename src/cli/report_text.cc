@@ -14,6 +14,9 @@ std::string render_report_text(const CycleReport& report) {
       out += fmt::format("first {} candidate(s) by key:\n", report.sample.size());
       for (const auto& row : report.sample) out += fmt::format("  {}  {}\n", row.key, row.email);
     }
+  } else if (report.skipped_by_lock) {
+    out += fmt::format("cycle {} ({}): skipped: another instance holds the lock for these tables\n",
+                       report.cycle_id, report.backend);
   } else {
     out += fmt::format(
         "cycle {} ({}, {} batches): candidates={} deleted={} failed={} skipped={} "
@@ -21,6 +24,10 @@ std::string render_report_text(const CycleReport& report) {
         report.cycle_id, report.backend, report.batches, report.candidates, report.deleted,
         report.failed, report.skipped, report.no_longer_matching, report.duration_ms,
         report.interrupted ? " (interrupted by a stop request)" : "");
+    if (report.archived > 0 || report.archive_purged > 0) {
+      out +=
+          fmt::format("  archived={} archive_purged={}\n", report.archived, report.archive_purged);
+    }
     for (const auto& f : report.failures) {
       out += fmt::format("  not deleted: key={} email={} SQLSTATE {}: {}\n", f.key, f.email,
                          f.sqlstate, f.message);

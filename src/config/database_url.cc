@@ -79,6 +79,22 @@ std::string redact_uri_password(std::string_view uri) {
 
 }  // namespace
 
+namespace {
+
+// The password may appear again elsewhere in the text (a database named like it, a repeated
+// URL): the printable form hides every occurrence.
+std::string without_password(std::string redacted, std::string_view url) {
+  const std::string password = extract_password(url);
+  if (password.empty()) return redacted;
+  for (auto at = redacted.find(password); at != std::string::npos;
+       at = redacted.find(password, at + 3)) {
+    redacted.replace(at, password.size(), "***");
+  }
+  return redacted;
+}
+
+}  // namespace
+
 DatabaseTarget parse_database_url(std::string_view url) {
   DatabaseTarget target;
   if (url.empty()) {
@@ -102,7 +118,7 @@ DatabaseTarget parse_database_url(std::string_view url) {
   }
   if (is_postgres_uri(url)) {
     target.conninfo = std::string(url);
-    target.redacted = redact_uri_password(url);
+    target.redacted = without_password(redact_uri_password(url), url);
     return target;
   }
   const auto scheme = url.find("://");
@@ -113,7 +129,7 @@ DatabaseTarget parse_database_url(std::string_view url) {
   }
   if (url.find('=') != std::string_view::npos) {
     target.conninfo = std::string(url);
-    target.redacted = redact_keyword_password(url);
+    target.redacted = without_password(redact_keyword_password(url), url);
     return target;
   }
   throw ConfigError("unrecognised database URL '" + redact_keyword_password(url) +

@@ -130,7 +130,71 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
       ->capture_default_str();
   app.add_flag("--no-history", texts.no_history, "Do not record cycles in the history table")
       ->envname("BATCH_CLEANUP_NO_HISTORY");
+  app.add_option("--max-deletes", texts.max_deletes,
+                 "Guard: refuse a cycle that would delete more than N rows (default: no limit)")
+      ->envname("BATCH_CLEANUP_MAX_DELETES");
+  app.add_option("--max-fraction", texts.max_fraction,
+                 "Guard: refuse a cycle that would delete more than this share (0..1] of the "
+                 "pending table (default: no limit)")
+      ->envname("BATCH_CLEANUP_MAX_FRACTION");
+  app.add_flag("--allow-empty-users", config.allow_empty_users,
+               "Override guard 'users-not-empty': run even when the users table is empty")
+      ->envname("BATCH_CLEANUP_ALLOW_EMPTY_USERS");
+  app.add_flag("--wait-lock", config.wait_lock,
+               "Wait for the instance lock instead of skipping the cycle when another instance "
+               "holds it")
+      ->envname("BATCH_CLEANUP_WAIT_LOCK");
+  app.add_option("--archive-table", config.archive_table,
+                 "Insert every deleted row into this table, in the same transaction (created on "
+                 "first use)")
+      ->envname("BATCH_CLEANUP_ARCHIVE_TABLE");
+  app.add_option("--max-replication-lag", texts.max_replication_lag,
+                 "PostgreSQL: pause between batches while a streaming standby's replay lag "
+                 "exceeds this (e.g. 10s); bare number = s")
+      ->envname("BATCH_CLEANUP_MAX_REPLICATION_LAG");
+  app.add_option("--archive-file", config.archive_file,
+                 "Append every deleted row as a JSON line to this file, fsynced before its batch "
+                 "commits")
+      ->envname("BATCH_CLEANUP_ARCHIVE_FILE");
+  app.add_option("--archive-retention", texts.archive_retention,
+                 "Purge archive rows older than this (e.g. 30d) at the end of each cycle "
+                 "(default: keep)")
+      ->envname("BATCH_CLEANUP_ARCHIVE_RETENTION");
 }
+
+namespace {
+
+std::int64_t parse_max_deletes(const std::string& text) {
+  std::size_t used = 0;
+  long long value = -1;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (text.empty() || used != text.size() || value < 0 || text[0] == '+' || text[0] == ' ') {
+    throw ConfigError("invalid --max-deletes '" + text +
+                      "': use a whole number of rows, 0 or more");
+  }
+  return value;
+}
+
+double parse_max_fraction(const std::string& text) {
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (text.empty() || used != text.size() || !(value > 0 && value <= 1) || text[0] == ' ') {
+    throw ConfigError("invalid --max-fraction '" + text +
+                      "': use a number greater than 0 and at most 1 (0.1 = 10%)");
+  }
+  return value;
+}
+
+}  // namespace
 
 void finish_options(const OptionTexts& texts, CleanupConfig& config) {
   config.interval = parse_duration(texts.interval, BareUnit::kHours);
@@ -141,6 +205,22 @@ void finish_options(const OptionTexts& texts, CleanupConfig& config) {
   config.batch_time = parse_duration(texts.batch_time, BareUnit::kMilliseconds);
   config.sleep_between_batches = parse_duration(texts.sleep, BareUnit::kMilliseconds);
   if (texts.no_history) config.record_history = false;
+  if (!texts.max_deletes.empty()) config.max_deletes = parse_max_deletes(texts.max_deletes);
+  if (!texts.max_fraction.empty()) config.max_fraction = parse_max_fraction(texts.max_fraction);
+  if (!texts.max_replication_lag.empty()) {
+    config.max_replication_lag = parse_duration(texts.max_replication_lag, BareUnit::kSeconds);
+    if (config.max_replication_lag.count() < 1) {
+      throw ConfigError("invalid --max-replication-lag '" + texts.max_replication_lag +
+                        "': must be positive");
+    }
+  }
+  if (!texts.archive_retention.empty()) {
+    config.archive_retention = parse_duration(texts.archive_retention, BareUnit::kHours);
+    if (config.archive_retention.count() < 1000) {
+      throw ConfigError("invalid --archive-retention '" + texts.archive_retention +
+                        "': must be at least 1s");
+    }
+  }
   if (texts.batch_strategy == "physical") {
     config.batch_strategy = BatchStrategy::kPhysical;
   } else if (texts.batch_strategy == "key") {
@@ -203,6 +283,22 @@ void validate_config(const CleanupConfig& config) {
     throw ConfigError("invalid batch time: at least 5ms (or 0 for a fixed batch size)");
   }
   if (config.max_rate < 0) throw ConfigError("invalid max rate: must not be negative");
+  if (config.max_fraction < 0 || config.max_fraction > 1)
+    throw ConfigError("invalid max fraction: use a number greater than 0 and at most 1");
+  if (!config.archive_table.empty()) {
+    const auto archive = config::parse_table_name(config.archive_table, "archive table");
+    for (const auto* other : {&config.users_table, &config.pending_table}) {
+      const auto name = config::parse_table_name(*other, "table");
+      if (name.name == archive.name && name.schema == archive.schema) {
+        throw ConfigError("invalid --archive-table '" + config.archive_table +
+                          "': it names the users or pending table; use a table of its own");
+      }
+    }
+  }
+  if (config.archive_retention.count() < 0)
+    throw ConfigError("invalid archive retention: must not be negative");
+  if (config.archive_retention.count() > 0 && config.archive_table.empty())
+    throw ConfigError("--archive-retention needs --archive-table");
 }
 
 }  // namespace batch_cleanup

@@ -38,6 +38,10 @@ struct OptionTexts {
   std::string batch_time = "0";
   std::string sleep = "0";
   bool no_history = false;
+  std::string max_deletes;          // empty: no limit
+  std::string max_fraction;         // empty: no limit
+  std::string archive_retention;    // empty: keep forever
+  std::string max_replication_lag;  // empty: no throttling
 };
 
 // Declares the cleanup options (tables, batching, timeouts, database, privacy) on `app`,

@@ -1,5 +1,7 @@
 #include "engine/cleanup_engine.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -18,6 +20,8 @@ namespace batch_cleanup::engine {
 namespace {
 
 constexpr std::size_t kMaxReportedFailures = 1000;
+constexpr auto kLockPollInterval = std::chrono::seconds(1);
+constexpr auto kLagPollInterval = std::chrono::milliseconds(500);
 constexpr auto kCancelGrace = std::chrono::seconds(2);
 constexpr std::int64_t kMaxAdaptiveBatch = 1'000'000;
 
@@ -76,7 +80,33 @@ class CancelWatchdog {
   std::thread thread_;
 };
 
+// Releases the instance lock when a cycle ends, however it ends.
+class InstanceLockRelease {
+ public:
+  InstanceLockRelease(store::CleanupStore& store, bool& held) : store_(store), held_(held) {}
+  ~InstanceLockRelease() {
+    if (held_) store_.unlock_instance();
+    held_ = false;
+  }
+  InstanceLockRelease(const InstanceLockRelease&) = delete;
+  InstanceLockRelease& operator=(const InstanceLockRelease&) = delete;
+
+ private:
+  store::CleanupStore& store_;
+  bool& held_;
+};
+
 }  // namespace
+
+template <typename Operation>
+auto CleanupEngine::on_session(Operation&& operation) -> decltype(operation()) {
+  try {
+    return operation();
+  } catch (const DatabaseError& e) {
+    if (e.kind() == ErrorKind::kRetryable) connected_ = false;
+    throw;
+  }
+}
 
 CleanupEngine::CleanupEngine(CleanupConfig config, std::unique_ptr<store::CleanupStore> store,
                              std::shared_ptr<StopFlag> stop)
@@ -130,8 +160,9 @@ CycleReport CleanupEngine::run_cycle(const std::string& mode) {
   report.started_at = util::iso8601_utc(wall_start);
   logging::CycleLogScope log_scope(report.cycle_id);
 
+  bool ran = false;
   try {
-    run_cycle_body(report);
+    ran = run_cycle_body(report);
   } catch (const std::exception& e) {
     report.duration_ms = ms_since(start);
     report.finished_at = util::iso8601_utc(std::chrono::system_clock::now());
@@ -141,6 +172,7 @@ CycleReport CleanupEngine::run_cycle(const std::string& mode) {
 
   report.duration_ms = ms_since(start);
   report.finished_at = util::iso8601_utc(std::chrono::system_clock::now());
+  if (!ran) return report;  // another instance holds the lock: nothing was done, nothing to record
   if (config_.dry_run) {
     logging::CountsLogScope counts({{"candidates", report.candidates}});
     logging::logger()->info(
@@ -165,7 +197,7 @@ CycleReport CleanupEngine::run_cycle(const std::string& mode) {
   return report;
 }
 
-void CleanupEngine::run_cycle_body(CycleReport& report) {
+bool CleanupEngine::run_cycle_body(CycleReport& report) {
   if (!connected_) connect_with_retry();
   if (!preflight_done_) {
     try {
@@ -181,6 +213,16 @@ void CleanupEngine::run_cycle_body(CycleReport& report) {
   }
   report.strategy = strategy_;
   report.warnings = preflight_warnings_;
+
+  // A dry run writes nothing, not even a lock: it neither takes nor needs one.
+  InstanceLockRelease release(*store_, lock_held_);
+  if (!config_.dry_run && !acquire_instance_lock(report)) return false;
+  const std::string refusal = check_guards();
+  if (!refusal.empty()) {
+    if (!config_.dry_run) throw GuardError(refusal);
+    logging::logger()->warn("{} (a run without --dry-run would be refused)", refusal);
+    report.warnings.push_back(refusal);
+  }
   logging::logger()->info("cycle {} started ({}{}, strategy {}, batch size {})", report.cycle_id,
                           report.backend, config_.dry_run ? ", dry run" : "", strategy_,
                           config_.batch_size);
@@ -188,8 +230,20 @@ void CleanupEngine::run_cycle_body(CycleReport& report) {
   if (config_.dry_run) {
     run_dry(report);
   } else {
+    if (!config_.archive_table.empty()) {
+      on_session([&] { store_->prepare_archive(report.cycle_id); });
+    }
+    if (!config_.archive_file.empty()) {
+      if (!archive_file_) archive_file_ = std::make_unique<ArchiveFile>(config_.archive_file);
+      on_session([&] { return archive_file_->reconcile(*store_); });
+      archive_file_->begin_cycle(report.cycle_id);
+      store_->set_commit_observer(archive_file_.get());
+    }
     run_batches(report);
+    if (!config_.archive_table.empty()) report.archived = report.deleted;
+    purge_archive(report);
   }
+  return true;
 }
 
 void CleanupEngine::record_history(const CycleReport& report, const std::string& mode,
@@ -207,6 +261,127 @@ void CleanupEngine::record_history(const CycleReport& report, const std::string&
         "could not record cycle {} in the history table '{}': {}. HINT: grant the role CREATE "
         "on the schema (or create the table) and INSERT on it, or pass --no-history",
         report.cycle_id, config_.history_table, e.what());
+  }
+}
+
+bool CleanupEngine::acquire_instance_lock(CycleReport& report) {
+  bool announced = false;
+  while (true) {
+    lock_held_ = on_session([&] { return store_->try_lock_instance(); });
+    if (lock_held_) {
+      if (announced) logging::logger()->info("cycle {}: got the instance lock", report.cycle_id);
+      return true;
+    }
+    if (!config_.wait_lock) {
+      logging::logger()->info(
+          "cycle {} skipped: another instance holds the lock for these tables (pass --wait-lock "
+          "to wait for it)",
+          report.cycle_id);
+      report.skipped_by_lock = true;
+      return false;
+    }
+    if (!announced) {
+      logging::logger()->info("cycle {}: another instance holds the lock for these tables; waiting",
+                              report.cycle_id);
+      announced = true;
+    }
+    if (stop_->wait_for(kLockPollInterval)) {
+      report.interrupted = true;
+      return false;
+    }
+  }
+}
+
+std::string CleanupEngine::check_guards() {
+  if (!config_.allow_empty_users && on_session([&] { return store_->users_table_empty(); })) {
+    return "guard 'users-not-empty' refused to run: the users table '" + config_.users_table +
+           "' is empty, which usually means the wrong table or database. HINT: check "
+           "--users-table and --database-url, or pass --allow-empty-users to run anyway";
+  }
+  if (config_.max_deletes < 0 && config_.max_fraction <= 0) return {};
+  const std::int64_t candidates = on_session([&] { return store_->count_candidates(); });
+  if (config_.max_deletes >= 0 && candidates > config_.max_deletes) {
+    return fmt::format(
+        "guard 'max-deletes' refused to run: this cycle would delete {} rows, more than "
+        "--max-deletes {}. HINT: check what would go with --dry-run; if it is expected, raise "
+        "--max-deletes (or remove it) to run anyway",
+        candidates, config_.max_deletes);
+  }
+  if (config_.max_fraction > 0) {
+    const std::int64_t total = on_session([&] { return store_->count_pending(); });
+    if (total > 0 && static_cast<double>(candidates) > config_.max_fraction * total) {
+      return fmt::format(
+          "guard 'max-fraction' refused to run: this cycle would delete {} of the {} rows of "
+          "'{}' ({:.1f}%), more than --max-fraction {} ({:.1f}%). HINT: check what would go with "
+          "--dry-run; if it is expected, raise --max-fraction (or remove it) to run anyway",
+          candidates, total, config_.pending_table, 100.0 * static_cast<double>(candidates) / total,
+          config_.max_fraction, 100.0 * config_.max_fraction);
+    }
+  }
+  return {};
+}
+
+bool CleanupEngine::restore_session_state(CycleReport& report) {
+  if (lock_held_) {
+    lock_held_ = on_session([&] { return store_->try_lock_instance(); });
+    if (!lock_held_) {
+      const std::string warning =
+          "the instance lock was lost with the connection and another instance holds it now: "
+          "cycle " +
+          report.cycle_id + " ends here";
+      logging::logger()->warn("{}", warning);
+      report.warnings.push_back(warning);
+      report.interrupted = true;
+      return false;
+    }
+  }
+  if (!config_.archive_table.empty()) {
+    on_session([&] { store_->prepare_archive(report.cycle_id); });
+  }
+  return true;
+}
+
+bool CleanupEngine::wait_for_replicas(CycleReport& report) {
+  if (config_.max_replication_lag.count() <= 0) return true;
+  bool paused = false;
+  while (true) {
+    const auto lag = on_session([&] { return store_->replication_lag(); });
+    if (lag <= config_.max_replication_lag) {
+      if (paused) {
+        logging::logger()->info(
+            "cycle {}: replication lag {} is within --max-replication-lag {}; "
+            "resuming",
+            report.cycle_id, config::format_duration(lag),
+            config::format_duration(config_.max_replication_lag));
+      }
+      return true;
+    }
+    if (!paused) {
+      logging::logger()->info(
+          "cycle {}: pausing: a standby's replay lag is {}, above --max-replication-lag {}",
+          report.cycle_id, config::format_duration(lag),
+          config::format_duration(config_.max_replication_lag));
+      ++report.replication_pauses;
+      paused = true;
+    }
+    if (stop_->wait_for(kLagPollInterval)) return false;
+  }
+}
+
+void CleanupEngine::purge_archive(CycleReport& report) {
+  if (config_.archive_table.empty() || config_.archive_retention.count() <= 0) return;
+  try {
+    report.archive_purged = store_->purge_archive(config_.archive_retention, config_.batch_size);
+    if (report.archive_purged > 0) {
+      logging::logger()->info("cycle {}: purged {} archive row(s) older than {}", report.cycle_id,
+                              report.archive_purged,
+                              config::format_duration(config_.archive_retention));
+    }
+  } catch (const DatabaseError& e) {
+    if (e.kind() == ErrorKind::kRetryable) connected_ = false;
+    const std::string warning = std::string("archive retention purge failed: ") + e.what();
+    logging::logger()->warn("{}", warning);
+    report.warnings.push_back(warning);
   }
 }
 
@@ -244,6 +419,22 @@ void CleanupEngine::run_batches(CycleReport& report) {
       logging::logger()->info("stop requested: ending cycle {} between batches", report.cycle_id);
       break;
     }
+    std::int64_t batch_rows = target_rows;
+    if (config_.max_deletes >= 0) {
+      // A hard cap: rows that appeared after the guard's count are left for the next cycle.
+      const std::int64_t remaining = config_.max_deletes - report.deleted;
+      if (remaining <= 0) {
+        if (config_.max_deletes > 0) {
+          const std::string warning = fmt::format(
+              "cycle stopped at --max-deletes {}; any remaining rows are left for the next cycle",
+              config_.max_deletes);
+          logging::logger()->warn("{}", warning);
+          report.warnings.push_back(warning);
+        }
+        break;
+      }
+      batch_rows = std::min(batch_rows, remaining);
+    }
     store::BatchResult result;
     const auto batch_start = Clock::now();
     bool attempt_ok = false;
@@ -251,7 +442,7 @@ void CleanupEngine::run_batches(CycleReport& report) {
     while (!attempt_ok) {
       watchdog.batch_started();
       try {
-        result = store_->run_next_batch(target_rows);
+        result = store_->run_next_batch(std::min(batch_rows, target_rows));
         watchdog.batch_finished();
         attempt_ok = true;
       } catch (const DatabaseError& e) {
@@ -297,6 +488,7 @@ void CleanupEngine::run_batches(CycleReport& report) {
         if (needs_reconnect(e)) {
           connected_ = false;
           connect_with_retry();
+          if (!restore_session_state(report)) break;
         }
       }
     }
@@ -324,7 +516,7 @@ void CleanupEngine::run_batches(CycleReport& report) {
           seconds > 0 ? report.deleted / seconds : 0.0);
     }
     if (result.exhausted) break;
-    if (!throttle(result, batch_ms, report)) {
+    if (!throttle(result, batch_ms, report) || !wait_for_replicas(report)) {
       report.interrupted = true;
       break;
     }

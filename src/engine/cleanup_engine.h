@@ -9,6 +9,7 @@
 
 #include "batch_cleanup/config.h"
 #include "batch_cleanup/report.h"
+#include "engine/archive_file.h"
 #include "engine/stop_flag.h"
 #include "store/cleanup_store.h"
 
@@ -36,8 +37,25 @@ class CleanupEngine {
   void connect_with_retry();
 
  private:
-  void run_cycle_body(CycleReport& report);
+  // The cycle itself; false when it was skipped because another instance holds the lock.
+  bool run_cycle_body(CycleReport& report);
   void record_history(const CycleReport& report, const std::string& mode, const std::string& error);
+  // Takes the one-active-instance lock (waiting with config.wait_lock). False: the cycle is
+  // skipped (report.skipped_by_lock) or was stopped while waiting (report.interrupted).
+  bool acquire_instance_lock(CycleReport& report);
+  // The guards that need the data: users-not-empty, max-deletes, max-fraction. Returns the
+  // message of the first guard that refuses, or an empty string.
+  std::string check_guards();
+  // After a reconnect inside a cycle: takes the instance lock again (it died with the old
+  // session) and re-arms the archive. False when another instance took the lock meanwhile.
+  bool restore_session_state(CycleReport& report);
+  void purge_archive(CycleReport& report);
+  // With config.max_replication_lag: waits while a standby lags more (logging when it pauses
+  // and resumes). Returns false when a stop was requested meanwhile.
+  bool wait_for_replicas(CycleReport& report);
+  // Runs `operation`; a retryable DatabaseError also marks the connection for a reconnect.
+  template <typename Operation>
+  auto on_session(Operation&& operation) -> decltype(operation());
   void run_batches(CycleReport& report);
   void run_dry(CycleReport& report);
   void record_batch(const store::BatchResult& result, CycleReport& report);
@@ -49,10 +67,12 @@ class CleanupEngine {
   std::chrono::milliseconds backoff_delay(int attempt);
 
   CleanupConfig config_;
+  std::unique_ptr<ArchiveFile> archive_file_;  // with config.archive_file; observes store_
   std::unique_ptr<store::CleanupStore> store_;
   std::shared_ptr<StopFlag> stop_;
   bool connected_ = false;
   bool preflight_done_ = false;
+  bool lock_held_ = false;
   std::string strategy_;
   std::vector<std::string> preflight_warnings_;
   std::function<void(const CycleProgress&)> progress_observer_;

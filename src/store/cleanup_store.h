@@ -5,9 +5,11 @@
 // and DatabaseError (with its ErrorKind) for everything the database reports. Nothing else.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "batch_cleanup/config.h"
@@ -18,8 +20,26 @@ namespace batch_cleanup::store {
 
 // A pending row as the store saw it. Emails are raw here; the engine masks them.
 struct PendingRow {
+  PendingRow() = default;
+  PendingRow(std::string key_text, std::string email_text, std::string json = {})
+      : key(std::move(key_text)), email(std::move(email_text)), row_json(std::move(json)) {}
+
   std::string key;
   std::string email;
+  std::string row_json;  // the whole row as a JSON object; only with config.archive_file
+};
+
+// Sees every transaction that deletes rows, around its COMMIT (the archive file).
+class CommitObserver {
+ public:
+  virtual ~CommitObserver() = default;
+  // Inside the transaction, right before COMMIT, with every row it deleted (row_json set).
+  // Throwing DatabaseError aborts the transaction: nothing is deleted.
+  virtual void before_commit(const std::vector<PendingRow>& rows) = 0;
+  // After before_commit, once the outcome is known: true when COMMIT succeeded, false when the
+  // transaction rolled back. Not called when the outcome is in doubt (connection lost during
+  // COMMIT) or the process died.
+  virtual void after_commit(bool committed) noexcept = 0;
 };
 
 struct RowError {
@@ -45,6 +65,28 @@ struct BatchResult {
   double progress = 0;                   // 0..1, the share of the table covered so far
   PhaseTimings timings;                  // time spent in each phase of this batch
 };
+
+// Which archived rows `restore` puts back. Empty fields do not filter.
+struct RestoreRequest {
+  std::string cycle_id;  // rows archived by this cycle
+  std::string since;     // rows archived at or after this ISO-8601 time (UTC when no zone)
+};
+
+// An archived row that was not put back because a pending row already has its key or email.
+struct RestoreConflict {
+  PendingRow row;
+  std::string reason;  // "key exists in the pending table", "email exists in the pending table"
+};
+
+struct RestoreResult {
+  std::int64_t selected = 0;  // archive rows the request matched
+  std::int64_t restored = 0;  // inserted into the pending table and removed from the archive
+  std::int64_t skipped = 0;   // selected - restored: conflicts (never overwritten)
+  std::vector<RestoreConflict> conflicts;  // the key/email conflicts, at most 1,000 listed
+};
+
+// The reason recorded with every archived row.
+inline constexpr const char* kArchiveReason = "email exists in users";
 
 class CleanupStore {
  public:
@@ -92,6 +134,53 @@ class CleanupStore {
   // Interrupts the statement in flight, from any thread. The batch fails with a retryable
   // DatabaseError and rolls back.
   virtual void cancel() noexcept = 0;
+
+  // ---- Guards, the one-active-instance lock, the archive (all after preflight) ----
+
+  // Installs (or, with nullptr, removes) the observer of deleting transactions. With one
+  // installed, deleted rows carry row_json. Not owned.
+  virtual void set_commit_observer(CommitObserver* observer) = 0;
+
+  // The largest replay lag of the streaming standbys (PostgreSQL pg_stat_replication); zero
+  // when there are none, or on a backend without replicas (SQLite).
+  virtual std::chrono::milliseconds replication_lag() = 0;
+
+  // Which of `keys` (text form) name a row of the pending table now.
+  virtual std::vector<std::string> existing_keys(const std::vector<std::string>& keys) = 0;
+
+  // True when the users table has no row at all (one probe, not a count).
+  virtual bool users_table_empty() = 0;
+
+  // Rows in the pending table (one set-based count; for --max-fraction).
+  virtual std::int64_t count_pending() = 0;
+
+  // Tries, without waiting, to take the lock that lets one instance at a time clean these
+  // tables: a session-level PostgreSQL advisory lock keyed by the pending table's qualified
+  // name, or an exclusive flock() on "<SQLite file>.lock". Returns false when another
+  // instance holds it. The lock is lost with the connection (PostgreSQL): take it again after
+  // a reconnect.
+  virtual bool try_lock_instance() = 0;
+
+  // Releases the lock if held. Never throws.
+  virtual void unlock_instance() noexcept = 0;
+
+  // Creates config.archive_table when missing (the pending table's columns plus archived_at,
+  // cycle_id, reason), checks that an existing one has those columns, and makes the following
+  // batches archive every row they delete, in the same transaction, under `cycle_id`.
+  // Throws ConfigError when the table exists with other columns.
+  virtual void prepare_archive(const std::string& cycle_id) = 0;
+
+  // Deletes archive rows archived more than `older_than` ago, in transactions of at most
+  // `batch_rows` rows. Returns the number of rows removed.
+  virtual std::int64_t purge_archive(std::chrono::milliseconds older_than,
+                                     std::int64_t batch_rows) = 0;
+
+  // Puts archived rows back into the pending table, in one transaction, and removes them from
+  // the archive. A row whose key or email a pending row already has is skipped and reported,
+  // never overwritten; so is a row another unique constraint refuses. In a dry run (read-only
+  // session) nothing is written and `restored` counts what would be restored. Throws
+  // ConfigError when the archive table does not exist.
+  virtual RestoreResult restore(const RestoreRequest& request) = 0;
 };
 
 // Creates the store for config.database_url (or DATABASE_URL). Throws ConfigError.

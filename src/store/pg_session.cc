@@ -39,6 +39,12 @@ void PgSession::connect(const std::string& conninfo, int connect_timeout_s) {
     while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
       message.pop_back();
     message = logging::scrub(message, secret_);
+    // libpq refuses a malformed connection string before any network traffic: that is a
+    // configuration error, not an unreachable server.
+    if (message.rfind("invalid ", 0) == 0 || message.find("missing \"=\"") != std::string::npos ||
+        message.find("unterminated quoted string") != std::string::npos) {
+      throw ConfigError("invalid database URL: " + message);
+    }
     const bool auth = message.find("password authentication failed") != std::string::npos ||
                       message.find("no password supplied") != std::string::npos ||
                       message.find("does not exist") != std::string::npos ||

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <optional>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
@@ -34,6 +35,11 @@ constexpr double kMaxPagesPerBatch = 1 << 20;
 constexpr double kMaxScanFactor = 4.0;
 // How long the fast path waits for a row lock before it falls back to SKIP LOCKED.
 constexpr long long kFastPathLockWaitMs = 50;
+// First key of batch_cleanup's advisory locks ("bc_1"), so they do not collide with the
+// application's single-key locks; the second key is hashtext() of the pending table's name.
+constexpr const char* kAdvisoryLockClass = "1650679601";
+// Listed conflicts of a restore (all are counted).
+constexpr int kMaxListedConflicts = 1000;
 
 // Builds a PostgreSQL array literal {"a","b"} from text values.
 std::string array_literal(const std::vector<std::string>& values) {
@@ -52,7 +58,16 @@ std::string array_literal(const std::vector<std::string>& values) {
 }
 
 // The first tuple of page `block`, as a tid literal.
-std::string tid_text(long long block) { return fmt::format("({},0)", block); }
+// A heap position: page `block`, line pointer `offset` (0: the start of the page).
+struct TidPos {
+  long long block = 0;
+  long long offset = 0;
+};
+
+std::string tid_text(long long block, long long offset = 0) {
+  return fmt::format("({},{})", block, offset);
+}
+std::string tid_text(const TidPos& pos) { return tid_text(pos.block, pos.offset); }
 
 struct LockedRow {
   std::string locator;  // ctid text (physical) or key text (key strategy)
@@ -123,7 +138,7 @@ class PostgresStore final : public CleanupStore {
     const Column pending_email = column(pending, config_.email_column, "--email-column", pending_);
     const Column users_email = column(users, config_.email_column, "--email-column", users_);
     (void)pending_email;
-    if (!pending.can_delete) {
+    if (!pending.can_delete && !config_.dry_run) {
       throw ConfigError("permission denied: the connected role has no DELETE privilege on '" +
                         pending_.display() + "'. HINT: GRANT SELECT, DELETE ON " +
                         pending_.display() + " TO <role>");
@@ -165,6 +180,23 @@ class PostgresStore final : public CleanupStore {
                         "' is partitioned. HINT: use --batch-strategy key or auto");
     }
     pending_oid_ = pending.oid;
+    users_oid_ = users.oid;
+    pending_columns_.clear();
+    const auto columns = session_.exec(
+        "SELECT a.attname::text, a.attgenerated <> '' FROM pg_attribute a WHERE a.attrelid = "
+        "$1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        {pending.oid});
+    for (int r = 0; r < columns.rows(); ++r) {
+      pending_columns_.push_back({columns.text(r, 0), columns.text(r, 1) == "t"});
+    }
+    lock_name_ = "batch_cleanup:" +
+                 session_
+                     .exec(
+                         "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN "
+                         "pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid",
+                         {pending.oid})
+                     .text(0, 0);
+    archive_on_ = false;
     // FOR UPDATE SKIP LOCKED needs UPDATE on the pending table. Without it, a row another
     // session holds is found by a short lock wait instead (and skipped just the same).
     skip_locked_ = pending.can_update;
@@ -175,11 +207,6 @@ class PostgresStore final : public CleanupStore {
           std::to_string(kFastPathLockWaitMs) +
           " ms lock wait each instead of SKIP LOCKED. HINT: GRANT UPDATE ON " + pending_.display() +
           " TO <role> (batch_cleanup never updates a row)");
-    }
-    if (physical_ && config_.batch_strategy == BatchStrategy::kAuto &&
-        measure_rows_per_page() > kMaxScanFactor * static_cast<double>(config_.batch_size)) {
-      // One page holds more rows than a batch may: page ranges cannot be that small.
-      physical_ = false;
     }
     prepare_statements();
     result.strategy = physical_ ? "physical" : "key";
@@ -205,6 +232,7 @@ class PostgresStore final : public CleanupStore {
     last_key_.reset();
     exhausted_ = false;
     next_block_ = 0;
+    next_offset_ = 0;
     if (physical_) {
       end_block_ = session_
                        .exec(
@@ -213,6 +241,10 @@ class PostgresStore final : public CleanupStore {
                            {pending_oid_})
                        .integer(0, 0);
       rows_per_page_ = measure_rows_per_page();
+      // MaxHeapTuplesPerPage: (block size - page header) / (tuple header + line pointer).
+      const auto block_size =
+          session_.exec("SELECT current_setting('block_size')::bigint").integer(0, 0);
+      max_tuples_per_page_ = (block_size - 24) / (24 + 4);
       // Start by assuming every row matches (a small first batch); adapt from there.
       density_ = rows_per_page_;
     }
@@ -233,9 +265,9 @@ class PostgresStore final : public CleanupStore {
     };
     if (physical_) {
       const auto end = physical_range_end(target_rows);
-      const Params range{tid_text(next_block_), tid_text(end)};
-      plan("fast path: delete the range's matching rows (pages " + std::to_string(next_block_) +
-               ".." + std::to_string(end) + ")",
+      const Params range{tid_text(next_block_, next_offset_), tid_text(end)};
+      plan("fast path: delete the range's matching rows (" + tid_text(next_block_, next_offset_) +
+               " to " + tid_text(end) + ")",
            fast_delete_sql_, range);
       plan("careful path: lock the range's free matching rows", lock_sql_, range);
       plan("careful path: delete the locked rows, predicate re-checked", delete_sql_,
@@ -309,7 +341,288 @@ class PostgresStore final : public CleanupStore {
 
   void cancel() noexcept override { session_.cancel(); }
 
+  bool users_table_empty() override {
+    return session_.exec("SELECT NOT EXISTS (SELECT 1 FROM " + users_.quoted() + ")").text(0, 0) ==
+           "t";
+  }
+
+  std::int64_t count_pending() override {
+    return session_.exec("SELECT count(*) FROM " + pending_.quoted()).integer(0, 0);
+  }
+
+  void set_commit_observer(CommitObserver* observer) override { observer_ = observer; }
+
+  std::chrono::milliseconds replication_lag() override {
+    // replay_lag is visible to superusers and members of pg_monitor (NULL otherwise).
+    const auto rows = session_.exec(
+        "SELECT coalesce(round(max(extract(epoch FROM replay_lag)) * 1000), 0)::bigint FROM "
+        "pg_stat_replication WHERE state = 'streaming'");
+    return std::chrono::milliseconds(rows.integer(0, 0));
+  }
+
+  std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override {
+    const auto rows =
+        session_.exec("SELECT k FROM unnest($1::text[]) k WHERE EXISTS (SELECT 1 FROM " +
+                          pending_.quoted() + " p WHERE p." + key_ + " = k::" + key_type_ + ")",
+                      {array_literal(keys)});
+    std::vector<std::string> out;
+    for (int r = 0; r < rows.rows(); ++r) out.push_back(rows.text(r, 0));
+    return out;
+  }
+
+  bool try_lock_instance() override {
+    const bool got = session_
+                         .exec(std::string("SELECT pg_try_advisory_lock(") + kAdvisoryLockClass +
+                                   ", hashtext($1))",
+                               {lock_name_})
+                         .text(0, 0) == "t";
+    lock_held_ = got;
+    return got;
+  }
+
+  void unlock_instance() noexcept override {
+    if (!lock_held_) return;
+    lock_held_ = false;
+    try {
+      if (session_.connected()) {
+        session_.exec(
+            std::string("SELECT pg_advisory_unlock(") + kAdvisoryLockClass + ", hashtext($1))",
+            {lock_name_});
+      }
+    } catch (...) {
+      // The session is broken: the server releases the lock with it.
+    }
+  }
+
+  void prepare_archive(const std::string& cycle_id) override {
+    const auto archive = archive_name();
+    auto existing = session_.exec(
+        "SELECT c.oid::text FROM pg_class c WHERE c.oid = to_regclass($1)", {archive.quoted()});
+    if (existing.rows() == 0) {
+      session_.exec("CREATE TABLE IF NOT EXISTS " + archive.quoted() + " (LIKE " +
+                    pending_.quoted() +
+                    ", archived_at timestamptz NOT NULL DEFAULT now(), cycle_id text NOT NULL, "
+                    "reason text NOT NULL)");
+      session_.exec("CREATE INDEX IF NOT EXISTS " +
+                    config::quote_identifier(archive.name.substr(0, 40) + "_archived_at_idx") +
+                    " ON " + archive.quoted() + " (archived_at)");
+      session_.exec("CREATE INDEX IF NOT EXISTS " +
+                    config::quote_identifier(archive.name.substr(0, 40) + "_cycle_id_idx") +
+                    " ON " + archive.quoted() + " (cycle_id)");
+      logging::logger()->info("created archive table {}", archive.display());
+      existing = session_.exec("SELECT c.oid::text FROM pg_class c WHERE c.oid = to_regclass($1)",
+                               {archive.quoted()});
+    }
+    const std::string oid = existing.text(0, 0);
+    if (oid == pending_oid_ || oid == users_oid_) {
+      throw ConfigError("invalid --archive-table '" + archive.display() +
+                        "': it is the users or pending table; use a table of its own");
+    }
+    check_archive_columns(oid, archive);
+    archive_cycle_ = cycle_id;
+    if (!archive_on_) {
+      archive_on_ = true;
+      prepare_statements();
+    }
+  }
+
+  std::int64_t purge_archive(std::chrono::milliseconds older_than,
+                             std::int64_t batch_rows) override {
+    const auto archive = archive_name();
+    if (session_.exec("SELECT to_regclass($1) IS NULL", {archive.quoted()}).text(0, 0) == "t") {
+      return 0;
+    }
+    const std::string sql = "DELETE FROM " + archive.quoted() +
+                            " WHERE ctid = ANY (ARRAY(SELECT ctid FROM " + archive.quoted() +
+                            " WHERE archived_at < now() - $1::interval LIMIT $2))";
+    const std::string age = std::to_string(older_than.count()) + " milliseconds";
+    std::int64_t total = 0;
+    while (true) {
+      const auto n = session_.exec(sql, {age, std::to_string(batch_rows)}).affected();
+      total += n;
+      if (n < batch_rows) break;
+    }
+    return total;
+  }
+
+  RestoreResult restore(const RestoreRequest& request) override {
+    const auto archive = archive_name();
+    const auto existing = session_.exec(
+        "SELECT c.oid::text FROM pg_class c WHERE c.oid = "
+        "to_regclass($1)",
+        {archive.quoted()});
+    if (existing.rows() == 0) {
+      throw ConfigError("archive table '" + archive.display() +
+                        "' does not exist. HINT: check --archive-table");
+    }
+    check_archive_columns(existing.text(0, 0), archive);
+    const Params filter_params = {
+        request.cycle_id.empty() ? std::nullopt : std::optional<std::string>(request.cycle_id),
+        request.since.empty() ? std::nullopt : std::optional<std::string>(request.since)};
+    const std::string filter =
+        "($1::text IS NULL OR a.cycle_id = $1) AND ($2::timestamptz IS NULL OR a.archived_at >= "
+        "$2::timestamptz)";
+    const std::string key_conflict =
+        "EXISTS (SELECT 1 FROM " + pending_.quoted() + " x WHERE x." + key_ + " = a." + key_ + ")";
+    const std::string email_conflict = "EXISTS (SELECT 1 FROM " + pending_.quoted() +
+                                       " x WHERE x." + email_ + " = a." + email_ + ")";
+    RestoreResult result;
+    PgTransaction tx(session_);
+    result.selected =
+        session_
+            .exec("SELECT count(*) FROM " + archive.quoted() + " a WHERE " + filter, filter_params)
+            .integer(0, 0);
+    Params listed_params = filter_params;
+    listed_params.push_back(std::to_string(kMaxListedConflicts));
+    const auto conflicts = session_.exec(
+        "SELECT a." + key_ + "::text, a." + email_ + "::text, " + key_conflict + " FROM " +
+            archive.quoted() + " a WHERE " + filter + " AND (" + key_conflict + " OR " +
+            email_conflict + ") ORDER BY a." + key_ + " LIMIT $3",
+        listed_params);
+    for (int r = 0; r < conflicts.rows(); ++r) {
+      result.conflicts.push_back(
+          {{conflicts.text(r, 0), conflicts.optional_text(r, 1).value_or("")},
+           conflicts.text(r, 2) == "t" ? "key exists in the pending table"
+                                       : "email exists in the pending table"});
+    }
+    if (config_.dry_run) {
+      result.restored =
+          session_
+              .exec("SELECT count(DISTINCT a." + key_ + ") FROM " + archive.quoted() + " a WHERE " +
+                        filter + " AND NOT " + key_conflict + " AND NOT " + email_conflict,
+                    filter_params)
+              .integer(0, 0);
+    } else {
+      std::string columns;
+      std::string values;
+      for (const auto& column : pending_columns_) {
+        if (column.generated) continue;
+        if (!columns.empty()) {
+          columns += ", ";
+          values += ", ";
+        }
+        columns += config::quote_identifier(column.name);
+        values += "(s.bc_row)." + config::quote_identifier(column.name);
+      }
+      result.restored =
+          session_
+              .exec("WITH src AS (SELECT DISTINCT ON (a." + key_ +
+                        ") a.ctid AS bc_aid, a AS "
+                        "bc_row FROM " +
+                        archive.quoted() + " a WHERE " + filter + " ORDER BY a." + key_ +
+                        ", a.archived_at DESC), ins AS (INSERT INTO " + pending_.quoted() + " (" +
+                        columns + ") OVERRIDING SYSTEM VALUE SELECT " + values +
+                        " FROM src s WHERE NOT EXISTS (SELECT 1 FROM " + pending_.quoted() +
+                        " x WHERE x." + key_ + " = (s.bc_row)." + key_ + " OR x." + email_ +
+                        " = (s.bc_row)." + email_ + ") ON CONFLICT DO NOTHING RETURNING " + key_ +
+                        "::text AS k) DELETE FROM " + archive.quoted() +
+                        " a USING src s, ins WHERE a.ctid = s.bc_aid AND (s.bc_row)." + key_ +
+                        "::text = ins.k",
+                    filter_params)
+              .affected();
+    }
+    tx.commit();
+    result.skipped = result.selected - result.restored;
+    return result;
+  }
+
  private:
+  struct PendingColumn {
+    std::string name;
+    bool generated = false;
+  };
+
+  config::QualifiedName archive_name() const {
+    if (config_.archive_table.empty()) throw ConfigError("no --archive-table configured");
+    return config::parse_table_name(config_.archive_table, "archive table");
+  }
+
+  // The archive must hold every pending column (by name) plus archived_at, cycle_id, reason.
+  void check_archive_columns(const std::string& oid, const config::QualifiedName& archive) {
+    const auto rows = session_.exec(
+        "SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 "
+        "AND NOT a.attisdropped",
+        {oid});
+    std::unordered_set<std::string> names;
+    for (int r = 0; r < rows.rows(); ++r) names.insert(rows.text(r, 0));
+    std::vector<std::string> needed = {"archived_at", "cycle_id", "reason"};
+    for (const auto& column : pending_columns_) needed.push_back(column.name);
+    for (const auto& name : needed) {
+      if (!names.count(name)) {
+        throw ConfigError("archive table '" + archive.display() + "' has no column '" + name +
+                          "'. HINT: an archive table needs the pending table's columns plus "
+                          "archived_at, cycle_id and reason; name a new table and it is created");
+      }
+    }
+  }
+
+  // Wraps a DELETE ... WHERE so that, with the archive on, the deleted rows are inserted into
+  // the archive by the same statement. Returns `locator` for each deleted row.
+  std::string deleting(const std::string& where, const std::string& locator,
+                       int first_archive_param) const {
+    const std::string head = "DELETE FROM " + pending_.quoted() + " p WHERE " + where;
+    if (!archive_on_) {
+      return head + " RETURNING " + locator + (row_json_on() ? ", row_to_json(p)::text" : "");
+    }
+    std::string columns;
+    std::string values;
+    for (const auto& column : pending_columns_) {
+      columns += config::quote_identifier(column.name) + ", ";
+      values += "(d.bc_row)." + config::quote_identifier(column.name) + ", ";
+    }
+    return "WITH d AS (" + head + " RETURNING " + locator +
+           " AS bc_locator, p AS bc_row), bc_archived AS (INSERT INTO " + archive_name().quoted() +
+           " (" + columns + "archived_at, cycle_id, reason) SELECT " + values + "now(), $" +
+           std::to_string(first_archive_param) + ", $" + std::to_string(first_archive_param + 1) +
+           " FROM d) SELECT bc_locator" + (row_json_on() ? ", row_to_json(bc_row)::text" : "") +
+           " FROM d";
+  }
+
+  bool row_json_on() const { return !config_.archive_file.empty(); }
+
+  // The physical fast path's DELETE of a page range, returning each deleted row's key and email
+  // (and its JSON for the archive file); with the archive on, the same statement inserts the
+  // rows into the archive ($3: cycle id, $4: reason).
+  std::string fast_deleting(const std::string& where) const {
+    const std::string head = "DELETE FROM " + pending_.quoted() + " p WHERE " + where;
+    const std::string key_email = "p." + key_ + "::text, p." + email_ + "::text";
+    if (!archive_on_) {
+      return head + " RETURNING " + key_email + (row_json_on() ? ", row_to_json(p)::text" : "");
+    }
+    std::string columns;
+    std::string values;
+    for (const auto& column : pending_columns_) {
+      columns += config::quote_identifier(column.name) + ", ";
+      values += "(d.bc_row)." + config::quote_identifier(column.name) + ", ";
+    }
+    return "WITH d AS (" + head + " RETURNING p." + key_ + "::text AS bc_key, p." + email_ +
+           "::text AS bc_email, p AS bc_row), bc_archived AS (INSERT INTO " +
+           archive_name().quoted() + " (" + columns + "archived_at, cycle_id, reason) SELECT " +
+           values + "now(), $3, $4 FROM d) SELECT bc_key, bc_email" +
+           (row_json_on() ? ", row_to_json(bc_row)::text" : "") + " FROM d";
+  }
+
+  // COMMIT, with the commit observer (the archive file) told before and, when the outcome is
+  // known, after.
+  void commit_observed(PgTransaction& tx, const std::vector<PendingRow>& rows) {
+    CommitObserver* observer = rows.empty() ? nullptr : observer_;
+    if (observer != nullptr) observer->before_commit(rows);
+    try {
+      tx.commit();
+    } catch (const DatabaseError& e) {
+      if (observer != nullptr && e.kind() != ErrorKind::kInDoubt) observer->after_commit(false);
+      throw;
+    }
+    if (observer != nullptr) observer->after_commit(true);
+  }
+
+  Params with_archive(Params params) const {
+    if (archive_on_) {
+      params.push_back(archive_cycle_);
+      params.push_back(std::string(kArchiveReason));
+    }
+    return params;
+  }
   struct Relation {
     std::string oid;
     std::string relkind;
@@ -379,13 +692,11 @@ class PostgresStore final : public CleanupStore {
                   ") "
                   "SELECT NULL::text, NULL::text, NULL::text, (SELECT count(*) FROM matched) "
                   "UNION ALL SELECT tid::text, k, e, NULL FROM locked";
-      fast_delete_sql_ =
-          "DELETE" + from + " WHERE p.ctid >= $1::tid AND p.ctid < $2::tid AND " + probe_;
-      fast_delete_returning_sql_ =
-          fast_delete_sql_ + " RETURNING p." + key_ + "::text, p." + email_ + "::text";
-      delete_sql_ = "DELETE" + from + " WHERE p.ctid = ANY ($1::tid[]) AND " + probe_ +
-                    " RETURNING p.ctid::text";
-      delete_one_sql_ = "DELETE" + from + " WHERE p.ctid = $1::tid AND " + probe_;
+      const std::string range_where = "p.ctid >= $1::tid AND p.ctid < $2::tid AND " + probe_;
+      fast_delete_sql_ = "DELETE" + from + " WHERE " + range_where;
+      fast_delete_returning_sql_ = fast_deleting(range_where);
+      delete_sql_ = deleting("p.ctid = ANY ($1::tid[]) AND " + probe_, "p.ctid::text", 2);
+      delete_one_sql_ = deleting("p.ctid = $1::tid AND " + probe_, "p.ctid::text", 2);
     } else {
       const auto lock_with = [&](const std::string& lower_bound) {
         return "WITH matched AS MATERIALIZED (SELECT p." + key_ + " AS key" + from + " WHERE " +
@@ -400,21 +711,29 @@ class PostgresStore final : public CleanupStore {
       };
       lock_first_sql_ = lock_with("");
       lock_after_sql_ = lock_with("p." + key_ + " > $1::" + key_type_ + " AND ");
-      delete_sql_ = "DELETE" + from + " WHERE p." + key_ + " = ANY ($1::" + key_type_ + "[]) AND " +
-                    probe_ + " RETURNING p." + key_ + "::text";
-      delete_one_sql_ =
-          "DELETE" + from + " WHERE p." + key_ + " = $1::" + key_type_ + " AND " + probe_;
+      delete_sql_ = deleting("p." + key_ + " = ANY ($1::" + key_type_ + "[]) AND " + probe_,
+                             "p." + key_ + "::text", 2);
+      delete_one_sql_ = deleting("p." + key_ + " = $1::" + key_type_ + " AND " + probe_,
+                                 "p." + key_ + "::text", 2);
     }
   }
 
-  // Pages the next physical batch covers: enough for about target_rows matches at the density
-  // seen so far, and never more than kMaxScanFactor * target_rows rows in all, so that a batch
-  // stays bounded even where the density jumps.
-  long long physical_range_end(std::int64_t target_rows) const {
+  // Where the next physical batch ends (exclusive): enough heap for about target_rows matches
+  // at the density seen so far, and never more than kMaxScanFactor * target_rows rows in all, so
+  // that a batch stays bounded even where the density jumps. Small batches cover part of a page.
+  TidPos physical_range_end(std::int64_t target_rows) const {
     const double cap = std::clamp(
-        kMaxScanFactor * static_cast<double>(target_rows) / rows_per_page_, 1.0, kMaxPagesPerBatch);
-    const double pages = std::clamp(static_cast<double>(target_rows) / density_, 1.0, cap);
-    return next_block_ + static_cast<long long>(std::ceil(pages));
+        kMaxScanFactor * static_cast<double>(target_rows) / rows_per_page_, 0.0, kMaxPagesPerBatch);
+    const double pages = std::clamp(static_cast<double>(target_rows) / density_, 0.0, cap);
+    if (next_offset_ == 0 && pages >= 1.0) {
+      return {next_block_ + static_cast<long long>(std::ceil(pages)), 0};
+    }
+    // Part of a page: count line pointers from the cursor, never past the page's last one.
+    const auto tuples =
+        std::max<long long>(1, static_cast<long long>(std::ceil(pages * rows_per_page_)));
+    const long long end_offset = std::max<long long>(next_offset_, 1) + tuples;
+    if (end_offset > max_tuples_per_page_) return {next_block_ + 1, 0};
+    return {next_block_, end_offset};
   }
 
   // One batch over a range of pages. The fast path is a single DELETE of the range's matching
@@ -424,8 +743,8 @@ class PostgresStore final : public CleanupStore {
   // isolate refused rows.
   BatchResult run_physical_batch(std::int64_t target_rows) {
     BatchResult result;
-    const long long range_end = physical_range_end(target_rows);
-    const Params range{tid_text(next_block_), tid_text(range_end)};
+    const TidPos range_end = physical_range_end(target_rows);
+    const Params range{tid_text(next_block_, next_offset_), tid_text(range_end)};
     {
       auto phase_start = Clock::now();
       PgTransaction tx(session_);
@@ -433,21 +752,26 @@ class PostgresStore final : public CleanupStore {
       bool fast = false;
       try {
         session_.exec("SELECT set_config('lock_timeout', $1, true)", {fast_lock_timeout_});
-        // The deleted rows come back only when someone will look at them (debug log).
-        const bool want_rows = logging::logger()->should_log(spdlog::level::debug);
-        const auto deleted =
-            session_.exec(want_rows ? fast_delete_returning_sql_ : fast_delete_sql_, range);
+        // The deleted rows come back only when someone needs them: the debug log, the archive
+        // file, or the archive table (whose INSERT rides on the same statement).
+        const bool want_rows =
+            archive_on_ || row_json_on() || logging::logger()->should_log(spdlog::level::debug);
+        const auto deleted = want_rows
+                                 ? session_.exec(fast_delete_returning_sql_, with_archive(range))
+                                 : session_.exec(fast_delete_sql_, range);
         session_.exec("RELEASE SAVEPOINT bc_fast");
         for (int r = 0; r < deleted.rows(); ++r) {
           result.deleted_rows.push_back(
               {deleted.text(r, 0), deleted.optional_text(r, 1).value_or("")});
+          if (row_json_on()) result.deleted_rows.back().row_json = deleted.text(r, 2);
         }
         result.matched = result.deleted = want_rows ? deleted.rows() : deleted.affected();
         fast = true;
       } catch (const DatabaseError& e) {
         if (e.sqlstate() != "55P03" && e.kind() != ErrorKind::kRowLevel) throw;
-        logging::logger()->debug("range ({}) to ({}): {} ({}); locking row by row", next_block_,
-                                 range_end, e.what(), e.sqlstate());
+        logging::logger()->debug("range {} to {}: {} ({}); locking row by row",
+                                 tid_text(next_block_, next_offset_), tid_text(range_end), e.what(),
+                                 e.sqlstate());
         session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
         session_.exec("SELECT set_config('lock_timeout', $1, true)", {session_lock_timeout_});
       }
@@ -463,15 +787,20 @@ class PostgresStore final : public CleanupStore {
         result.timings.delete_ms += ms_since(phase_start);
       }
       phase_start = Clock::now();
-      tx.commit();
+      commit_observed(tx, result.deleted_rows);
       result.timings.commit_ms = ms_since(phase_start);
     }
     // The batch is durable: advance the pass.
-    const double scanned = static_cast<double>(range_end - next_block_);
+    // Pages covered, fractions of a page counted in line pointers.
+    const double scanned =
+        std::max(1.0 / rows_per_page_,
+                 static_cast<double>(range_end.block - next_block_) +
+                     static_cast<double>(range_end.offset - next_offset_) / rows_per_page_);
     const double observed = static_cast<double>(result.matched) / scanned;
     density_ = result.matched > 0 ? std::max(1e-4, 0.3 * density_ + 0.7 * observed)
                                   : std::max(1e-4, density_ / 4);
-    next_block_ = range_end;
+    next_block_ = range_end.block;
+    next_offset_ = range_end.offset;
     if (next_block_ >= end_block_) {
       // The table may have grown while we worked; cover the new pages too.
       end_block_ = session_
@@ -506,7 +835,7 @@ class PostgresStore final : public CleanupStore {
       if (!locked.empty()) delete_locked(locked, result);
       result.timings.delete_ms = ms_since(phase_start);
       phase_start = Clock::now();
-      tx.commit();
+      commit_observed(tx, result.deleted_rows);
       result.timings.commit_ms = ms_since(phase_start);
     }
     if (result.matched < target_rows || !batch_last_key) {
@@ -547,11 +876,16 @@ class PostgresStore final : public CleanupStore {
     }
     session_.exec("SAVEPOINT bc_batch");
     try {
-      const auto deleted = session_.exec(delete_sql_, {array_literal(locators)});
-      std::unordered_set<std::string> gone;
-      for (int r = 0; r < deleted.rows(); ++r) gone.insert(deleted.text(r, 0));
+      const auto deleted = session_.exec(delete_sql_, with_archive({array_literal(locators)}));
+      std::unordered_map<std::string, std::string> gone;
+      for (int r = 0; r < deleted.rows(); ++r) {
+        gone[deleted.text(r, 0)] = row_json_on() ? deleted.text(r, 1) : std::string();
+      }
       for (const auto& row : locked) {
-        if (gone.count(row.locator)) result.deleted_rows.push_back(row.row);
+        const auto found = gone.find(row.locator);
+        if (found == gone.end()) continue;
+        result.deleted_rows.push_back(row.row);
+        result.deleted_rows.back().row_json = found->second;
       }
       result.deleted = deleted.rows();
       session_.exec("RELEASE SAVEPOINT bc_batch");
@@ -564,11 +898,12 @@ class PostgresStore final : public CleanupStore {
       for (const auto& row : locked) {
         session_.exec("SAVEPOINT bc_row");
         try {
-          const auto deleted = session_.exec(delete_one_sql_, {row.locator});
+          const auto deleted = session_.exec(delete_one_sql_, with_archive({row.locator}));
           session_.exec("RELEASE SAVEPOINT bc_row");
-          if (deleted.affected() > 0) {
+          if (deleted.rows() > 0) {
             ++result.deleted;
             result.deleted_rows.push_back(row.row);
+            if (row_json_on()) result.deleted_rows.back().row_json = deleted.text(0, 1);
           }
         } catch (const DatabaseError& row_error) {
           if (!skip_locked_ && row_error.sqlstate() == "55P03") {
@@ -603,6 +938,13 @@ class PostgresStore final : public CleanupStore {
   bool history_ready_ = false;
 
   std::string key_type_;
+  std::string users_oid_;
+  std::vector<PendingColumn> pending_columns_;
+  std::string lock_name_;  // "batch_cleanup:schema.table", hashed into the advisory lock key
+  bool lock_held_ = false;
+  CommitObserver* observer_ = nullptr;
+  bool archive_on_ = false;
+  std::string archive_cycle_;
   std::string pending_oid_;
   bool physical_ = true;
   bool skip_locked_ = true;  // the role may lock rows FOR UPDATE (needs UPDATE privilege)
@@ -613,7 +955,9 @@ class PostgresStore final : public CleanupStore {
 
   // Pass state; advanced only after a batch commits.
   long long next_block_ = 0;
-  double rows_per_page_ = 60.0;  // measured at the start of a pass
+  long long next_offset_ = 0;            // line pointer within next_block_ (0: its start)
+  long long max_tuples_per_page_ = 291;  // MaxHeapTuplesPerPage for the server's block size
+  double rows_per_page_ = 60.0;          // measured at the start of a pass
   long long end_block_ = 0;
   double density_ = 60.0;  // matching rows per page, adapted batch by batch
   std::optional<std::string> last_key_;

@@ -19,6 +19,7 @@
 #include "batch_cleanup/errors.h"
 #include "config/identifier.h"
 #include "log/logger.h"
+#include "store/lock_file.h"
 
 namespace batch_cleanup::store {
 namespace {
@@ -464,7 +465,8 @@ struct Candidate {
 struct ColumnInfo {
   std::string name;
   std::string type;
-  int pk = 0;  // 1-based position in the primary key, 0 when not part of it
+  int pk = 0;      // 1-based position in the primary key, 0 when not part of it
+  int hidden = 0;  // pragma_table_xinfo: 2 or 3 for generated columns
 };
 
 struct Table {
@@ -512,6 +514,7 @@ class SqliteStore final : public CleanupStore {
   std::string backend_name() const override { return "sqlite"; }
 
   void connect() override {
+    archive_ready_ = false;  // temp objects live and die with the connection
     connection_.begin_operation();
     connection_.open(target_.sqlite_path, config_.dry_run,
                      std::max<std::chrono::milliseconds>(config_.lock_timeout, kMinBusyTimeout),
@@ -575,6 +578,8 @@ class SqliteStore final : public CleanupStore {
                                                : "a table whose rowid names are all shadowed") +
                         ". HINT: use --batch-strategy key or auto");
     }
+    pending_info_ = pending;
+    users_sql_ = users.quoted();
     const bool key_mode = config_.batch_strategy == BatchStrategy::kKey || rowid.empty();
     build_sql(pending.quoted(), users.quoted(),
               key_mode ? "p." + key_ : "p." + config::quote_identifier(rowid), key_mode);
@@ -655,7 +660,7 @@ class SqliteStore final : public CleanupStore {
       if (!isolate_each) {
         phase_start = Clock::now();
         try {
-          tx.commit();
+          commit_observed(tx, result.deleted_rows);
           result.timings.commit_ms = ms_since(phase_start);
           last_commit_ = Clock::now();
           last_hold_ = last_commit_ - locked_at;
@@ -774,7 +779,276 @@ class SqliteStore final : public CleanupStore {
 
   void cancel() noexcept override { connection_.cancel(); }
 
+  bool users_table_empty() override {
+    Statement probe(connection_, "SELECT NOT EXISTS (SELECT 1 FROM " + users_sql_ + ")");
+    probe.step();
+    return probe.integer(0) != 0;
+  }
+
+  std::int64_t count_pending() override {
+    Statement count(connection_, "SELECT count(*) FROM " + pending_sql_);
+    count.step();
+    return count.integer(0);
+  }
+
+  bool try_lock_instance() override { return lock_file_.try_lock(); }
+
+  void set_commit_observer(CommitObserver* observer) override { observer_ = observer; }
+
+  std::chrono::milliseconds replication_lag() override { return {}; }  // no replicas
+
+  std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override {
+    connection_.begin_operation();
+    Statement find(connection_, "SELECT 1 FROM " + pending_sql_ + " p WHERE CAST(p." + key_ +
+                                    " AS TEXT) = ?1 LIMIT 1");
+    std::vector<std::string> out;
+    for (const auto& key : keys) {
+      find.reset();
+      find.bind(1, key);
+      if (find.step()) out.push_back(key);
+    }
+    return out;
+  }
+
+  void unlock_instance() noexcept override { lock_file_.unlock(); }
+
+  void prepare_archive(const std::string& cycle_id) override {
+    const std::string archive = archive_sql();
+    if (!archive_exists()) {
+      std::string columns;
+      for (const auto& column : pending_info_.columns) {
+        columns += config::quote_identifier(column.name) + " " + safe_type(column.type) + ", ";
+      }
+      const std::string bare = archive_bare_name();
+      connection_.exec("CREATE TABLE IF NOT EXISTS " + archive + " (" + columns +
+                       "archived_at TEXT NOT NULL, cycle_id TEXT NOT NULL, reason TEXT NOT NULL)");
+      connection_.exec("CREATE INDEX IF NOT EXISTS " +
+                       config::quote_identifier(pending_info_.schema) + "." +
+                       config::quote_identifier(bare + "_archived_at_idx") + " ON " +
+                       config::quote_identifier(bare) + " (archived_at)");
+      connection_.exec("CREATE INDEX IF NOT EXISTS " +
+                       config::quote_identifier(pending_info_.schema) + "." +
+                       config::quote_identifier(bare + "_cycle_id_idx") + " ON " +
+                       config::quote_identifier(bare) + " (cycle_id)");
+      logging::logger()->info("created archive table {}", config_.archive_table);
+    }
+    check_archive_columns();
+    if (!archive_ready_) {
+      // Connection-local (TEMP) objects: the database file's schema gains only the archive
+      // table. The trigger fires for the rows this connection deletes, inside the deleting
+      // statement, so a row is archived exactly when its deletion commits.
+      std::string columns;
+      std::string values;
+      for (const auto& column : pending_info_.columns) {
+        columns += config::quote_identifier(column.name) + ", ";
+        values += "OLD." + config::quote_identifier(column.name) + ", ";
+      }
+      connection_.exec("CREATE TEMP TABLE IF NOT EXISTS bc_archive_context (cycle_id TEXT)");
+      connection_.exec("DROP TRIGGER IF EXISTS temp.bc_archive_on_delete");
+      connection_.exec("CREATE TEMP TRIGGER bc_archive_on_delete AFTER DELETE ON " +
+                       pending_info_.quoted() + " BEGIN INSERT INTO " +
+                       config::quote_identifier(archive_bare_name()) + " (" + columns +
+                       "archived_at, cycle_id, reason) SELECT " + values +
+                       "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), cycle_id, '" + kArchiveReason +
+                       "' FROM temp.bc_archive_context; END");
+      archive_ready_ = true;
+    }
+    connection_.exec("DELETE FROM temp.bc_archive_context");
+    Statement set(connection_, "INSERT INTO temp.bc_archive_context (cycle_id) VALUES (?1)");
+    set.bind(1, cycle_id);
+    set.step();
+  }
+
+  std::int64_t purge_archive(std::chrono::milliseconds older_than,
+                             std::int64_t batch_rows) override {
+    if (!archive_exists()) return 0;
+    const std::string archive = archive_sql();
+    const std::string modifier =
+        "-" + std::to_string(static_cast<double>(older_than.count()) / 1000.0) + " seconds";
+    std::int64_t total = 0;
+    while (true) {
+      std::int64_t n = 0;
+      {
+        Transaction tx(connection_);
+        Statement purge(connection_, "DELETE FROM " + archive +
+                                         " WHERE rowid IN (SELECT rowid FROM " + archive +
+                                         " WHERE archived_at < strftime('%Y-%m-%dT%H:%M:%fZ', "
+                                         "'now', ?1) LIMIT ?2)");
+        purge.bind(1, modifier).bind(2, batch_rows);
+        purge.step();
+        n = sqlite3_changes64(connection_.handle());
+        tx.commit();
+      }
+      total += n;
+      if (n < batch_rows) break;
+    }
+    return total;
+  }
+
+  RestoreResult restore(const RestoreRequest& request) override {
+    connection_.begin_operation();
+    if (!archive_exists()) {
+      throw ConfigError("archive table '" + config_.archive_table +
+                        "' does not exist. HINT: check --archive-table");
+    }
+    check_archive_columns();
+    const std::string archive = archive_sql();
+    const std::string filter =
+        "(?1 = '' OR a.cycle_id = ?1) AND (?2 = '' OR a.archived_at >= "
+        "strftime('%Y-%m-%dT%H:%M:%fZ', ?2))";
+    const std::string key_conflict =
+        "EXISTS (SELECT 1 FROM " + pending_sql_ + " x WHERE x." + key_ + " = a." + key_ + ")";
+    const std::string email_conflict =
+        "EXISTS (SELECT 1 FROM " + pending_sql_ + " x WHERE x." + email_ + " = a." + email_ + ")";
+    const auto bind_filter = [&](Statement& statement) {
+      statement.bind(1, request.cycle_id).bind(2, request.since);
+    };
+    RestoreResult result;
+    std::optional<Transaction> tx;
+    if (!config_.dry_run) tx.emplace(connection_);
+    {
+      Statement count(connection_, "SELECT count(*) FROM " + archive + " a WHERE " + filter);
+      bind_filter(count);
+      count.step();
+      result.selected = count.integer(0);
+    }
+    {
+      Statement conflicts(connection_, "SELECT a." + key_ + ", a." + email_ + ", " + key_conflict +
+                                           " FROM " + archive + " a WHERE " + filter + " AND (" +
+                                           key_conflict + " OR " + email_conflict +
+                                           ") ORDER BY a." + key_ + " LIMIT 1000");
+      bind_filter(conflicts);
+      while (conflicts.step()) {
+        result.conflicts.push_back({{conflicts.text(0), conflicts.text(1)},
+                                    conflicts.integer(2) != 0
+                                        ? "key exists in the pending table"
+                                        : "email exists in the pending table"});
+      }
+    }
+    if (config_.dry_run) {
+      Statement count(connection_, "SELECT count(DISTINCT a." + key_ + ") FROM " + archive +
+                                       " a WHERE " + filter + " AND NOT " + key_conflict +
+                                       " AND NOT " + email_conflict);
+      bind_filter(count);
+      count.step();
+      result.restored = count.integer(0);
+    } else {
+      // The newest archived copy of each key first; the pending table's write lock is held, so
+      // the conflict checks and the inserts see the same table.
+      std::vector<std::int64_t> rowids;
+      {
+        Statement list(connection_, "SELECT a.rowid FROM " + archive + " a WHERE " + filter +
+                                        " ORDER BY a." + key_ + ", a.archived_at DESC");
+        bind_filter(list);
+        while (list.step()) rowids.push_back(list.integer(0));
+      }
+      std::string columns;
+      for (const auto& column : pending_info_.columns) {
+        if (column.hidden != 0) continue;  // generated: computed again on insert
+        if (!columns.empty()) columns += ", ";
+        columns += config::quote_identifier(column.name);
+      }
+      Statement insert(connection_, "INSERT INTO " + pending_sql_ + " (" + columns + ") SELECT " +
+                                        columns + " FROM " + archive +
+                                        " a WHERE a.rowid = ?1 AND NOT " + key_conflict +
+                                        " AND NOT " + email_conflict + " ON CONFLICT DO NOTHING");
+      Statement remove(connection_, "DELETE FROM " + archive + " WHERE rowid = ?1");
+      for (const auto rowid : rowids) {
+        insert.reset();
+        insert.bind(1, rowid);
+        insert.step();
+        if (sqlite3_changes64(connection_.handle()) == 0) continue;
+        remove.reset();
+        remove.bind(1, rowid);
+        remove.step();
+        ++result.restored;
+      }
+    }
+    if (tx) tx->commit();
+    result.skipped = result.selected - result.restored;
+    return result;
+  }
+
  private:
+  // A row of a DELETE ... RETURNING key, email[, json].
+  PendingRow returned_row(const Statement& statement) const {
+    return {statement.text(0), statement.text(1),
+            config_.archive_file.empty() ? std::string() : statement.text(2)};
+  }
+
+  // COMMIT, with the commit observer (the archive file) told before and after.
+  void commit_observed(Transaction& tx, const std::vector<PendingRow>& rows) {
+    CommitObserver* observer = rows.empty() ? nullptr : observer_;
+    if (observer != nullptr) observer->before_commit(rows);
+    try {
+      tx.commit();
+    } catch (...) {
+      if (observer != nullptr) observer->after_commit(false);
+      throw;
+    }
+    if (observer != nullptr) observer->after_commit(true);
+  }
+
+  // The archive table, in the pending table's database (SQLite triggers insert into
+  // unqualified names, so it cannot live in another attached database).
+  std::string archive_bare_name() const {
+    const auto name = config::parse_table_name(config_.archive_table, "archive table");
+    if (!name.schema.empty() && !equal_nocase(name.schema, pending_info_.schema)) {
+      throw ConfigError(
+          "invalid --archive-table '" + config_.archive_table +
+          "': on SQLite the archive table must be in the pending table's database ('" +
+          pending_info_.schema + "')");
+    }
+    return name.name;
+  }
+
+  std::string archive_sql() const {
+    if (config_.archive_table.empty()) throw ConfigError("no --archive-table configured");
+    return config::quote_identifier(pending_info_.schema) + "." +
+           config::quote_identifier(archive_bare_name());
+  }
+
+  bool archive_exists() {
+    Statement find(connection_, "SELECT 1 FROM " + config::quote_identifier(pending_info_.schema) +
+                                    ".sqlite_schema WHERE type = 'table' AND name = ?1 COLLATE "
+                                    "NOCASE");
+    find.bind(1, archive_bare_name());
+    return find.step();
+  }
+
+  void check_archive_columns() {
+    const std::string bare = archive_bare_name();
+    if (equal_nocase(bare, pending_info_.name) || equal_nocase(bare, users_.name)) {
+      throw ConfigError("invalid --archive-table '" + config_.archive_table +
+                        "': it is the users or pending table; use a table of its own");
+    }
+    Statement columns(connection_, "SELECT name FROM pragma_table_xinfo(?1, ?2)");
+    columns.bind(1, bare).bind(2, pending_info_.schema);
+    std::vector<std::string> names;
+    while (columns.step()) names.push_back(columns.text(0));
+    std::vector<std::string> needed = {"archived_at", "cycle_id", "reason"};
+    for (const auto& column : pending_info_.columns) needed.push_back(column.name);
+    for (const auto& name : needed) {
+      const bool found = std::any_of(names.begin(), names.end(),
+                                     [&](const std::string& n) { return equal_nocase(n, name); });
+      if (!found) {
+        throw ConfigError("archive table '" + config_.archive_table + "' has no column '" + name +
+                          "'. HINT: an archive table needs the pending table's columns plus "
+                          "archived_at, cycle_id and reason; name a new table and it is created");
+      }
+    }
+  }
+
+  // A declared column type copied into the archive's DDL: kept only when it is plain words,
+  // digits, spaces, parentheses and commas (as in VARCHAR(255)); otherwise no type.
+  static std::string safe_type(const std::string& type) {
+    const bool plain = std::all_of(type.begin(), type.end(), [](char c) {
+      return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+             c == ' ' || c == '(' || c == ')' || c == ',' || c == '_';
+    });
+    return plain ? type : std::string();
+  }
+
   void yield_to_other_writers() {
     if (last_commit_ == Clock::time_point{}) return;
     const auto gap = std::min<Clock::duration>(last_hold_, kMaxYield);
@@ -805,11 +1079,12 @@ class SqliteStore final : public CleanupStore {
       table.type = find.text(2);
       table.without_rowid = find.integer(3) != 0;
     }
-    Statement columns(connection_, "SELECT name, type, pk FROM pragma_table_xinfo(?1, ?2)");
+    Statement columns(connection_, "SELECT name, type, pk, hidden FROM pragma_table_xinfo(?1, ?2)");
     columns.bind(1, table.name).bind(2, table.schema);
     while (columns.step()) {
-      table.columns.push_back(
-          {columns.text(0), columns.text(1), static_cast<int>(columns.integer(2))});
+      table.columns.push_back({columns.text(0), columns.text(1),
+                               static_cast<int>(columns.integer(2)),
+                               static_cast<int>(columns.integer(3))});
     }
     return table;
   }
@@ -917,6 +1192,21 @@ class SqliteStore final : public CleanupStore {
     match_ = "EXISTS (SELECT 1 FROM " + users + " u WHERE u." + email_ + " = p." + email_ + ")";
     // RETURNING names columns unqualified: SQLite 3.40 rejects p.col there on WITHOUT ROWID tables.
     returning_ = " RETURNING " + key_ + ", " + email_;
+    if (!config_.archive_file.empty()) {
+      // The whole row for the archive file; BLOBs as hex (JSON has no bytes).
+      std::string fields;
+      for (const auto& column : pending_info_.columns) {
+        const std::string quoted = config::quote_identifier(column.name);
+        std::string literal = column.name;  // a name from the schema: escape its quotes
+        for (std::size_t at = 0; (at = literal.find('\'', at)) != std::string::npos; at += 2) {
+          literal.insert(at, 1, '\'');
+        }
+        fields += (fields.empty() ? "" : ", ") +
+                  ("'" + literal + "', CASE typeof(" + quoted + ") WHEN 'blob' THEN hex(" + quoted +
+                   ") ELSE " + quoted + " END");
+      }
+      returning_ += ", json_object(" + fields + ")";
+    }
     delete_one_sql_ = "DELETE FROM " + pending_sql_ + " AS p WHERE " + locator_ + " = ?1 AND " +
                       match_ + returning_;
   }
@@ -977,7 +1267,7 @@ class SqliteStore final : public CleanupStore {
                           " AND " + match_ + returning_);
       const int next = bind_lower(range);
       if (upper != nullptr) range.bind(next, upper);
-      while (range.step()) result.deleted_rows.push_back({range.text(0), range.text(1)});
+      while (range.step()) result.deleted_rows.push_back(returned_row(range));
     } catch (const DatabaseError& e) {
       if (e.kind() != ErrorKind::kRowLevel) throw;
       result.deleted_rows.clear();
@@ -1004,7 +1294,7 @@ class SqliteStore final : public CleanupStore {
     try {
       one.reset();
       one.bind(1, candidate.locator.get());
-      while (one.step()) out.deleted_rows.push_back({one.text(0), one.text(1)});
+      while (one.step()) out.deleted_rows.push_back(returned_row(one));
       connection_.exec("RELEASE SAVEPOINT bc_row");
     } catch (const DatabaseError& e) {
       if (e.kind() != ErrorKind::kRowLevel) throw;
@@ -1053,7 +1343,7 @@ class SqliteStore final : public CleanupStore {
         }
       }
       try {
-        tx.commit();
+        commit_observed(tx, part.deleted_rows);
       } catch (const DatabaseError& e) {
         if (e.kind() != ErrorKind::kRowLevel) throw;
         return RowError{rows.front().row, e.sqlstate(), e.what()};
@@ -1088,6 +1378,12 @@ class SqliteStore final : public CleanupStore {
   std::string match_;
   std::string returning_;
   std::string delete_one_sql_;
+
+  Table pending_info_;     // as resolved by preflight
+  std::string users_sql_;  // "schema"."users"
+  LockFile lock_file_{target_.sqlite_path + ".lock"};
+  bool archive_ready_ = false;  // the TEMP trigger exists on this connection
+  CommitObserver* observer_ = nullptr;
 
   // Pass state; advanced only after a batch commits.
   Value cursor_;  // the last locator covered; null at the start of a pass

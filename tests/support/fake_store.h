@@ -4,6 +4,7 @@
 // batch "commits".
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <map>
@@ -33,6 +34,8 @@ struct FakeDatabase {
   bool connect_fatal = false;              // connect() fails with a fatal (authentication) error
   std::deque<DatabaseError> batch_errors;  // thrown by the next run_next_batch() calls, in order
   bool commit_in_doubt_once = false;  // the next batch deletes, then reports an in-doubt commit
+  bool users_empty = false;           // users_table_empty() answers true
+  std::atomic<bool> lock_held_elsewhere{false};  // try_lock_instance() fails while set
 
   // Observations.
   int connects = 0;
@@ -42,6 +45,14 @@ struct FakeDatabase {
   std::function<void()> on_batch;  // runs at the start of every run_next_batch()
   std::vector<RunRecord> history;  // record_run() appends here
   bool history_fails = false;      // record_run() throws a fatal error
+  int lock_attempts = 0;
+  bool lock_held = false;
+  int candidate_counts = 0;  // count_candidates() calls
+  std::atomic<std::chrono::milliseconds> replication_lag{std::chrono::milliseconds(0)};
+  int lag_queries = 0;
+  // Archive: rows deleted while an archive cycle is set, with that cycle id.
+  std::optional<std::string> archive_cycle;
+  std::vector<std::pair<std::string, FakeRow>> archive;
 };
 
 class FakeStore final : public store::CleanupStore {
@@ -63,6 +74,7 @@ class FakeStore final : public store::CleanupStore {
   store::PreflightResult preflight() override { return {{}, "key"}; }
 
   std::int64_t count_candidates() override {
+    ++db_.candidate_counts;
     std::int64_t n = 0;
     for (const auto& [key, row] : db_.pending) n += matches(row) ? 1 : 0;
     return n;
@@ -113,7 +125,15 @@ class FakeStore final : public store::CleanupStore {
         result.deleted_rows.push_back({key, *row.email});
       }
     }
-    for (const auto& row : result.deleted_rows) db_.pending.erase(row.key);
+    if (observer_ != nullptr && !result.deleted_rows.empty()) {
+      for (auto& row : result.deleted_rows) row.row_json = "{\"key\":\"" + row.key + "\"}";
+      observer_->before_commit(result.deleted_rows);
+      observer_->after_commit(true);
+    }
+    for (const auto& row : result.deleted_rows) {
+      if (db_.archive_cycle) db_.archive.emplace_back(*db_.archive_cycle, db_.pending.at(row.key));
+      db_.pending.erase(row.key);
+    }
     result.deleted = static_cast<std::int64_t>(result.deleted_rows.size());
     if (db_.commit_in_doubt_once && result.deleted > 0) {
       db_.commit_in_doubt_once = false;  // the deletion did commit, but we never heard back
@@ -144,6 +164,59 @@ class FakeStore final : public store::CleanupStore {
 
   void cancel() noexcept override {}
 
+  void set_commit_observer(store::CommitObserver* observer) override { observer_ = observer; }
+
+  std::chrono::milliseconds replication_lag() override {
+    ++db_.lag_queries;
+    return db_.replication_lag;
+  }
+
+  std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override {
+    std::vector<std::string> out;
+    for (const auto& key : keys) {
+      if (db_.pending.count(key)) out.push_back(key);
+    }
+    return out;
+  }
+
+  bool users_table_empty() override { return db_.users_empty; }
+
+  std::int64_t count_pending() override { return static_cast<std::int64_t>(db_.pending.size()); }
+
+  bool try_lock_instance() override {
+    ++db_.lock_attempts;
+    db_.lock_held = !db_.lock_held_elsewhere;
+    return db_.lock_held;
+  }
+
+  void unlock_instance() noexcept override { db_.lock_held = false; }
+
+  void prepare_archive(const std::string& cycle_id) override { db_.archive_cycle = cycle_id; }
+
+  std::int64_t purge_archive(std::chrono::milliseconds, std::int64_t) override { return 0; }
+
+  store::RestoreResult restore(const store::RestoreRequest& request) override {
+    store::RestoreResult result;
+    for (auto it = db_.archive.begin(); it != db_.archive.end();) {
+      if (!request.cycle_id.empty() && it->first != request.cycle_id) {
+        ++it;
+        continue;
+      }
+      ++result.selected;
+      if (db_.pending.count(it->second.key)) {
+        result.conflicts.push_back(
+            {{it->second.key, it->second.email.value_or("")}, "key exists in the pending table"});
+        ++it;
+        continue;
+      }
+      db_.pending[it->second.key] = it->second;
+      ++result.restored;
+      it = db_.archive.erase(it);
+    }
+    result.skipped = result.selected - result.restored;
+    return result;
+  }
+
  private:
   bool matches(const FakeRow& row) const {
     return row.email && db_.user_emails.count(*row.email) > 0;
@@ -151,6 +224,7 @@ class FakeStore final : public store::CleanupStore {
 
   FakeDatabase& db_;
   std::optional<std::string> cursor_;
+  store::CommitObserver* observer_ = nullptr;
 };
 
 }  // namespace batch_cleanup::testing

@@ -1,0 +1,89 @@
+#include "cli/restore_command.h"
+
+#include <fmt/format.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "batch_cleanup/errors.h"
+#include "cli/exit_codes.h"
+#include "config/since_time.h"
+#include "log/logger.h"
+#include "log/mask.h"
+#include "store/cleanup_store.h"
+
+namespace batch_cleanup::cli {
+
+CLI::App* declare_restore_command(CLI::App& app, RestoreOptions& options) {
+  auto* restore = app.add_subcommand(
+      "restore",
+      "Put archived rows back into the pending table (needs --archive-table); a row whose key "
+      "or email a pending row already has is reported and skipped, never overwritten");
+  restore->fallthrough();
+  auto* cycle =
+      restore->add_option("--cycle", options.cycle_id, "Only the rows archived by this cycle id");
+  auto* since = restore->add_option(
+      "--since", options.since,
+      "Only the rows archived at or after this time: ISO-8601 (2026-11-29T16:00:00Z) or a "
+      "duration ago (2h, 7d)");
+  cycle->excludes(since);
+  return restore;
+}
+
+int run_restore(const CleanupConfig& config, const RestoreOptions& options,
+                const std::string& output) {
+  if (config.archive_table.empty()) {
+    throw ConfigError("restore needs --archive-table: the table the rows were archived to");
+  }
+  store::RestoreRequest request;
+  request.cycle_id = options.cycle_id;
+  if (!options.since.empty()) {
+    request.since = config::parse_since(options.since, std::chrono::system_clock::now());
+  }
+  auto store = store::make_store(config);
+  try {
+    store->connect();
+  } catch (const DatabaseError& e) {
+    if (e.kind() == ErrorKind::kRetryable) throw ConnectionError(e.what());
+    throw;
+  }
+  store->preflight();
+  const auto result = store->restore(request);
+
+  const auto email = [&](const std::string& raw) {
+    return logging::maybe_mask_email(raw, config.log_pii);
+  };
+  for (const auto& conflict : result.conflicts) {
+    logging::logger()->warn("not restored: key={} email={}: {}", conflict.row.key,
+                            email(conflict.row.email), conflict.reason);
+  }
+  logging::logger()->info("restore{}: {} archived row(s) selected, {} restored, {} skipped",
+                          config.dry_run ? " (dry run)" : "", result.selected, result.restored,
+                          result.skipped);
+  if (output == "json") {
+    nlohmann::json conflicts = nlohmann::json::array();
+    for (const auto& conflict : result.conflicts) {
+      conflicts.push_back({{"key", conflict.row.key},
+                           {"email", email(conflict.row.email)},
+                           {"reason", conflict.reason}});
+    }
+    nlohmann::json report = {{"dry_run", config.dry_run},
+                             {"selected", result.selected},
+                             {"restored", result.restored},
+                             {"skipped", result.skipped},
+                             {"conflicts", conflicts}};
+    std::cout << report.dump() << std::endl;
+  } else {
+    std::cout << fmt::format("restore{}: selected={} restored={} skipped={}\n",
+                             config.dry_run ? " (dry run: nothing written)" : "", result.selected,
+                             result.restored, result.skipped);
+    for (const auto& conflict : result.conflicts) {
+      std::cout << fmt::format("  skipped: key={} email={}: {}\n", conflict.row.key,
+                               email(conflict.row.email), conflict.reason);
+    }
+    std::cout << std::flush;
+  }
+  return result.skipped > 0 ? kExitRowsFailed : kExitSuccess;
+}
+
+}  // namespace batch_cleanup::cli

@@ -1,0 +1,27 @@
+// `batch_cleanup restore --archive-table NAME [--cycle ID | --since TIME] [--dry-run]`: puts
+// archived rows back into the pending table; conflicting rows are reported and skipped.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "batch_cleanup/config.h"
+
+namespace batch_cleanup::cli {
+
+struct RestoreOptions {
+  std::string cycle_id;
+  std::string since;
+};
+
+// Declares the subcommand. The cleanup options (--database-url, --archive-table, --dry-run,
+// the table and column names, --output) are the main command's, accepted after `restore` too.
+CLI::App* declare_restore_command(CLI::App& app, RestoreOptions& options);
+
+// Runs the restore and prints its report (text or json). Returns the exit code: 0 every
+// selected row restored, 1 some rows skipped (conflicts). Throws ConfigError (exit 2),
+// ConnectionError (exit 3) and DatabaseError.
+int run_restore(const CleanupConfig& config, const RestoreOptions& options,
+                const std::string& output);
+
+}  // namespace batch_cleanup::cli

@@ -1,0 +1,145 @@
+#include "engine/archive_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "batch_cleanup/errors.h"
+#include "log/logger.h"
+#include "util/time_format.h"
+
+namespace batch_cleanup::engine {
+namespace {
+
+[[noreturn]] void io_error(const std::string& path, const char* what) {
+  throw DatabaseError(ErrorKind::kFatal, "",
+                      "archive file '" + path + "': " + what + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+ArchiveFile::ArchiveFile(std::string path) : path_(std::move(path)) {
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) {
+    throw ConfigError("cannot open --archive-file '" + path_ + "': " + std::strerror(errno));
+  }
+  // A torn last line (a crash inside write()) must not swallow the next line.
+  const off_t size = ::lseek(fd_, 0, SEEK_END);
+  if (size > 0) {
+    std::ifstream in(path_, std::ios::binary);
+    in.seekg(size - 1);
+    char last = '\n';
+    in.get(last);
+    if (last != '\n') append("\n", true);
+  }
+}
+
+ArchiveFile::~ArchiveFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void ArchiveFile::append(const std::string& text, bool sync) {
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      io_error(path_, "write failed");
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (sync && ::fdatasync(fd_) != 0) io_error(path_, "fdatasync failed");
+}
+
+std::map<std::string, std::vector<std::string>> ArchiveFile::unresolved_in_file() {
+  std::map<std::string, std::vector<std::string>> rows;
+  std::set<std::string> resolved;
+  std::ifstream in(path_);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto object = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!object.is_object() || !object.contains("batch") || !object.contains("type")) continue;
+    const std::string batch = object["batch"].get<std::string>();
+    const std::string type = object["type"].get<std::string>();
+    if (type == "row" && object.contains("key")) {
+      rows[batch].push_back(object["key"].get<std::string>());
+    } else if (type == "commit" || type == "rollback" || type == "reconciled") {
+      resolved.insert(batch);
+    }
+  }
+  for (const auto& batch : resolved) rows.erase(batch);
+  return rows;
+}
+
+int ArchiveFile::reconcile(store::CleanupStore& store) {
+  if (!file_scanned_) {
+    for (auto& [batch, keys] : unresolved_in_file()) in_doubt_[batch] = std::move(keys);
+    file_scanned_ = true;
+  }
+  int reconciled = 0;
+  for (auto it = in_doubt_.begin(); it != in_doubt_.end(); it = in_doubt_.erase(it)) {
+    const auto still_there = store.existing_keys(it->second);
+    nlohmann::json line = {{"type", "reconciled"},
+                           {"batch", it->first},
+                           {"rolled_back_keys", still_there},
+                           {"at", util::iso8601_utc(std::chrono::system_clock::now())}};
+    append(line.dump() + "\n", true);
+    logging::logger()->info(
+        "archive file: batch {} had no outcome; reconciled: {} row(s) deleted, {} not deleted",
+        it->first, it->second.size() - still_there.size(), still_there.size());
+    ++reconciled;
+  }
+  return reconciled;
+}
+
+void ArchiveFile::begin_cycle(const std::string& cycle_id) {
+  cycle_id_ = cycle_id;
+  batch_seq_ = 0;
+}
+
+void ArchiveFile::before_commit(const std::vector<store::PendingRow>& rows) {
+  open_batch_ = cycle_id_ + "-" + std::to_string(++batch_seq_);
+  open_keys_.clear();
+  const std::string now = util::iso8601_utc(std::chrono::system_clock::now());
+  std::string text;
+  for (const auto& row : rows) {
+    auto whole = nlohmann::json::parse(row.row_json, nullptr, /*allow_exceptions=*/false);
+    if (whole.is_discarded()) whole = nlohmann::json(row.row_json);
+    text += nlohmann::json({{"type", "row"},
+                            {"batch", open_batch_},
+                            {"cycle_id", cycle_id_},
+                            {"archived_at", now},
+                            {"key", row.key},
+                            {"row", whole}})
+                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+            "\n";
+    open_keys_.push_back(row.key);
+  }
+  // Until the outcome line is written, the batch counts as in doubt.
+  in_doubt_[open_batch_] = open_keys_;
+  append(text, true);
+}
+
+void ArchiveFile::after_commit(bool committed) noexcept {
+  if (open_batch_.empty()) return;
+  try {
+    const nlohmann::json line = {{"type", committed ? "commit" : "rollback"},
+                                 {"batch", open_batch_}};
+    append(line.dump() + "\n", false);
+    in_doubt_.erase(open_batch_);
+  } catch (const std::exception& e) {
+    // Left in doubt: reconciled when the next cycle starts.
+    try {
+      logging::logger()->warn("{}", e.what());
+    } catch (...) {
+    }
+  }
+  open_batch_.clear();
+}
+
+}  // namespace batch_cleanup::engine

@@ -1,0 +1,44 @@
+#include "store/lock_file.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "batch_cleanup/errors.h"
+
+namespace batch_cleanup::store {
+
+bool LockFile::try_lock() {
+  if (fd_ >= 0) return true;
+  const int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw ConfigError("cannot open the instance lock file '" + path_ +
+                      "': " + std::strerror(errno) +
+                      ". HINT: the directory of the SQLite file must be writable");
+  }
+  int rc;
+  do {
+    rc = ::flock(fd, LOCK_EX | LOCK_NB);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    const int error = errno;
+    ::close(fd);
+    if (error == EWOULDBLOCK) return false;
+    throw ConfigError("cannot lock the instance lock file '" + path_ +
+                      "': " + std::strerror(error));
+  }
+  fd_ = fd;
+  return true;
+}
+
+void LockFile::unlock() noexcept {
+  if (fd_ < 0) return;
+  ::flock(fd_, LOCK_UN);
+  ::close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace batch_cleanup::store

@@ -1,0 +1,326 @@
+// Faults that need a PostgreSQL server of their own: a restart (fast and immediate) during a
+// daemon cycle, and a failover to a pg_basebackup standby behind a multi-host URL. Each test
+// starts its servers with scripts/pg_test_server.sh (loopback, temporary directories, ports just
+// above the shared test server's) and stops them.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <thread>
+
+#include "integration/backend_fixture.h"
+#include "integration/json_report.h"
+#include "integration/process.h"
+
+namespace batch_cleanup::testing {
+namespace {
+
+// Runs one statement on a fresh connection (servers restart under these tests); returns the
+// first column of the first row, or "" (also when the server cannot be reached).
+std::string pg(const std::string& url, const std::string& sql) {
+  PGconn* conn = PQconnectdb((url + " connect_timeout=3").c_str());
+  std::string out;
+  if (PQstatus(conn) == CONNECTION_OK) {
+    PGresult* result = PQexec(conn, sql.c_str());
+    const auto status = PQresultStatus(result);
+    if (status == PGRES_TUPLES_OK && PQntuples(result) > 0) out = PQgetvalue(result, 0, 0);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+      ADD_FAILURE() << "postgres: " << PQresultErrorMessage(result) << " in: " << sql;
+    }
+    PQclear(result);
+  }
+  PQfinish(conn);
+  return out;
+}
+
+template <typename Condition>
+bool eventually(Condition condition, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return condition();
+}
+
+int shared_server_port() {
+  const char* url = std::getenv("BATCH_CLEANUP_TEST_PG_URL");
+  std::smatch match;
+  const std::string text = url != nullptr ? url : "";
+  if (std::regex_search(text, match, std::regex(R"(port=(\d+))"))) return std::stoi(match[1]);
+  return 54329;
+}
+
+// A throwaway server of the test's own.
+class OwnServer {
+ public:
+  explicit OwnServer(int port) : port_(port) {
+    dir_ = (std::filesystem::temp_directory_path() /
+            fmt::format("bc_own_pg_{}_{:x}", port, std::random_device{}()))
+               .string();
+  }
+  ~OwnServer() { script("stop " + dir_); }
+  void start() { ASSERT_EQ(script(fmt::format("start {} {}", dir_, port_)), 0); }
+  void standby_of(const OwnServer& primary, const std::string& settings = "") {
+    ASSERT_EQ(script(fmt::format("standby {} {} {} '{}'", dir_, port_, primary.port_, settings)),
+              0);
+  }
+  void restart(const std::string& mode) { ASSERT_EQ(script("restart " + dir_ + " " + mode), 0); }
+  void halt(const std::string& mode) { ASSERT_EQ(script("halt " + dir_ + " " + mode), 0); }
+  void promote() { ASSERT_EQ(script("promote " + dir_), 0); }
+  void require_tls_and_password() { ASSERT_EQ(script("tls-password " + dir_), 0); }
+  // Through the Unix socket (trusted even when TCP needs TLS and a password).
+  std::string socket_url(const std::string& dbname) const {
+    return fmt::format("host={} port={} user=postgres dbname={}", dir_, port_, dbname);
+  }
+  std::string url(const std::string& dbname = "postgres") const {
+    return fmt::format("host=127.0.0.1 port={} user=postgres dbname={}", port_, dbname);
+  }
+  int port() const { return port_; }
+
+ private:
+  static int script(const std::string& arguments) {
+    const std::string command = std::string(BATCH_CLEANUP_SOURCE_DIR) +
+                                "/scripts/pg_test_server.sh " + arguments + " >/dev/null";
+    return std::system(command.c_str());
+  }
+  int port_;
+  std::string dir_;
+};
+
+void create_app_database(const OwnServer& server, long long matching) {
+  pg(server.url(), "CREATE DATABASE app");
+  const std::string app = server.url("app");
+  pg(app,
+     "CREATE TABLE core_mstr_one_qlick_users_tbl (user_id TEXT PRIMARY KEY, email TEXT UNIQUE);"
+     "CREATE TABLE core_mstr_one_qlick_pending_users_tbl (pending_user_id TEXT PRIMARY KEY, "
+     "email TEXT UNIQUE);"
+     "CREATE FUNCTION slow_down() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM "
+     "pg_sleep(0.15); RETURN NULL; END $$;"
+     "CREATE TRIGGER slow_down AFTER DELETE ON core_mstr_one_qlick_pending_users_tbl FOR EACH "
+     "STATEMENT EXECUTE FUNCTION slow_down()");
+  pg(app, fmt::format("INSERT INTO core_mstr_one_qlick_users_tbl SELECT 'u' || i, 'user' || i || "
+                      "'@example.com' FROM generate_series(0, {}) i",
+                      matching * 4));
+  pg(app, fmt::format("INSERT INTO core_mstr_one_qlick_pending_users_tbl SELECT 'p' || i, 'user' "
+                      "|| i || '@example.com' FROM generate_series(0, {}) i",
+                      matching - 1));
+}
+
+long long pending_count(const std::string& url) {
+  const std::string text = pg(url, "SELECT count(*) FROM core_mstr_one_qlick_pending_users_tbl");
+  return text.empty() ? -1 : std::stoll(text);
+}
+
+class PgServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!postgres_available()) {
+      const char* required = std::getenv("BATCH_CLEANUP_REQUIRE_PG");
+      if (required != nullptr && std::string(required) == "1") FAIL() << "no PostgreSQL";
+      GTEST_SKIP() << "no PostgreSQL server binaries configured (scripts/test.sh does)";
+    }
+  }
+};
+
+TEST_F(PgServerTest, DaemonRecoversFromFastAndImmediateRestartsMidCycle) {
+  OwnServer server(shared_server_port() + 3);
+  server.start();
+  create_app_database(server, 2000);
+  const std::string app = server.url("app");
+  ChildProcess daemon({tool_binary(), "--daemon", "--interval", "1s", "--batch-size", "100",
+                       "--retries", "10", "--database-url", app},
+                      {});
+  for (const std::string mode : {"fast", "immediate"}) {
+    SCOPED_TRACE(mode);
+    // Mid-cycle: some rows gone, most still there.
+    ASSERT_TRUE(eventually(
+        [&] {
+          const auto n = pending_count(app);
+          return n >= 0 && n < 1900;
+        },
+        std::chrono::seconds(30)))
+        << daemon.current_err();
+    ASSERT_GT(pending_count(app), 0) << "the cycle ended before the restart";
+    server.restart(mode);
+    EXPECT_TRUE(eventually([&] { return pending_count(app) == 0; }, std::chrono::seconds(60)))
+        << daemon.current_err();
+    ASSERT_EQ(::kill(daemon.pid(), 0), 0) << "the daemon exited";
+    // Work for the next round.
+    pg(app,
+       "INSERT INTO core_mstr_one_qlick_pending_users_tbl SELECT 'q' || i || md5(random()::text), "
+       "'user' || i || '@example.com' FROM generate_series(2000, 3999) i");
+  }
+  EXPECT_TRUE(eventually([&] { return pending_count(app) == 0; }, std::chrono::seconds(60)));
+  daemon.signal(SIGTERM);
+  const auto result = daemon.wait(std::chrono::seconds(30));
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.err.find("connection"), std::string::npos) << result.err;
+}
+
+TEST_F(PgServerTest, DaemonFollowsAFailoverToThePromotedStandby) {
+  OwnServer primary(shared_server_port() + 4);
+  OwnServer standby(shared_server_port() + 5);
+  primary.start();
+  create_app_database(primary, 200);
+  standby.standby_of(primary);
+  const std::string url = fmt::format(
+      "host=127.0.0.1,127.0.0.1 port={},{} user=postgres dbname=app "
+      "target_session_attrs=read-write",
+      primary.port(), standby.port());
+  ChildProcess daemon({tool_binary(), "--daemon", "--interval", "1s", "--retries", "10",
+                       "--connect-timeout", "2s", "--database-url", url},
+                      {});
+  ASSERT_TRUE(
+      eventually([&] { return pending_count(primary.url("app")) == 0; }, std::chrono::seconds(30)))
+      << daemon.current_err();
+  // The standby has caught up with the deletions.
+  ASSERT_TRUE(
+      eventually([&] { return pending_count(standby.url("app")) == 0; }, std::chrono::seconds(30)));
+
+  primary.halt("immediate");
+  standby.promote();
+  ASSERT_TRUE(
+      eventually([&] { return pg(standby.url("app"), "SELECT pg_is_in_recovery()") == "f"; },
+                 std::chrono::seconds(30)));
+  pg(standby.url("app"),
+     "INSERT INTO core_mstr_one_qlick_pending_users_tbl SELECT 'after' || i, 'user' || i || "
+     "'@example.com' FROM generate_series(0, 99) i");
+  EXPECT_TRUE(
+      eventually([&] { return pending_count(standby.url("app")) == 0; }, std::chrono::seconds(60)))
+      << daemon.current_err();
+  ASSERT_EQ(::kill(daemon.pid(), 0), 0) << "the daemon exited";
+  daemon.signal(SIGTERM);
+  const auto result = daemon.wait(std::chrono::seconds(30));
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+}
+
+TEST_F(PgServerTest, MaxReplicationLagPausesBatchesWhileAStandbyLags) {
+  OwnServer primary(shared_server_port() + 1);
+  OwnServer standby(shared_server_port() + 7);
+  primary.start();
+  create_app_database(primary, 600);
+  // A standby that applies WAL 3 s late: its replay lag is about 3 s while WAL keeps coming.
+  standby.standby_of(primary, "-c recovery_min_apply_delay=3s");
+  const std::string app = primary.url("app");
+  pg(app, "CREATE TABLE heartbeat (at timestamptz)");
+  std::atomic<bool> writing{true};
+  std::thread writer([&] {
+    while (writing) {
+      pg(app, "INSERT INTO heartbeat VALUES (now())");
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  });
+  const auto lag_ms = [&] {
+    const auto text = pg(app,
+                         "SELECT coalesce(round(max(extract(epoch FROM replay_lag)) * 1000), 0) "
+                         "FROM pg_stat_replication");
+    return text.empty() ? 0.0 : std::stod(text);
+  };
+  ASSERT_TRUE(eventually([&] { return lag_ms() > 1500; }, std::chrono::seconds(30)));
+
+  ChildProcess tool({tool_binary(), "--run-once", "--output", "json", "--batch-size", "100",
+                     "--max-replication-lag", "1s", "--database-url", app},
+                    {});
+  ASSERT_TRUE(eventually(
+      [&] {
+        return tool.current_err().find("pausing: a standby's replay lag is") != std::string::npos;
+      },
+      std::chrono::seconds(30)))
+      << tool.current_err();
+  const auto at_pause = pending_count(app);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(pending_count(app), at_pause);  // no batch while the standby lags
+  EXPECT_LT(at_pause, 600);                 // the first batch ran ...
+  EXPECT_GE(at_pause, 600 - 4 * 100);       // ... and only it (at most 4x --batch-size rows)
+  writing = false;
+  writer.join();
+  const auto result = tool.wait(std::chrono::seconds(90));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(pending_count(app), 0);
+  EXPECT_NE(result.err.find("resuming"), std::string::npos) << result.err;
+  EXPECT_GE(last_json_report(result)["replication_pauses"].get<int>(), 1);
+}
+
+TEST_F(PgServerTest, TlsSettingsAndPasswordsFromUrlEnvironmentAndPgpassNeverShown) {
+  const std::string password = "S3cret-pw-C0FFEE";
+  OwnServer server(shared_server_port() + 6);
+  server.start();
+  create_app_database(server, 10);
+  pg(server.url(), "CREATE ROLE app LOGIN PASSWORD '" + password + "'");
+  pg(server.url("app"),
+     "GRANT SELECT ON core_mstr_one_qlick_users_tbl TO app; GRANT SELECT, DELETE, UPDATE "
+     "(pending_user_id) ON core_mstr_one_qlick_pending_users_tbl TO app;"
+     "DROP TRIGGER slow_down ON core_mstr_one_qlick_pending_users_tbl");
+  server.require_tls_and_password();
+  const std::string app = server.socket_url("app");
+  const auto refill = [&](int round) {
+    pg(app, fmt::format("INSERT INTO core_mstr_one_qlick_pending_users_tbl SELECT 'r{0}_' || i, "
+                        "'user' || (i + 10 * {0}) || '@example.com' FROM generate_series(0, 4) i",
+                        round));
+  };
+  const auto expect_clean = [&](const ProcessResult& result, const std::string& what) {
+    EXPECT_EQ(result.out.find(password), std::string::npos) << what << ": " << result.out;
+    EXPECT_EQ(result.err.find(password), std::string::npos) << what << ": " << result.err;
+  };
+  const std::string tcp = fmt::format("host=127.0.0.1 port={} user=app dbname=app", server.port());
+
+  // TLS settings reach libpq: without TLS the server refuses, with sslmode=require it works.
+  const auto plain = run_tool({"--run-once", "--retries", "0", "--database-url",
+                               tcp + " sslmode=disable password=" + password});
+  EXPECT_NE(plain.exit_code, 0);
+  EXPECT_NE(plain.err.find("no encryption"), std::string::npos) << plain.err;
+  expect_clean(plain, "sslmode=disable");
+
+  const auto from_url =
+      run_tool({"--run-once", "--output", "json", "--log-level", "debug", "--database-url",
+                fmt::format("postgresql://app:{}@127.0.0.1:{}/app?sslmode=require", password,
+                            server.port())});
+  EXPECT_EQ(from_url.exit_code, 0) << from_url.err;
+  expect_clean(from_url, "password in the URL");
+  EXPECT_EQ(pending_count(app), 0);
+
+  refill(1);
+  const auto from_env =
+      run_tool({"--run-once", "--output", "json", "--database-url", tcp + " sslmode=require"},
+               {{"PGPASSWORD", password}});
+  EXPECT_EQ(from_env.exit_code, 0) << from_env.err;
+  expect_clean(from_env, "PGPASSWORD");
+  EXPECT_EQ(pending_count(app), 0);
+
+  refill(2);
+  const std::string pgpass =
+      (std::filesystem::temp_directory_path() / fmt::format("bc_pgpass_{}", ::getpid())).string();
+  {
+    std::ofstream out(pgpass);
+    out << fmt::format("127.0.0.1:{}:app:app:{}\n", server.port(), password);
+  }
+  std::filesystem::permissions(
+      pgpass, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  const auto from_file =
+      run_tool({"--run-once", "--output", "json", "--database-url", tcp + " sslmode=require"},
+               {{"PGPASSFILE", pgpass}});
+  std::filesystem::remove(pgpass);
+  EXPECT_EQ(from_file.exit_code, 0) << from_file.err;
+  expect_clean(from_file, ".pgpass");
+  EXPECT_EQ(pending_count(app), 0);
+
+  // A wrong password is refused, and shown nowhere.
+  const std::string wrong = "Wrong-pw-DEADBEEF";
+  const auto refused = run_tool({"--run-once", "--output", "json", "--retries", "0",
+                                 "--database-url", tcp + " sslmode=require password=" + wrong});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("password authentication failed"), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.err.find(wrong), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.out.find(wrong), std::string::npos) << refused.out;
+}
+
+}  // namespace
+}  // namespace batch_cleanup::testing
