@@ -556,51 +556,38 @@ class PostgresStore final : public CleanupStore {
     }
   }
 
-  // Wraps a DELETE ... WHERE so that, with the archive on, the deleted rows are inserted into
-  // the archive by the same statement. Returns `locator` for each deleted row.
-  std::string deleting(const std::string& where, const std::string& locator,
+  // A DELETE ... WHERE returning the `returned` expressions (over p) for each deleted row, plus
+  // the row as JSON when the archive file is on. With the archive table on, the same statement
+  // inserts the deleted rows into it ($first_archive_param: cycle id, the next: reason).
+  std::string deleting(const std::string& where, const std::vector<std::string>& returned,
                        int first_archive_param) const {
     const std::string head = "DELETE FROM " + pending_.quoted() + " p WHERE " + where;
-    if (!archive_on_) {
-      return head + " RETURNING " + locator + (row_json_on() ? ", row_to_json(p)::text" : "");
+    std::string plain;
+    std::string aliased;
+    std::string selected;
+    for (std::size_t i = 0; i < returned.size(); ++i) {
+      const std::string alias = "bc_r" + std::to_string(i);
+      plain += (i ? ", " : "") + returned[i];
+      aliased += returned[i] + " AS " + alias + ", ";
+      selected += (i ? ", " : "") + alias;
     }
+    if (!archive_on_)
+      return head + " RETURNING " + plain + (row_json_on() ? ", row_to_json(p)::text" : "");
     std::string columns;
     std::string values;
     for (const auto& column : pending_columns_) {
       columns += config::quote_identifier(column.name) + ", ";
       values += "(d.bc_row)." + config::quote_identifier(column.name) + ", ";
     }
-    return "WITH d AS (" + head + " RETURNING " + locator +
-           " AS bc_locator, p AS bc_row), bc_archived AS (INSERT INTO " + archive_name().quoted() +
-           " (" + columns + "archived_at, cycle_id, reason) SELECT " + values + "now(), $" +
+    return "WITH d AS (" + head + " RETURNING " + aliased +
+           "p AS bc_row), bc_archived AS (INSERT INTO " + archive_name().quoted() + " (" + columns +
+           "archived_at, cycle_id, reason) SELECT " + values + "now(), $" +
            std::to_string(first_archive_param) + ", $" + std::to_string(first_archive_param + 1) +
-           " FROM d) SELECT bc_locator" + (row_json_on() ? ", row_to_json(bc_row)::text" : "") +
+           " FROM d) SELECT " + selected + (row_json_on() ? ", row_to_json(bc_row)::text" : "") +
            " FROM d";
   }
 
   bool row_json_on() const { return !config_.archive_file.empty(); }
-
-  // The physical fast path's DELETE of a page range, returning each deleted row's key and email
-  // (and its JSON for the archive file); with the archive on, the same statement inserts the
-  // rows into the archive ($3: cycle id, $4: reason).
-  std::string fast_deleting(const std::string& where) const {
-    const std::string head = "DELETE FROM " + pending_.quoted() + " p WHERE " + where;
-    const std::string key_email = "p." + key_ + "::text, p." + email_ + "::text";
-    if (!archive_on_) {
-      return head + " RETURNING " + key_email + (row_json_on() ? ", row_to_json(p)::text" : "");
-    }
-    std::string columns;
-    std::string values;
-    for (const auto& column : pending_columns_) {
-      columns += config::quote_identifier(column.name) + ", ";
-      values += "(d.bc_row)." + config::quote_identifier(column.name) + ", ";
-    }
-    return "WITH d AS (" + head + " RETURNING p." + key_ + "::text AS bc_key, p." + email_ +
-           "::text AS bc_email, p AS bc_row), bc_archived AS (INSERT INTO " +
-           archive_name().quoted() + " (" + columns + "archived_at, cycle_id, reason) SELECT " +
-           values + "now(), $3, $4 FROM d) SELECT bc_key, bc_email" +
-           (row_json_on() ? ", row_to_json(bc_row)::text" : "") + " FROM d";
-  }
 
   // COMMIT, with the commit observer (the archive file) told before and, when the outcome is
   // known, after.
@@ -694,9 +681,10 @@ class PostgresStore final : public CleanupStore {
                   "UNION ALL SELECT tid::text, k, e, NULL FROM locked";
       const std::string range_where = "p.ctid >= $1::tid AND p.ctid < $2::tid AND " + probe_;
       fast_delete_sql_ = "DELETE" + from + " WHERE " + range_where;
-      fast_delete_returning_sql_ = fast_deleting(range_where);
-      delete_sql_ = deleting("p.ctid = ANY ($1::tid[]) AND " + probe_, "p.ctid::text", 2);
-      delete_one_sql_ = deleting("p.ctid = $1::tid AND " + probe_, "p.ctid::text", 2);
+      fast_delete_returning_sql_ =
+          deleting(range_where, {"p." + key_ + "::text", "p." + email_ + "::text"}, 3);
+      delete_sql_ = deleting("p.ctid = ANY ($1::tid[]) AND " + probe_, {"p.ctid::text"}, 2);
+      delete_one_sql_ = deleting("p.ctid = $1::tid AND " + probe_, {"p.ctid::text"}, 2);
     } else {
       const auto lock_with = [&](const std::string& lower_bound) {
         return "WITH matched AS MATERIALIZED (SELECT p." + key_ + " AS key" + from + " WHERE " +
@@ -712,9 +700,9 @@ class PostgresStore final : public CleanupStore {
       lock_first_sql_ = lock_with("");
       lock_after_sql_ = lock_with("p." + key_ + " > $1::" + key_type_ + " AND ");
       delete_sql_ = deleting("p." + key_ + " = ANY ($1::" + key_type_ + "[]) AND " + probe_,
-                             "p." + key_ + "::text", 2);
+                             {"p." + key_ + "::text"}, 2);
       delete_one_sql_ = deleting("p." + key_ + " = $1::" + key_type_ + " AND " + probe_,
-                                 "p." + key_ + "::text", 2);
+                                 {"p." + key_ + "::text"}, 2);
     }
   }
 
