@@ -109,6 +109,13 @@ class PostgresStore final : public CleanupStore {
          std::to_string(config_.statement_timeout.count()) + "ms",
          std::to_string(std::max<long long>(60'000, 4 * config_.statement_timeout.count())) +
              "ms"});
+    try {
+      // PostgreSQL 14+: a backend whose client died (kill -9) stops its statement within a
+      // second and releases its locks, instead of running on until the statement ends.
+      session_.exec("SELECT set_config('client_connection_check_interval', '1s', false)");
+    } catch (const DatabaseError&) {
+      // Older servers have no such setting; nothing else depends on it.
+    }
     session_lock_timeout_ = std::to_string(config_.lock_timeout.count()) + "ms";
     fast_lock_timeout_ =
         std::to_string(std::min<long long>(kFastPathLockWaitMs, config_.lock_timeout.count())) +
