@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "integration/backend_fixture.h"
+#include "integration/json_report.h"
 #include "integration/process.h"
 
 namespace batch_cleanup::testing {
@@ -17,12 +18,6 @@ class CleanupTest : public BackendTest {
   ProcessResult run(std::vector<std::string> args) {
     args.insert(args.begin(), {"--database-url", db_->url()});
     return run_tool(args);
-  }
-  // The last JSON report printed on stdout.
-  static nlohmann::json report_of(const ProcessResult& result) {
-    const auto end = result.out.find_last_not_of('\n');
-    const auto start = result.out.rfind('\n', end);
-    return nlohmann::json::parse(result.out.substr(start == std::string::npos ? 0 : start + 1));
   }
 };
 
@@ -51,7 +46,7 @@ TEST_P(CleanupTest, DeletesExactlyTheMatchingRowsAndKeepsTheRest) {
   EXPECT_EQ(db_->keys(),
             (std::set<std::string>{"p_case", "p_case2", "p_null", "p_trailing", "p_new"}));
   EXPECT_EQ(db_->dump(kUsers, "user_id"), users_before);
-  const auto report = report_of(result);
+  const auto report = last_json_report(result);
   EXPECT_EQ(report["candidates"], 5);
   EXPECT_EQ(report["deleted"], 5);
   EXPECT_EQ(report["failed"], 0);
@@ -66,7 +61,7 @@ TEST_P(CleanupTest, ThousandsOfRowsAcrossManyBatches) {
   const std::string users_before = db_->dump(kUsers, "user_id");
   const auto result = run({"--run-once", "--output", "json", "--batch-size", "150"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  const auto report = report_of(result);
+  const auto report = last_json_report(result);
   EXPECT_EQ(report["deleted"], 2000);
   EXPECT_EQ(report["candidates"], 2000);
   EXPECT_GE(report["batches"].get<int>(), 10);
@@ -80,7 +75,7 @@ TEST_P(CleanupTest, ThousandsOfRowsAcrossManyBatches) {
   // A second run finds nothing and still succeeds.
   const auto again = run({"--run-once", "--output", "json"});
   ASSERT_EQ(again.exit_code, 0) << again.err;
-  EXPECT_EQ(report_of(again)["deleted"], 0);
+  EXPECT_EQ(last_json_report(again)["deleted"], 0);
 }
 
 TEST_P(CleanupTest, DryRunWritesNothing) {
@@ -91,7 +86,7 @@ TEST_P(CleanupTest, DryRunWritesNothing) {
   const std::string users_before = db_->dump(kUsers, "user_id");
   const auto result = run({"--run-once", "--dry-run", "--output", "json", "--sample-size", "3"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  const auto report = report_of(result);
+  const auto report = last_json_report(result);
   EXPECT_EQ(report["dry_run"], true);
   EXPECT_EQ(report["candidates"], 25);
   EXPECT_EQ(report["deleted"], 0);
@@ -133,7 +128,7 @@ TEST_P(CleanupTest, ForeignKeyReferencedRowIsIsolatedAndTheRestOfItsBatchGoes) {
   const auto result = run({"--run-once", "--output", "json", "--batch-size", "100"});
   EXPECT_EQ(result.exit_code, 1) << result.err;
   EXPECT_EQ(db_->keys(), (std::set<std::string>{"p4"}));
-  const auto report = report_of(result);
+  const auto report = last_json_report(result);
   EXPECT_EQ(report["deleted"], 9);
   EXPECT_EQ(report["failed"], 1);
   ASSERT_EQ(report["failures"].size(), 1u);
@@ -172,7 +167,7 @@ TEST_P(CleanupTest, TriggerThatRaisesIsIsolated) {
   const auto result = run({"--run-once", "--output", "json"});
   EXPECT_EQ(result.exit_code, 1) << result.err;
   EXPECT_EQ(db_->keys(), (std::set<std::string>{"p2"}));
-  const auto report = report_of(result);
+  const auto report = last_json_report(result);
   EXPECT_EQ(report["deleted"], 5);
   EXPECT_EQ(report["failed"], 1);
   EXPECT_NE(report["failures"][0]["message"].get<std::string>().find("vip rows are kept"),
@@ -314,7 +309,7 @@ TEST_P(CleanupTest, ThrottledRunStillDeletesExactly) {
       run({"--run-once", "--output", "json", "--batch-size", "100", "--batch-strategy", "key",
            "--sleep", "20ms", "--max-rate", "20000", "--batch-time", "30ms"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  const auto report = report_of(result);
+  const auto report = last_json_report(result);
   EXPECT_EQ(report["deleted"], 300);
   EXPECT_GE(report["throttle_ms"].get<double>(), 40.0);
   EXPECT_EQ(db_->count(kPending), 100);

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "integration/backend_fixture.h"
+#include "integration/json_report.h"
 #include "integration/process.h"
 
 namespace batch_cleanup::testing {
@@ -191,20 +192,10 @@ TEST_P(CliBackendTest, DaemonRunsCyclesUntilSigterm) {
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_LT(result.elapsed, std::chrono::seconds(15));
   // One JSON report per cycle.
-  int reports = 0;
+  const auto reports = json_reports(result);
   long long deleted = 0;
-  std::size_t pos = 0;
-  while (pos < result.out.size()) {
-    const auto end = result.out.find('\n', pos);
-    const auto line = result.out.substr(pos, end - pos);
-    if (!line.empty()) {
-      ++reports;
-      deleted += nlohmann::json::parse(line)["deleted"].get<long long>();
-    }
-    if (end == std::string::npos) break;
-    pos = end + 1;
-  }
-  EXPECT_GE(reports, 2);
+  for (const auto& report : reports) deleted += report["deleted"].get<long long>();
+  EXPECT_GE(reports.size(), 2u);
   EXPECT_EQ(deleted, 15);
   EXPECT_NE(result.err.find("daemon stopped"), std::string::npos) << result.err;
 }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "integration/backend_fixture.h"
+#include "integration/json_report.h"
 #include "integration/process.h"
 
 namespace batch_cleanup::testing {
@@ -18,12 +19,6 @@ namespace {
 
 constexpr const char* kPending = "core_mstr_one_qlick_pending_users_tbl";
 constexpr const char* kUsers = "core_mstr_one_qlick_users_tbl";
-
-nlohmann::json last_report(const ProcessResult& result) {
-  const auto end = result.out.find_last_not_of('\n');
-  const auto start = result.out.rfind('\n', end);
-  return nlohmann::json::parse(result.out.substr(start == std::string::npos ? 0 : start + 1));
-}
 
 class ConcurrencyTest : public BackendTest {};
 
@@ -73,7 +68,7 @@ TEST_P(ConcurrencyTest, InsertsIntoBothTablesDuringARun) {
   EXPECT_EQ(db_->scalar("SELECT count(*) FROM core_mstr_one_qlick_pending_users_tbl WHERE "
                         "pending_user_id LIKE 'w_dup%'"),
             "0");
-  const auto report = last_report(result);
+  const auto report = last_json_report(result);
   EXPECT_GE(report["deleted"].get<long long>(), 20000);
 }
 
@@ -97,14 +92,14 @@ TEST_P(PostgresConcurrencyTest, RowLockedByAnOpenTransactionIsSkippedWithoutWait
                                   "--batch-strategy", strategy, "--database-url", db_->url()});
     ASSERT_EQ(result.exit_code, 0) << result.err;
     EXPECT_LT(result.elapsed, std::chrono::seconds(10)) << "waited for the lock";
-    const auto report = last_report(result);
+    const auto report = last_json_report(result);
     EXPECT_EQ(report["skipped"], 1) << strategy;
     EXPECT_EQ(db_->keys(), (std::set<std::string>{"p7"}));
   }
   app->exec("COMMIT");
   const auto after = run_tool({"--run-once", "--output", "json", "--database-url", db_->url()});
   ASSERT_EQ(after.exit_code, 0) << after.err;
-  EXPECT_EQ(last_report(after)["deleted"], 1);
+  EXPECT_EQ(last_json_report(after)["deleted"], 1);
   EXPECT_EQ(db_->count(kPending), 0);
 }
 
@@ -127,7 +122,7 @@ TEST_P(PostgresConcurrencyTest, RoleWithoutUpdatePrivilegeStillSkipsLockedRows) 
                   strategy, "--database-url", db_->url() + " user=" + role});
     ASSERT_EQ(result.exit_code, 0) << result.err;
     EXPECT_NE(result.err.find("no UPDATE privilege"), std::string::npos) << result.err;
-    const auto report = last_report(result);
+    const auto report = last_json_report(result);
     EXPECT_EQ(report["skipped"], 1) << strategy << " " << result.out;
     EXPECT_EQ(report["failed"], 0);
     EXPECT_EQ(db_->keys(), (std::set<std::string>{"p9"})) << strategy;
@@ -179,7 +174,7 @@ TEST_P(PostgresConcurrencyTest, KeyStrategyOnPartitionedPendingTable) {
   result = run_tool(
       {"--run-once", "--output", "json", "--batch-size", "64", "--database-url", db_->url()});
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  const auto report = last_report(result);
+  const auto report = last_json_report(result);
   EXPECT_EQ(report["strategy"], "key");
   EXPECT_EQ(report["deleted"], 500);
   EXPECT_EQ(db_->scalar("SELECT min(pending_user_id) FROM core_mstr_one_qlick_pending_users_tbl"),
@@ -208,7 +203,7 @@ TEST_P(PostgresConcurrencyTest, UuidKeysWithBothStrategies) {
     const auto result = run_tool({"--run-once", "--output", "json", "--batch-size", "97",
                                   "--batch-strategy", strategy, "--database-url", db_->url()});
     ASSERT_EQ(result.exit_code, 0) << result.err;
-    const auto report = last_report(result);
+    const auto report = last_json_report(result);
     EXPECT_EQ(report["deleted"], 1000) << strategy;
     EXPECT_EQ(report["strategy"], strategy);
     EXPECT_EQ(db_->count(kPending), 2000);
@@ -240,7 +235,7 @@ TEST_P(SqliteConcurrencyTest, WaitsForAnotherConnectionHoldingTheWriteLock) {
   holder->exec("COMMIT");
   const auto result = child.wait(std::chrono::seconds(60));
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_EQ(last_report(result)["deleted"], 100);
+  EXPECT_EQ(last_json_report(result)["deleted"], 100);
   EXPECT_EQ(db_->count(kPending), 0);
   EXPECT_EQ(db_->scalar("PRAGMA journal_mode"), journal_mode) << "the journal mode must not change";
 }
@@ -282,7 +277,7 @@ TEST_P(SqliteConcurrencyTest, AnotherProcessWritesThroughoutA100kRowCleanup) {
   EXPECT_TRUE(WIFSIGNALED(status)) << "the writer process failed with exit " << WEXITSTATUS(status);
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.err.find("[error]"), std::string::npos) << result.err;
-  const auto report = last_report(result);
+  const auto report = last_json_report(result);
   EXPECT_EQ(report["deleted"], 100000);
   EXPECT_EQ(report["failed"], 0);
   EXPECT_EQ(db_->scalar("SELECT count(*) FROM core_mstr_one_qlick_pending_users_tbl WHERE "
