@@ -19,8 +19,8 @@ class ArchiveTest : public BackendTest {
     db_->create_original_schema();
   }
   ProcessResult run(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--output", "json", "--database-url", db_->url()});
-    return run_tool(args);
+    args.insert(args.begin(), {"--output", "json"});
+    return run_on_db(std::move(args));
   }
   // Pending rows as "key|email|phone|full_name" lines, in key order.
   std::string rows_of(const std::string& table, const std::string& where = "1=1") {

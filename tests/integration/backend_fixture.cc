@@ -190,6 +190,11 @@ void BackendTest::SetUp() {
   db_ = make_test_database(GetParam());
 }
 
+ProcessResult BackendTest::run_on_db(std::vector<std::string> args) const {
+  args.insert(args.end(), {"--database-url", db_->url()});
+  return run_tool(args);
+}
+
 std::string backend_param_name(const ::testing::TestParamInfo<TestBackend>& info) {
   return backend_name(info.param);
 }

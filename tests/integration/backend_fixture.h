@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "integration/process.h"
+
 namespace batch_cleanup::testing {
 
 enum class TestBackend { kSqlite, kPostgres };
@@ -64,6 +66,8 @@ bool postgres_available();
 class BackendTest : public ::testing::TestWithParam<TestBackend> {
  protected:
   void SetUp() override;
+  // Runs the batch_cleanup binary with `args` followed by --database-url of this test's database.
+  ProcessResult run_on_db(std::vector<std::string> args) const;
   std::unique_ptr<TestDatabase> db_;
 };
 

@@ -15,10 +15,7 @@ constexpr const char* kUsers = "core_mstr_one_qlick_users_tbl";
 
 class CleanupTest : public BackendTest {
  protected:
-  ProcessResult run(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--database-url", db_->url()});
-    return run_tool(args);
-  }
+  ProcessResult run(std::vector<std::string> args) { return run_on_db(std::move(args)); }
 };
 
 TEST_P(CleanupTest, DeletesExactlyTheMatchingRowsAndKeepsTheRest) {

@@ -19,8 +19,8 @@ class GuardTest : public BackendTest {
     db_->create_original_schema();
   }
   ProcessResult run(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--run-once", "--output", "json", "--database-url", db_->url()});
-    return run_tool(args);
+    args.insert(args.begin(), {"--run-once", "--output", "json"});
+    return run_on_db(std::move(args));
   }
 };
 

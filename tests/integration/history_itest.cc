@@ -18,10 +18,7 @@ constexpr const char* kPending = "core_mstr_one_qlick_pending_users_tbl";
 
 class HistoryTest : public BackendTest {
  protected:
-  ProcessResult run(std::vector<std::string> args) {
-    args.insert(args.end(), {"--database-url", db_->url()});
-    return run_tool(args);
-  }
+  ProcessResult run(std::vector<std::string> args) { return run_on_db(std::move(args)); }
 
   std::vector<nlohmann::json> json_lines(const std::string& out) {
     std::vector<nlohmann::json> lines;
