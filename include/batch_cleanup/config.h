@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace batch_cleanup {
 
@@ -12,6 +13,13 @@ namespace batch_cleanup {
 //   kPhysical: always ctid block ranges (rejected for partitioned tables).
 //   kKey: keyset batches ordered by the pending key column.
 enum class BatchStrategy { kAuto, kPhysical, kKey };
+
+// How emails are compared (the same expression on both sides of the comparison).
+//   kNone: exactly, byte for byte (the original's behaviour).
+//   kLower: lower(email) = lower(email). PostgreSQL lowercases per the database's locale;
+//           SQLite's lower() folds ASCII letters only.
+//   kLowerTrim: lower(trim(email)): also ignores leading and trailing spaces.
+enum class EmailNormalization { kNone, kLower, kLowerTrim };
 
 struct CleanupConfig {
   // postgresql://..., postgres://..., a libpq "key=value" string, sqlite:PATH or
@@ -23,6 +31,29 @@ struct CleanupConfig {
   std::string pending_table = "core_mstr_one_qlick_pending_users_tbl";
   std::string pending_key = "pending_user_id";
   std::string email_column = "email";
+
+  // ---- Deletion policies. A pending row is deleted when at least one policy matches it, it is
+  // old enough (min_age) and it is not exempt (exclude_*). ----
+
+  // Policy 'email': the pending row's email exists in the users table.
+  bool match_email = true;
+  EmailNormalization normalize_email = EmailNormalization::kNone;
+  // Policy 'phone': the pending row's phone (non-empty) exists in the users table. Phones are
+  // compared exactly; the column has this name in both tables.
+  bool match_phone = false;
+  std::string phone_column = "phone";
+  // Policy 'expired': the pending row was created more than expire_after ago, whether or not a
+  // user matches. Zero: off. Ages are measured on the database's clock against created_column.
+  std::chrono::milliseconds expire_after{0};
+  std::string created_column = "created_at";
+  // In-flight protection: rows created less than min_age ago (or whose creation time is NULL or
+  // unreadable) are never deleted by any policy; checked inside every DELETE. Zero: off.
+  std::chrono::milliseconds min_age{0};
+  // Exemptions: pending rows whose email (trimmed, case-insensitive) is one of these, or whose
+  // domain (the part after the last '@') is one of these, are never deleted. Bound as
+  // parameters, never spliced into SQL.
+  std::vector<std::string> exclude_emails;
+  std::vector<std::string> exclude_domains;
 
   // Target number of matching rows per batch transaction (1 .. 1,000,000). With batch_time set,
   // the starting size, adapted after every batch.

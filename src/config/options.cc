@@ -1,5 +1,10 @@
 #include "config/options.h"
 
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
 #include "batch_cleanup/errors.h"
 #include "config/database_url.h"
 #include "config/duration.h"
@@ -71,6 +76,54 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
   app.add_option("--email-column", config.email_column, "Email column, in both tables")
       ->envname("BATCH_CLEANUP_EMAIL_COLUMN")
       ->capture_default_str();
+  app.add_option("--match", texts.match,
+                 "Deletion policies matching users: email, phone, email,phone, or none (with "
+                 "--expire-after: expiry only)")
+      ->envname("BATCH_CLEANUP_MATCH")
+      ->capture_default_str();
+  app.add_option("--normalize-email", texts.normalize_email,
+                 "Compare emails as they are (none), lowercased (lower) or lowercased and trimmed "
+                 "(lower-trim); the same expression on both tables")
+      ->envname("BATCH_CLEANUP_NORMALIZE_EMAIL")
+      ->check(CLI::IsMember({"none", "lower", "lower-trim"}))
+      ->capture_default_str();
+  app.add_option("--phone-column", config.phone_column,
+                 "Phone column, in both tables (for --match phone)")
+      ->envname("BATCH_CLEANUP_PHONE_COLUMN")
+      ->capture_default_str();
+  app.add_option("--expire-after", texts.expire_after,
+                 "Also delete pending rows created more than this long ago (e.g. 7d), whether or "
+                 "not a user matches (default: off)")
+      ->envname("BATCH_CLEANUP_EXPIRE_AFTER");
+  app.add_option("--created-column", config.created_column,
+                 "Creation time column of the pending table (for --expire-after and --min-age)")
+      ->envname("BATCH_CLEANUP_CREATED_COLUMN")
+      ->capture_default_str();
+  app.add_option("--min-age", texts.min_age,
+                 "Never delete a row created less than this long ago (e.g. 15m), whatever the "
+                 "policy; checked inside the DELETE (default: off)")
+      ->envname("BATCH_CLEANUP_MIN_AGE");
+  app.add_option("--exclude-email", config.exclude_emails,
+                 "Never delete the pending row with this email (case-insensitive, trimmed); "
+                 "repeatable, or comma-separated")
+      ->envname("BATCH_CLEANUP_EXCLUDE_EMAIL")
+      ->delimiter(',');
+  app.add_option("--exclude-domain", config.exclude_domains,
+                 "Never delete pending rows whose email is in this domain (the part after the "
+                 "last '@'; case-insensitive, exact: subdomains are not included); repeatable, or "
+                 "comma-separated")
+      ->envname("BATCH_CLEANUP_EXCLUDE_DOMAIN")
+      ->delimiter(',');
+  app.add_option("--exclude-email-file", texts.exclude_email_files,
+                 "Read --exclude-email values from this file, one per line ('#' comments); "
+                 "repeatable")
+      ->envname("BATCH_CLEANUP_EXCLUDE_EMAIL_FILE")
+      ->delimiter(',');
+  app.add_option("--exclude-domain-file", texts.exclude_domain_files,
+                 "Read --exclude-domain values from this file, one per line ('#' comments); "
+                 "repeatable")
+      ->envname("BATCH_CLEANUP_EXCLUDE_DOMAIN_FILE")
+      ->delimiter(',');
   app.add_option("--batch-size", config.batch_size,
                  "Matching rows per batch transaction (1..1000000)")
       ->envname("BATCH_CLEANUP_BATCH_SIZE")
@@ -179,6 +232,37 @@ std::int64_t parse_max_deletes(const std::string& text) {
   return value;
 }
 
+// An age for --expire-after / --min-age: a duration with a unit, at least one second.
+std::chrono::milliseconds parse_age(const std::string& text, const char* flag) {
+  if (text.empty() || std::isdigit(static_cast<unsigned char>(text.back())) != 0) {
+    throw ConfigError(std::string("invalid ") + flag + " '" + text +
+                      "': give a duration with a unit, e.g. 15m, 36h or 7d");
+  }
+  const auto age = parse_duration(text, BareUnit::kSeconds);
+  if (age.count() < 1000) {
+    throw ConfigError(std::string("invalid ") + flag + " '" + text + "': must be at least 1s");
+  }
+  return age;
+}
+
+// One value per line; blank lines and lines starting with '#' are skipped; spaces trimmed.
+std::vector<std::string> read_list_file(const std::string& path, const char* flag) {
+  std::ifstream in(path);
+  if (!in) {
+    throw ConfigError(std::string("cannot read ") + flag + " '" + path +
+                      "': " + std::strerror(errno));
+  }
+  std::vector<std::string> values;
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#') continue;
+    const auto last = line.find_last_not_of(" \t\r");
+    values.push_back(line.substr(first, last - first + 1));
+  }
+  return values;
+}
+
 double parse_max_fraction(const std::string& text) {
   std::size_t used = 0;
   double value = 0;
@@ -192,6 +276,27 @@ double parse_max_fraction(const std::string& text) {
                       "': use a number greater than 0 and at most 1 (0.1 = 10%)");
   }
   return value;
+}
+
+// "email", "phone", "email,phone" (any order) or "none".
+void parse_match(const std::string& text, CleanupConfig& config) {
+  config.match_email = config.match_phone = false;
+  if (text == "none") return;
+  std::size_t start = 0;
+  while (true) {
+    const auto comma = text.find(',', start);
+    const std::string part = text.substr(start, comma == std::string::npos ? comma : comma - start);
+    if (part == "email") {
+      config.match_email = true;
+    } else if (part == "phone") {
+      config.match_phone = true;
+    } else {
+      throw ConfigError("invalid --match '" + text +
+                        "': use email, phone, email,phone or none (with --expire-after)");
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
 }
 
 }  // namespace
@@ -219,6 +324,31 @@ void finish_options(const OptionTexts& texts, CleanupConfig& config) {
     if (config.archive_retention.count() < 1000) {
       throw ConfigError("invalid --archive-retention '" + texts.archive_retention +
                         "': must be at least 1s");
+    }
+  }
+  if (!texts.expire_after.empty()) {
+    config.expire_after = parse_age(texts.expire_after, "--expire-after");
+  }
+  if (!texts.min_age.empty()) config.min_age = parse_age(texts.min_age, "--min-age");
+  if (texts.normalize_email == "none") {
+    config.normalize_email = EmailNormalization::kNone;
+  } else if (texts.normalize_email == "lower") {
+    config.normalize_email = EmailNormalization::kLower;
+  } else if (texts.normalize_email == "lower-trim") {
+    config.normalize_email = EmailNormalization::kLowerTrim;
+  } else {
+    throw ConfigError("invalid --normalize-email '" + texts.normalize_email +
+                      "': use none, lower or lower-trim");
+  }
+  parse_match(texts.match, config);
+  for (const auto& path : texts.exclude_email_files) {
+    for (auto& value : read_list_file(path, "--exclude-email-file")) {
+      config.exclude_emails.push_back(std::move(value));
+    }
+  }
+  for (const auto& path : texts.exclude_domain_files) {
+    for (auto& value : read_list_file(path, "--exclude-domain-file")) {
+      config.exclude_domains.push_back(std::move(value));
     }
   }
   if (texts.batch_strategy == "physical") {
@@ -293,6 +423,29 @@ void validate_config(const CleanupConfig& config) {
         throw ConfigError("invalid --archive-table '" + config.archive_table +
                           "': it names the users or pending table; use a table of its own");
       }
+    }
+  }
+  if (config.match_phone) config::validate_identifier(config.phone_column, "phone column");
+  if (config.expire_after.count() > 0 || config.min_age.count() > 0) {
+    config::validate_identifier(config.created_column, "created column");
+  }
+  if (!config.match_email && !config.match_phone && config.expire_after.count() <= 0) {
+    throw ConfigError(
+        "no deletion policy: --match none needs --expire-after (or match email and/or phone)");
+  }
+  if (config.expire_after.count() < 0 || config.min_age.count() < 0) {
+    throw ConfigError("invalid age: --expire-after and --min-age must not be negative");
+  }
+  for (const auto& email : config.exclude_emails) {
+    if (email.find_first_not_of(" \t") == std::string::npos) {
+      throw ConfigError("invalid --exclude-email: empty value");
+    }
+  }
+  for (const auto& domain : config.exclude_domains) {
+    const auto first = domain.find_first_not_of(" \t@");
+    if (first == std::string::npos || domain.find('@', first) != std::string::npos) {
+      throw ConfigError("invalid --exclude-domain '" + domain +
+                        "': give a domain such as example.com (no '@' inside)");
     }
   }
   if (config.archive_retention.count() < 0)

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 #include "batch_cleanup/config.h"
 
@@ -42,6 +43,12 @@ struct OptionTexts {
   std::string max_fraction;         // empty: no limit
   std::string archive_retention;    // empty: keep forever
   std::string max_replication_lag;  // empty: no throttling
+  std::string normalize_email = "none";
+  std::string match = "email";
+  std::string expire_after;  // empty: no expiry
+  std::string min_age;       // empty: no in-flight protection
+  std::vector<std::string> exclude_email_files;
+  std::vector<std::string> exclude_domain_files;
 };
 
 // Declares the cleanup options (tables, batching, timeouts, database, privacy) on `app`,

@@ -111,6 +111,64 @@ TEST(OptionsTest, BadValuesAreRejected) {
   EXPECT_THROW(parse({"--database-url", "mysql://x/y"}), ConfigError);
 }
 
+TEST(PolicyOptionsTest, DefaultsAreTheOriginalBehaviour) {
+  const auto config = parse({}).config;
+  EXPECT_TRUE(config.match_email);
+  EXPECT_FALSE(config.match_phone);
+  EXPECT_EQ(config.normalize_email, EmailNormalization::kNone);
+  EXPECT_EQ(config.expire_after.count(), 0);
+  EXPECT_EQ(config.min_age.count(), 0);
+  EXPECT_TRUE(config.exclude_emails.empty());
+  EXPECT_TRUE(config.exclude_domains.empty());
+}
+
+TEST(PolicyOptionsTest, EveryPolicyFlag) {
+  const auto config =
+      parse({"--match", "phone,email", "--normalize-email", "lower-trim", "--phone-column",
+             "mobile", "--expire-after", "7d", "--created-column", "signed_up_at", "--min-age",
+             "15m", "--exclude-email", "a@x.com", "--exclude-email", "b@x.com,c@x.com",
+             "--exclude-domain", "@partner.org"})
+          .config;
+  EXPECT_TRUE(config.match_email);
+  EXPECT_TRUE(config.match_phone);
+  EXPECT_EQ(config.normalize_email, EmailNormalization::kLowerTrim);
+  EXPECT_EQ(config.phone_column, "mobile");
+  EXPECT_EQ(config.expire_after, std::chrono::hours(24 * 7));
+  EXPECT_EQ(config.created_column, "signed_up_at");
+  EXPECT_EQ(config.min_age, std::chrono::minutes(15));
+  EXPECT_EQ(config.exclude_emails, (std::vector<std::string>{"a@x.com", "b@x.com", "c@x.com"}));
+  EXPECT_EQ(config.exclude_domains, (std::vector<std::string>{"@partner.org"}));
+  const auto expiry_only = parse({"--match", "none", "--expire-after", "36h"}).config;
+  EXPECT_FALSE(expiry_only.match_email);
+  EXPECT_FALSE(expiry_only.match_phone);
+}
+
+TEST(PolicyOptionsTest, BadPolicyValuesAreRejected) {
+  EXPECT_THROW(parse({"--match", "none"}), ConfigError);  // no policy at all
+  EXPECT_THROW(parse({"--match", "emails"}), ConfigError);
+  EXPECT_THROW(parse({"--match", "email,"}), ConfigError);
+  EXPECT_THROW(parse({"--normalize-email", "upper"}), CLI::ParseError);
+  EXPECT_THROW(parse({"--expire-after", "7"}), ConfigError);  // no unit
+  EXPECT_THROW(parse({"--expire-after", "500ms"}), ConfigError);
+  EXPECT_THROW(parse({"--min-age", "soon"}), ConfigError);
+  EXPECT_THROW(parse({"--exclude-domain", "user@partner.org"}), ConfigError);
+  EXPECT_THROW(parse({"--exclude-domain", "@"}), ConfigError);
+  EXPECT_THROW(parse({"--exclude-email", "  "}), ConfigError);
+  EXPECT_THROW(parse({"--expire-after", "7d", "--created-column", "created at"}), ConfigError);
+  EXPECT_THROW(parse({"--match", "phone", "--phone-column", "x;y"}), ConfigError);
+  EXPECT_THROW(parse({"--exclude-email-file", "/nonexistent/emails.txt"}), ConfigError);
+}
+
+TEST(PolicyOptionsTest, ExclusionListsFromEnvironment) {
+  setenv("BATCH_CLEANUP_EXCLUDE_DOMAIN", "a.org,b.org", 1);
+  setenv("BATCH_CLEANUP_EXPIRE_AFTER", "2d", 1);
+  const auto config = config_from_environment();
+  EXPECT_EQ(config.exclude_domains, (std::vector<std::string>{"a.org", "b.org"}));
+  EXPECT_EQ(config.expire_after, std::chrono::hours(48));
+  unsetenv("BATCH_CLEANUP_EXCLUDE_DOMAIN");
+  unsetenv("BATCH_CLEANUP_EXPIRE_AFTER");
+}
+
 TEST(OptionsTest, EnvironmentFillsUnsetOptions) {
   setenv("DATABASE_URL", "sqlite:/tmp/env.db", 1);
   setenv("BATCH_CLEANUP_BATCH_SIZE", "77", 1);
