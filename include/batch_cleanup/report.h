@@ -11,6 +11,7 @@ namespace batch_cleanup {
 struct RowRef {
   std::string key;
   std::string email;
+  std::string reason;  // why it goes: "email exists in users", "phone exists in users", "expired"
 };
 
 // A pending row that could not be deleted, with the database's reason.
@@ -44,6 +45,33 @@ struct CycleProgress {
   double elapsed_ms = 0;
 };
 
+// Rows per deletion policy. A row more than one policy matches counts once, for the first of
+// email, phone, expired.
+struct PolicyCounts {
+  std::int64_t email = 0;    // the row's email exists in users (after --normalize-email)
+  std::int64_t phone = 0;    // the row's phone exists in users (--match phone)
+  std::int64_t expired = 0;  // created more than --expire-after ago
+};
+
+// What a dry run found each policy would do, counted set-based over the whole pending table.
+// -1: the policy or protection is off.
+struct PolicyPreview {
+  std::int64_t email = -1;  // rows whose email exists in users (normalised as configured)
+  // With --normalize-email: how many of those an exact comparison would not match.
+  std::int64_t email_extra_from_normalization = -1;
+  std::int64_t phone = -1;    // rows whose phone exists in users
+  std::int64_t expired = -1;  // rows created more than --expire-after ago
+  // Rows some policy matches that --min-age keeps (too young, or no readable creation time).
+  std::int64_t kept_by_min_age = -1;
+  // Rows some policy matches, old enough, that --exclude-email/--exclude-domain keep.
+  std::int64_t kept_by_exclusion = -1;
+  // With --normalize-email: normalised emails that several users rows share (reported, never
+  // resolved: a pending row with such an email is deleted, the users rows are not touched), and
+  // a few of them (masked unless log_pii).
+  std::int64_t users_email_collisions = -1;
+  std::vector<std::string> collision_sample;
+};
+
 struct CycleReport {
   std::string cycle_id;  // unique per cycle, also used in logs
   bool dry_run = false;
@@ -58,6 +86,8 @@ struct CycleReport {
   std::int64_t no_longer_matching = 0;  // matched, then failed the re-check in the DELETE
   std::int64_t batches = 0;
   std::int64_t batch_retries = 0;  // batches re-run after a transient error
+  PolicyCounts deleted_by_policy;  // `deleted`, split by the policy that matched each row
+  PolicyPreview policies;          // dry run only: what each policy would do
 
   double duration_ms = 0;
   double batch_p50_ms = 0;

@@ -47,6 +47,7 @@ struct ServiceStatus {
   std::int64_t failed_cycles = 0;
   std::int64_t consecutive_failures = 0;
   std::int64_t total_deleted = 0;
+  PolicyCounts total_deleted_by_policy;  // total_deleted, split by policy
   std::int64_t total_failed = 0;
   std::int64_t total_skipped = 0;
   std::int64_t total_no_longer_matching = 0;

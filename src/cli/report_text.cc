@@ -10,9 +10,35 @@ std::string render_report_text(const CycleReport& report) {
     out += fmt::format(
         "dry run (cycle {}, {}): {} pending row(s) would be deleted; nothing was written\n",
         report.cycle_id, report.backend, report.candidates);
+    const auto& p = report.policies;
+    if (p.email >= 0) {
+      out += fmt::format("  policy email:   {} row(s) whose email exists in users", p.email);
+      if (p.email_extra_from_normalization >= 0) {
+        out += fmt::format(" ({} only after --normalize-email)", p.email_extra_from_normalization);
+      }
+      out += "\n";
+    }
+    if (p.phone >= 0) {
+      out += fmt::format("  policy phone:   {} row(s) whose phone exists in users\n", p.phone);
+    }
+    if (p.expired >= 0) {
+      out += fmt::format("  policy expired: {} row(s) older than --expire-after\n", p.expired);
+    }
+    if (p.kept_by_min_age >= 0) {
+      out += fmt::format("  kept by --min-age: {} matching row(s)\n", p.kept_by_min_age);
+    }
+    if (p.kept_by_exclusion >= 0) {
+      out += fmt::format("  kept by exclusions: {} matching row(s)\n", p.kept_by_exclusion);
+    }
+    if (p.users_email_collisions > 0) {
+      out += fmt::format("  users sharing a normalised email: {} email(s), e.g. {}\n",
+                         p.users_email_collisions, fmt::join(p.collision_sample, ", "));
+    }
     if (!report.sample.empty()) {
       out += fmt::format("first {} candidate(s) by key:\n", report.sample.size());
-      for (const auto& row : report.sample) out += fmt::format("  {}  {}\n", row.key, row.email);
+      for (const auto& row : report.sample) {
+        out += fmt::format("  {}  {}  ({})\n", row.key, row.email, row.reason);
+      }
     }
   } else if (report.skipped_by_lock) {
     out += fmt::format("cycle {} ({}): skipped: another instance holds the lock for these tables\n",
@@ -24,6 +50,11 @@ std::string render_report_text(const CycleReport& report) {
         report.cycle_id, report.backend, report.batches, report.candidates, report.deleted,
         report.failed, report.skipped, report.no_longer_matching, report.duration_ms,
         report.interrupted ? " (interrupted by a stop request)" : "");
+    const auto& by = report.deleted_by_policy;
+    if (by.phone > 0 || by.expired > 0) {
+      out += fmt::format("  deleted by policy: email={} phone={} expired={}\n", by.email, by.phone,
+                         by.expired);
+    }
     if (report.archived > 0 || report.archive_purged > 0) {
       out +=
           fmt::format("  archived={} archive_purged={}\n", report.archived, report.archive_purged);

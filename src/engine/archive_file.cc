@@ -115,6 +115,7 @@ void ArchiveFile::before_commit(const std::vector<store::PendingRow>& rows) {
                             {"cycle_id", cycle_id_},
                             {"archived_at", now},
                             {"key", row.key},
+                            {"reason", row.reason},
                             {"row", whole}})
                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
             "\n";

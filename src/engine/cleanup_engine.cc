@@ -181,6 +181,9 @@ CycleReport CleanupEngine::run_cycle(const std::string& mode) {
   } else {
     logging::CountsLogScope counts({{"candidates", report.candidates},
                                     {"deleted", report.deleted},
+                                    {"deleted_email", report.deleted_by_policy.email},
+                                    {"deleted_phone", report.deleted_by_policy.phone},
+                                    {"deleted_expired", report.deleted_by_policy.expired},
                                     {"failed", report.failed},
                                     {"skipped", report.skipped},
                                     {"no_longer_matching", report.no_longer_matching},
@@ -188,10 +191,13 @@ CycleReport CleanupEngine::run_cycle(const std::string& mode) {
                                     {"duration_ms", std::llround(report.duration_ms)}});
     logging::logger()->info(
         "cycle {} {}: candidates={} deleted={} failed={} skipped={} no_longer_matching={} "
-        "batches={} duration={:.0f}ms batch_p50={:.1f}ms batch_p99={:.1f}ms",
+        "batches={} duration={:.0f}ms batch_p50={:.1f}ms batch_p99={:.1f}ms "
+        "by_policy=email:{},phone:{},expired:{}",
         report.cycle_id, report.interrupted ? "interrupted" : "finished", report.candidates,
         report.deleted, report.failed, report.skipped, report.no_longer_matching, report.batches,
-        report.duration_ms, report.batch_p50_ms, report.batch_p99_ms);
+        report.duration_ms, report.batch_p50_ms, report.batch_p99_ms,
+        report.deleted_by_policy.email, report.deleted_by_policy.phone,
+        report.deleted_by_policy.expired);
   }
   record_history(report, mode, "");
   return report;
@@ -223,9 +229,9 @@ bool CleanupEngine::run_cycle_body(CycleReport& report) {
     logging::logger()->warn("{} (a run without --dry-run would be refused)", refusal);
     report.warnings.push_back(refusal);
   }
-  logging::logger()->info("cycle {} started ({}{}, strategy {}, batch size {})", report.cycle_id,
-                          report.backend, config_.dry_run ? ", dry run" : "", strategy_,
-                          config_.batch_size);
+  logging::logger()->info("cycle {} started ({}{}, strategy {}, batch size {}; {})",
+                          report.cycle_id, report.backend, config_.dry_run ? ", dry run" : "",
+                          strategy_, config_.batch_size, describe_policies());
 
   if (config_.dry_run) {
     run_dry(report);
@@ -388,16 +394,90 @@ void CleanupEngine::purge_archive(CycleReport& report) {
 void CleanupEngine::run_dry(CycleReport& report) {
   try {
     report.candidates = store_->count_candidates();
+    report.policies = store_->preview_policies();
+    for (auto& email : report.policies.collision_sample) {
+      email = logging::maybe_mask_email(email, config_.log_pii);
+    }
     for (const auto& row : store_->sample_candidates(config_.sample_size)) {
-      report.sample.push_back({row.key, logging::maybe_mask_email(row.email, config_.log_pii)});
+      report.sample.push_back(
+          {row.key, logging::maybe_mask_email(row.email, config_.log_pii), row.reason});
     }
   } catch (const DatabaseError& e) {
     if (e.kind() == ErrorKind::kRetryable) connected_ = false;
     throw;
   }
+  log_policy_preview(report);
   for (const auto& row : report.sample) {
-    logging::logger()->info("would delete pending row key={} email={}", row.key, row.email);
+    logging::logger()->info("would delete pending row key={} email={} ({})", row.key, row.email,
+                            row.reason);
   }
+}
+
+std::string CleanupEngine::describe_policies() const {
+  std::string policies;
+  const auto add = [&](const std::string& text) {
+    policies += (policies.empty() ? "" : " or ") + text;
+  };
+  static constexpr const char* kNormalization[] = {"", " (lower)", " (lower-trim)"};
+  if (config_.match_email) {
+    add(std::string("email") + kNormalization[static_cast<int>(config_.normalize_email)]);
+  }
+  if (config_.match_phone) add("phone");
+  if (config_.expire_after.count() > 0) {
+    add("expired (older than " + config::format_duration(config_.expire_after) + ")");
+  }
+  std::string out = "policies: " + policies;
+  if (config_.min_age.count() > 0) {
+    out += "; min-age " + config::format_duration(config_.min_age);
+  }
+  if (!config_.exclude_emails.empty() || !config_.exclude_domains.empty()) {
+    out += fmt::format("; exempt: {} email(s), {} domain(s)", config_.exclude_emails.size(),
+                       config_.exclude_domains.size());
+  }
+  return out;
+}
+
+void CleanupEngine::log_policy_preview(const CycleReport& report) const {
+  const auto& p = report.policies;
+  auto log = logging::logger();
+  static constexpr const char* kNormalization[] = {"exact", "lower", "lower-trim"};
+  if (p.email >= 0) {
+    log->info(
+        "dry run: policy 'email' ({} comparison): {} pending row(s) have an email that "
+        "exists in users{}",
+        kNormalization[static_cast<int>(config_.normalize_email)], p.email,
+        p.email_extra_from_normalization >= 0
+            ? fmt::format(", {} of them only because of --normalize-email",
+                          p.email_extra_from_normalization)
+            : std::string());
+  }
+  if (p.phone >= 0) {
+    log->info("dry run: policy 'phone': {} pending row(s) have a phone that exists in users",
+              p.phone);
+  }
+  if (p.expired >= 0) {
+    log->info("dry run: policy 'expired': {} pending row(s) were created more than {} ago",
+              p.expired, config::format_duration(config_.expire_after));
+  }
+  if (p.kept_by_min_age >= 0) {
+    log->info(
+        "dry run: --min-age {} keeps {} matching row(s) (younger, or no readable creation "
+        "time)",
+        config::format_duration(config_.min_age), p.kept_by_min_age);
+  }
+  if (p.kept_by_exclusion >= 0) {
+    log->info("dry run: --exclude-email/--exclude-domain keep {} matching row(s)",
+              p.kept_by_exclusion);
+  }
+  if (p.users_email_collisions > 0) {
+    std::string sample;
+    for (const auto& email : p.collision_sample) sample += (sample.empty() ? "" : ", ") + email;
+    log->warn(
+        "dry run: {} normalised email(s) are shared by several users rows (e.g. {}); "
+        "pending rows with them are deleted, the users rows are left for you to review",
+        p.users_email_collisions, sample);
+  }
+  log->info("dry run: {} row(s) would be deleted in all", report.candidates);
 }
 
 void CleanupEngine::run_batches(CycleReport& report) {
@@ -560,6 +640,9 @@ void CleanupEngine::record_batch(const store::BatchResult& result, CycleReport& 
   ++report.batches;
   report.candidates += result.matched;
   report.deleted += result.deleted;
+  report.deleted_by_policy.email += result.deleted_by_policy.email;
+  report.deleted_by_policy.phone += result.deleted_by_policy.phone;
+  report.deleted_by_policy.expired += result.deleted_by_policy.expired;
   report.skipped += result.skipped;
   report.no_longer_matching += result.no_longer_matching;
   report.failed += static_cast<std::int64_t>(result.failures.size());
@@ -573,8 +656,8 @@ void CleanupEngine::record_batch(const store::BatchResult& result, CycleReport& 
     log->debug("batch {}: matched={} deleted={} skipped={} failed={}", report.batches,
                result.matched, result.deleted, result.skipped, result.failures.size());
     for (const auto& row : result.deleted_rows) {
-      log->debug("deleted pending row key={} email={}", row.key,
-                 logging::maybe_mask_email(row.email, config_.log_pii));
+      log->debug("deleted pending row key={} email={} reason={}", row.key,
+                 logging::maybe_mask_email(row.email, config_.log_pii), row.reason);
     }
   }
   for (const auto& failure : result.failures) {

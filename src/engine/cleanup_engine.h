@@ -58,6 +58,10 @@ class CleanupEngine {
   auto on_session(Operation&& operation) -> decltype(operation());
   void run_batches(CycleReport& report);
   void run_dry(CycleReport& report);
+  // Logs, per policy, what the dry run found it would do.
+  void log_policy_preview(const CycleReport& report) const;
+  // "policies: email (lower) or expired (older than 7d); min-age 15m; exempt: ..." for logs.
+  std::string describe_policies() const;
   void record_batch(const store::BatchResult& result, CycleReport& report);
   // --batch-time: scales target_rows towards the target batch duration.
   void adapt_batch_size(const store::BatchResult& result, double batch_ms,

@@ -9,13 +9,15 @@ namespace {
 
 nlohmann::json report_object(const CycleReport& report) {
   nlohmann::json sample = nlohmann::json::array();
-  for (const auto& row : report.sample) sample.push_back({{"key", row.key}, {"email", row.email}});
+  for (const auto& row : report.sample) {
+    sample.push_back({{"key", row.key}, {"email", row.email}, {"reason", row.reason}});
+  }
   nlohmann::json failures = nlohmann::json::array();
   for (const auto& f : report.failures) {
     failures.push_back(
         {{"key", f.key}, {"email", f.email}, {"sqlstate", f.sqlstate}, {"message", f.message}});
   }
-  return {
+  nlohmann::json object = {
       {"cycle_id", report.cycle_id},
       {"dry_run", report.dry_run},
       {"backend", report.backend},
@@ -27,6 +29,10 @@ nlohmann::json report_object(const CycleReport& report) {
       {"no_longer_matching", report.no_longer_matching},
       {"batches", report.batches},
       {"batch_retries", report.batch_retries},
+      {"deleted_by_policy",
+       {{"email", report.deleted_by_policy.email},
+        {"phone", report.deleted_by_policy.phone},
+        {"expired", report.deleted_by_policy.expired}}},
       {"duration_ms", std::llround(report.duration_ms)},
       {"batch_p50_ms", report.batch_p50_ms},
       {"batch_p99_ms", report.batch_p99_ms},
@@ -49,6 +55,24 @@ nlohmann::json report_object(const CycleReport& report) {
         {"archive", report.phases.archive_ms},
         {"wait", report.phases.wait_ms}}},
   };
+  if (report.dry_run) {
+    // What each policy would do; null where the policy or protection is off.
+    const auto count = [](std::int64_t n) {
+      return n < 0 ? nlohmann::json(nullptr) : nlohmann::json(n);
+    };
+    const auto& p = report.policies;
+    object["policies"] = {
+        {"email", count(p.email)},
+        {"email_extra_from_normalization", count(p.email_extra_from_normalization)},
+        {"phone", count(p.phone)},
+        {"expired", count(p.expired)},
+        {"kept_by_min_age", count(p.kept_by_min_age)},
+        {"kept_by_exclusion", count(p.kept_by_exclusion)},
+        {"users_email_collisions", count(p.users_email_collisions)},
+        {"collision_sample", p.collision_sample},
+    };
+  }
+  return object;
 }
 
 }  // namespace
@@ -72,6 +96,10 @@ std::string ServiceStatus::to_json() const {
       {"failed_cycles", failed_cycles},
       {"consecutive_failures", consecutive_failures},
       {"total_deleted", total_deleted},
+      {"total_deleted_by_policy",
+       {{"email", total_deleted_by_policy.email},
+        {"phone", total_deleted_by_policy.phone},
+        {"expired", total_deleted_by_policy.expired}}},
       {"total_failed", total_failed},
       {"total_skipped", total_skipped},
       {"total_no_longer_matching", total_no_longer_matching},

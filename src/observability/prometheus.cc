@@ -38,6 +38,15 @@ std::string render_metrics(const ServiceStatus& status) {
   std::string out;
   metric(out, "batch_cleanup_rows_deleted_total", "counter", "Pending rows deleted and committed.",
          static_cast<double>(status.total_deleted));
+  header(out, "batch_cleanup_rows_deleted_by_policy_total", "counter",
+         "Pending rows deleted, by the policy that matched them (email, phone, expired).");
+  for (const auto& [policy, value] :
+       {std::pair<const char*, std::int64_t>{"email", status.total_deleted_by_policy.email},
+        {"phone", status.total_deleted_by_policy.phone},
+        {"expired", status.total_deleted_by_policy.expired}}) {
+    out += fmt::format("batch_cleanup_rows_deleted_by_policy_total{{policy=\"{}\"}} {}\n", policy,
+                       value);
+  }
   metric(out, "batch_cleanup_rows_failed_total", "counter",
          "Pending rows a constraint or trigger refused to delete.",
          static_cast<double>(status.total_failed));

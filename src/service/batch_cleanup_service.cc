@@ -63,6 +63,9 @@ struct BatchCleanupService::Impl {
         status.database_unreachable = false;
         status.last_error.clear();
         status.total_deleted += report.deleted;
+        status.total_deleted_by_policy.email += report.deleted_by_policy.email;
+        status.total_deleted_by_policy.phone += report.deleted_by_policy.phone;
+        status.total_deleted_by_policy.expired += report.deleted_by_policy.expired;
         status.total_failed += report.failed;
         status.total_skipped += report.skipped;
         status.total_no_longer_matching += report.no_longer_matching;

@@ -27,6 +27,7 @@ struct PendingRow {
   std::string key;
   std::string email;
   std::string row_json;  // the whole row as a JSON object; only with config.archive_file
+  std::string reason;    // one of the k*Reason texts below, when the store returned it
 };
 
 // Sees every transaction that deletes rows, around its COMMIT (the archive file).
@@ -61,6 +62,7 @@ struct BatchResult {
   std::int64_t no_longer_matching = 0;   // the re-check inside the DELETE no longer matched
   std::vector<RowError> failures;        // refused by a constraint or trigger
   std::vector<PendingRow> deleted_rows;  // for debug logging; at most the batch's rows
+  PolicyCounts deleted_by_policy;        // `deleted`, split by policy
   bool exhausted = false;                // the pass has covered the whole table
   double progress = 0;                   // 0..1, the share of the table covered so far
   PhaseTimings timings;                  // time spent in each phase of this batch
@@ -85,8 +87,11 @@ struct RestoreResult {
   std::vector<RestoreConflict> conflicts;  // the key/email conflicts, at most 1,000 listed
 };
 
-// The reason recorded with every archived row.
-inline constexpr const char* kArchiveReason = "email exists in users";
+// Why a row is deleted: recorded with every archived row (table and file) and in debug logs.
+// A row several policies match gets the first: email, phone, expired.
+inline constexpr const char* kEmailReason = "email exists in users";
+inline constexpr const char* kPhoneReason = "phone exists in users";
+inline constexpr const char* kExpiredReason = "expired";
 
 class CleanupStore {
  public:
@@ -107,8 +112,12 @@ class CleanupStore {
   // The size of the whole candidate set, by one set-based query (used by dry runs).
   virtual std::int64_t count_candidates() = 0;
 
-  // Up to `limit` candidate rows in key order (used by dry runs).
+  // Up to `limit` candidate rows in key order, with their reasons (used by dry runs).
   virtual std::vector<PendingRow> sample_candidates(std::int64_t limit) = 0;
+
+  // What each policy and protection would do, counted set-based (dry runs). Collision samples
+  // are raw emails; the engine masks them.
+  virtual PolicyPreview preview_policies() = 0;
 
   // Starts a new pass over the pending table. Batches then cover it front to back.
   virtual void begin_pass() = 0;
@@ -182,6 +191,16 @@ class CleanupStore {
   // ConfigError when the archive table does not exist.
   virtual RestoreResult restore(const RestoreRequest& request) = 0;
 };
+
+// Adds one row deleted for `reason` (a k*Reason text) to `counts`.
+void count_reason(const std::string& reason, PolicyCounts& counts, std::int64_t rows = 1);
+// The reason of a configuration with a single policy; empty when several are on.
+std::string single_reason(const CleanupConfig& config);
+// Fills result.deleted_by_policy from the reasons of result.deleted_rows, or, when the store did
+// not return the rows (a single policy), credits every deleted row to `single`.
+void tally_policies(BatchResult& result, const std::string& single);
+// An --exclude-domain value as compared: spaces and a leading '@' removed (the store lowercases).
+std::string exclusion_domain(const std::string& value);
 
 // Creates the store for config.database_url (or DATABASE_URL). Throws ConfigError.
 std::unique_ptr<CleanupStore> make_store(const CleanupConfig& config);

@@ -87,13 +87,16 @@ class PostgresStore final : public CleanupStore {
         email_(config::quote_identifier(
             config::validate_identifier(config_.email_column, "email column"))),
         history_(config::parse_table_name(config_.history_table, "history table")) {
-    match_ = "EXISTS (SELECT 1 FROM " + users_.quoted() + " u WHERE u." + email_ + " = p." +
-             email_ + ")";
-    // In batch statements the same predicate with OFFSET 0, which keeps PostgreSQL from turning
-    // the EXISTS into a (hash) semi-join: a batch of a few thousand rows must probe the users'
-    // email index row by row, never scan the whole users table.
-    probe_ = "EXISTS (SELECT 1 FROM " + users_.quoted() + " u WHERE u." + email_ + " = p." +
-             email_ + " OFFSET 0)";
+    if (config_.match_phone) {
+      phone_ = config::quote_identifier(
+          config::validate_identifier(config_.phone_column, "phone column"));
+    }
+    if (uses_created()) {
+      created_ = config::quote_identifier(
+          config::validate_identifier(config_.created_column, "created column"));
+    }
+    single_reason_ = single_reason(config_);
+    assign_policy_params();
   }
 
   std::string backend_name() const override { return "postgresql"; }
@@ -171,7 +174,8 @@ class PostgresStore final : public CleanupStore {
         "AND i.indkey[0] = $2::smallint AND i.indexprs IS NULL AND i.indpred IS NULL "
         "AND i.indisvalid AND am.amname IN ('btree', 'hash')",
         {users.oid, users_email.attnum});
-    if (indexed.integer(0, 0) == 0) {
+    if (indexed.integer(0, 0) == 0 && config_.match_email &&
+        config_.normalize_email == EmailNormalization::kNone) {
       result.warnings.push_back(
           "no index on " + users_.display() + "(" + config_.email_column +
           "): every batch will scan the users table. HINT: CREATE INDEX CONCURRENTLY ON " +
@@ -215,24 +219,100 @@ class PostgresStore final : public CleanupStore {
           " ms lock wait each instead of SKIP LOCKED. HINT: GRANT UPDATE ON " + pending_.display() +
           " TO <role> (batch_cleanup never updates a row)");
     }
+    preflight_policies(pending, users, result);
     prepare_statements();
     result.strategy = physical_ ? "physical" : "key";
     return result;
   }
 
   std::int64_t count_candidates() override {
-    return session_.exec("SELECT count(*) FROM " + pending_.quoted() + " p WHERE " + match_)
+    return session_
+        .exec("SELECT count(*) FROM " + pending_.quoted() + " p WHERE " + predicate(false, 1),
+              with_policy({}))
         .integer(0, 0);
   }
 
   std::vector<PendingRow> sample_candidates(std::int64_t limit) override {
-    const auto rows = session_.exec("SELECT p." + key_ + "::text, p." + email_ + "::text FROM " +
-                                        pending_.quoted() + " p WHERE " + match_ + " ORDER BY p." +
-                                        key_ + " LIMIT $1",
-                                    {std::to_string(limit)});
+    const auto rows =
+        session_.exec("SELECT p." + key_ + "::text, p." + email_ + "::text, " + reason_expr(false) +
+                          " FROM " + pending_.quoted() + " p WHERE " + predicate(false, 2) +
+                          " ORDER BY p." + key_ + " LIMIT $1",
+                      with_policy({std::to_string(limit)}));
     std::vector<PendingRow> out;
-    for (int r = 0; r < rows.rows(); ++r) out.push_back({rows.text(r, 0), rows.text(r, 1)});
+    for (int r = 0; r < rows.rows(); ++r) {
+      out.push_back({rows.text(r, 0), rows.text(r, 1)});
+      out.back().reason = rows.text(r, 2);
+    }
     return out;
+  }
+
+  PolicyPreview preview_policies() override {
+    // One pass over the pending table; each policy's users side is a distinct set joined by
+    // hash (a dry run counts the whole table, so no per-row index probes).
+    std::string joins;
+    std::vector<std::pair<std::string, std::string>> flags;  // name, expression over p and joins
+    if (config_.match_email) {
+      joins += " LEFT JOIN (SELECT DISTINCT " + normalized("u." + email_) + " AS n FROM " +
+               users_.quoted() + " u) ue ON ue.n = " + normalized("p." + email_);
+      flags.push_back({"e", "ue.n IS NOT NULL"});
+      if (config_.normalize_email != EmailNormalization::kNone) {
+        joins += " LEFT JOIN (SELECT DISTINCT u." + email_ + " AS n FROM " + users_.quoted() +
+                 " u) ux ON ux.n = p." + email_;
+        flags.push_back({"x", "ux.n IS NOT NULL"});
+      }
+    }
+    if (config_.match_phone) {
+      joins += " LEFT JOIN (SELECT DISTINCT u." + phone_ + " AS n FROM " + users_.quoted() +
+               " u WHERE btrim(u." + phone_ + "::text) <> '') up ON up.n = p." + phone_;
+      flags.push_back({"ph", "up.n IS NOT NULL"});
+    }
+    if (config_.expire_after.count() > 0)
+      flags.push_back({"ex", "coalesce(" + expired(1) + ", false)"});
+    flags.push_back({"old", min_age_ord_ >= 0 ? "coalesce(" + old_enough(1) + ", false)" : "true"});
+    flags.push_back({"keep", exclusions(1).empty() ? "false" : "NOT (" + exclusions(1) + ")"});
+    std::string matched;
+    for (const char* name : {"e", "ph", "ex"}) {
+      for (const auto& flag : flags) {
+        if (flag.first == name) matched += (matched.empty() ? "" : " OR ") + flag.first;
+      }
+    }
+    std::string inner;
+    for (const auto& [name, expression] : flags) {
+      inner += (inner.empty() ? "" : ", ") + expression + " AS " + name;
+    }
+    const std::string m = "(" + matched + ")";
+    const auto row = session_.exec(
+        std::string("SELECT count(*) FILTER (WHERE ") + (config_.match_email ? "e" : "false") +
+            "), count(*) FILTER (WHERE " +
+            (config_.normalize_email != EmailNormalization::kNone && config_.match_email
+                 ? "e AND NOT x"
+                 : "false") +
+            "), count(*) FILTER (WHERE " + (config_.match_phone ? "ph" : "false") +
+            "), count(*) FILTER (WHERE " + (config_.expire_after.count() > 0 ? "ex" : "false") +
+            "), count(*) FILTER (WHERE " + m + " AND NOT old), count(*) FILTER (WHERE " + m +
+            " AND old AND keep) FROM (SELECT " + inner + " FROM " + pending_.quoted() + " p" +
+            joins + ") s",
+        with_policy({}));
+    PolicyPreview preview;
+    if (config_.match_email) preview.email = row.integer(0, 0);
+    if (config_.match_email && config_.normalize_email != EmailNormalization::kNone) {
+      preview.email_extra_from_normalization = row.integer(0, 1);
+    }
+    if (config_.match_phone) preview.phone = row.integer(0, 2);
+    if (config_.expire_after.count() > 0) preview.expired = row.integer(0, 3);
+    if (min_age_ord_ >= 0) preview.kept_by_min_age = row.integer(0, 4);
+    if (!exclusions(1).empty()) preview.kept_by_exclusion = row.integer(0, 5);
+    if (config_.match_email && config_.normalize_email != EmailNormalization::kNone) {
+      const auto collisions =
+          session_.exec("SELECT n, count(*) OVER () FROM (SELECT " + normalized("u." + email_) +
+                        " AS n FROM " + users_.quoted() + " u WHERE u." + email_ +
+                        " IS NOT NULL GROUP BY 1 HAVING count(*) > 1) s ORDER BY n LIMIT 5");
+      preview.users_email_collisions = collisions.rows() > 0 ? collisions.integer(0, 1) : 0;
+      for (int r = 0; r < collisions.rows(); ++r) {
+        preview.collision_sample.push_back(collisions.text(r, 0));
+      }
+    }
+    return preview;
   }
 
   void begin_pass() override {
@@ -259,7 +339,9 @@ class PostgresStore final : public CleanupStore {
 
   BatchResult run_next_batch(std::int64_t target_rows) override {
     target_rows = std::max<std::int64_t>(1, target_rows);
-    return physical_ ? run_physical_batch(target_rows) : run_key_batch(target_rows);
+    auto result = physical_ ? run_physical_batch(target_rows) : run_key_batch(target_rows);
+    tally_policies(result, single_reason_);
+    return result;
   }
 
   std::string explain_batch(std::int64_t target_rows) override {
@@ -275,17 +357,17 @@ class PostgresStore final : public CleanupStore {
       const Params range{tid_text(next_block_, next_offset_), tid_text(end)};
       plan("fast path: delete the range's matching rows (" + tid_text(next_block_, next_offset_) +
                " to " + tid_text(end) + ")",
-           fast_delete_sql_, range);
-      plan("careful path: lock the range's free matching rows", lock_sql_, range);
+           fast_delete_sql_, with_policy(range));
+      plan("careful path: lock the range's free matching rows", lock_sql_, with_policy(range));
       plan("careful path: delete the locked rows, predicate re-checked", delete_sql_,
-           {"{\"(0,1)\",\"(0,2)\"}"});
+           with_archive({"{\"(0,1)\",\"(0,2)\"}"}));
     } else {
       plan("lock the batch's matching rows (first batch)", lock_first_sql_,
-           {std::to_string(target_rows)});
-      plan("delete the locked rows, predicate re-checked", delete_sql_, {"{}"});
+           with_policy({std::to_string(target_rows)}));
+      plan("delete the locked rows, predicate re-checked", delete_sql_, with_archive({"{}"}));
     }
     plan("isolate one refused row", delete_one_sql_,
-         {physical_ ? std::optional<std::string>("(0,1)") : std::nullopt});
+         with_archive({physical_ ? std::optional<std::string>("(0,1)") : std::nullopt}));
     return out;
   }
 
@@ -563,12 +645,14 @@ class PostgresStore final : public CleanupStore {
     }
   }
 
-  // A DELETE ... WHERE returning the `returned` expressions (over p) for each deleted row, plus
-  // the row as JSON when the archive file is on. With the archive table on, the same statement
-  // inserts the deleted rows into it ($first_archive_param: cycle id, the next: reason).
-  std::string deleting(const std::string& where, const std::vector<std::string>& returned,
-                       int first_archive_param) const {
+  // A DELETE ... WHERE returning the `returned` expressions (over p) for each deleted row, then
+  // its reason (`reason`, over p), then the row as JSON when the archive file is on. With the
+  // archive table on, the same statement inserts the deleted rows into it, with their reason
+  // ($first_archive_param: the cycle id).
+  std::string deleting(const std::string& where, std::vector<std::string> returned,
+                       const std::string& reason, int first_archive_param) const {
     const std::string head = "DELETE FROM " + pending_.quoted() + " p WHERE " + where;
+    returned.push_back(reason);
     std::string plain;
     std::string aliased;
     std::string selected;
@@ -589,7 +673,7 @@ class PostgresStore final : public CleanupStore {
     return "WITH d AS (" + head + " RETURNING " + aliased +
            "p AS bc_row), bc_archived AS (INSERT INTO " + archive_name().quoted() + " (" + columns +
            "archived_at, cycle_id, reason) SELECT " + values + "now(), $" +
-           std::to_string(first_archive_param) + ", $" + std::to_string(first_archive_param + 1) +
+           std::to_string(first_archive_param) + ", d.bc_r" + std::to_string(returned.size() - 1) +
            " FROM d) SELECT " + selected + (row_json_on() ? ", row_to_json(bc_row)::text" : "") +
            " FROM d";
   }
@@ -610,11 +694,10 @@ class PostgresStore final : public CleanupStore {
     if (observer != nullptr) observer->after_commit(true);
   }
 
+  // The statement's own parameters, then the policy parameters, then the archive's.
   Params with_archive(Params params) const {
-    if (archive_on_) {
-      params.push_back(archive_cycle_);
-      params.push_back(std::string(kArchiveReason));
-    }
+    params = with_policy(std::move(params));
+    if (archive_on_) params.push_back(archive_cycle_);
     return params;
   }
   struct Relation {
@@ -628,6 +711,202 @@ class PostgresStore final : public CleanupStore {
     std::string attnum;
     std::string type;
   };
+
+  // ---- The deletion predicate: policies (email, phone, expired) OR-ed, then the protections
+  // (min-age, exclusions) AND-ed. Statement parameters come first; the policy parameters
+  // (policy_params_) follow them, from $first on.
+
+  bool uses_created() const {
+    return config_.expire_after.count() > 0 || config_.min_age.count() > 0;
+  }
+
+  // The same normalisation on both sides of an email comparison.
+  std::string normalized(const std::string& column) const {
+    switch (config_.normalize_email) {
+      case EmailNormalization::kLower:
+        return "lower(" + column + ")";
+      case EmailNormalization::kLowerTrim:
+        return "lower(btrim(" + column + "))";
+      case EmailNormalization::kNone:
+        break;
+    }
+    return column;
+  }
+
+  // In batch statements (probe) the EXISTS carries OFFSET 0, which keeps PostgreSQL from
+  // turning it into a (hash) semi-join: a batch of a few thousand rows must probe the users'
+  // index row by row, never scan the whole users table.
+  std::string email_exists(bool probe) const {
+    return "EXISTS (SELECT 1 FROM " + users_.quoted() + " u WHERE " + normalized("u." + email_) +
+           " = " + normalized("p." + email_) + (probe ? " OFFSET 0)" : ")");
+  }
+  // An empty (or blank) phone never matches, even when a user has one too.
+  std::string phone_exists(bool probe) const {
+    return "(btrim(p." + phone_ + "::text) <> '' AND EXISTS (SELECT 1 FROM " + users_.quoted() +
+           " u WHERE u." + phone_ + " = p." + phone_ + (probe ? " OFFSET 0))" : "))");
+  }
+  std::string param(int first, int ordinal) const { return "$" + std::to_string(first + ordinal); }
+  std::string expired(int first) const {
+    return "p." + created_ + " < now() - " + param(first, expire_ord_) + "::interval";
+  }
+  std::string old_enough(int first) const {
+    return "p." + created_ + " <= now() - " + param(first, min_age_ord_) + "::interval";
+  }
+  // True when the row is not exempt; empty without exemptions.
+  std::string exclusions(int first) const {
+    std::string out;
+    const std::string email = "lower(btrim(p." + email_ + "::text))";
+    if (exclude_email_ord_ >= 0) {
+      out = "NOT coalesce(" + email + " = ANY (" + param(first, exclude_email_ord_) +
+            "::text[]), false)";
+    }
+    if (exclude_domain_ord_ >= 0) {
+      out += (out.empty() ? "" : " AND ") + std::string("NOT coalesce(substring(") + email +
+             " from '@([^@]*)$') = ANY (" + param(first, exclude_domain_ord_) + "::text[]), false)";
+    }
+    return out;
+  }
+
+  std::string predicate(bool probe, int first) const {
+    std::vector<std::string> policies;
+    if (config_.match_email) policies.push_back(email_exists(probe));
+    if (config_.match_phone) policies.push_back(phone_exists(probe));
+    if (config_.expire_after.count() > 0) policies.push_back(expired(first));
+    std::string out;
+    for (const auto& policy : policies) out += (out.empty() ? "" : " OR ") + policy;
+    if (policies.size() > 1) out = "(" + out + ")";
+    if (min_age_ord_ >= 0) out += " AND " + old_enough(first);
+    const std::string exempt = exclusions(first);
+    if (!exempt.empty()) out += " AND " + exempt;
+    return out;
+  }
+
+  // The reason of a deleted row, as an SQL expression over p (no parameters): the first policy
+  // that matches, in the order email, phone, expired.
+  std::string reason_expr(bool probe) const {
+    if (!single_reason_.empty()) return "'" + single_reason_ + "'::text";
+    std::vector<std::pair<std::string, const char*>> policies;
+    if (config_.match_email) policies.push_back({email_exists(probe), kEmailReason});
+    if (config_.match_phone) policies.push_back({phone_exists(probe), kPhoneReason});
+    if (config_.expire_after.count() > 0) policies.push_back({"", kExpiredReason});
+    std::string out = "CASE";
+    for (std::size_t i = 0; i + 1 < policies.size(); ++i) {
+      out += " WHEN " + policies[i].first + " THEN '" + policies[i].second + "'";
+    }
+    return out + " ELSE '" + policies.back().second + "' END";
+  }
+
+  // Which policy parameter is which ($first + ordinal); -1: not used. Values are set by
+  // preflight (the exclusion lists are normalised by the server, with its own lower()).
+  void assign_policy_params() {
+    int next = 0;
+    min_age_ord_ = config_.min_age.count() > 0 ? next++ : -1;
+    expire_ord_ = config_.expire_after.count() > 0 ? next++ : -1;
+    exclude_email_ord_ = config_.exclude_emails.empty() ? -1 : next++;
+    exclude_domain_ord_ = config_.exclude_domains.empty() ? -1 : next++;
+    policy_params_.assign(static_cast<std::size_t>(next), std::nullopt);
+    const auto interval = [](std::chrono::milliseconds age) {
+      return std::to_string(age.count()) + " milliseconds";
+    };
+    if (min_age_ord_ >= 0) policy_params_[min_age_ord_] = interval(config_.min_age);
+    if (expire_ord_ >= 0) policy_params_[expire_ord_] = interval(config_.expire_after);
+  }
+
+  void prepare_exclusions() {
+    const std::string normalize =
+        "SELECT coalesce(array_agg(DISTINCT lower(btrim(x))), '{}')::text FROM unnest($1::text[]) "
+        "x";
+    if (exclude_email_ord_ >= 0) {
+      policy_params_[exclude_email_ord_] =
+          session_.exec(normalize, {array_literal(config_.exclude_emails)}).text(0, 0);
+    }
+    if (exclude_domain_ord_ >= 0) {
+      std::vector<std::string> domains;
+      for (const auto& domain : config_.exclude_domains)
+        domains.push_back(exclusion_domain(domain));
+      policy_params_[exclude_domain_ord_] =
+          session_.exec(normalize, {array_literal(domains)}).text(0, 0);
+    }
+  }
+
+  Params with_policy(Params params) const {
+    params.insert(params.end(), policy_params_.begin(), policy_params_.end());
+    return params;
+  }
+  int policy_param_count() const { return static_cast<int>(policy_params_.size()); }
+
+  // Whether an index of the users table serves the probe `users_side = pending_side` of a
+  // batch, asked of the planner with sequential scans disabled (so table sizes and statistics
+  // do not matter): the probe of users (alias u) must be an index scan.
+  bool users_index_serves(const std::string& users_side, const std::string& pending_side) {
+    PgTransaction tx(session_);
+    session_.exec("SELECT set_config('enable_seqscan', 'off', true)");
+    const auto plan = session_.exec("EXPLAIN (COSTS OFF) SELECT 1 FROM " + pending_.quoted() +
+                                    " p WHERE EXISTS (SELECT 1 FROM " + users_.quoted() +
+                                    " u WHERE " + users_side + " = " + pending_side + " OFFSET 0)");
+    // An index scan of u with an Index Cond: a full index scan with a Filter does not count.
+    bool in_users_index_scan = false;
+    for (int r = 0; r < plan.rows(); ++r) {
+      const std::string line = plan.text(r, 0);
+      if (line.find("->") != std::string::npos || r == 0) {
+        const bool on_users = line.size() >= 2 && line.compare(line.size() - 2, 2, " u") == 0;
+        in_users_index_scan = on_users && line.find("Index") != std::string::npos;
+      } else if (in_users_index_scan && line.find("Index Cond:") != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Preflight for the policies beyond exact email: columns, their types, supporting indexes.
+  void preflight_policies(const Relation& pending, const Relation& users, PreflightResult& result) {
+    if (config_.match_email && config_.normalize_email != EmailNormalization::kNone) {
+      const std::string expression = normalized("u." + email_);
+      if (!users_index_serves(expression, normalized("p." + email_))) {
+        const std::string bare = normalized(email_);
+        result.warnings.push_back(
+            "no index on " + users_.display() + " supports " + bare +
+            " (--normalize-email): every batch will scan the users table. HINT: CREATE INDEX "
+            "CONCURRENTLY " +
+            config::quote_identifier(
+                users_.name.substr(0, 40) + "_email_" +
+                (config_.normalize_email == EmailNormalization::kLower ? "lower" : "lower_trim") +
+                "_idx") +
+            " ON " + users_.quoted() + " (" + bare + ");");
+      }
+      const auto collisions = session_.exec(
+          "SELECT count(*) FROM (SELECT 1 FROM " + users_.quoted() + " u WHERE u." + email_ +
+          " IS NOT NULL GROUP BY " + normalized("u." + email_) + " HAVING count(*) > 1) s");
+      if (const auto n = collisions.integer(0, 0); n > 0) {
+        result.warnings.push_back(
+            std::to_string(n) + " normalised email(s) are shared by several rows of " +
+            users_.display() +
+            ": a pending row with such an email is deleted (its email exists in users); the "
+            "users rows are not touched. HINT: --dry-run lists some of them");
+      }
+    }
+    if (config_.match_phone) {
+      column(pending, config_.phone_column, "--phone-column", pending_);
+      column(users, config_.phone_column, "--phone-column", users_);
+      if (!users_index_serves("u." + phone_, "p." + phone_)) {
+        result.warnings.push_back("no index on " + users_.display() + "(" + config_.phone_column +
+                                  "): every batch will scan the users table for phones. HINT: "
+                                  "CREATE INDEX CONCURRENTLY ON " +
+                                  users_.quoted() + " (" + phone_ + ");");
+      }
+    }
+    if (uses_created()) {
+      const Column created = column(pending, config_.created_column, "--created-column", pending_);
+      if (created.type != "timestamp with time zone" && created.type.rfind("timestamp", 0) != 0 &&
+          created.type != "date") {
+        throw ConfigError("column '" + config_.created_column + "' of '" + pending_.display() +
+                          "' has type " + created.type +
+                          "; --expire-after and --min-age need a timestamp, timestamptz or date "
+                          "column. HINT: check --created-column");
+      }
+    }
+    prepare_exclusions();
+  }
 
   Relation resolve(const config::QualifiedName& name, const char* what, const char* flag) {
     const auto rows = session_.exec(
@@ -677,25 +956,31 @@ class PostgresStore final : public CleanupStore {
   void prepare_statements() {
     const std::string from = " FROM " + pending_.quoted() + " p";
     const std::string lock_clause = skip_locked_ ? " FOR UPDATE OF p SKIP LOCKED" : "";
+    const int k = policy_param_count();
+    const std::string reason = reason_expr(true);
     if (physical_) {
       lock_sql_ = "WITH matched AS MATERIALIZED (SELECT p.ctid AS tid" + from +
-                  " WHERE p.ctid >= $1::tid AND p.ctid < $2::tid AND " + probe_ +
+                  " WHERE p.ctid >= $1::tid AND p.ctid < $2::tid AND " + predicate(true, 3) +
                   "), locked AS (SELECT p.ctid AS tid, p." + key_ + "::text AS k, p." + email_ +
                   "::text AS e" + from + " WHERE p.ctid = ANY (ARRAY(SELECT tid FROM matched))" +
                   lock_clause +
                   ") "
                   "SELECT NULL::text, NULL::text, NULL::text, (SELECT count(*) FROM matched) "
                   "UNION ALL SELECT tid::text, k, e, NULL FROM locked";
-      const std::string range_where = "p.ctid >= $1::tid AND p.ctid < $2::tid AND " + probe_;
+      const std::string range_where =
+          "p.ctid >= $1::tid AND p.ctid < $2::tid AND " + predicate(true, 3);
       fast_delete_sql_ = "DELETE" + from + " WHERE " + range_where;
       fast_delete_returning_sql_ =
-          deleting(range_where, {"p." + key_ + "::text", "p." + email_ + "::text"}, 3);
-      delete_sql_ = deleting("p.ctid = ANY ($1::tid[]) AND " + probe_, {"p.ctid::text"}, 2);
-      delete_one_sql_ = deleting("p.ctid = $1::tid AND " + probe_, {"p.ctid::text"}, 2);
+          deleting(range_where, {"p." + key_ + "::text", "p." + email_ + "::text"}, reason, 3 + k);
+      delete_sql_ = deleting("p.ctid = ANY ($1::tid[]) AND " + predicate(true, 2), {"p.ctid::text"},
+                             reason, 2 + k);
+      delete_one_sql_ =
+          deleting("p.ctid = $1::tid AND " + predicate(true, 2), {"p.ctid::text"}, reason, 2 + k);
     } else {
       const auto lock_with = [&](const std::string& lower_bound) {
+        const int first = lower_bound.empty() ? 2 : 3;
         return "WITH matched AS MATERIALIZED (SELECT p." + key_ + " AS key" + from + " WHERE " +
-               lower_bound + probe_ + " ORDER BY p." + key_ + " LIMIT $" +
+               lower_bound + predicate(true, first) + " ORDER BY p." + key_ + " LIMIT $" +
                (lower_bound.empty() ? "1" : "2") + "), locked AS (SELECT p." + key_ +
                "::text AS k, p." + email_ + "::text AS e" + from + " WHERE p." + key_ +
                " = ANY (ARRAY(SELECT key FROM matched))" + lock_clause +
@@ -706,10 +991,11 @@ class PostgresStore final : public CleanupStore {
       };
       lock_first_sql_ = lock_with("");
       lock_after_sql_ = lock_with("p." + key_ + " > $1::" + key_type_ + " AND ");
-      delete_sql_ = deleting("p." + key_ + " = ANY ($1::" + key_type_ + "[]) AND " + probe_,
-                             {"p." + key_ + "::text"}, 2);
-      delete_one_sql_ = deleting("p." + key_ + " = $1::" + key_type_ + " AND " + probe_,
-                                 {"p." + key_ + "::text"}, 2);
+      delete_sql_ =
+          deleting("p." + key_ + " = ANY ($1::" + key_type_ + "[]) AND " + predicate(true, 2),
+                   {"p." + key_ + "::text"}, reason, 2 + k);
+      delete_one_sql_ = deleting("p." + key_ + " = $1::" + key_type_ + " AND " + predicate(true, 2),
+                                 {"p." + key_ + "::text"}, reason, 2 + k);
     }
   }
 
@@ -749,16 +1035,18 @@ class PostgresStore final : public CleanupStore {
         session_.exec("SELECT set_config('lock_timeout', $1, true)", {fast_lock_timeout_});
         // The deleted rows come back only when someone needs them: the debug log, the archive
         // file, or the archive table (whose INSERT rides on the same statement).
-        const bool want_rows =
-            archive_on_ || row_json_on() || logging::logger()->should_log(spdlog::level::debug);
+        // With several policies they also carry each row's reason, for the per-policy counts.
+        const bool want_rows = archive_on_ || row_json_on() || single_reason_.empty() ||
+                               logging::logger()->should_log(spdlog::level::debug);
         const auto deleted = want_rows
                                  ? session_.exec(fast_delete_returning_sql_, with_archive(range))
-                                 : session_.exec(fast_delete_sql_, range);
+                                 : session_.exec(fast_delete_sql_, with_policy(range));
         session_.exec("RELEASE SAVEPOINT bc_fast");
         for (int r = 0; r < deleted.rows(); ++r) {
           result.deleted_rows.push_back(
               {deleted.text(r, 0), deleted.optional_text(r, 1).value_or("")});
-          if (row_json_on()) result.deleted_rows.back().row_json = deleted.text(r, 2);
+          result.deleted_rows.back().reason = deleted.text(r, 2);
+          if (row_json_on()) result.deleted_rows.back().row_json = deleted.text(r, 3);
         }
         result.matched = result.deleted = want_rows ? deleted.rows() : deleted.affected();
         fast = true;
@@ -774,7 +1062,7 @@ class PostgresStore final : public CleanupStore {
       if (!fast) {
         phase_start = Clock::now();
         std::vector<LockedRow> locked;
-        const auto rows = session_.exec(lock_sql_, range);
+        const auto rows = session_.exec(lock_sql_, with_policy(range));
         read_locked(rows, locked, result);
         result.timings.find_ms = ms_since(phase_start);
         phase_start = Clock::now();
@@ -821,8 +1109,9 @@ class PostgresStore final : public CleanupStore {
       auto phase_start = Clock::now();
       PgTransaction tx(session_);
       const auto rows =
-          last_key_ ? session_.exec(lock_after_sql_, {*last_key_, std::to_string(target_rows)})
-                    : session_.exec(lock_first_sql_, {std::to_string(target_rows)});
+          last_key_ ? session_.exec(lock_after_sql_,
+                                    with_policy({*last_key_, std::to_string(target_rows)}))
+                    : session_.exec(lock_first_sql_, with_policy({std::to_string(target_rows)}));
       std::vector<LockedRow> locked;
       batch_last_key = read_locked(rows, locked, result);
       result.timings.find_ms = ms_since(phase_start);
@@ -872,15 +1161,17 @@ class PostgresStore final : public CleanupStore {
     session_.exec("SAVEPOINT bc_batch");
     try {
       const auto deleted = session_.exec(delete_sql_, with_archive({array_literal(locators)}));
-      std::unordered_map<std::string, std::string> gone;
+      std::unordered_map<std::string, std::pair<std::string, std::string>> gone;  // reason, json
       for (int r = 0; r < deleted.rows(); ++r) {
-        gone[deleted.text(r, 0)] = row_json_on() ? deleted.text(r, 1) : std::string();
+        gone[deleted.text(r, 0)] = {deleted.text(r, 1),
+                                    row_json_on() ? deleted.text(r, 2) : std::string()};
       }
       for (const auto& row : locked) {
         const auto found = gone.find(row.locator);
         if (found == gone.end()) continue;
         result.deleted_rows.push_back(row.row);
-        result.deleted_rows.back().row_json = found->second;
+        result.deleted_rows.back().reason = found->second.first;
+        result.deleted_rows.back().row_json = found->second.second;
       }
       result.deleted = deleted.rows();
       session_.exec("RELEASE SAVEPOINT bc_batch");
@@ -898,7 +1189,8 @@ class PostgresStore final : public CleanupStore {
           if (deleted.rows() > 0) {
             ++result.deleted;
             result.deleted_rows.push_back(row.row);
-            if (row_json_on()) result.deleted_rows.back().row_json = deleted.text(0, 1);
+            result.deleted_rows.back().reason = deleted.text(0, 1);
+            if (row_json_on()) result.deleted_rows.back().row_json = deleted.text(0, 2);
           }
         } catch (const DatabaseError& row_error) {
           if (!skip_locked_ && row_error.sqlstate() == "55P03") {
@@ -927,8 +1219,15 @@ class PostgresStore final : public CleanupStore {
   config::QualifiedName users_;
   std::string key_;
   std::string email_;
-  std::string match_;  // the predicate, for set-based queries (count, sample)
-  std::string probe_;  // the predicate in batch statements: index probes only
+  std::string phone_;          // quoted --phone-column (with --match phone)
+  std::string created_;        // quoted --created-column (with --expire-after or --min-age)
+  std::string single_reason_;  // the reason of every deleted row; empty with several policies
+  // Policy parameters: their values, and which is which (-1: not used).
+  Params policy_params_;
+  int min_age_ord_ = -1;
+  int expire_ord_ = -1;
+  int exclude_email_ord_ = -1;
+  int exclude_domain_ord_ = -1;
   config::QualifiedName history_;
   bool history_ready_ = false;
 

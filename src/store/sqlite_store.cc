@@ -1,5 +1,6 @@
 #include "store/sqlite_store.h"
 
+#include <fmt/format.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -9,11 +10,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 
 #include "batch_cleanup/errors.h"
@@ -44,6 +47,11 @@ constexpr std::int64_t kMaxScanRows = std::int64_t{1} << 40;
 // Between two batches the store leaves the lock free for as long as the last batch held it,
 // up to this cap, so the application's writes get through.
 constexpr std::chrono::milliseconds kMaxYield{100};
+// The fixed parameters the policy values are bound to, clear of any statement's own.
+constexpr int kMinAgeParam = 101;
+constexpr int kExpireParam = 102;
+constexpr int kExcludedEmailsParam = 103;
+constexpr int kExcludedDomainsParam = 104;
 
 // ---------------------------------------------------------------------------------------------
 // Error codes
@@ -392,6 +400,9 @@ class Statement {
     connection_.fail(rc);
   }
 
+  // The largest parameter index the statement uses (0: none).
+  int parameter_count() const { return sqlite3_bind_parameter_count(stmt_); }
+
   // Makes the statement runnable again (bindings are kept).
   void reset() noexcept { sqlite3_reset(stmt_); }
 
@@ -508,6 +519,15 @@ class SqliteStore final : public CleanupStore {
         email_(config::quote_identifier(
             config::validate_identifier(config_.email_column, "email column"))),
         history_(config::parse_table_name(config_.history_table, "history table")) {
+    if (config_.match_phone) {
+      phone_ = config::quote_identifier(
+          config::validate_identifier(config_.phone_column, "phone column"));
+    }
+    if (config_.expire_after.count() > 0 || config_.min_age.count() > 0) {
+      created_ = config::quote_identifier(
+          config::validate_identifier(config_.created_column, "created column"));
+    }
+    single_reason_ = single_reason(config_);
     build_sql(pending_.quoted(), users_.quoted(), "p.rowid", false);
   }
 
@@ -554,7 +574,8 @@ class SqliteStore final : public CleanupStore {
                        "' has no unique index, so a key may name several rows. HINT: pass the "
                        "primary key column with --pending-key, or add a UNIQUE constraint");
     }
-    if (!email_is_indexed(users, users_email)) {
+    if (config_.match_email && config_.normalize_email == EmailNormalization::kNone &&
+        !email_is_indexed(users, users_email)) {
       result.warnings.push_back(
           "no index on " + users_.display() + "(" + config_.email_column +
           "): every batch will scan the users table. HINT: " + create_index_statement(users));
@@ -581,6 +602,7 @@ class SqliteStore final : public CleanupStore {
     pending_info_ = pending;
     users_sql_ = users.quoted();
     const bool key_mode = config_.batch_strategy == BatchStrategy::kKey || rowid.empty();
+    preflight_policies(pending, users, result);
     build_sql(pending.quoted(), users.quoted(),
               key_mode ? "p." + key_ : "p." + config::quote_identifier(rowid), key_mode);
     result.strategy = key_mode ? "key" : "rowid";
@@ -590,18 +612,92 @@ class SqliteStore final : public CleanupStore {
   std::int64_t count_candidates() override {
     connection_.begin_operation();
     Statement count(connection_, "SELECT count(*) FROM " + pending_sql_ + " p WHERE " + match_);
+    bind_policy(count);
     count.step();
     return count.integer(0);
   }
 
   std::vector<PendingRow> sample_candidates(std::int64_t limit) override {
     connection_.begin_operation();
-    Statement sample(connection_, "SELECT p." + key_ + ", p." + email_ + " FROM " + pending_sql_ +
-                                      " p WHERE " + match_ + " ORDER BY p." + key_ + " LIMIT ?1");
+    Statement sample(connection_, "SELECT p." + key_ + ", p." + email_ + ", " + reason_expr("p") +
+                                      " FROM " + pending_sql_ + " p WHERE " + match_ +
+                                      " ORDER BY p." + key_ + " LIMIT ?1");
     sample.bind(1, std::max<std::int64_t>(0, limit));
+    bind_policy(sample);
     std::vector<PendingRow> out;
-    while (sample.step()) out.push_back({sample.text(0), sample.text(1)});
+    while (sample.step()) {
+      out.push_back({sample.text(0), sample.text(1)});
+      out.back().reason = sample.text(2);
+    }
     return out;
+  }
+
+  PolicyPreview preview_policies() override {
+    connection_.begin_operation();
+    // One pass over the pending table; each policy's users side is a distinct set (SQLite
+    // builds a transient index on it), so no policy scans users once per pending row.
+    const bool normalizing =
+        config_.match_email && config_.normalize_email != EmailNormalization::kNone;
+    std::string joins;
+    std::string inner = "1 AS one";
+    if (config_.match_email) {
+      joins += " LEFT JOIN (SELECT DISTINCT " + normalized("u." + email_) + " AS n FROM " +
+               users_sql_ + " u) ue ON ue.n = " + normalized("p." + email_);
+      inner += ", ue.n IS NOT NULL AS e";
+      if (normalizing) {
+        joins += " LEFT JOIN (SELECT DISTINCT u." + email_ + " AS n FROM " + users_sql_ +
+                 " u) ux ON ux.n = p." + email_;
+        inner += ", ux.n IS NOT NULL AS x";
+      }
+    }
+    if (config_.match_phone) {
+      joins += " LEFT JOIN (SELECT DISTINCT u." + phone_ + " AS n FROM " + users_sql_ +
+               " u WHERE trim(u." + phone_ + ") <> '') up ON up.n = p." + phone_;
+      inner += ", up.n IS NOT NULL AS ph";
+    }
+    std::string matched;
+    if (config_.match_email) matched += "e";
+    if (config_.match_phone) matched += std::string(matched.empty() ? "" : " OR ") + "ph";
+    if (config_.expire_after.count() > 0) {
+      inner += ", coalesce(" + expired("p") + ", 0) AS ex";
+      matched += std::string(matched.empty() ? "" : " OR ") + "ex";
+    }
+    inner +=
+        ", " +
+        (config_.min_age.count() > 0 ? "coalesce(" + old_enough("p") + ", 0)" : std::string("1")) +
+        " AS old";
+    const std::string exempt = exclusions("p");
+    inner += ", " + (exempt.empty() ? std::string("0") : "NOT (" + exempt + ")") + " AS keep";
+    const std::string m = "(" + matched + ")";
+    Statement counts(connection_, "SELECT " + std::string(config_.match_email ? "sum(e)" : "0") +
+                                      ", " + (normalizing ? "sum(e AND NOT x)" : "0") + ", " +
+                                      (config_.match_phone ? "sum(ph)" : "0") + ", " +
+                                      (config_.expire_after.count() > 0 ? "sum(ex)" : "0") +
+                                      ", sum(" + m + " AND NOT old), sum(" + m +
+                                      " AND old AND keep) FROM (SELECT " + inner + " FROM " +
+                                      pending_sql_ + " p" + joins + ") s");
+    bind_policy(counts);
+    counts.step();
+    PolicyPreview preview;
+    if (config_.match_email) preview.email = counts.integer(0);
+    if (normalizing) preview.email_extra_from_normalization = counts.integer(1);
+    if (config_.match_phone) preview.phone = counts.integer(2);
+    if (config_.expire_after.count() > 0) preview.expired = counts.integer(3);
+    if (config_.min_age.count() > 0) preview.kept_by_min_age = counts.integer(4);
+    if (!exempt.empty()) preview.kept_by_exclusion = counts.integer(5);
+    if (normalizing) {
+      Statement collisions(connection_, "SELECT n, count(*) OVER () FROM (SELECT " +
+                                            normalized("u." + email_) + " AS n FROM " + users_sql_ +
+                                            " u WHERE u." + email_ +
+                                            " IS NOT NULL GROUP BY 1 HAVING count(*) > 1) "
+                                            "ORDER BY n LIMIT 5");
+      preview.users_email_collisions = 0;
+      while (collisions.step()) {
+        preview.users_email_collisions = collisions.integer(1);
+        preview.collision_sample.push_back(collisions.text(0));
+      }
+    }
+    return preview;
   }
 
   void begin_pass() override {
@@ -683,6 +779,7 @@ class SqliteStore final : public CleanupStore {
       result.timings.delete_ms += ms_since(phase_start);
     }
 
+    tally_policies(result, single_reason_);
     // The batch is durable: advance the pass.
     if (upper) cursor_ = std::move(upper);
     if (end_of_table) exhausted_ = true;
@@ -849,8 +946,8 @@ class SqliteStore final : public CleanupStore {
                        pending_info_.quoted() + " BEGIN INSERT INTO " +
                        config::quote_identifier(archive_bare_name()) + " (" + columns +
                        "archived_at, cycle_id, reason) SELECT " + values +
-                       "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), cycle_id, '" + kArchiveReason +
-                       "' FROM temp.bc_archive_context; END");
+                       "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), cycle_id, " + reason_expr("OLD") +
+                       " FROM temp.bc_archive_context; END");
       archive_ready_ = true;
     }
     connection_.exec("DELETE FROM temp.bc_archive_context");
@@ -1189,7 +1286,8 @@ class SqliteStore final : public CleanupStore {
     pending_sql_ = pending;
     locator_ = std::move(locator);
     key_mode_ = key_mode;
-    match_ = "EXISTS (SELECT 1 FROM " + users + " u WHERE u." + email_ + " = p." + email_ + ")";
+    users_sql_ = users;
+    match_ = predicate("p");
     // RETURNING names columns unqualified: SQLite 3.40 rejects p.col there on WITHOUT ROWID tables.
     returning_ = " RETURNING " + key_ + ", " + email_;
     if (!config_.archive_file.empty()) {
@@ -1209,6 +1307,171 @@ class SqliteStore final : public CleanupStore {
     }
     delete_one_sql_ = "DELETE FROM " + pending_sql_ + " AS p WHERE " + locator_ + " = ?1 AND " +
                       match_ + returning_;
+  }
+
+  // ---- The deletion predicate: policies (email, phone, expired) OR-ed, then the protections
+  // (min-age, exclusions) AND-ed, over the row named `row` (p, or OLD in the archive trigger).
+  // Policy values are bound to the fixed parameters ?101.. (bind_policy), after any statement's
+  // own ?1, ?2.
+
+  std::string normalized(const std::string& column) const {
+    switch (config_.normalize_email) {
+      case EmailNormalization::kLower:
+        return "lower(" + column + ")";
+      case EmailNormalization::kLowerTrim:
+        return "lower(trim(" + column + "))";
+      case EmailNormalization::kNone:
+        break;
+    }
+    return column;
+  }
+  std::string email_exists(const std::string& row) const {
+    return "EXISTS (SELECT 1 FROM " + users_sql_ + " u WHERE " + normalized("u." + email_) + " = " +
+           normalized(row + "." + email_) + ")";
+  }
+  // An empty (or blank) phone never matches, even when a user has one too.
+  std::string phone_exists(const std::string& row) const {
+    return "(trim(" + row + "." + phone_ + ") <> '' AND EXISTS (SELECT 1 FROM " + users_sql_ +
+           " u WHERE u." + phone_ + " = " + row + "." + phone_ + "))";
+  }
+  // Creation times: ISO-8601 text (UTC unless it carries an offset), a Julian day number, or
+  // Unix seconds ('auto'); anything else reads as NULL: never expired, never old enough.
+  std::string expired(const std::string& row) const {
+    return "julianday(" + row + "." + created_ + ", 'auto') < julianday('now', ?" +
+           std::to_string(kExpireParam) + ")";
+  }
+  std::string old_enough(const std::string& row) const {
+    return "julianday(" + row + "." + created_ + ", 'auto') <= julianday('now', ?" +
+           std::to_string(kMinAgeParam) + ")";
+  }
+  // True when the row is not exempt; empty without exemptions.
+  std::string exclusions(const std::string& row) const {
+    std::string out;
+    const std::string email = "lower(trim(" + row + "." + email_ + "))";
+    if (!config_.exclude_emails.empty()) {
+      out = "NOT coalesce(" + email + " IN (SELECT value FROM json_each(?" +
+            std::to_string(kExcludedEmailsParam) + ")), 0)";
+    }
+    if (!config_.exclude_domains.empty()) {
+      out += (out.empty() ? "" : " AND ") + std::string("NOT EXISTS (SELECT 1 FROM json_each(?") +
+             std::to_string(kExcludedDomainsParam) + ") d WHERE substr(" + email +
+             ", -length(d.value) - 1) = '@' || d.value)";
+    }
+    return out;
+  }
+  std::string predicate(const std::string& row) const {
+    std::vector<std::string> policies;
+    if (config_.match_email) policies.push_back(email_exists(row));
+    if (config_.match_phone) policies.push_back(phone_exists(row));
+    if (config_.expire_after.count() > 0) policies.push_back(expired(row));
+    std::string out;
+    for (const auto& policy : policies) out += (out.empty() ? "" : " OR ") + policy;
+    if (policies.size() > 1) out = "(" + out + ")";
+    if (config_.min_age.count() > 0) out += " AND " + old_enough(row);
+    const std::string exempt = exclusions(row);
+    if (!exempt.empty()) out += " AND " + exempt;
+    return out;
+  }
+  // The reason of a deleted row (no parameters): the first policy that matches, in the order
+  // email, phone, expired.
+  std::string reason_expr(const std::string& row) const {
+    if (!single_reason_.empty()) return "'" + single_reason_ + "'";
+    std::vector<std::pair<std::string, const char*>> policies;
+    if (config_.match_email) policies.push_back({email_exists(row), kEmailReason});
+    if (config_.match_phone) policies.push_back({phone_exists(row), kPhoneReason});
+    if (config_.expire_after.count() > 0) policies.push_back({"", kExpiredReason});
+    std::string out = "CASE";
+    for (std::size_t i = 0; i + 1 < policies.size(); ++i) {
+      out += " WHEN " + policies[i].first + " THEN '" + policies[i].second + "'";
+    }
+    return out + " ELSE '" + policies.back().second + "' END";
+  }
+
+  // Binds the policy values to the parameters of `statement` that use them.
+  void bind_policy(Statement& statement) const {
+    const int count = statement.parameter_count();
+    const auto modifier = [](std::chrono::milliseconds age) {
+      return fmt::format("-{:.3f} seconds", static_cast<double>(age.count()) / 1000.0);
+    };
+    if (count >= kMinAgeParam && config_.min_age.count() > 0) {
+      statement.bind(kMinAgeParam, modifier(config_.min_age));
+    }
+    if (count >= kExpireParam && config_.expire_after.count() > 0) {
+      statement.bind(kExpireParam, modifier(config_.expire_after));
+    }
+    if (count >= kExcludedEmailsParam) statement.bind(kExcludedEmailsParam, excluded_emails_);
+    if (count >= kExcludedDomainsParam) statement.bind(kExcludedDomainsParam, excluded_domains_);
+  }
+
+  // The exclusion lists as JSON arrays, lowercased and trimmed by SQLite itself (so that both
+  // sides of the comparison use the same lower()).
+  void prepare_exclusions() {
+    const auto normalize = [&](const std::vector<std::string>& values) {
+      Statement statement(
+          connection_, "SELECT json_group_array(DISTINCT lower(trim(value))) FROM json_each(?1)");
+      statement.bind(1, nlohmann::json(values).dump());
+      statement.step();
+      return statement.text(0);
+    };
+    excluded_emails_ = normalize(config_.exclude_emails);
+    std::vector<std::string> domains;
+    for (const auto& domain : config_.exclude_domains) domains.push_back(exclusion_domain(domain));
+    excluded_domains_ = normalize(domains);
+  }
+
+  // Whether an index of the users table serves `users_side = ?` (SQLite's query planner).
+  bool users_index_serves(const std::string& users_side) {
+    Statement plan(connection_, "EXPLAIN QUERY PLAN SELECT 1 FROM " + users_sql_ + " u WHERE " +
+                                    users_side + " = ?1");
+    while (plan.step()) {
+      const std::string detail = plan.text(3);
+      // "SEARCH u USING INDEX ...": a lookup; "SCAN u USING COVERING INDEX" reads it all.
+      if (detail.rfind("SEARCH", 0) == 0 && detail.find("INDEX") != std::string::npos) return true;
+    }
+    return false;
+  }
+
+  // Preflight for the policies beyond exact email: columns, supporting indexes.
+  void preflight_policies(const Table& pending, const Table& users, PreflightResult& result) {
+    if (config_.match_email && config_.normalize_email != EmailNormalization::kNone) {
+      if (!users_index_serves(normalized("u." + email_))) {
+        const std::string name =
+            "idx_" + users.name + "_email_" +
+            (config_.normalize_email == EmailNormalization::kLower ? "lower" : "lower_trim");
+        result.warnings.push_back(
+            "no index on " + users_.display() + " supports " + normalized(email_) +
+            " (--normalize-email): every batch will scan the users table. HINT: CREATE INDEX " +
+            (users_.schema.empty() ? "" : config::quote_identifier(users_.schema) + ".") +
+            config::quote_identifier(name) + " ON " + config::quote_identifier(users_.name) + " (" +
+            normalized(email_) + ");");
+      }
+      Statement collisions(connection_, "SELECT count(*) FROM (SELECT 1 FROM " + users_sql_ +
+                                            " u WHERE u." + email_ + " IS NOT NULL GROUP BY " +
+                                            normalized("u." + email_) + " HAVING count(*) > 1)");
+      collisions.step();
+      if (const auto n = collisions.integer(0); n > 0) {
+        result.warnings.push_back(
+            std::to_string(n) + " normalised email(s) are shared by several rows of " +
+            users_.display() +
+            ": a pending row with such an email is deleted (its email exists in users); the "
+            "users rows are not touched. HINT: --dry-run lists some of them");
+      }
+    }
+    if (config_.match_phone) {
+      column(pending, config_.phone_column, "--phone-column", pending_);
+      column(users, config_.phone_column, "--phone-column", users_);
+      if (!users_index_serves("u." + phone_)) {
+        result.warnings.push_back(
+            "no index on " + users_.display() + "(" + config_.phone_column +
+            "): every batch will scan the users table for phones. HINT: CREATE INDEX " +
+            config::quote_identifier("idx_" + users.name + "_" + config_.phone_column) + " ON " +
+            config::quote_identifier(users_.name) + " (" + phone_ + ");");
+      }
+    }
+    if (!created_.empty()) {
+      column(pending, config_.created_column, "--created-column", pending_);
+    }
+    prepare_exclusions();
   }
 
   // "<locator> > ?1" after the cursor, or "<locator> IS NOT NULL" at the start of a pass (rows
@@ -1237,16 +1500,20 @@ class SqliteStore final : public CleanupStore {
     const int first = cursor_ ? 2 : 1;
     const std::string upper_sql =
         upper != nullptr ? " AND " + locator_ + " <= ?" + std::to_string(first) : "";
-    Statement select(connection_, "SELECT " + locator_ + ", p." + key_ + ", p." + email_ +
-                                      " FROM " + pending_sql_ + " p WHERE " + lower_bound() +
-                                      upper_sql + " AND " + match_ + " ORDER BY " + locator_ +
-                                      " LIMIT ?" +
+    Statement select(connection_, "SELECT " + locator_ + ", p." + key_ + ", p." + email_ + ", " +
+                                      reason_expr("p") + " FROM " + pending_sql_ + " p WHERE " +
+                                      lower_bound() + upper_sql + " AND " + match_ + " ORDER BY " +
+                                      locator_ + " LIMIT ?" +
                                       std::to_string(upper != nullptr ? first + 1 : first));
     int next = bind_lower(select);
     if (upper != nullptr) select.bind(next++, upper);
     select.bind(next, limit);
+    bind_policy(select);
     std::vector<Candidate> out;
-    while (select.step()) out.push_back({select.value(0), {select.text(1), select.text(2)}});
+    while (select.step()) {
+      out.push_back({select.value(0), {select.text(1), select.text(2)}});
+      out.back().row.reason = select.text(3);
+    }
     return out;
   }
 
@@ -1267,7 +1534,16 @@ class SqliteStore final : public CleanupStore {
                           " AND " + match_ + returning_);
       const int next = bind_lower(range);
       if (upper != nullptr) range.bind(next, upper);
-      while (range.step()) result.deleted_rows.push_back(returned_row(range));
+      bind_policy(range);
+      // Under the write lock the rows and users cannot change between the SELECT of the
+      // candidates and this DELETE: each deleted row's reason is its candidate's.
+      std::unordered_map<std::string, const std::string*> reasons;
+      for (const auto& candidate : candidates) reasons[candidate.row.key] = &candidate.row.reason;
+      while (range.step()) {
+        result.deleted_rows.push_back(returned_row(range));
+        const auto found = reasons.find(result.deleted_rows.back().key);
+        if (found != reasons.end()) result.deleted_rows.back().reason = *found->second;
+      }
     } catch (const DatabaseError& e) {
       if (e.kind() != ErrorKind::kRowLevel) throw;
       result.deleted_rows.clear();
@@ -1276,6 +1552,7 @@ class SqliteStore final : public CleanupStore {
                                candidates.size(), e.sqlstate(), e.what());
       connection_.exec("ROLLBACK TO SAVEPOINT bc_batch");
       Statement one(connection_, delete_one_sql_);
+      bind_policy(one);
       for (const auto& candidate : candidates) {
         if (delete_row(tx, one, candidate, result)) return false;
       }
@@ -1294,7 +1571,10 @@ class SqliteStore final : public CleanupStore {
     try {
       one.reset();
       one.bind(1, candidate.locator.get());
-      while (one.step()) out.deleted_rows.push_back(returned_row(one));
+      while (one.step()) {
+        out.deleted_rows.push_back(returned_row(one));
+        out.deleted_rows.back().reason = candidate.row.reason;
+      }
       connection_.exec("RELEASE SAVEPOINT bc_row");
     } catch (const DatabaseError& e) {
       if (e.kind() != ErrorKind::kRowLevel) throw;
@@ -1338,6 +1618,7 @@ class SqliteStore final : public CleanupStore {
       Transaction tx(connection_);
       {
         Statement one(connection_, delete_one_sql_);
+        bind_policy(one);
         for (const auto& candidate : rows) {
           if (auto refusal = delete_row(tx, one, candidate, part)) return refusal;
         }
@@ -1377,6 +1658,11 @@ class SqliteStore final : public CleanupStore {
   bool key_mode_ = false;
   std::string match_;
   std::string returning_;
+  std::string phone_;          // quoted --phone-column (with --match phone)
+  std::string created_;        // quoted --created-column (with --expire-after or --min-age)
+  std::string single_reason_;  // the reason of every deleted row; empty with several policies
+  std::string excluded_emails_ = "[]";   // JSON array, normalised by prepare_exclusions()
+  std::string excluded_domains_ = "[]";  // JSON array, normalised by prepare_exclusions()
   std::string delete_one_sql_;
 
   Table pending_info_;     // as resolved by preflight

@@ -89,6 +89,12 @@ class FakeStore final : public store::CleanupStore {
     return out;
   }
 
+  PolicyPreview preview_policies() override {
+    PolicyPreview preview;
+    preview.email = count_candidates();
+    return preview;
+  }
+
   void begin_pass() override { cursor_.reset(); }
 
   store::BatchResult run_next_batch(std::int64_t target_rows) override {
@@ -123,6 +129,7 @@ class FakeStore final : public store::CleanupStore {
                  ") is still referenced)"});
       } else {
         result.deleted_rows.push_back({key, *row.email});
+        result.deleted_rows.back().reason = store::kEmailReason;
       }
     }
     if (observer_ != nullptr && !result.deleted_rows.empty()) {
@@ -135,6 +142,7 @@ class FakeStore final : public store::CleanupStore {
       db_.pending.erase(row.key);
     }
     result.deleted = static_cast<std::int64_t>(result.deleted_rows.size());
+    store::tally_policies(result, store::kEmailReason);
     if (db_.commit_in_doubt_once && result.deleted > 0) {
       db_.commit_in_doubt_once = false;  // the deletion did commit, but we never heard back
       throw DatabaseError(ErrorKind::kInDoubt, "08006", "connection lost during COMMIT");

@@ -38,6 +38,7 @@ TEST(MetricsTest, RendersCountersGaugesAndACumulativeHistogram) {
   status.total_failed = 2;
   status.total_skipped = 7;
   status.total_batches = 3;
+  status.total_deleted_by_policy = {1000, 200, 34};
   status.cycles_by_outcome = {{"success", 4}, {"failed", 1}};
   status.last_success = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
   CycleReport report;
@@ -54,6 +55,10 @@ TEST(MetricsTest, RendersCountersGaugesAndACumulativeHistogram) {
            "# TYPE batch_cleanup_rows_deleted_total counter\nbatch_cleanup_rows_deleted_total "
            "1234\n",
            "batch_cleanup_rows_failed_total 2\n",
+           "# TYPE batch_cleanup_rows_deleted_by_policy_total counter\n"
+           "batch_cleanup_rows_deleted_by_policy_total{policy=\"email\"} 1000\n"
+           "batch_cleanup_rows_deleted_by_policy_total{policy=\"phone\"} 200\n"
+           "batch_cleanup_rows_deleted_by_policy_total{policy=\"expired\"} 34\n",
            "batch_cleanup_rows_skipped_total 7\n",
            "batch_cleanup_batches_total 3\n",
            "batch_cleanup_cycles_total{outcome=\"success\"} 4\n",
@@ -86,7 +91,7 @@ TEST(MetricsTest, RendersCountersGaugesAndACumulativeHistogram) {
     EXPECT_EQ(line.rfind("batch_cleanup_", 0), 0u) << line;
     EXPECT_NO_THROW(std::stod(line.substr(line.rfind(' ') + 1))) << line;
   }
-  EXPECT_EQ(types, 14);
+  EXPECT_EQ(types, 15);
 }
 
 TEST(MetricsTest, BeforeTheFirstCycleEverythingIsZero) {

@@ -1,0 +1,41 @@
+#include <string>
+
+#include "store/cleanup_store.h"
+
+namespace batch_cleanup::store {
+
+void count_reason(const std::string& reason, PolicyCounts& counts, std::int64_t rows) {
+  if (reason == kEmailReason) {
+    counts.email += rows;
+  } else if (reason == kPhoneReason) {
+    counts.phone += rows;
+  } else if (reason == kExpiredReason) {
+    counts.expired += rows;
+  }
+}
+
+std::string single_reason(const CleanupConfig& config) {
+  const int policies = (config.match_email ? 1 : 0) + (config.match_phone ? 1 : 0) +
+                       (config.expire_after.count() > 0 ? 1 : 0);
+  if (policies != 1) return {};
+  if (config.match_email) return kEmailReason;
+  if (config.match_phone) return kPhoneReason;
+  return kExpiredReason;
+}
+
+void tally_policies(BatchResult& result, const std::string& single) {
+  if (static_cast<std::int64_t>(result.deleted_rows.size()) == result.deleted) {
+    for (const auto& row : result.deleted_rows) count_reason(row.reason, result.deleted_by_policy);
+  } else {
+    count_reason(single, result.deleted_by_policy, result.deleted);
+  }
+}
+
+std::string exclusion_domain(const std::string& value) {
+  const auto first = value.find_first_not_of(" \t@");
+  if (first == std::string::npos) return {};
+  const auto last = value.find_last_not_of(" \t");
+  return value.substr(first, last - first + 1);
+}
+
+}  // namespace batch_cleanup::store
