@@ -7,6 +7,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "integration/backend_fixture.h"
@@ -372,6 +374,67 @@ TEST_P(PolicyTest, AllPoliciesCombined) {
             (std::map<std::string, std::string>{{"p_email", "email exists in users"},
                                                 {"p_phone", "phone exists in users"},
                                                 {"p_expired", "expired"}}));
+}
+
+// The combined predicate and per-row reasons through every path a batch can take: both batch
+// strategies, small batches, a row a foreign key refuses (row-by-row isolation, savepoints) and,
+// on PostgreSQL, a row another session holds locked (the lock-then-delete path).
+TEST_P(PolicyTest, CombinedPoliciesThroughEveryBatchPath) {
+  create_schema();
+  db_->exec(std::string("CREATE TABLE refs (id TEXT PRIMARY KEY, pending_id TEXT REFERENCES ") +
+            kPending + " (pending_user_id) ON DELETE RESTRICT)");
+  user("u1", "Alice@Example.com", "+1001");
+  user("u2", "bob@example.com", "+1002");
+  const std::vector<std::string> strategies = db_->is_postgres()
+                                                  ? std::vector<std::string>{"physical", "key"}
+                                                  : std::vector<std::string>{"auto", "key"};
+  for (const auto& strategy : strategies) {
+    SCOPED_TRACE(strategy);
+    db_->exec("DELETE FROM refs");
+    db_->exec(std::string("DELETE FROM ") + kPending);
+    db_->exec("DROP TABLE IF EXISTS pending_archive");
+    pending("p01_email", "ALICE@example.com", 2 * kHour);
+    pending("p02_young", "alice@example.com", kMinute);
+    pending("p03_phone", "x@example.com", 2 * kHour, "+1002");
+    pending("p04_expired", "y@example.com", 9 * kDay);
+    pending("p05_refused", "z@example.com", 9 * kDay);  // expired, but referenced
+    pending("p06_locked", "bob@example.com", 2 * kHour);
+    pending("p07_exempt", "w@partner.org", 9 * kDay);
+    pending("p08_none", "v@example.com", 2 * kHour);
+    pending("p09_email", "bob@example.com ", 3 * kHour);
+    pending("p10_expired", "u@example.com", 30 * kDay, "+1999");
+    db_->exec("INSERT INTO refs VALUES ('r1', 'p05_refused')");
+    std::unique_ptr<TestDatabase> holder;
+    if (db_->is_postgres()) {
+      holder = db_->another_connection();
+      holder->exec("BEGIN");
+      holder->query(std::string("SELECT * FROM ") + kPending +
+                    " WHERE pending_user_id = 'p06_locked' FOR UPDATE");
+    }
+    const auto result =
+        run({"--run-once", "--output", "json", "--batch-strategy", strategy, "--batch-size", "2",
+             "--archive-table", "pending_archive", "--normalize-email", "lower-trim", "--match",
+             "email,phone", "--expire-after", "7d", "--min-age", "15m", "--exclude-domain",
+             "partner.org"});
+    if (holder) holder->exec("COMMIT");
+    EXPECT_EQ(result.exit_code, 1) << result.err;  // one row refused
+    std::set<std::string> expected_kept = {"p02_young", "p05_refused", "p07_exempt", "p08_none"};
+    if (db_->is_postgres()) expected_kept.insert("p06_locked");
+    EXPECT_EQ(kept(), expected_kept);
+    std::map<std::string, std::string> expected_reasons = {{"p01_email", "email exists in users"},
+                                                           {"p03_phone", "phone exists in users"},
+                                                           {"p04_expired", "expired"},
+                                                           {"p09_email", "email exists in users"},
+                                                           {"p10_expired", "expired"}};
+    if (!db_->is_postgres()) expected_reasons["p06_locked"] = "email exists in users";
+    EXPECT_EQ(archived_reasons("pending_archive"), expected_reasons);
+    const auto report = last_json_report(result);
+    EXPECT_EQ(report["failed"], 1);
+    EXPECT_EQ(report["skipped"], db_->is_postgres() ? 1 : 0);
+    EXPECT_EQ(report["deleted_by_policy"]["email"], db_->is_postgres() ? 2 : 3);
+    EXPECT_EQ(report["deleted_by_policy"]["phone"], 1);
+    EXPECT_EQ(report["deleted_by_policy"]["expired"], 2);
+  }
 }
 
 TEST_P(PolicyTest, BadPolicySettingsAreUsageErrors) {
