@@ -761,8 +761,10 @@ class PostgresStore final : public CleanupStore {
             "::text[]), false)";
     }
     if (exclude_domain_ord_ >= 0) {
-      out += (out.empty() ? "" : " AND ") + std::string("NOT coalesce(substring(") + email +
-             " from '@([^@]*)$') = ANY (" + param(first, exclude_domain_ord_) + "::text[]), false)";
+      // The part after the last '@' (split_part and reverse: no regular expression per row).
+      out += (out.empty() ? "" : " AND ") + std::string("NOT coalesce(strpos(") + email +
+             ", '@') > 0 AND reverse(split_part(reverse(" + email + "), '@', 1)) = ANY (" +
+             param(first, exclude_domain_ord_) + "::text[]), false)";
     }
     return out;
   }
