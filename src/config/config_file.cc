@@ -141,7 +141,15 @@ struct OptionSet {
 
 void append_args(std::vector<std::string>& args, const std::string& key,
                  const std::vector<std::string>& values) {
-  for (const auto& value : values) args.push_back("--" + key + "=" + value);
+  for (const auto& value : values) {
+    if (value.empty()) {
+      // "--key=" would make CLI11 take the next argument as the value.
+      args.push_back("--" + key);
+      args.push_back(value);
+    } else {
+      args.push_back("--" + key + "=" + value);
+    }
+  }
 }
 
 std::string join(const std::vector<std::string>& values) {

@@ -176,6 +176,22 @@ TEST(ConfigFileTest, GivenOptionsTellFlagsFromEnvironment) {
   EXPECT_EQ(setting(resolved.jobs[0].settings, "sleep").source.text(), "env BATCH_CLEANUP_SLEEP");
 }
 
+TEST(ConfigFileTest, EmptyValuesStayEmpty) {
+  TempFile file("archive-table = \"\"\nmax-deletes = \"\"\nsleep = \"5ms\"\n");
+  const auto resolved = resolve_config({{"log-file", {""}, ""}}, file.path());
+  EXPECT_TRUE(resolved.jobs[0].config.archive_table.empty());
+  EXPECT_EQ(resolved.jobs[0].config.max_deletes, -1);
+  EXPECT_EQ(resolved.jobs[0].config.sleep_between_batches, std::chrono::milliseconds(5));
+  // An empty flag value is passed on as empty, not swallowing the next value.
+  try {
+    resolve_config({{"email-column", {""}, ""}, {"batch-size", {"7"}, ""}}, "");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("invalid email column ''"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(ConfigFileTest, BooleansNumbersAndDurations) {
   TempFile file(R"(dry-run = true
 log-pii = true
