@@ -6,7 +6,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -229,6 +231,31 @@ void resolve_database_url(CleanupConfig& config) {
   logging::logger()->debug("database {}", target.redacted);
 }
 
+// The SQLite instance lock is one per database file, so daemon jobs on the same file would skip
+// each other's cycles ("another instance holds the lock"): they wait for it instead, taking
+// turns as SQLite's single writer makes them do anyway.
+void take_turns_on_shared_sqlite_files(std::vector<CleanupConfig>& configs) {
+  std::map<std::string, std::vector<CleanupConfig*>> by_file;
+  for (auto& c : configs) {
+    const auto target = config::parse_database_url(c.database_url);
+    if (target.backend == config::Backend::kSqlite) {
+      std::error_code error;
+      auto path = std::filesystem::weakly_canonical(target.sqlite_path, error);
+      by_file[error ? target.sqlite_path : path.string()].push_back(&c);
+    }
+  }
+  for (auto& [file, jobs] : by_file) {
+    if (jobs.size() < 2) continue;
+    std::string names;
+    for (auto* c : jobs) {
+      c->wait_lock = true;
+      names += (names.empty() ? "" : ", ") + c->job_name;
+    }
+    logging::logger()->info("jobs {} share the SQLite database {}: they take turns (wait-lock)",
+                            names, file);
+  }
+}
+
 int run(int argc, char** argv) {
   CLI::App app{
       "batch_cleanup: deletes pending (unverified) sign-ups whose email already exists in the "
@@ -301,11 +328,17 @@ int run(int argc, char** argv) {
     }
     std::optional<http::ListenAddress> listen;
     if (!cli.http_listen.empty()) listen = http::parse_listen_address(cli.http_listen);
+    std::vector<CleanupConfig> configs;
     for (const auto& resolved_job : resolved.jobs) {
+      configs.push_back(resolved_job.config);
+      resolve_database_url(configs.back());
+    }
+    if (cli.daemon) take_turns_on_shared_sqlite_files(configs);
+    for (std::size_t i = 0; i < resolved.jobs.size(); ++i) {
+      const auto& resolved_job = resolved.jobs[i];
       Job job;
       job.name = resolved_job.name;
-      CleanupConfig job_config = resolved_job.config;
-      resolve_database_url(job_config);
+      const CleanupConfig& job_config = configs[i];
       job.service = std::make_unique<BatchCleanupService>(job_config);
       job.how = CycleOutput{cli.output, cli.statistics, nullptr,
                             resolved.named_jobs ? resolved_job.name : ""};

@@ -293,15 +293,7 @@ class PostgresStore final : public CleanupStore {
     if (!history_ready_) {
       const auto exists = session_.exec("SELECT to_regclass($1) IS NOT NULL", {history_.quoted()});
       if (exists.text(0, 0) != "t") {
-        session_.exec(
-            "CREATE TABLE IF NOT EXISTS " + history_.quoted() +
-            " (run_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
-            "cycle_id text NOT NULL, started_at timestamptz NOT NULL, "
-            "finished_at timestamptz NOT NULL, host text NOT NULL, mode text NOT NULL, "
-            "candidates bigint NOT NULL, deleted bigint NOT NULL, failed bigint NOT NULL, "
-            "skipped bigint NOT NULL, batches bigint NOT NULL, "
-            "duration_ms double precision NOT NULL, outcome text NOT NULL, error text, "
-            "job text)");
+        create_history_table();
       } else if (!history_has_job()) {
         // A table of a version before jobs: the column is added once, on the first cycle.
         session_.exec("ALTER TABLE " + history_.quoted() + " ADD COLUMN IF NOT EXISTS job text");
@@ -316,6 +308,23 @@ class PostgresStore final : public CleanupStore {
          std::to_string(run.candidates), std::to_string(run.deleted), std::to_string(run.failed),
          std::to_string(run.skipped), std::to_string(run.batches),
          fmt::format("{:.3f}", run.duration_ms), run.outcome, run.error, run.job});
+  }
+
+  void create_history_table() {
+    try {
+      session_.exec("CREATE TABLE IF NOT EXISTS " + history_.quoted() +
+                    " (run_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+                    "cycle_id text NOT NULL, started_at timestamptz NOT NULL, "
+                    "finished_at timestamptz NOT NULL, host text NOT NULL, mode text NOT NULL, "
+                    "candidates bigint NOT NULL, deleted bigint NOT NULL, failed bigint NOT NULL, "
+                    "skipped bigint NOT NULL, batches bigint NOT NULL, "
+                    "duration_ms double precision NOT NULL, outcome text NOT NULL, error text, "
+                    "job text)");
+    } catch (const DatabaseError& e) {
+      // Another session (another job of this process, another instance) created it at the same
+      // moment: IF NOT EXISTS does not cover a concurrent CREATE.
+      if (e.sqlstate() != "23505" && e.sqlstate() != "42P07") throw;
+    }
   }
 
   // Whether the (existing) history table has the job column.

@@ -730,7 +730,11 @@ class SqliteStore final : public CleanupStore {
                        "outcome TEXT NOT NULL, error TEXT, job TEXT)");
       // A table of a version before jobs: the column is added once, on the first cycle.
       if (!history_has_job()) {
-        connection_.exec("ALTER TABLE " + history_.quoted() + " ADD COLUMN job TEXT");
+        try {
+          connection_.exec("ALTER TABLE " + history_.quoted() + " ADD COLUMN job TEXT");
+        } catch (const DatabaseError&) {
+          if (!history_has_job()) throw;  // else another connection added it meanwhile
+        }
       }
       history_ready_ = true;
     }
