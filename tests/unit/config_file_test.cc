@@ -187,8 +187,7 @@ TEST(ConfigFileTest, EmptyValuesStayEmpty) {
     resolve_config({{"email-column", {""}, ""}, {"batch-size", {"7"}, ""}}, "");
     FAIL();
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("invalid email column ''"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("invalid email column ''"), std::string::npos) << e.what();
   }
 }
 
