@@ -22,6 +22,10 @@ enum class BatchStrategy { kAuto, kPhysical, kKey };
 enum class EmailNormalization { kNone, kLower, kLowerTrim };
 
 struct CleanupConfig {
+  // The job's name: it tags the job's log lines (when not "default"), its history rows and, in
+  // a daemon running several jobs, its metrics. Letters, digits, '_', '.' and '-'.
+  std::string job_name = "default";
+
   // postgresql://..., postgres://..., a libpq "key=value" string, sqlite:PATH or
   // sqlite:///ABS/PATH. Empty means "take DATABASE_URL from the environment".
   std::string database_url;

@@ -18,6 +18,7 @@ namespace batch_cleanup {
 //   "failed": an error ended it (error holds the message);
 //   "dry_run": a dry run (never written to the history table).
 struct RunRecord {
+  std::string job = "default";  // CleanupConfig::job_name of the job that ran the cycle
   std::string cycle_id;
   std::string started_at;   // ISO-8601 UTC
   std::string finished_at;  // ISO-8601 UTC
@@ -46,8 +47,10 @@ RunRecord make_run_record(const CycleReport& report, const std::string& mode);
 std::string host_name();
 
 // Reads the most recent `limit` records (newest first) from config.history_table, over a
-// read-only connection. Returns an empty list when the table does not exist yet. Throws
-// ConfigError (bad URL or table name), ConnectionError (unreachable), DatabaseError.
-std::vector<RunRecord> read_run_history(const CleanupConfig& config, std::int64_t limit);
+// read-only connection; with `job` non-empty, only that job's (rows written before the table had
+// a job column count as job "default"). Returns an empty list when the table does not exist yet.
+// Throws ConfigError (bad URL or table name), ConnectionError (unreachable), DatabaseError.
+std::vector<RunRecord> read_run_history(const CleanupConfig& config, std::int64_t limit,
+                                        const std::string& job = "");
 
 }  // namespace batch_cleanup

@@ -1,5 +1,5 @@
-// `batch_cleanup history [--limit N] [--output text|json]`: the recent cycles recorded in the
-// history table, newest first.
+// `batch_cleanup history [--limit N] [--job NAME] [--output text|json]`: the recent cycles
+// recorded in the history table, newest first, of every job or of one.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -12,6 +12,7 @@ namespace batch_cleanup::cli {
 
 struct HistoryOptions {
   std::int64_t limit = 20;
+  std::string job;  // empty: every job
 };
 
 CLI::App* declare_history_command(CLI::App& app, HistoryOptions& options);

@@ -6,12 +6,17 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 
 #include "batch_cleanup/batch_cleanup.h"
+#include "cli/config_command.h"
 #include "cli/demo.h"
 #include "cli/exit_codes.h"
 #include "cli/explain.h"
@@ -21,9 +26,11 @@
 #include "cli/restore_command.h"
 #include "cli/signals.h"
 #include "cli/statistics_table.h"
+#include "config/config_file.h"
 #include "config/database_url.h"
 #include "config/options.h"
 #include "http/status_server.h"
+#include "log/log_context.h"
 #include "log/logger.h"
 #include "store/cleanup_store.h"
 #include "systemd/notify.h"
@@ -36,22 +43,68 @@ struct CycleOutput {
   std::string output;
   bool statistics = false;
   ProgressBar* progress_bar = nullptr;  // null when no bar is drawn
+  // The job's name when the configuration file names its jobs: a header line before a text
+  // report, a "job" field in a JSON one. Empty: the implicit job, printed as it always was.
+  std::string job;
 };
 
+// Reports of jobs running side by side must not interleave.
+std::mutex g_print_mutex;
+
 void print_report(const CycleReport& report, const CycleOutput& how) {
+  std::lock_guard lock(g_print_mutex);
   if (how.progress_bar != nullptr) how.progress_bar->finish();
   if (how.output == "json") {
-    std::cout << report.to_json() << std::endl;
+    if (how.job.empty()) {
+      std::cout << report.to_json() << std::endl;
+    } else {
+      auto object = nlohmann::json::parse(report.to_json());
+      object["job"] = how.job;
+      std::cout << object.dump() << std::endl;
+    }
   } else {
+    if (!how.job.empty()) std::cout << "== job " << how.job << " ==\n";
     std::cout << render_report_text(report) << std::flush;
   }
   if (how.statistics && !report.dry_run) std::cerr << render_statistics(report) << std::flush;
 }
 
-int run_once(BatchCleanupService& service, const CycleOutput& how) {
-  const CycleReport report = service.run_once();
-  print_report(report, how);
-  return report.failed > 0 ? kExitRowsFailed : kExitSuccess;
+// One job of the command line: its service and how its reports are printed.
+struct Job {
+  std::string name;
+  std::unique_ptr<BatchCleanupService> service;
+  std::unique_ptr<ProgressBar> bar;
+  CycleOutput how;
+};
+
+// "highest wins": 3 unreachable > 2 configuration > 1 rows failed > 0.
+int worst_exit_code(int a, int b) { return std::max(a, b); }
+
+// Runs `job` once and prints its report. Returns the exit code; errors are logged here.
+int run_once(Job& job) {
+  logging::JobLogScope job_scope(job.service->config().job_name);
+  try {
+    const CycleReport report = job.service->run_once();
+    print_report(report, job.how);
+    return report.failed > 0 ? kExitRowsFailed : kExitSuccess;
+  } catch (const ConfigError& e) {
+    logging::logger()->error("{}", e.what());
+    return kExitUsage;
+  } catch (const ConnectionError& e) {
+    if (job.service->stop_requested()) {
+      // SIGINT/SIGTERM while waiting to reconnect: a requested stop, not a failure.
+      logging::logger()->info("stopped before the database could be reached");
+      return kExitSuccess;
+    }
+    logging::logger()->error("{}", e.what());
+    return kExitUnreachable;
+  } catch (const DatabaseError& e) {
+    logging::logger()->error("cycle failed: SQLSTATE {}: {}", e.sqlstate(), e.what());
+    return kExitRowsFailed;
+  } catch (const std::exception& e) {
+    logging::logger()->error("unexpected error: {}", e.what());
+    return kExitRowsFailed;
+  }
 }
 
 // One line for systemd's STATUS=, from the last cycle.
@@ -71,33 +124,61 @@ std::string systemd_status(const ServiceStatus& status) {
   return "STATUS=waiting for the first cycle";
 }
 
-int run_daemon(BatchCleanupService& service, CycleOutput& how) {
-  service.set_observer(
-      [](const CycleReport* report, const std::string*, void* ctx) {
-        if (report != nullptr) print_report(*report, *static_cast<const CycleOutput*>(ctx));
-      },
-      &how);
-  logging::logger()->info("daemon started: a cycle every {} ms", service.config().interval.count());
-  service.start();
+// STATUS= for several jobs: "STATUS=a: <status>; b: <status>".
+std::string systemd_status(const std::vector<Job>& jobs,
+                           const std::vector<ServiceStatus>& statuses) {
+  if (jobs.size() == 1) return systemd_status(statuses.front());
+  std::string line = "STATUS=";
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    if (i) line += "; ";
+    line += jobs[i].name + ": " + systemd_status(statuses[i]).substr(7);
+  }
+  return line;
+}
+
+void stop_all(std::vector<Job>& jobs) {
+  for (auto& job : jobs) job.service->request_stop();
+  for (auto& job : jobs) job.service->stop();
+}
+
+int run_daemon(std::vector<Job>& jobs) {
+  for (auto& job : jobs) {
+    job.service->set_observer(
+        [](const CycleReport* report, const std::string*, void* ctx) {
+          if (report != nullptr) print_report(*report, *static_cast<const CycleOutput*>(ctx));
+        },
+        &job.how);
+    logging::JobLogScope job_scope(job.service->config().job_name);
+    logging::logger()->info("daemon started: a cycle every {} ms",
+                            job.service->config().interval.count());
+  }
+  for (auto& job : jobs) job.service->start();
   systemd::notify("READY=1\nSTATUS=daemon started");
   const auto watchdog = systemd::watchdog_ping_interval();
   auto last_ping = std::chrono::steady_clock::now();
   std::string last_status;
   if (watchdog.count() > 0) systemd::notify("WATCHDOG=1");
-  while (!service.stop_requested()) {
-    const auto status = service.status();
-    if (!status.running && status.halted_on_config_error) {
-      systemd::notify("STOPPING=1\nSTATUS=halted on a configuration error");
-      service.stop();
-      return kExitUsage;
+  // A signal asks every job to stop.
+  while (!jobs.front().service->stop_requested()) {
+    std::vector<ServiceStatus> statuses;
+    bool all_running = true;
+    for (auto& job : jobs) {
+      statuses.push_back(job.service->status());
+      const auto& status = statuses.back();
+      if (!status.running && status.halted_on_config_error) {
+        systemd::notify("STOPPING=1\nSTATUS=halted on a configuration error");
+        stop_all(jobs);
+        return kExitUsage;
+      }
+      all_running = all_running && status.running;
     }
-    // The watchdog is fed only while the worker thread is alive.
+    // The watchdog is fed only while every worker thread is alive.
     const auto now = std::chrono::steady_clock::now();
-    if (watchdog.count() > 0 && status.running && now - last_ping >= watchdog) {
+    if (watchdog.count() > 0 && all_running && now - last_ping >= watchdog) {
       systemd::notify("WATCHDOG=1");
       last_ping = now;
     }
-    auto line = systemd_status(status);
+    auto line = systemd_status(jobs, statuses);
     if (line != last_status) {
       systemd::notify(line);
       last_status = std::move(line);
@@ -110,9 +191,28 @@ int run_daemon(BatchCleanupService& service, CycleOutput& how) {
             : 100));
   }
   systemd::notify("STOPPING=1\nSTATUS=stopping");
-  service.stop();
+  stop_all(jobs);
   logging::logger()->info("daemon stopped");
   return kExitSuccess;
+}
+
+// The one job a subcommand works on: `name`, or the only job of the configuration.
+const config::ResolvedJob& single_job(const config::ResolvedConfig& resolved,
+                                      const std::string& command, const std::string& name = "") {
+  if (!name.empty()) {
+    for (const auto& job : resolved.jobs) {
+      if (job.name == name) return job;
+    }
+    if (resolved.named_jobs) {
+      throw ConfigError("no job '" + name + "' in " + resolved.config_path);
+    }
+    return resolved.jobs.front();
+  }
+  if (resolved.jobs.size() > 1) {
+    throw ConfigError(command + " works on one job, and " + resolved.config_path + " declares " +
+                      std::to_string(resolved.jobs.size()) + "; name one with --job");
+  }
+  return resolved.jobs.front();
 }
 
 bool draw_progress_bar(const std::string& setting) {
@@ -131,10 +231,36 @@ void resolve_database_url(CleanupConfig& config) {
   logging::logger()->debug("database {}", target.redacted);
 }
 
+// The SQLite instance lock is one per database file, so daemon jobs on the same file would skip
+// each other's cycles ("another instance holds the lock"): they wait for it instead, taking
+// turns as SQLite's single writer makes them do anyway.
+void take_turns_on_shared_sqlite_files(std::vector<CleanupConfig>& configs) {
+  std::map<std::string, std::vector<CleanupConfig*>> by_file;
+  for (auto& c : configs) {
+    const auto target = config::parse_database_url(c.database_url);
+    if (target.backend == config::Backend::kSqlite) {
+      std::error_code error;
+      auto path = std::filesystem::weakly_canonical(target.sqlite_path, error);
+      by_file[error ? target.sqlite_path : path.string()].push_back(&c);
+    }
+  }
+  for (auto& [file, jobs] : by_file) {
+    if (jobs.size() < 2) continue;
+    std::string names;
+    for (auto* c : jobs) {
+      c->wait_lock = true;
+      names += (names.empty() ? "" : ", ") + c->job_name;
+    }
+    logging::logger()->info("jobs {} share the SQLite database {}: they take turns (wait-lock)",
+                            names, file);
+  }
+}
+
 int run(int argc, char** argv) {
   CLI::App app{
       "batch_cleanup: deletes pending (unverified) sign-ups whose email already exists in the "
       "users table, in short batched transactions, on PostgreSQL or SQLite.\n"
+      "Options come from flags, then environment variables, then --config FILE, then defaults.\n"
       "Exit codes: 0 success, 1 some rows could not be deleted, 2 usage/configuration error, "
       "3 database unreachable.",
       "batch_cleanup"};
@@ -146,13 +272,17 @@ int run(int argc, char** argv) {
   config::declare_options(app, config, texts, &cli);
   DemoOptions demo_options;
   auto* demo = declare_demo_command(app, demo_options);
+  std::string job_name;  // --job of a subcommand
   auto* explain = app.add_subcommand(
       "explain",
       "Print the query plans of the batch statements for the configured tables (reads only)");
+  explain->add_option("--job", job_name, "The job of the configuration file to explain");
   HistoryOptions history_options;
   auto* history = declare_history_command(app, history_options);
   RestoreOptions restore_options;
   auto* restore = declare_restore_command(app, restore_options);
+  restore->add_option("--job", job_name, "The job of the configuration file to restore for");
+  auto* config_command = declare_config_command(app);
 
   try {
     app.parse(argc, argv);
@@ -161,7 +291,7 @@ int run(int argc, char** argv) {
     return code == 0 ? kExitSuccess : kExitUsage;
   }
 
-  std::unique_ptr<BatchCleanupService> service;
+  std::vector<Job> jobs;
   try {
     logging::configure_logging(cli.log_level, cli.log_file, cli.log_format);
     if (demo->parsed()) {
@@ -171,46 +301,86 @@ int run(int argc, char** argv) {
       }
       return run_demo(demo_options);
     }
-    config::finish_options(texts, config);
-    if (explain->parsed()) return run_explain(config);
-    if (history->parsed()) {
-      resolve_database_url(config);
-      return run_history(config, history_options, cli.output);
+    // Flags and environment over the configuration file over the defaults, per job.
+    const auto resolved = config::resolve_config(config::given_options(app), cli.config_file);
+    if (resolved.cli.log_level != cli.log_level || resolved.cli.log_file != cli.log_file ||
+        resolved.cli.log_format != cli.log_format) {
+      logging::configure_logging(resolved.cli.log_level, resolved.cli.log_file,
+                                 resolved.cli.log_format);
     }
-    if (restore->parsed()) return run_restore(config, restore_options, cli.output);
+    cli = resolved.cli;
+    if (config_command->parsed()) return run_config(resolved, cli.output);
+    if (explain->parsed()) return run_explain(single_job(resolved, "explain", job_name).config);
+    if (history->parsed()) {
+      // Without --job: every job's cycles, from the first job's database and history table.
+      auto job = history_options.job.empty()
+                     ? resolved.jobs.front().config
+                     : single_job(resolved, "history", history_options.job).config;
+      resolve_database_url(job);
+      return run_history(job, history_options, cli.output);
+    }
+    if (restore->parsed()) {
+      return run_restore(single_job(resolved, "restore", job_name).config, restore_options,
+                         cli.output);
+    }
     if (!cli.run_once && !cli.daemon) {
       throw ConfigError("nothing to do: pass --run-once, --daemon, or a subcommand (see --help)");
     }
-    resolve_database_url(config);
     std::optional<http::ListenAddress> listen;
     if (!cli.http_listen.empty()) listen = http::parse_listen_address(cli.http_listen);
-
-    service = std::make_unique<BatchCleanupService>(config);
-    std::unique_ptr<ProgressBar> bar;
-    if (draw_progress_bar(cli.progress_bar)) {
-      bar = std::make_unique<ProgressBar>(stderr);
-      service->set_progress_observer([raw = bar.get()](const CycleProgress& p) { raw->update(p); });
+    std::vector<CleanupConfig> configs;
+    for (const auto& resolved_job : resolved.jobs) {
+      configs.push_back(resolved_job.config);
+      resolve_database_url(configs.back());
     }
-    CycleOutput how{cli.output, cli.statistics, bar.get()};
+    if (cli.daemon) take_turns_on_shared_sqlite_files(configs);
+    for (std::size_t i = 0; i < resolved.jobs.size(); ++i) {
+      const auto& resolved_job = resolved.jobs[i];
+      Job job;
+      job.name = resolved_job.name;
+      const CleanupConfig& job_config = configs[i];
+      job.service = std::make_unique<BatchCleanupService>(job_config);
+      job.how = CycleOutput{cli.output, cli.statistics, nullptr,
+                            resolved.named_jobs ? resolved_job.name : ""};
+      jobs.push_back(std::move(job));
+    }
+    // Jobs of a daemon run side by side: one bar cannot show them all.
+    const bool side_by_side = cli.daemon && jobs.size() > 1;
+    if (draw_progress_bar(cli.progress_bar) && !side_by_side) {
+      for (auto& job : jobs) {
+        job.bar = std::make_unique<ProgressBar>(stderr);
+        job.how.progress_bar = job.bar.get();
+        job.service->set_progress_observer(
+            [raw = job.bar.get()](const CycleProgress& p) { raw->update(p); });
+      }
+    }
     block_termination_signals();
-    start_signal_thread([raw = service.get()](int) { raw->request_stop(); });
+    start_signal_thread([&jobs](int) {
+      for (auto& job : jobs) job.service->request_stop();
+    });
     std::unique_ptr<http::StatusServer> server;
     if (listen) {
-      server = std::make_unique<http::StatusServer>(*service, cli.unhealthy_after);
+      std::vector<http::JobService> services;
+      for (const auto& job : jobs) services.push_back({job.name, job.service.get()});
+      server = std::make_unique<http::StatusServer>(std::move(services), cli.unhealthy_after,
+                                                    resolved.named_jobs);
       server->start(*listen);
     }
-    const int code = cli.daemon ? run_daemon(*service, how) : run_once(*service, how);
+    int code = kExitSuccess;
+    if (cli.daemon) {
+      code = run_daemon(jobs);
+    } else {
+      for (auto& job : jobs) {
+        code = worst_exit_code(code, run_once(job));
+        if (job.service->stop_requested()) break;
+      }
+    }
     if (server) server->stop();
     return code;
   } catch (const ConfigError& e) {
     logging::logger()->error("{}", e.what());
     return kExitUsage;
   } catch (const ConnectionError& e) {
-    if (service && service->stop_requested()) {
-      // SIGINT/SIGTERM while waiting to reconnect: a requested stop, not a failure.
-      logging::logger()->info("stopped before the database could be reached");
-      return kExitSuccess;
-    }
     logging::logger()->error("{}", e.what());
     return kExitUnreachable;
   } catch (const DatabaseError& e) {

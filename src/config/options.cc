@@ -52,6 +52,10 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
         ->check(CLI::IsMember({"auto", "always", "never"}))
         ->envname("BATCH_CLEANUP_PROGRESS_BAR")
         ->capture_default_str();
+    app.add_option("--config", cli->config_file,
+                   "TOML configuration file: the same keys as the flags, and [[job]] tables for "
+                   "several jobs; flags and environment variables win over it")
+        ->envname("BATCH_CLEANUP_CONFIG");
   }
   app.add_option("--interval", texts.interval,
                  "Daemon interval: hours as a number (1, 0.5) or a duration (90s, 15m, 2h)")
@@ -384,6 +388,13 @@ CleanupConfig config_from_environment() {
 }
 
 void validate_config(const CleanupConfig& config) {
+  const auto& job = config.job_name;
+  if (job.empty() || job.size() > 64 ||
+      job.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+          std::string::npos) {
+    throw ConfigError("invalid job name '" + job +
+                      "': use 1 to 64 letters, digits, '_', '.' or '-'");
+  }
   config::parse_table_name(config.users_table, "users table");
   config::parse_table_name(config.pending_table, "pending table");
   config::validate_identifier(config.pending_key, "pending key");

@@ -26,6 +26,8 @@ struct CliSettings {
   bool statistics = false;
   // The live progress bar on stderr: "auto" (when stderr is a terminal), "always", "never".
   std::string progress_bar = "auto";
+  // The TOML configuration file (config/config_file.h); empty: none.
+  std::string config_file;
 };
 
 // Raw option text that needs parsing after CLI11 is done (durations, enums).

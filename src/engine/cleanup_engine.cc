@@ -256,6 +256,7 @@ void CleanupEngine::record_history(const CycleReport& report, const std::string&
                                    const std::string& error) {
   if (config_.dry_run || !config_.record_history || !connected_) return;
   RunRecord run = make_run_record(report, mode);
+  run.job = config_.job_name;
   if (!error.empty()) {
     run.outcome = "failed";
     run.error = error;

@@ -14,6 +14,7 @@ namespace batch_cleanup {
 
 std::string RunRecord::to_json() const {
   return nlohmann::json{
+      {"job", job},
       {"cycle_id", cycle_id},
       {"started_at", started_at},
       {"finished_at", finished_at},
@@ -61,7 +62,8 @@ RunRecord make_run_record(const CycleReport& report, const std::string& mode) {
   return run;
 }
 
-std::vector<RunRecord> read_run_history(const CleanupConfig& config, std::int64_t limit) {
+std::vector<RunRecord> read_run_history(const CleanupConfig& config, std::int64_t limit,
+                                        const std::string& job) {
   CleanupConfig read_only = config;
   read_only.dry_run = true;  // a read-only session: reading the history never writes
   validate_config(read_only);
@@ -74,7 +76,7 @@ std::vector<RunRecord> read_run_history(const CleanupConfig& config, std::int64_
     }
     throw;
   }
-  return store->recent_runs(limit);
+  return store->recent_runs(limit, job);
 }
 
 }  // namespace batch_cleanup

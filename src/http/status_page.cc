@@ -35,6 +35,15 @@ constexpr std::string_view kPage = R"HTML(<!DOCTYPE html>
 <h1>batch_cleanup</h1>
 <div class="sub" id="updated"></div>
 <div class="cards" id="cards"></div>
+<div class="panel" id="jobs-panel" hidden>
+  <h2>Jobs</h2>
+  <table>
+    <thead><tr><th>job</th><th>state</th><th>health</th><th>last success</th><th>next run</th>
+      <th class="num">deleted</th><th class="num">failed</th><th class="num">cycles</th>
+      <th>last error</th></tr></thead>
+    <tbody id="jobs"></tbody>
+  </table>
+</div>
 <div class="panel">
   <h2>Rows deleted per cycle</h2>
   <svg id="chart" width="1100" height="260" role="img" aria-label="rows deleted per cycle"></svg>
@@ -42,7 +51,7 @@ constexpr std::string_view kPage = R"HTML(<!DOCTYPE html>
 <div class="panel">
   <h2>Last cycles</h2>
   <table>
-    <thead><tr><th>cycle</th><th>started (UTC)</th><th>mode</th><th>outcome</th>
+    <thead><tr><th id="job-column" hidden>job</th><th>cycle</th><th>started (UTC)</th><th>mode</th><th>outcome</th>
       <th class="num">candidates</th><th class="num">deleted</th><th class="num">failed</th>
       <th class="num">skipped</th><th class="num">batches</th><th class="num">ms</th><th>error</th></tr></thead>
     <tbody id="cycles"></tbody>
@@ -65,10 +74,53 @@ function card(label, value, cls) {
   c.appendChild(el("div", {class: "value " + (cls || "")}, value));
   return c;
 }
+function shortTime(t) { return t ? t.replace("T", " ").slice(0, 19) : ""; }
+function isHealthy(s) { return s.consecutive_failures === 0 && !s.halted_on_config_error; }
+// Several jobs ({"jobs": [...]}): one combined view for the cards, chart and table.
+function combine(s) {
+  if (!s.jobs) return s;
+  const jobs = s.jobs;
+  const sum = k => jobs.reduce((n, j) => n + (j[k] || 0), 0);
+  const times = k => jobs.map(j => j[k]).filter(t => t).sort();
+  return {
+    jobs: jobs,
+    running: jobs.some(j => j.running),
+    cycle_in_progress: jobs.some(j => j.cycle_in_progress),
+    consecutive_failures: jobs.every(isHealthy) ? 0 : 1,
+    halted_on_config_error: jobs.some(j => j.halted_on_config_error),
+    last_success: times("last_success").pop() || null,
+    next_run: times("next_run")[0] || null,
+    total_deleted: sum("total_deleted"), total_failed: sum("total_failed"),
+    total_skipped: sum("total_skipped"), cycles: sum("cycles"),
+    recent_cycles: jobs.flatMap(j => (j.recent_cycles || []).map(c => Object.assign({job: j.job}, c)))
+        .sort((a, b) => (a.started_at || "").localeCompare(b.started_at || "")),
+  };
+}
+function renderJobs(s) {
+  const panel = document.getElementById("jobs-panel");
+  panel.hidden = !s.jobs;
+  document.getElementById("job-column").hidden = !s.jobs;
+  if (!s.jobs) return;
+  const body = document.getElementById("jobs");
+  body.replaceChildren();
+  for (const j of s.jobs) {
+    const tr = el("tr", {class: "job", "data-job": j.job});
+    tr.appendChild(el("td", {}, j.job));
+    tr.appendChild(el("td", {}, j.cycle_in_progress ? "cycle running" : (j.running ? "waiting" : "stopped")));
+    tr.appendChild(el("td", {class: isHealthy(j) ? "ok" : "bad"}, isHealthy(j) ? "healthy" : "failing"));
+    tr.appendChild(el("td", {}, shortTime(j.last_success) || "never"));
+    tr.appendChild(el("td", {}, shortTime(j.next_run) || "-"));
+    tr.appendChild(el("td", {class: "num"}, String(j.total_deleted)));
+    tr.appendChild(el("td", {class: "num"}, String(j.total_failed)));
+    tr.appendChild(el("td", {class: "num"}, String(j.cycles)));
+    tr.appendChild(el("td", {}, j.last_error || ""));
+    body.appendChild(tr);
+  }
+}
 function renderCards(s) {
   const cards = document.getElementById("cards");
   cards.replaceChildren();
-  const healthy = s.consecutive_failures === 0 && !s.halted_on_config_error;
+  const healthy = isHealthy(s);
   cards.appendChild(card("state", s.cycle_in_progress ? "cycle running" : (s.running ? "waiting" : "stopped")));
   cards.appendChild(card("health", healthy ? "healthy" : "failing", healthy ? "ok" : "bad"));
   cards.appendChild(card("last success", s.last_success ? s.last_success.replace("T", " ").slice(0, 19) : "never"));
@@ -100,7 +152,7 @@ function renderChart(cycles) {
     const x = left + i * step + (step - barW) / 2;
     const bar = el("rect", {class: "bar " + c.outcome, x: x, y: top + plotH - h, width: barW,
                             height: Math.max(h, 1), "data-deleted": c.deleted, "data-cycle": c.cycle_id});
-    bar.appendChild(el("title", {}, c.cycle_id + ": " + c.deleted + " deleted (" + c.outcome + ")"));
+    bar.appendChild(el("title", {}, (c.job ? c.job + " " : "") + c.cycle_id + ": " + c.deleted + " deleted (" + c.outcome + ")"));
     svg.appendChild(bar);
     if (cycles.length <= 20 || i % Math.ceil(cycles.length / 20) === 0) {
       svg.appendChild(el("text", {x: x + barW / 2, y: H - 10, "text-anchor": "middle"},
@@ -109,11 +161,12 @@ function renderChart(cycles) {
   });
   svg.appendChild(el("line", {x1: left, x2: W - right, y1: top + plotH, y2: top + plotH, stroke: "#9aa5b1"}));
 }
-function renderTable(cycles) {
+function renderTable(cycles, withJobs) {
   const body = document.getElementById("cycles");
   body.replaceChildren();
   for (const c of cycles.slice().reverse()) {
     const tr = el("tr", {class: "cycle"});
+    if (withJobs) tr.appendChild(el("td", {}, c.job || ""));
     tr.appendChild(el("td", {}, c.cycle_id || "-"));
     tr.appendChild(el("td", {}, (c.started_at || "").replace("T", " ").slice(0, 19)));
     tr.appendChild(el("td", {}, c.mode));
@@ -125,11 +178,13 @@ function renderTable(cycles) {
     body.appendChild(tr);
   }
 }
-function render(s) {
+function render(status) {
+  const s = combine(status);
   const cycles = (s.recent_cycles || []).filter(c => c.outcome !== "dry_run");
+  renderJobs(s);
   renderCards(s);
   renderChart(cycles);
-  renderTable(cycles);
+  renderTable(cycles, !!s.jobs);
   document.getElementById("updated").textContent =
       "updated " + new Date().toISOString().replace("T", " ").slice(0, 19) + " UTC; " +
       cycles.length + " cycle(s) shown";

@@ -2,7 +2,9 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <charconv>
+#include <nlohmann/json.hpp>
 
 #include "batch_cleanup/errors.h"
 #include "http/status_page.h"
@@ -32,28 +34,57 @@ ListenAddress parse_listen_address(const std::string& text) {
 }
 
 StatusServer::StatusServer(const BatchCleanupService& service, std::int64_t unhealthy_after)
-    : service_(service),
+    : StatusServer({JobService{"default", &service}}, unhealthy_after, false) {}
+
+StatusServer::StatusServer(std::vector<JobService> jobs, std::int64_t unhealthy_after,
+                           bool named_jobs)
+    : jobs_(std::move(jobs)),
+      named_jobs_(named_jobs || jobs_.size() != 1),
       unhealthy_after_(unhealthy_after),
       server_(std::make_unique<httplib::Server>()) {
   server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& response) {
-    const auto health = observability::evaluate_health(service_.status(), unhealthy_after_);
+    observability::Health health;
+    if (named_jobs_) {
+      std::vector<std::pair<std::string, ServiceStatus>> statuses;
+      for (const auto& job : jobs_) statuses.emplace_back(job.name, job.service->status());
+      health = observability::evaluate_health(statuses, unhealthy_after_);
+    } else {
+      health = observability::evaluate_health(jobs_.front().service->status(), unhealthy_after_);
+    }
     response.status = health.healthy ? 200 : 503;
     response.set_content(health.reason + "\n", "text/plain; charset=utf-8");
   });
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
-    response.set_content(observability::render_metrics(service_.status()),
-                         observability::kPrometheusContentType);
+    if (named_jobs_) {
+      std::vector<observability::JobStatus> statuses;
+      for (const auto& job : jobs_) statuses.push_back({job.name, job.service->status()});
+      response.set_content(observability::render_metrics(statuses),
+                           observability::kPrometheusContentType);
+    } else {
+      response.set_content(observability::render_metrics(jobs_.front().service->status()),
+                           observability::kPrometheusContentType);
+    }
   });
   server_->Get("/status", [this](const httplib::Request&, httplib::Response& response) {
     response.set_header("Cache-Control", "no-store");
-    response.set_content(service_.status().to_json(), "application/json");
+    response.set_content(status_json(), "application/json");
   });
   server_->Get("/history.json", [this](const httplib::Request&, httplib::Response& response) {
+    std::vector<RunRecord> cycles;
+    for (const auto& job : jobs_) {
+      const auto status = job.service->status();
+      cycles.insert(cycles.end(), status.recent_cycles.begin(), status.recent_cycles.end());
+    }
+    // Every job's cycles, oldest first (each job's list already is).
+    if (named_jobs_) {
+      std::stable_sort(cycles.begin(), cycles.end(), [](const RunRecord& a, const RunRecord& b) {
+        return a.started_at < b.started_at;
+      });
+    }
     std::string body = "[";
-    const auto status = service_.status();
-    for (std::size_t i = 0; i < status.recent_cycles.size(); ++i) {
+    for (std::size_t i = 0; i < cycles.size(); ++i) {
       if (i) body += ',';
-      body += status.recent_cycles[i].to_json();
+      body += cycles[i].to_json();
     }
     body += "]";
     response.set_header("Cache-Control", "no-store");
@@ -61,9 +92,19 @@ StatusServer::StatusServer(const BatchCleanupService& service, std::int64_t unhe
   });
   server_->Get("/", [this](const httplib::Request&, httplib::Response& response) {
     response.set_header("Cache-Control", "no-store");
-    response.set_content(render_status_page(service_.status().to_json()),
-                         "text/html; charset=utf-8");
+    response.set_content(render_status_page(status_json()), "text/html; charset=utf-8");
   });
+}
+
+std::string StatusServer::status_json() const {
+  if (!named_jobs_) return jobs_.front().service->status().to_json();
+  auto jobs = nlohmann::json::array();
+  for (const auto& job : jobs_) {
+    auto status = nlohmann::json::parse(job.service->status().to_json());
+    status["job"] = job.name;
+    jobs.push_back(std::move(status));
+  }
+  return nlohmann::json{{"jobs", jobs}}.dump();
 }
 
 StatusServer::~StatusServer() { stop(); }

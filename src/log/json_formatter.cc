@@ -38,6 +38,7 @@ void JsonFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_b
       {"msg", std::string(msg.payload.data(), msg.payload.size())},
   };
   const auto& context = current_log_context();
+  if (const auto& job = shown_job(context); !job.empty()) line["job"] = job;
   if (!context.cycle_id.empty()) line["cycle_id"] = context.cycle_id;
   for (const auto& [name, value] : context.counts) line[name] = value;
   // Invalid UTF-8 (e.g. bytes from a database message) is replaced, never thrown on.

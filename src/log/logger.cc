@@ -1,5 +1,6 @@
 #include "log/logger.h"
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
@@ -10,13 +11,35 @@
 
 #include "batch_cleanup/errors.h"
 #include "log/json_formatter.h"
+#include "log/log_context.h"
 
 namespace batch_cleanup::logging {
 namespace {
 
 constexpr const char* kLoggerName = "batch_cleanup";
-constexpr const char* kPattern = "%Y-%m-%dT%H:%M:%S.%e%z %^%-7l%$ %v";
+// %* is the job: "[job NAME] " on the lines of a named job, nothing otherwise.
+constexpr const char* kPattern = "%Y-%m-%dT%H:%M:%S.%e%z %^%-7l%$ %*%v";
 std::mutex g_logger_mutex;
+
+class JobFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg&, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const auto& job = shown_job(current_log_context());
+    if (job.empty()) return;
+    const std::string text = "[job " + job + "] ";
+    dest.append(text.data(), text.data() + text.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JobFlag>();
+  }
+};
+
+std::unique_ptr<spdlog::formatter> text_formatter() {
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<JobFlag>('*').set_pattern(kPattern);
+  return formatter;
+}
 
 }  // namespace
 
@@ -26,7 +49,7 @@ std::shared_ptr<spdlog::logger> logger() {
   if (auto existing = spdlog::get(kLoggerName)) return existing;
   auto created = std::make_shared<spdlog::logger>(
       kLoggerName, std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-  created->set_pattern(kPattern);
+  created->set_formatter(text_formatter());
   created->set_level(spdlog::level::info);
   spdlog::register_logger(created);
   return created;
@@ -66,7 +89,7 @@ void configure_logging(const std::string& level, const std::string& log_file,
   if (format == "json") {
     current->set_formatter(std::make_unique<JsonFormatter>());
   } else {
-    current->set_pattern(kPattern);
+    current->set_formatter(text_formatter());
   }
   current->set_level(parsed);
   current->flush_on(spdlog::level::info);

@@ -16,4 +16,13 @@ Health evaluate_health(const ServiceStatus& status, std::int64_t unhealthy_after
   return {true, "ok"};
 }
 
+Health evaluate_health(const std::vector<std::pair<std::string, ServiceStatus>>& jobs,
+                       std::int64_t unhealthy_after) {
+  for (const auto& [job, status] : jobs) {
+    auto health = evaluate_health(status, unhealthy_after);
+    if (!health.healthy) return {false, "job " + job + ": " + health.reason};
+  }
+  return {true, "ok"};
+}
+
 }  // namespace batch_cleanup::observability

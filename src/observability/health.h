@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "batch_cleanup/service.h"
 
@@ -17,5 +19,9 @@ struct Health {
 // cycles failed in a row, or when the background thread halted on a configuration error.
 // Healthy while cycles succeed (also partial or interrupted ones) and before the first cycle.
 Health evaluate_health(const ServiceStatus& status, std::int64_t unhealthy_after);
+
+// Several jobs: unhealthy when any job is; the reason names the first such job ("job NAME: ...").
+Health evaluate_health(const std::vector<std::pair<std::string, ServiceStatus>>& jobs,
+                       std::int64_t unhealthy_after);
 
 }  // namespace batch_cleanup::observability

@@ -4,6 +4,9 @@
 
 #include <array>
 #include <chrono>
+#include <map>
+#include <sstream>
+#include <vector>
 
 namespace batch_cleanup::observability {
 namespace {
@@ -32,7 +35,67 @@ double unix_seconds(std::chrono::system_clock::time_point when) {
   return std::chrono::duration<double>(when.time_since_epoch()).count();
 }
 
+// A metric family of an exposition: its comment lines and its sample lines.
+struct Family {
+  std::vector<std::string> comments;
+  std::vector<std::string> samples;
+};
+
+// "name{a="b"} 1" -> "name{job="J",a="b"} 1"; "name 1" -> "name{job="J"} 1".
+std::string with_job_label(const std::string& sample, const std::string& job) {
+  const auto name_end = sample.find_first_of("{ ");
+  if (name_end == std::string::npos) return sample;
+  const std::string label = "job=\"" + job + "\"";
+  if (sample[name_end] == '{') {
+    const bool empty = sample.size() > name_end + 1 && sample[name_end + 1] == '}';
+    return sample.substr(0, name_end + 1) + label + (empty ? "" : ",") +
+           sample.substr(name_end + 1);
+  }
+  return sample.substr(0, name_end) + "{" + label + "}" + sample.substr(name_end);
+}
+
+// Splits an exposition into families, in order, keyed by the name of their "# HELP" line.
+std::vector<std::pair<std::string, Family>> families(const std::string& text) {
+  std::vector<std::pair<std::string, Family>> out;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("# HELP ", 0) == 0) {
+      const auto name_end = line.find(' ', 7);
+      out.emplace_back(line.substr(7, name_end - 7), Family{});
+    }
+    if (out.empty()) continue;
+    auto& family = out.back().second;
+    (line.rfind('#', 0) == 0 ? family.comments : family.samples).push_back(line);
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string render_metrics(const std::vector<JobStatus>& jobs) {
+  // Families in the order of the first job's exposition; samples of every job under each.
+  std::vector<std::string> order;
+  std::map<std::string, Family> merged;
+  for (const auto& job : jobs) {
+    for (auto& [name, family] : families(render_metrics(job.status))) {
+      auto [entry, inserted] = merged.try_emplace(name);
+      if (inserted) {
+        order.push_back(name);
+        entry->second.comments = std::move(family.comments);
+      }
+      for (const auto& sample : family.samples) {
+        entry->second.samples.push_back(with_job_label(sample, job.job));
+      }
+    }
+  }
+  std::string out;
+  for (const auto& name : order) {
+    for (const auto& line : merged[name].comments) out += line + "\n";
+    for (const auto& line : merged[name].samples) out += line + "\n";
+  }
+  return out;
+}
 
 std::string render_metrics(const ServiceStatus& status) {
   std::string out;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "batch_cleanup/service.h"
 
@@ -14,5 +15,16 @@ inline constexpr const char* kPrometheusContentType = "text/plain; version=0.0.4
 
 // Renders every batch_cleanup_* metric (see the README's table) for `status`.
 std::string render_metrics(const ServiceStatus& status);
+
+// One job of a process running several.
+struct JobStatus {
+  std::string job;
+  ServiceStatus status;
+};
+
+// Every job's metrics in one exposition: each metric's HELP and TYPE once, then its samples for
+// every job in order, each labelled job="NAME" (first label). Job names need no escaping
+// (letters, digits, '_', '.', '-').
+std::string render_metrics(const std::vector<JobStatus>& jobs);
 
 }  // namespace batch_cleanup::observability

@@ -6,6 +6,7 @@
 #include "batch_cleanup/errors.h"
 #include "batch_cleanup/service.h"
 #include "engine/cleanup_engine.h"
+#include "log/log_context.h"
 #include "log/logger.h"
 #include "store/cleanup_store.h"
 #include "util/time_format.h"
@@ -43,6 +44,7 @@ struct BatchCleanupService::Impl {
   }
 
   CycleReport run_cycle(const std::string& mode) {
+    logging::JobLogScope job_scope(config.job_name);
     std::lock_guard cycle_lock(cycle_mutex);
     {
       std::lock_guard lock(state_mutex);
@@ -72,6 +74,7 @@ struct BatchCleanupService::Impl {
         status.total_batches += report.batches;
         for (const double ms : report.batch_durations_ms) status.batch_duration.observe(ms / 1000);
         RunRecord run = make_run_record(report, mode);
+        run.job = config.job_name;
         ++status.cycles_by_outcome[run.outcome];
         if (!report.dry_run) status.last_success = std::chrono::system_clock::now();
         remember(std::move(run));
@@ -91,6 +94,7 @@ struct BatchCleanupService::Impl {
         status.last_error = error;
         ++status.cycles_by_outcome["failed"];
         RunRecord run;
+        run.job = config.job_name;
         run.started_at = status.last_run ? util::iso8601_utc(*status.last_run) : "";
         run.finished_at = util::iso8601_utc(std::chrono::system_clock::now());
         run.host = host_name();
@@ -105,6 +109,7 @@ struct BatchCleanupService::Impl {
   }
 
   void loop() {
+    logging::JobLogScope job_scope(config.job_name);
     using Clock = std::chrono::steady_clock;
     while (!stop->requested()) {
       const auto cycle_start = Clock::now();

@@ -131,14 +131,16 @@ class CleanupStore {
   // The query plans of the first batch's statements, as the database reports them (EXPLAIN;
   // nothing is executed or written). Call after preflight() and begin_pass().
   virtual std::string explain_batch(std::int64_t target_rows) = 0;
-  // Appends `run` to config.history_table, creating the table first when it does not exist
-  // (the only DDL a store ever runs). Never called in a dry run. Throws DatabaseError, or
-  // ConfigError for an invalid table name.
+  // Appends `run` to config.history_table, creating the table first when it does not exist, or
+  // adding its `job` column when a table of an older version lacks it (the only DDL a store ever
+  // runs). Never called in a dry run. Throws DatabaseError, or ConfigError for an invalid table
+  // name.
   virtual void record_run(const RunRecord& run) = 0;
 
-  // The most recent `limit` history records, newest first; empty when the history table does
-  // not exist. Works on a read-only (dry-run) connection, without preflight().
-  virtual std::vector<RunRecord> recent_runs(std::int64_t limit) = 0;
+  // The most recent `limit` history records, newest first, of job `job` (empty: of every job; a
+  // row without a job is job "default"); empty when the history table does not exist. Works on
+  // a read-only (dry-run) connection, without preflight().
+  virtual std::vector<RunRecord> recent_runs(std::int64_t limit, const std::string& job) = 0;
 
   // Interrupts the statement in flight, from any thread. The batch fails with a retryable
   // DatabaseError and rolls back.

@@ -28,7 +28,7 @@ double ms_since(Clock::time_point start) {
 // Columns of the history table, in the order record_run() binds and recent_runs() reads them.
 constexpr const char* kHistoryColumns =
     "cycle_id, started_at, finished_at, host, mode, candidates, deleted, failed, skipped, "
-    "batches, duration_ms, outcome, error";
+    "batches, duration_ms, outcome, error, job";
 
 constexpr double kMaxPagesPerBatch = 1 << 20;
 // A physical batch never covers more than this many times --batch-size rows.
@@ -375,38 +375,65 @@ class PostgresStore final : public CleanupStore {
     if (!history_ready_) {
       const auto exists = session_.exec("SELECT to_regclass($1) IS NOT NULL", {history_.quoted()});
       if (exists.text(0, 0) != "t") {
-        session_.exec(
-            "CREATE TABLE IF NOT EXISTS " + history_.quoted() +
-            " (run_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
-            "cycle_id text NOT NULL, started_at timestamptz NOT NULL, "
-            "finished_at timestamptz NOT NULL, host text NOT NULL, mode text NOT NULL, "
-            "candidates bigint NOT NULL, deleted bigint NOT NULL, failed bigint NOT NULL, "
-            "skipped bigint NOT NULL, batches bigint NOT NULL, "
-            "duration_ms double precision NOT NULL, outcome text NOT NULL, error text)");
+        create_history_table();
+      } else if (!history_has_job()) {
+        // A table of a version before jobs: the column is added once, on the first cycle.
+        session_.exec("ALTER TABLE " + history_.quoted() + " ADD COLUMN IF NOT EXISTS job text");
       }
       history_ready_ = true;
     }
     session_.exec(
         "INSERT INTO " + history_.quoted() + " (" + kHistoryColumns +
             ") VALUES ($1, $2::timestamptz, $3::timestamptz, $4, $5, $6, $7, $8, $9, "
-            "$10, $11, $12, NULLIF($13, ''))",
+            "$10, $11, $12, NULLIF($13, ''), $14)",
         {run.cycle_id, run.started_at, run.finished_at, run.host, run.mode,
          std::to_string(run.candidates), std::to_string(run.deleted), std::to_string(run.failed),
          std::to_string(run.skipped), std::to_string(run.batches),
-         fmt::format("{:.3f}", run.duration_ms), run.outcome, run.error});
+         fmt::format("{:.3f}", run.duration_ms), run.outcome, run.error, run.job});
   }
 
-  std::vector<RunRecord> recent_runs(std::int64_t limit) override {
+  void create_history_table() {
+    try {
+      session_.exec("CREATE TABLE IF NOT EXISTS " + history_.quoted() +
+                    " (run_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+                    "cycle_id text NOT NULL, started_at timestamptz NOT NULL, "
+                    "finished_at timestamptz NOT NULL, host text NOT NULL, mode text NOT NULL, "
+                    "candidates bigint NOT NULL, deleted bigint NOT NULL, failed bigint NOT NULL, "
+                    "skipped bigint NOT NULL, batches bigint NOT NULL, "
+                    "duration_ms double precision NOT NULL, outcome text NOT NULL, error text, "
+                    "job text)");
+    } catch (const DatabaseError& e) {
+      // Another session (another job of this process, another instance) created it at the same
+      // moment: IF NOT EXISTS does not cover a concurrent CREATE.
+      if (e.sqlstate() != "23505" && e.sqlstate() != "42P07") throw;
+    }
+  }
+
+  // Whether the (existing) history table has the job column.
+  bool history_has_job() {
+    return session_
+               .exec(
+                   "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) AND "
+                   "attname = 'job' AND attnum > 0 AND NOT attisdropped",
+                   {history_.quoted()})
+               .text(0, 0) != "0";
+  }
+
+  std::vector<RunRecord> recent_runs(std::int64_t limit, const std::string& job) override {
     const auto exists = session_.exec("SELECT to_regclass($1) IS NOT NULL", {history_.quoted()});
     if (exists.text(0, 0) != "t") return {};
     const char* iso = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'";
+    // Rows of a table from before jobs belong to the only job there was.
+    const std::string job_column =
+        history_has_job() ? "coalesce(job, 'default')" : "'default'::text";
     const auto rows = session_.exec(
         std::string("SELECT cycle_id, to_char(started_at AT TIME ZONE 'UTC', ") + iso +
             "), to_char(finished_at AT TIME ZONE 'UTC', " + iso +
             "), host, mode, candidates, deleted, failed, skipped, batches, duration_ms, outcome, "
-            "coalesce(error, '') FROM " +
-            history_.quoted() + " ORDER BY run_id DESC LIMIT $1",
-        {std::to_string(std::max<std::int64_t>(0, limit))});
+            "coalesce(error, ''), " +
+            job_column + " FROM " + history_.quoted() + " WHERE ($2 = '' OR " + job_column +
+            " = $2) ORDER BY run_id DESC LIMIT $1",
+        {std::to_string(std::max<std::int64_t>(0, limit)), job});
     std::vector<RunRecord> out;
     for (int r = 0; r < rows.rows(); ++r) {
       RunRecord run;
@@ -423,6 +450,7 @@ class PostgresStore final : public CleanupStore {
       run.duration_ms = std::stod(rows.text(r, 10));
       run.outcome = rows.text(r, 11);
       run.error = rows.text(r, 12);
+      run.job = rows.text(r, 13);
       out.push_back(std::move(run));
     }
     return out;

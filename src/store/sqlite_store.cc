@@ -824,22 +824,42 @@ class SqliteStore final : public CleanupStore {
                        "mode TEXT NOT NULL, candidates INTEGER NOT NULL, deleted INTEGER NOT NULL, "
                        "failed INTEGER NOT NULL, skipped INTEGER NOT NULL, "
                        "batches INTEGER NOT NULL, duration_ms REAL NOT NULL, "
-                       "outcome TEXT NOT NULL, error TEXT)");
+                       "outcome TEXT NOT NULL, error TEXT, job TEXT)");
+      // A table of a version before jobs: the column is added once, on the first cycle.
+      if (!history_has_job()) {
+        try {
+          connection_.exec("ALTER TABLE " + history_.quoted() + " ADD COLUMN job TEXT");
+        } catch (const DatabaseError&) {
+          if (!history_has_job()) throw;  // else another connection added it meanwhile
+        }
+      }
       history_ready_ = true;
     }
     Statement insert(connection_, "INSERT INTO " + history_.quoted() +
                                       " (cycle_id, started_at, finished_at, host, mode, "
                                       "candidates, deleted, failed, skipped, batches, "
-                                      "duration_ms, outcome, error) VALUES (?1, ?2, ?3, ?4, ?5, "
-                                      "?6, ?7, ?8, ?9, ?10, ?11, ?12, NULLIF(?13, ''))");
+                                      "duration_ms, outcome, error, job) VALUES (?1, ?2, ?3, ?4, "
+                                      "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULLIF(?13, ''), ?14)");
     insert.bind(1, run.cycle_id).bind(2, run.started_at).bind(3, run.finished_at);
     insert.bind(4, run.host).bind(5, run.mode).bind(6, run.candidates).bind(7, run.deleted);
     insert.bind(8, run.failed).bind(9, run.skipped).bind(10, run.batches);
     insert.bind(11, run.duration_ms).bind(12, run.outcome).bind(13, run.error);
+    insert.bind(14, run.job);
     insert.step();
   }
 
-  std::vector<RunRecord> recent_runs(std::int64_t limit) override {
+  // Whether the (existing) history table has the job column.
+  bool history_has_job() {
+    Statement column(connection_,
+                     history_.schema.empty()
+                         ? "SELECT 1 FROM pragma_table_info(?1) WHERE name = 'job'"
+                         : "SELECT 1 FROM pragma_table_info(?1, ?2) WHERE name = 'job'");
+    column.bind(1, history_.name);
+    if (!history_.schema.empty()) column.bind(2, history_.schema);
+    return column.step();
+  }
+
+  std::vector<RunRecord> recent_runs(std::int64_t limit, const std::string& job) override {
     connection_.begin_operation();
     {
       Statement exists(connection_,
@@ -848,11 +868,14 @@ class SqliteStore final : public CleanupStore {
       exists.bind(1, history_.name).bind(2, history_.schema);
       if (!exists.step()) return {};
     }
+    // Rows of a table from before jobs belong to the only job there was.
+    const std::string job_column = history_has_job() ? "coalesce(job, 'default')" : "'default'";
     Statement select(connection_,
                      "SELECT cycle_id, started_at, finished_at, host, mode, candidates, deleted, "
-                     "failed, skipped, batches, duration_ms, outcome, coalesce(error, '') FROM " +
-                         history_.quoted() + " ORDER BY run_id DESC LIMIT ?1");
-    select.bind(1, std::max<std::int64_t>(0, limit));
+                     "failed, skipped, batches, duration_ms, outcome, coalesce(error, ''), " +
+                         job_column + " FROM " + history_.quoted() + " WHERE (?2 = '' OR " +
+                         job_column + " = ?2) ORDER BY run_id DESC LIMIT ?1");
+    select.bind(1, std::max<std::int64_t>(0, limit)).bind(2, job);
     std::vector<RunRecord> out;
     while (select.step()) {
       RunRecord run;
@@ -869,6 +892,7 @@ class SqliteStore final : public CleanupStore {
       run.duration_ms = select.real(10);
       run.outcome = select.text(11);
       run.error = select.text(12);
+      run.job = select.text(13);
       out.push_back(std::move(run));
     }
     return out;

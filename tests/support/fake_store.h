@@ -164,8 +164,11 @@ class FakeStore final : public store::CleanupStore {
     db_.history.push_back(run);
   }
 
-  std::vector<RunRecord> recent_runs(std::int64_t limit) override {
-    std::vector<RunRecord> out(db_.history.rbegin(), db_.history.rend());
+  std::vector<RunRecord> recent_runs(std::int64_t limit, const std::string& job) override {
+    std::vector<RunRecord> out;
+    for (auto run = db_.history.rbegin(); run != db_.history.rend(); ++run) {
+      if (job.empty() || run->job == job) out.push_back(*run);
+    }
     if (static_cast<std::int64_t>(out.size()) > limit) out.resize(static_cast<std::size_t>(limit));
     return out;
   }

@@ -24,6 +24,7 @@
 #include "http/status_server.h"
 #include "log/json_formatter.h"
 #include "log/log_context.h"
+#include "log/logger.h"
 #include "observability/health.h"
 #include "observability/prometheus.h"
 #include "systemd/notify.h"
@@ -154,6 +155,99 @@ TEST(JsonLogTest, OneObjectPerLineWithCycleIdAndCounts) {
   EXPECT_EQ(parsed[3]["level"], "error");
   EXPECT_FALSE(parsed[3].contains("cycle_id"));
   EXPECT_FALSE(parsed[3].contains("deleted"));
+}
+
+TEST(MetricsTest, SeveralJobsLabelEverySampleAndShareHelpAndType) {
+  ServiceStatus a;
+  a.total_deleted = 11;
+  a.cycles_by_outcome = {{"success", 2}};
+  a.batch_duration.observe(0.003);
+  ServiceStatus b;
+  b.total_deleted = 22;
+  const std::string text = observability::render_metrics(
+      std::vector<observability::JobStatus>{{"tenant_a", a}, {"tenant_b", b}});
+  for (const char* line : {
+           "# TYPE batch_cleanup_rows_deleted_total counter\n"
+           "batch_cleanup_rows_deleted_total{job=\"tenant_a\"} 11\n"
+           "batch_cleanup_rows_deleted_total{job=\"tenant_b\"} 22\n",
+           "batch_cleanup_cycles_total{job=\"tenant_a\",outcome=\"success\"} 2\n",
+           "batch_cleanup_cycles_total{job=\"tenant_b\",outcome=\"success\"} 0\n",
+           "batch_cleanup_batch_duration_seconds_bucket{job=\"tenant_a\",le=\"0.005\"} 1\n",
+           "batch_cleanup_batch_duration_seconds_count{job=\"tenant_b\"} 0\n",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n---\n" << text;
+  }
+  // HELP and TYPE once per metric; every sample carries a job label.
+  const std::string single = observability::render_metrics(a);
+  std::istringstream lines(text);
+  std::string line;
+  int types = 0;
+  int samples = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("# TYPE ", 0) == 0) ++types;
+    if (line[0] == '#') continue;
+    ++samples;
+    EXPECT_NE(line.find("{job=\"tenant_"), std::string::npos) << line;
+  }
+  int single_samples = 0;
+  std::istringstream single_lines(single);
+  while (std::getline(single_lines, line)) single_samples += line[0] == '#' ? 0 : 1;
+  EXPECT_EQ(types, 14);
+  EXPECT_EQ(samples, 2 * single_samples);
+}
+
+TEST(HealthTest, SeveralJobsAreUnhealthyWhenAnyIs) {
+  ServiceStatus good;
+  ServiceStatus bad;
+  bad.halted_on_config_error = true;
+  bad.last_error = "unknown table";
+  EXPECT_TRUE(observability::evaluate_health({{"a", good}, {"b", good}}, 3).healthy);
+  const auto health = observability::evaluate_health({{"a", good}, {"b", bad}}, 3);
+  EXPECT_FALSE(health.healthy);
+  EXPECT_NE(health.reason.find("job b: halted on a configuration error"), std::string::npos)
+      << health.reason;
+}
+
+TEST(JsonLogTest, NamedJobsAreTaggedTheDefaultJobIsNot) {
+  std::ostringstream out;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  spdlog::logger json_log("json_job_test", sink);
+  json_log.set_formatter(std::make_unique<logging::JsonFormatter>());
+  {
+    logging::JobLogScope job("tenant_a");
+    json_log.info("in a job");
+  }
+  {
+    logging::JobLogScope job("default");
+    json_log.info("in the default job");
+  }
+  json_log.info("outside");
+  std::istringstream lines(out.str());
+  std::vector<nlohmann::json> parsed;
+  std::string line;
+  while (std::getline(lines, line)) parsed.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(parsed.size(), 3u) << out.str();
+  EXPECT_EQ(parsed[0]["job"], "tenant_a");
+  EXPECT_FALSE(parsed[1].contains("job"));
+  EXPECT_FALSE(parsed[2].contains("job"));
+}
+
+TEST(TextLogTest, NamedJobsArePrefixed) {
+  const auto path =
+      std::filesystem::temp_directory_path() / ("bc_text_log_" + std::to_string(getpid()) + ".log");
+  logging::configure_logging("info", path.string(), "text");
+  {
+    logging::JobLogScope job("tenant_b");
+    logging::logger()->info("cycle started");
+  }
+  logging::logger()->info("no job here");
+  logging::configure_logging("info", "", "text");
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::filesystem::remove(path);
+  EXPECT_TRUE(std::regex_search(text, std::regex(R"(info +\[job tenant_b\] cycle started\n)")))
+      << text;
+  EXPECT_TRUE(std::regex_search(text, std::regex(R"(info +no job here\n)"))) << text;
 }
 
 TEST(ProgressLineTest, ShowsShareRowsRateAndEta) {
