@@ -134,6 +134,46 @@ TEST_P(ConfigFileTest, RunOnceRunsEveryJobInFileOrderAndReportsEach) {
   EXPECT_EQ(records[1]["deleted"], 40);
 }
 
+// Policies are per job: tenant_a compares emails lowercased and exempts one address; tenant_b
+// only expires old sign-ups (--match none), whatever its users table holds.
+TEST_P(ConfigFileTest, EachJobHasItsOwnPolicies) {
+  create_tenants();
+  db_->exec("UPDATE " + pending("tenant_a") +
+            " SET email = upper(email) WHERE pending_user_id IN ('p1', 'p2')");
+  const std::string time_type = db_->is_postgres() ? "timestamptz" : "TEXT";
+  db_->exec("ALTER TABLE " + pending("tenant_b") + " ADD COLUMN created_at " + time_type);
+  const std::string old_time =
+      db_->is_postgres() ? "now() - interval '30 days'" : "datetime('now', '-30 days')";
+  const std::string new_time =
+      db_->is_postgres() ? "now() - interval '1 day'" : "datetime('now', '-1 day')";
+  db_->exec("UPDATE " + pending("tenant_b") + " SET created_at = " + new_time);
+  db_->exec("UPDATE " + pending("tenant_b") + " SET created_at = " + old_time +
+            " WHERE pending_user_id IN ('p5', 'p50', 'p51')");
+  TempConfig config("database-url = \"" + db_->url() +
+                    "\"\n"
+                    "[[job]]\nname = \"tenant_a\"\nusers-table = \"" +
+                    users("tenant_a") + "\"\npending-table = \"" + pending("tenant_a") +
+                    "\"\nnormalize-email = \"lower\"\nexclude-email = [\"User2@example.com\"]\n"
+                    "[[job]]\nname = \"tenant_b\"\nusers-table = \"" +
+                    users("tenant_b") + "\"\npending-table = \"" + pending("tenant_b") +
+                    "\"\nmatch = \"none\"\nexpire-after = \"7d\"\n");
+  const auto result = run_tool({"--config", config.path(), "--run-once", "--output", "json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  auto kept_a = expected_keys(100, 149);
+  kept_a.insert("p2");
+  EXPECT_EQ(db_->keys(pending("tenant_a")), kept_a);
+  auto kept_b = expected_keys(0, 79);
+  for (const char* gone : {"p5", "p50", "p51"}) kept_b.erase(gone);
+  EXPECT_EQ(db_->keys(pending("tenant_b")), kept_b);
+  const auto reports = json_reports(result);
+  ASSERT_EQ(reports.size(), 2u) << result.out;
+  EXPECT_EQ(reports[0]["job"], "tenant_a");
+  EXPECT_EQ(reports[0]["deleted_by_policy"]["email"], 99);
+  EXPECT_EQ(reports[1]["job"], "tenant_b");
+  EXPECT_EQ(reports[1]["deleted_by_policy"]["expired"], 3);
+  EXPECT_EQ(reports[1]["deleted_by_policy"]["email"], 0);
+}
+
 TEST_P(ConfigFileTest, FlagAndEnvironmentBeatTheFileForEveryJob) {
   create_tenants();
   TempConfig config(two_jobs());
@@ -196,6 +236,14 @@ TEST_P(ConfigFileTest, DaemonReportsEveryJobSeparately) {
   EXPECT_EQ(metric_value(metrics, "batch_cleanup_rows_deleted_total{job=\"tenant_a\"}"), 100)
       << metrics;
   EXPECT_EQ(metric_value(metrics, "batch_cleanup_rows_deleted_total{job=\"tenant_b\"}"), 40);
+  EXPECT_EQ(metric_value(metrics,
+                         "batch_cleanup_rows_deleted_by_policy_total{job=\"tenant_a\","
+                         "policy=\"email\"}"),
+            100);
+  EXPECT_EQ(metric_value(metrics,
+                         "batch_cleanup_rows_deleted_by_policy_total{job=\"tenant_b\","
+                         "policy=\"expired\"}"),
+            0);
   EXPECT_EQ(
       metric_value(metrics, "batch_cleanup_cycles_total{job=\"tenant_a\",outcome=\"success\"}"), 1);
   EXPECT_EQ(metric_value(metrics, "batch_cleanup_last_cycle_deleted{job=\"tenant_b\"}"), 40);

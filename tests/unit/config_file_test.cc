@@ -246,17 +246,65 @@ TEST(ConfigFileTest, ArraysOnlyForOptionsThatTakeSeveralValues) {
   CleanupConfig config;
   OptionTexts texts;
   declare_options(app, config, texts, nullptr);
+  // Values each option accepts: lists read from files need files that exist.
+  TempFile list_a("a@example.com\n");
+  TempFile list_b("b.example\n");
+  const auto values_for = [&](const std::string& key) -> std::pair<std::string, std::string> {
+    if (key == "exclude-domain-file") return {list_b.path(), list_b.path()};
+    if (key.find("-file") != std::string::npos) return {list_a.path(), list_a.path()};
+    if (key.find("domain") != std::string::npos) return {"first.example", "second.example"};
+    return {"first@example.com", "second@example.com"};
+  };
   int checked = 0;
   for (const auto* option : app.get_options()) {
     if (option->get_items_expected_max() <= 1 || option->get_lnames().empty()) continue;
     const auto key = option->get_lnames().front();
-    TempFile file(key + " = [\"first@example.com\", \"second@example.com\"]\n");
+    const auto [first, second] = values_for(key);
+    TempFile file(key + " = [\"" + first + "\", \"" + second + "\"]\n");
     const auto resolved = resolve_config({}, file.path());
-    EXPECT_EQ(setting(resolved.jobs[0].settings, key).value,
-              "first@example.com, second@example.com");
+    EXPECT_EQ(setting(resolved.jobs[0].settings, key).value, first + ", " + second) << key;
     ++checked;
   }
-  if (checked == 0) GTEST_SKIP() << "no option takes several values yet";
+  // --exclude-email, --exclude-domain and their -file forms.
+  EXPECT_EQ(checked, 4);
+}
+
+TEST(ConfigFileTest, PolicyKeysInAJobTable) {
+  TempFile exempt("# exempt\nceo@example.com\n");
+  TempFile file(
+      "expire-after = \"30d\"\n"
+      "[[job]]\n"
+      "name = \"tenant_a\"\n"
+      "match = \"email,phone\"\n"
+      "normalize-email = \"lower-trim\"\n"
+      "min-age = \"15m\"\n"
+      "exclude-email = [\"a@example.com\", \"B@example.com\"]\n"
+      "exclude-email-file = \"" +
+      exempt.path() +
+      "\"\n"
+      "exclude-domain = [\"partner.org\"]\n"
+      "[[job]]\n"
+      "name = \"tenant_b\"\n"
+      "expire-after = \"7d\"\n");
+  const auto resolved = resolve_config({}, file.path());
+  ASSERT_EQ(resolved.jobs.size(), 2u);
+  const auto& a = resolved.jobs[0].config;
+  EXPECT_TRUE(a.match_email);
+  EXPECT_TRUE(a.match_phone);
+  EXPECT_EQ(a.normalize_email, EmailNormalization::kLowerTrim);
+  EXPECT_EQ(a.min_age, std::chrono::minutes(15));
+  EXPECT_EQ(a.expire_after, std::chrono::hours(24 * 30));  // from the top level
+  EXPECT_EQ(a.exclude_emails,
+            (std::vector<std::string>{"a@example.com", "B@example.com", "ceo@example.com"}));
+  EXPECT_EQ(a.exclude_domains, (std::vector<std::string>{"partner.org"}));
+  const auto& b = resolved.jobs[1].config;
+  EXPECT_TRUE(b.match_email);
+  EXPECT_FALSE(b.match_phone);
+  EXPECT_EQ(b.expire_after, std::chrono::hours(24 * 7));  // the job's own
+  EXPECT_TRUE(b.exclude_emails.empty());
+  EXPECT_NE(error_of("[[job]]\nname = \"x\"\nexclude-domain = [\"a@b.org\"]\n")
+                .find(":3: key 'exclude-domain'"),
+            std::string::npos);
 }
 
 TEST(ConfigFileTest, ParsedArraysKeepEveryElement) {

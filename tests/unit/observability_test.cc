@@ -192,7 +192,7 @@ TEST(MetricsTest, SeveralJobsLabelEverySampleAndShareHelpAndType) {
   int single_samples = 0;
   std::istringstream single_lines(single);
   while (std::getline(single_lines, line)) single_samples += line[0] == '#' ? 0 : 1;
-  EXPECT_EQ(types, 14);
+  EXPECT_EQ(types, 15);
   EXPECT_EQ(samples, 2 * single_samples);
 }
 
