@@ -198,8 +198,9 @@ class CleanupStore {
 void count_reason(const std::string& reason, PolicyCounts& counts, std::int64_t rows = 1);
 // The reason of a configuration with a single policy; empty when several are on.
 std::string single_reason(const CleanupConfig& config);
-// Fills result.deleted_by_policy from the reasons of result.deleted_rows, or, when the store did
-// not return the rows (a single policy), credits every deleted row to `single`.
+// Fills result.deleted_by_policy (unless the store already counted every deleted row) from the
+// reasons of result.deleted_rows, or, when the store did not return the rows (a single
+// policy), credits every deleted row to `single`.
 void tally_policies(BatchResult& result, const std::string& single);
 // An --exclude-domain value as compared: spaces and a leading '@' removed (the store lowercases).
 std::string exclusion_domain(const std::string& value);

@@ -24,6 +24,8 @@ std::string single_reason(const CleanupConfig& config) {
 }
 
 void tally_policies(BatchResult& result, const std::string& single) {
+  const auto& by = result.deleted_by_policy;
+  if (result.deleted == 0 || by.email + by.phone + by.expired == result.deleted) return;
   if (static_cast<std::int64_t>(result.deleted_rows.size()) == result.deleted) {
     for (const auto& row : result.deleted_rows) count_reason(row.reason, result.deleted_by_policy);
   } else {

@@ -677,10 +677,14 @@ class PostgresStore final : public CleanupStore {
   // its reason (`reason`, over p), then the row as JSON when the archive file is on. With the
   // archive table on, the same statement inserts the deleted rows into it, with their reason
   // ($first_archive_param: the cycle id).
+  // With `counting`, `returned` must be empty and the statement returns one row per reason: the
+  // reason and how many rows it deleted (nothing per row crosses the network).
   std::string deleting(const std::string& where, std::vector<std::string> returned,
-                       const std::string& reason, int first_archive_param) const {
+                       const std::string& reason, int first_archive_param,
+                       bool counting = false) const {
     const std::string head = "DELETE FROM " + pending_.quoted() + " p WHERE " + where;
     returned.push_back(reason);
+    const std::string reason_alias = "bc_r" + std::to_string(returned.size() - 1);
     std::string plain;
     std::string aliased;
     std::string selected;
@@ -690,8 +694,13 @@ class PostgresStore final : public CleanupStore {
       aliased += returned[i] + " AS " + alias + ", ";
       selected += (i ? ", " : "") + alias;
     }
-    if (!archive_on_)
+    const std::string counted = " SELECT " + reason_alias + ", count(*) FROM d GROUP BY 1";
+    if (!archive_on_) {
+      if (counting)
+        return "WITH d AS (" + head + " RETURNING " + reason + " AS " + reason_alias + ")" +
+               counted;
       return head + " RETURNING " + plain + (row_json_on() ? ", row_to_json(p)::text" : "");
+    }
     std::string columns;
     std::string values;
     for (const auto& column : pending_columns_) {
@@ -701,9 +710,10 @@ class PostgresStore final : public CleanupStore {
     return "WITH d AS (" + head + " RETURNING " + aliased +
            "p AS bc_row), bc_archived AS (INSERT INTO " + archive_name().quoted() + " (" + columns +
            "archived_at, cycle_id, reason) SELECT " + values + "now(), $" +
-           std::to_string(first_archive_param) + ", d.bc_r" + std::to_string(returned.size() - 1) +
-           " FROM d) SELECT " + selected + (row_json_on() ? ", row_to_json(bc_row)::text" : "") +
-           " FROM d";
+           std::to_string(first_archive_param) + ", d." + reason_alias + " FROM d)" +
+           (counting ? counted
+                     : " SELECT " + selected +
+                           (row_json_on() ? ", row_to_json(bc_row)::text" : "") + " FROM d");
   }
 
   bool row_json_on() const { return !config_.archive_file.empty(); }
@@ -1000,6 +1010,7 @@ class PostgresStore final : public CleanupStore {
       const std::string range_where =
           "p.ctid >= $1::tid AND p.ctid < $2::tid AND " + predicate(true, 3);
       fast_delete_sql_ = "DELETE" + from + " WHERE " + range_where;
+      fast_delete_counting_sql_ = deleting(range_where, {}, reason, 3 + k, /*counting=*/true);
       fast_delete_returning_sql_ =
           deleting(range_where, {"p." + key_ + "::text", "p." + email_ + "::text"}, reason, 3 + k);
       delete_sql_ = deleting("p.ctid = ANY ($1::tid[]) AND " + predicate(true, 2), {"p.ctid::text"},
@@ -1063,22 +1074,31 @@ class PostgresStore final : public CleanupStore {
       bool fast = false;
       try {
         session_.exec("SELECT set_config('lock_timeout', $1, true)", {fast_lock_timeout_});
-        // The deleted rows come back only when someone needs them: the debug log, the archive
-        // file, or the archive table (whose INSERT rides on the same statement).
-        // With several policies they also carry each row's reason, for the per-policy counts.
-        const bool want_rows = archive_on_ || row_json_on() || single_reason_.empty() ||
-                               logging::logger()->should_log(spdlog::level::debug);
-        const auto deleted = want_rows
-                                 ? session_.exec(fast_delete_returning_sql_, with_archive(range))
-                                 : session_.exec(fast_delete_sql_, with_policy(range));
+        // The deleted rows come back only when someone needs them: the debug log or the archive
+        // file. With several policies, or the archive table (whose INSERT rides on the same
+        // statement), the statement returns a count per reason; otherwise just its row count.
+        const bool want_rows = row_json_on() || logging::logger()->should_log(spdlog::level::debug);
+        const bool counting = !want_rows && (archive_on_ || single_reason_.empty());
+        const auto deleted =
+            want_rows  ? session_.exec(fast_delete_returning_sql_, with_archive(range))
+            : counting ? session_.exec(fast_delete_counting_sql_, with_archive(range))
+                       : session_.exec(fast_delete_sql_, with_policy(range));
         session_.exec("RELEASE SAVEPOINT bc_fast");
-        for (int r = 0; r < deleted.rows(); ++r) {
-          result.deleted_rows.push_back(
-              {deleted.text(r, 0), deleted.optional_text(r, 1).value_or("")});
-          result.deleted_rows.back().reason = deleted.text(r, 2);
-          if (row_json_on()) result.deleted_rows.back().row_json = deleted.text(r, 3);
+        if (counting) {
+          for (int r = 0; r < deleted.rows(); ++r) {
+            count_reason(deleted.text(r, 0), result.deleted_by_policy, deleted.integer(r, 1));
+            result.deleted += deleted.integer(r, 1);
+          }
+        } else {
+          for (int r = 0; r < deleted.rows(); ++r) {
+            result.deleted_rows.push_back(
+                {deleted.text(r, 0), deleted.optional_text(r, 1).value_or("")});
+            result.deleted_rows.back().reason = deleted.text(r, 2);
+            if (row_json_on()) result.deleted_rows.back().row_json = deleted.text(r, 3);
+          }
+          result.deleted = want_rows ? deleted.rows() : deleted.affected();
         }
-        result.matched = result.deleted = want_rows ? deleted.rows() : deleted.affected();
+        result.matched = result.deleted;
         fast = true;
       } catch (const DatabaseError& e) {
         if (e.sqlstate() != "55P03" && e.kind() != ErrorKind::kRowLevel) throw;
@@ -1273,7 +1293,7 @@ class PostgresStore final : public CleanupStore {
   bool physical_ = true;
   bool skip_locked_ = true;  // the role may lock rows FOR UPDATE (needs UPDATE privilege)
   std::string lock_sql_, lock_first_sql_, lock_after_sql_, delete_sql_, delete_one_sql_;
-  std::string fast_delete_sql_, fast_delete_returning_sql_;
+  std::string fast_delete_sql_, fast_delete_returning_sql_, fast_delete_counting_sql_;
   std::string session_lock_timeout_;  // --lock-timeout, as set on the session
   std::string fast_lock_timeout_;     // the fast path's shorter wait before it falls back
 
