@@ -12,9 +12,9 @@ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_
   -DBATCH_CLEANUP_BUILD_FUZZERS=ON -DBATCH_CLEANUP_BUILD_TESTS=OFF \
   -DBATCH_CLEANUP_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build-fuzz -j"${BATCH_CLEANUP_BUILD_JOBS:-2}" \
-  --target database_url_fuzz duration_fuzz identifier_fuzz config_fuzz
+  --target database_url_fuzz duration_fuzz identifier_fuzz config_fuzz toml_config_fuzz
 mkdir -p build-fuzz/crashes
-for target in database_url_fuzz duration_fuzz identifier_fuzz config_fuzz; do
+for target in database_url_fuzz duration_fuzz identifier_fuzz config_fuzz toml_config_fuzz; do
   mkdir -p "build-fuzz/corpus/$target"
   echo "fuzzing $target for ${seconds}s"
   build-fuzz/fuzz/$target -max_total_time="$seconds" -max_len=512 -timeout=10 \
