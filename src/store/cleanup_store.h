@@ -202,6 +202,23 @@ std::string single_reason(const CleanupConfig& config);
 // reasons of result.deleted_rows, or, when the store did not return the rows (a single
 // policy), credits every deleted row to `single`.
 void tally_policies(BatchResult& result, const std::string& single);
+// `column` under --normalize-email, in SQL both backends read: column, lower(column) or
+// lower(trim(column)) (PostgreSQL reads trim(x) as btrim(x)).
+std::string normalized_email(EmailNormalization normalization, const std::string& column);
+// A store's SQL conditions for each part of the deletion predicate, in its own dialect, over
+// the pending row; empty where that part is off.
+struct PolicySql {
+  std::string email;       // policy 'email': the (normalised) email exists in users
+  std::string phone;       // policy 'phone'
+  std::string expired;     // policy 'expired'
+  std::string old_enough;  // --min-age
+  std::string not_exempt;  // the exemptions: true when the row is not exempt
+};
+// The predicate every batch re-checks: the policies OR-ed, then the protections AND-ed.
+std::string deletion_predicate(const PolicySql& sql);
+// The reason of a row the predicate matches, as an SQL expression: the first policy that
+// matches, in the order email, phone, expired (the last one needs no test of its own).
+std::string reason_expression(const PolicySql& sql);
 // An --exclude-domain value as compared: spaces and a leading '@' removed (the store lowercases).
 std::string exclusion_domain(const std::string& value);
 

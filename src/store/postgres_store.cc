@@ -760,15 +760,7 @@ class PostgresStore final : public CleanupStore {
 
   // The same normalisation on both sides of an email comparison.
   std::string normalized(const std::string& column) const {
-    switch (config_.normalize_email) {
-      case EmailNormalization::kLower:
-        return "lower(" + column + ")";
-      case EmailNormalization::kLowerTrim:
-        return "lower(btrim(" + column + "))";
-      case EmailNormalization::kNone:
-        break;
-    }
-    return column;
+    return normalized_email(config_.normalize_email, column);
   }
 
   // In batch statements (probe) the EXISTS carries OFFSET 0, which keeps PostgreSQL from
@@ -807,33 +799,23 @@ class PostgresStore final : public CleanupStore {
     return out;
   }
 
-  std::string predicate(bool probe, int first) const {
-    std::vector<std::string> policies;
-    if (config_.match_email) policies.push_back(email_exists(probe));
-    if (config_.match_phone) policies.push_back(phone_exists(probe));
-    if (config_.expire_after.count() > 0) policies.push_back(expired(first));
-    std::string out;
-    for (const auto& policy : policies) out += (out.empty() ? "" : " OR ") + policy;
-    if (policies.size() > 1) out = "(" + out + ")";
-    if (min_age_ord_ >= 0) out += " AND " + old_enough(first);
-    const std::string exempt = exclusions(first);
-    if (!exempt.empty()) out += " AND " + exempt;
-    return out;
+  // The parts of the predicate; parameters from $first on.
+  PolicySql policy_sql(bool probe, int first) const {
+    PolicySql sql;
+    if (config_.match_email) sql.email = email_exists(probe);
+    if (config_.match_phone) sql.phone = phone_exists(probe);
+    if (config_.expire_after.count() > 0) sql.expired = expired(first);
+    if (min_age_ord_ >= 0) sql.old_enough = old_enough(first);
+    sql.not_exempt = exclusions(first);
+    return sql;
   }
-
-  // The reason of a deleted row, as an SQL expression over p (no parameters): the first policy
-  // that matches, in the order email, phone, expired.
+  std::string predicate(bool probe, int first) const {
+    return deletion_predicate(policy_sql(probe, first));
+  }
+  // The reason of a deleted row, as an SQL expression over p. The expiry condition is never
+  // tested there (it is the last), so the expression takes no parameter.
   std::string reason_expr(bool probe) const {
-    if (!single_reason_.empty()) return "'" + single_reason_ + "'::text";
-    std::vector<std::pair<std::string, const char*>> policies;
-    if (config_.match_email) policies.push_back({email_exists(probe), kEmailReason});
-    if (config_.match_phone) policies.push_back({phone_exists(probe), kPhoneReason});
-    if (config_.expire_after.count() > 0) policies.push_back({"", kExpiredReason});
-    std::string out = "CASE";
-    for (std::size_t i = 0; i + 1 < policies.size(); ++i) {
-      out += " WHEN " + policies[i].first + " THEN '" + policies[i].second + "'";
-    }
-    return out + " ELSE '" + policies.back().second + "' END";
+    return "(" + reason_expression(policy_sql(probe, 1)) + ")::text";
   }
 
   // Which policy parameter is which ($first + ordinal); -1: not used. Values are set by

@@ -1339,15 +1339,7 @@ class SqliteStore final : public CleanupStore {
   // own ?1, ?2.
 
   std::string normalized(const std::string& column) const {
-    switch (config_.normalize_email) {
-      case EmailNormalization::kLower:
-        return "lower(" + column + ")";
-      case EmailNormalization::kLowerTrim:
-        return "lower(trim(" + column + "))";
-      case EmailNormalization::kNone:
-        break;
-    }
-    return column;
+    return normalized_email(config_.normalize_email, column);
   }
   std::string email_exists(const std::string& row) const {
     return "EXISTS (SELECT 1 FROM " + users_sql_ + " u WHERE " + normalized("u." + email_) + " = " +
@@ -1383,32 +1375,22 @@ class SqliteStore final : public CleanupStore {
     }
     return out;
   }
-  std::string predicate(const std::string& row) const {
-    std::vector<std::string> policies;
-    if (config_.match_email) policies.push_back(email_exists(row));
-    if (config_.match_phone) policies.push_back(phone_exists(row));
-    if (config_.expire_after.count() > 0) policies.push_back(expired(row));
-    std::string out;
-    for (const auto& policy : policies) out += (out.empty() ? "" : " OR ") + policy;
-    if (policies.size() > 1) out = "(" + out + ")";
-    if (config_.min_age.count() > 0) out += " AND " + old_enough(row);
-    const std::string exempt = exclusions(row);
-    if (!exempt.empty()) out += " AND " + exempt;
-    return out;
+  PolicySql policy_sql(const std::string& row) const {
+    PolicySql sql;
+    if (config_.match_email) sql.email = email_exists(row);
+    if (config_.match_phone) sql.phone = phone_exists(row);
+    if (config_.expire_after.count() > 0) sql.expired = expired(row);
+    if (config_.min_age.count() > 0) sql.old_enough = old_enough(row);
+    sql.not_exempt = exclusions(row);
+    return sql;
   }
-  // The reason of a deleted row (no parameters): the first policy that matches, in the order
-  // email, phone, expired.
+  std::string predicate(const std::string& row) const {
+    return deletion_predicate(policy_sql(row));
+  }
+  // The reason of a deleted row. The expiry condition is never tested there (it is the last),
+  // so the expression binds no parameter: the archive trigger can use it.
   std::string reason_expr(const std::string& row) const {
-    if (!single_reason_.empty()) return "'" + single_reason_ + "'";
-    std::vector<std::pair<std::string, const char*>> policies;
-    if (config_.match_email) policies.push_back({email_exists(row), kEmailReason});
-    if (config_.match_phone) policies.push_back({phone_exists(row), kPhoneReason});
-    if (config_.expire_after.count() > 0) policies.push_back({"", kExpiredReason});
-    std::string out = "CASE";
-    for (std::size_t i = 0; i + 1 < policies.size(); ++i) {
-      out += " WHEN " + policies[i].first + " THEN '" + policies[i].second + "'";
-    }
-    return out + " ELSE '" + policies.back().second + "' END";
+    return reason_expression(policy_sql(row));
   }
 
   // Binds the policy values to the parameters of `statement` that use them.
