@@ -259,7 +259,8 @@ void take_turns_on_shared_sqlite_files(std::vector<CleanupConfig>& configs) {
 int run(int argc, char** argv) {
   CLI::App app{
       "batch_cleanup: deletes pending (unverified) sign-ups whose email already exists in the "
-      "users table, in short batched transactions, on PostgreSQL or SQLite.\n"
+      "users table (and, with --match and --expire-after, those whose phone does or that are too "
+      "old), in short batched transactions, on PostgreSQL or SQLite.\n"
       "Options come from flags, then environment variables, then --config FILE, then defaults.\n"
       "Exit codes: 0 success, 1 some rows could not be deleted, 2 usage/configuration error, "
       "3 database unreachable.",
@@ -309,6 +310,7 @@ int run(int argc, char** argv) {
                                  resolved.cli.log_format);
     }
     cli = resolved.cli;
+    for (const auto& warning : resolved.warnings) logging::logger()->warn("{}", warning);
     if (config_command->parsed()) return run_config(resolved, cli.output);
     if (explain->parsed()) return run_explain(single_job(resolved, "explain", job_name).config);
     if (history->parsed()) {

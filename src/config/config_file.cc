@@ -161,6 +161,28 @@ std::string join(const std::vector<std::string>& values) {
   return out;
 }
 
+// The exemption lists: combined from every layer rather than overridden (see resolve_config).
+bool is_exemption_list(const std::string& key) {
+  return key == "exclude-email" || key == "exclude-domain" || key == "exclude-email-file" ||
+         key == "exclude-domain-file";
+}
+
+// An environment variable's comma-separated list, as CLI11 splits it (delimiter ',').
+std::vector<std::string> split_list(const char* text) {
+  std::vector<std::string> out;
+  std::string value;
+  for (const char* c = text; c != nullptr && *c != '\0'; ++c) {
+    if (*c == ',') {
+      out.push_back(value);
+      value.clear();
+    } else {
+      value += *c;
+    }
+  }
+  out.push_back(value);
+  return out;
+}
+
 // An entry of the file checked against the options.
 struct CheckedEntry {
   const FileEntry* entry = nullptr;
@@ -208,6 +230,7 @@ class Resolver {
     for (const auto& [name, table] : jobs) {
       out.jobs.push_back(resolve_job(name, table, top, out.jobs.empty() ? &out : nullptr));
     }
+    out.warnings = std::move(warnings_);
     return out;
   }
 
@@ -271,13 +294,38 @@ class Resolver {
     for (auto* option : set.app.get_options({})) {
       const auto key = long_name(*option);
       if (key.empty()) continue;
-      if (const auto* g = given(key)) {
-        append_args(args, key, g->values);
+      const auto in_table = job.find(key);
+      if (is_exemption_list(key)) {
+        // Combined from every layer: an exemption given on the command line adds to the file's.
+        if (const auto* g = given(key)) {
+          append_args(args, key, g->values);
+        } else if (env_set(*option)) {
+          append_args(args, key, split_list(std::getenv(option->get_envname().c_str())));
+        }
+        for (const auto* layer : {&job, &top}) {
+          if (const auto found = layer->find(key); found != layer->end()) {
+            append_args(args, key, found->second.entry->values);
+            from_file.try_emplace(key, &found->second);
+          }
+        }
         continue;
       }
-      if (env_set(*option)) continue;  // CLI11 reads it: the environment beats the file
+      const auto* g = given(key);
+      if (g != nullptr || env_set(*option)) {
+        if (in_table != job.end()) {
+          warnings_.push_back(
+              fmt::format("job '{}': {} overrides the job's own {} = {} ({})", name,
+                          g == nullptr || !g->env.empty()
+                              ? "environment variable " + (g ? g->env : option->get_envname())
+                              : "flag --" + key,
+                          key, redact_setting(key, join(in_table->second.entry->values)),
+                          where(in_table->second.entry->line)));
+        }
+        if (g != nullptr) append_args(args, key, g->values);
+        continue;  // without a flag, CLI11 reads the environment: it beats the file
+      }
       const CheckedEntry* entry = nullptr;
-      if (const auto in_table = job.find(key); in_table != job.end()) {
+      if (in_table != job.end()) {
         entry = &in_table->second;
       } else if (const auto at_top = top.find(key); at_top != top.end()) {
         entry = &at_top->second;
@@ -365,6 +413,7 @@ class Resolver {
   std::set<std::string> all_options_;
   std::set<std::string> job_options_;
   std::set<std::string> several_;
+  std::vector<std::string> warnings_;
 };
 
 }  // namespace

@@ -89,10 +89,13 @@ struct ResolvedConfig {
   CliSettings cli;
   std::vector<Setting> process_settings;
   std::vector<ResolvedJob> jobs;  // never empty, in file order
+  // For the log: a flag or environment variable overriding a value a [[job]] table sets.
+  std::vector<std::string> warnings;
 };
 
 // Layers `given` over the file at `config_path` (none when empty) over the defaults, for every
-// job. Throws ConfigError naming the file, line and key of a bad entry.
+// job. The exemption lists (exclude-email, exclude-domain and their -file forms) are the
+// exception: every layer's values are combined, so that no layer can drop another's exemptions. Throws ConfigError naming the file, line and key of a bad entry.
 ResolvedConfig resolve_config(const std::vector<GivenOption>& given,
                               const std::string& config_path);
 

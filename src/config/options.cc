@@ -1,5 +1,6 @@
 #include "config/options.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -249,7 +250,8 @@ std::chrono::milliseconds parse_age(const std::string& text, const char* flag) {
   return age;
 }
 
-// One value per line; blank lines and lines starting with '#' are skipped; spaces trimmed.
+// One value per line; blank lines and comments ('#' at the start of a line or after a space or
+// tab) are skipped; spaces and tabs trimmed.
 std::vector<std::string> read_list_file(const std::string& path, const char* flag) {
   std::ifstream in(path);
   if (!in) {
@@ -259,8 +261,15 @@ std::vector<std::string> read_list_file(const std::string& path, const char* fla
   std::vector<std::string> values;
   std::string line;
   while (std::getline(in, line)) {
+    for (std::size_t hash = line.find('#'); hash != std::string::npos;
+         hash = line.find('#', hash + 1)) {
+      if (hash == 0 || line[hash - 1] == ' ' || line[hash - 1] == '\t') {
+        line.erase(hash);
+        break;
+      }
+    }
     const auto first = line.find_first_not_of(" \t\r");
-    if (first == std::string::npos || line[first] == '#') continue;
+    if (first == std::string::npos) continue;
     const auto last = line.find_last_not_of(" \t\r");
     values.push_back(line.substr(first, last - first + 1));
   }
@@ -371,6 +380,16 @@ void finish_options(const OptionTexts& texts, CleanupConfig& config) {
 }  // namespace batch_cleanup::config
 
 namespace batch_cleanup {
+namespace {
+
+// A list value without the spaces and tabs around it.
+std::string store_text(const std::string& value) {
+  const auto first = value.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return {};
+  return value.substr(first, value.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+}  // namespace
 
 CleanupConfig config_from_environment() {
   CLI::App app{"batch_cleanup"};
@@ -447,16 +466,28 @@ void validate_config(const CleanupConfig& config) {
   if (config.expire_after.count() < 0 || config.min_age.count() < 0) {
     throw ConfigError("invalid age: --expire-after and --min-age must not be negative");
   }
-  for (const auto& email : config.exclude_emails) {
-    if (email.find_first_not_of(" \t") == std::string::npos) {
-      throw ConfigError("invalid --exclude-email: empty value");
+  // An exemption that can never match fails open (its row is deleted): refuse it instead.
+  for (const auto& value : config.exclude_emails) {
+    const auto email = store_text(value);
+    if (email.empty() || email.find('@') == std::string::npos ||
+        email.find_first_of(" \t\r\n") != std::string::npos) {
+      throw ConfigError("invalid --exclude-email '" + value +
+                        "': give one whole address such as ceo@example.com (for a whole domain "
+                        "use --exclude-domain; comments in a list file start with '#' after a "
+                        "space)");
     }
   }
-  for (const auto& domain : config.exclude_domains) {
-    const auto first = domain.find_first_not_of(" \t@");
-    if (first == std::string::npos || domain.find('@', first) != std::string::npos) {
-      throw ConfigError("invalid --exclude-domain '" + domain +
-                        "': give a domain such as example.com (no '@' inside)");
+  for (const auto& value : config.exclude_domains) {
+    auto domain = store_text(value);
+    if (!domain.empty() && domain.front() == '@') domain.erase(0, 1);
+    const bool valid = !domain.empty() && std::all_of(domain.begin(), domain.end(), [](char c) {
+      const auto byte = static_cast<unsigned char>(c);
+      return byte >= 0x80 || std::isalnum(byte) != 0 || c == '.' || c == '-' || c == '_';
+    });
+    if (!valid) {
+      throw ConfigError("invalid --exclude-domain '" + value +
+                        "': give a domain such as example.com: letters, digits, '.', '-' (no "
+                        "'@' inside, no wildcard: list each subdomain)");
     }
   }
   if (config.archive_retention.count() < 0)

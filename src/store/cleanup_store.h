@@ -219,7 +219,10 @@ std::string deletion_predicate(const PolicySql& sql);
 // The reason of a row the predicate matches, as an SQL expression: the first policy that
 // matches, in the order email, phone, expired (the last one needs no test of its own).
 std::string reason_expression(const PolicySql& sql);
-// An --exclude-domain value as compared: spaces and a leading '@' removed (the store lowercases).
+// An --exclude-email value as compared: spaces and tabs around it removed (the store
+// lowercases it with the database's own lower()).
+std::string exclusion_email(const std::string& value);
+// An --exclude-domain value as compared: also without a leading '@'.
 std::string exclusion_domain(const std::string& value);
 
 // Creates the store for config.database_url (or DATABASE_URL). Throws ConfigError.

@@ -73,11 +73,16 @@ std::string reason_expression(const PolicySql& sql) {
   return out + " ELSE '" + policies.back().second + "' END";
 }
 
-std::string exclusion_domain(const std::string& value) {
-  const auto first = value.find_first_not_of(" \t@");
+std::string exclusion_email(const std::string& value) {
+  const auto first = value.find_first_not_of(" \t\r\n");
   if (first == std::string::npos) return {};
-  const auto last = value.find_last_not_of(" \t");
-  return value.substr(first, last - first + 1);
+  return value.substr(first, value.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+std::string exclusion_domain(const std::string& value) {
+  auto domain = exclusion_email(value);
+  if (!domain.empty() && domain.front() == '@') domain.erase(0, 1);
+  return domain;
 }
 
 }  // namespace batch_cleanup::store

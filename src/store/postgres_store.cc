@@ -839,8 +839,10 @@ class PostgresStore final : public CleanupStore {
         "SELECT coalesce(array_agg(DISTINCT lower(btrim(x))), '{}')::text FROM unnest($1::text[]) "
         "x";
     if (exclude_email_ord_ >= 0) {
+      std::vector<std::string> emails;
+      for (const auto& email : config_.exclude_emails) emails.push_back(exclusion_email(email));
       policy_params_[exclude_email_ord_] =
-          session_.exec(normalize, {array_literal(config_.exclude_emails)}).text(0, 0);
+          session_.exec(normalize, {array_literal(emails)}).text(0, 0);
     }
     if (exclude_domain_ord_ >= 0) {
       std::vector<std::string> domains;

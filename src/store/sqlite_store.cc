@@ -1419,7 +1419,9 @@ class SqliteStore final : public CleanupStore {
       statement.step();
       return statement.text(0);
     };
-    excluded_emails_ = normalize(config_.exclude_emails);
+    std::vector<std::string> emails;
+    for (const auto& email : config_.exclude_emails) emails.push_back(exclusion_email(email));
+    excluded_emails_ = normalize(emails);
     std::vector<std::string> domains;
     for (const auto& domain : config_.exclude_domains) domains.push_back(exclusion_domain(domain));
     excluded_domains_ = normalize(domains);

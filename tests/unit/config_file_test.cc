@@ -395,6 +395,39 @@ TEST(ConfigFileTest, SecretsAreRedacted) {
   EXPECT_EQ(redact_setting("smtp-password", ""), "");
 }
 
+TEST(ConfigFileTest, ExemptionListsCombineEveryLayer) {
+  TempFile file(
+      "exclude-domain = [\"top.example\"]\n"
+      "[[job]]\nname = \"a\"\nexclude-email = [\"vip@x.com\"]\nexclude-domain = "
+      "[\"job.example\"]\n");
+  setenv("BATCH_CLEANUP_EXCLUDE_DOMAIN", "env.example", 1);
+  const auto resolved = resolve_config({{"exclude-email", {"flag@x.com"}, ""}}, file.path());
+  unsetenv("BATCH_CLEANUP_EXCLUDE_DOMAIN");
+  const auto& config = resolved.jobs[0].config;
+  // A flag or variable adds to the file's exemptions; it never drops them.
+  EXPECT_EQ(config.exclude_emails, (std::vector<std::string>{"flag@x.com", "vip@x.com"}));
+  EXPECT_EQ(config.exclude_domains,
+            (std::vector<std::string>{"env.example", "job.example", "top.example"}));
+}
+
+TEST(ConfigFileTest, OverridingAJobsOwnValueIsWarnedAbout) {
+  TempFile file(
+      "pending-table = \"top_pending\"\n"
+      "[[job]]\nname = \"a\"\ndatabase-url = \"postgresql://cleanup:secret@db-a/app\"\n"
+      "[[job]]\nname = \"b\"\n");
+  setenv("DATABASE_URL", "postgresql://other@db-x/app", 1);
+  const auto resolved = resolve_config({{"pending-table", {"flag_pending"}, ""}}, file.path());
+  unsetenv("DATABASE_URL");
+  ASSERT_EQ(resolved.warnings.size(), 1u);  // only job a sets database-url itself
+  const auto& warning = resolved.warnings[0];
+  EXPECT_NE(warning.find("job 'a': environment variable DATABASE_URL overrides the job's own "
+                         "database-url"),
+            std::string::npos)
+      << warning;
+  EXPECT_EQ(warning.find("secret"), std::string::npos) << warning;
+  EXPECT_EQ(resolved.jobs[0].config.database_url, "postgresql://other@db-x/app");
+}
+
 TEST(ConfigFileTest, TheSampleFileUnderDeployParses) {
   const std::string path = std::string(BATCH_CLEANUP_SOURCE_DIR) + "/deploy/batch_cleanup.toml";
   const auto resolved = resolve_config({}, path);

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 
 #include "batch_cleanup/errors.h"
 
@@ -157,6 +159,24 @@ TEST(PolicyOptionsTest, BadPolicyValuesAreRejected) {
   EXPECT_THROW(parse({"--expire-after", "7d", "--created-column", "created at"}), ConfigError);
   EXPECT_THROW(parse({"--match", "phone", "--phone-column", "x;y"}), ConfigError);
   EXPECT_THROW(parse({"--exclude-email-file", "/nonexistent/emails.txt"}), ConfigError);
+  // Exemptions that could never match would fail open: they are refused.
+  EXPECT_THROW(parse({"--exclude-email", "partner.org"}), ConfigError);
+  EXPECT_THROW(parse({"--exclude-email", "a@x.com b@x.com"}), ConfigError);
+  EXPECT_THROW(parse({"--exclude-domain", "*.partner.org"}), ConfigError);
+  EXPECT_THROW(parse({"--exclude-domain", "partner.org/"}), ConfigError);
+  EXPECT_NO_THROW(
+      parse({"--exclude-email", "\tceo@x.com ", "--exclude-domain", "@xn--bcher-kva.example"}));
+}
+
+TEST(PolicyOptionsTest, ListFilesSkipBlankLinesAndComments) {
+  const std::string path = ::testing::TempDir() + "/bc_exempt_list.txt";
+  {
+    std::ofstream out(path);
+    out << "# exempt accounts\n\n  a@x.com   # our test account\n\tb#1@x.com\n#c@x.com\n";
+  }
+  const auto config = parse({"--exclude-email-file", path}).config;
+  EXPECT_EQ(config.exclude_emails, (std::vector<std::string>{"a@x.com", "b#1@x.com"}));
+  std::remove(path.c_str());
 }
 
 TEST(PolicyOptionsTest, ExclusionListsFromEnvironment) {

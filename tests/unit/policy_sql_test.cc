@@ -80,6 +80,8 @@ TEST(PolicySqlTest, ExclusionDomainDropsSpacesAndALeadingAt) {
   EXPECT_EQ(exclusion_domain(" @Partner.org "), "Partner.org");
   EXPECT_EQ(exclusion_domain("partner.org"), "partner.org");
   EXPECT_EQ(exclusion_domain(" @ "), "");
+  EXPECT_EQ(exclusion_domain("\t@partner.org\r\n"), "partner.org");
+  EXPECT_EQ(exclusion_email("\tCEO@Example.com  "), "CEO@Example.com");
 }
 
 }  // namespace
