@@ -50,6 +50,10 @@ struct CleanupConfig {
   // user matches. Zero: off. Ages are measured on the database's clock against created_column.
   std::chrono::milliseconds expire_after{0};
   std::string created_column = "created_at";
+  // The zone of creation times stored without one (PostgreSQL `timestamp` and `date` columns);
+  // the session's TimeZone never matters. SQLite reads times without an offset as UTC and accepts
+  // only "UTC" here.
+  std::string created_time_zone = "UTC";
   // In-flight protection: rows created less than min_age ago (or whose creation time is NULL or
   // unreadable) are never deleted by any policy; checked inside every DELETE. Zero: off.
   std::chrono::milliseconds min_age{0};

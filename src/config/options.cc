@@ -104,6 +104,11 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
                  "Creation time column of the pending table (for --expire-after and --min-age)")
       ->envname("BATCH_CLEANUP_CREATED_COLUMN")
       ->capture_default_str();
+  app.add_option("--created-time-zone", config.created_time_zone,
+                 "Zone of --created-column values stored without one (PostgreSQL timestamp or "
+                 "date), e.g. Europe/Paris; SQLite reads them as UTC")
+      ->envname("BATCH_CLEANUP_CREATED_TIME_ZONE")
+      ->capture_default_str();
   app.add_option("--min-age", texts.min_age,
                  "Never delete a row created less than this long ago (e.g. 15m), whatever the "
                  "policy; checked inside the DELETE (default: off)")
@@ -458,6 +463,14 @@ void validate_config(const CleanupConfig& config) {
   if (config.match_phone) config::validate_identifier(config.phone_column, "phone column");
   if (config.expire_after.count() > 0 || config.min_age.count() > 0) {
     config::validate_identifier(config.created_column, "created column");
+    const auto& zone = config.created_time_zone;
+    if (zone.empty() || zone.size() > 64 ||
+        zone.find_first_not_of(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-:.") !=
+            std::string::npos) {
+      throw ConfigError("invalid --created-time-zone '" + zone +
+                        "': give a zone name such as UTC or Europe/Paris");
+    }
   }
   if (!config.match_email && !config.match_phone && config.expire_after.count() <= 0) {
     throw ConfigError(

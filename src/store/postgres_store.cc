@@ -776,11 +776,19 @@ class PostgresStore final : public CleanupStore {
            " u WHERE u." + phone_ + " = p." + phone_ + (probe ? " OFFSET 0))" : "))");
   }
   std::string param(int first, int ordinal) const { return "$" + std::to_string(first + ordinal); }
+  // The creation time as an absolute instant: a timestamptz as it is; a timestamp or date read
+  // in --created-time-zone (never in the session's TimeZone, which the server, the role or PGTZ
+  // may set to anything).
+  std::string created_instant(int first) const {
+    if (created_zone_ord_ < 0) return "p." + created_;
+    return "(p." + created_ + "::timestamp AT TIME ZONE " + param(first, created_zone_ord_) +
+           "::text)";
+  }
   std::string expired(int first) const {
-    return "p." + created_ + " < now() - " + param(first, expire_ord_) + "::interval";
+    return created_instant(first) + " < now() - " + param(first, expire_ord_) + "::interval";
   }
   std::string old_enough(int first) const {
-    return "p." + created_ + " <= now() - " + param(first, min_age_ord_) + "::interval";
+    return created_instant(first) + " <= now() - " + param(first, min_age_ord_) + "::interval";
   }
   // True when the row is not exempt; empty without exemptions.
   std::string exclusions(int first) const {
@@ -826,6 +834,7 @@ class PostgresStore final : public CleanupStore {
     expire_ord_ = config_.expire_after.count() > 0 ? next++ : -1;
     exclude_email_ord_ = config_.exclude_emails.empty() ? -1 : next++;
     exclude_domain_ord_ = config_.exclude_domains.empty() ? -1 : next++;
+    created_zone_ord_ = -1;  // preflight adds it once it knows the column's type
     policy_params_.assign(static_cast<std::size_t>(next), std::nullopt);
     const auto interval = [](std::chrono::milliseconds age) {
       return std::to_string(age.count()) + " milliseconds";
@@ -919,14 +928,34 @@ class PostgresStore final : public CleanupStore {
                                   users_.quoted() + " (" + phone_ + ");");
       }
     }
+    assign_policy_params();
     if (uses_created()) {
       const Column created = column(pending, config_.created_column, "--created-column", pending_);
-      if (created.type != "timestamp with time zone" && created.type.rfind("timestamp", 0) != 0 &&
-          created.type != "date") {
+      const std::string& type = created.type;
+      const bool timestamp = type.rfind("timestamp", 0) == 0;
+      const bool with_zone = timestamp && type.find("with time zone") != std::string::npos &&
+                             type.find("without") == std::string::npos;
+      if (!timestamp && type != "date") {
         throw ConfigError("column '" + config_.created_column + "' of '" + pending_.display() +
-                          "' has type " + created.type +
+                          "' has type " + type +
                           "; --expire-after and --min-age need a timestamp, timestamptz or date "
                           "column. HINT: check --created-column");
+      }
+      if (type == "date" && config_.min_age.count() > 0) {
+        throw ConfigError("column '" + config_.created_column + "' of '" + pending_.display() +
+                          "' is a date: --min-age cannot tell a sign-up made a minute ago from one "
+                          "made this morning. HINT: use a timestamp column, or drop --min-age");
+      }
+      if (!with_zone) {
+        try {
+          session_.exec("SELECT now() AT TIME ZONE $1::text", {config_.created_time_zone});
+        } catch (const DatabaseError& e) {
+          if (e.kind() == ErrorKind::kRetryable) throw;
+          throw ConfigError("invalid --created-time-zone '" + config_.created_time_zone +
+                            "': " + e.what());
+        }
+        created_zone_ord_ = policy_param_count();
+        policy_params_.push_back(config_.created_time_zone);
       }
     }
     prepare_exclusions();
@@ -1262,6 +1291,7 @@ class PostgresStore final : public CleanupStore {
   int expire_ord_ = -1;
   int exclude_email_ord_ = -1;
   int exclude_domain_ord_ = -1;
+  int created_zone_ord_ = -1;  // a timestamp or date column: the zone it is read in
   config::QualifiedName history_;
   bool history_ready_ = false;
 

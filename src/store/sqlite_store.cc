@@ -611,6 +611,7 @@ class SqliteStore final : public CleanupStore {
 
   std::int64_t count_candidates() override {
     connection_.begin_operation();
+    refresh_cutoffs();
     Statement count(connection_, "SELECT count(*) FROM " + pending_sql_ + " p WHERE " + match_);
     bind_policy(count);
     count.step();
@@ -619,6 +620,7 @@ class SqliteStore final : public CleanupStore {
 
   std::vector<PendingRow> sample_candidates(std::int64_t limit) override {
     connection_.begin_operation();
+    refresh_cutoffs();
     Statement sample(connection_, "SELECT p." + key_ + ", p." + email_ + ", " + reason_expr("p") +
                                       " FROM " + pending_sql_ + " p WHERE " + match_ +
                                       " ORDER BY p." + key_ + " LIMIT ?1");
@@ -634,6 +636,7 @@ class SqliteStore final : public CleanupStore {
 
   PolicyPreview preview_policies() override {
     connection_.begin_operation();
+    refresh_cutoffs();
     // One pass over the pending table; each policy's users side is a distinct set (SQLite
     // builds a transient index on it), so no policy scans users once per pending row.
     const bool normalizing =
@@ -730,6 +733,7 @@ class SqliteStore final : public CleanupStore {
     {
       Transaction tx(connection_);
       const auto locked_at = Clock::now();
+      refresh_cutoffs();  // one "now" for the batch's SELECT and DELETE (and any isolation)
       result.timings.wait_ms = ms_since(phase_start);  // yielding, then waiting for the lock
       phase_start = locked_at;
       // The batch's range: from the cursor to the target_rows-th matching row, but no further
@@ -1352,13 +1356,26 @@ class SqliteStore final : public CleanupStore {
   }
   // Creation times: ISO-8601 text (UTC unless it carries an offset), a Julian day number, or
   // Unix seconds ('auto'); anything else reads as NULL: never expired, never old enough.
+  // The cutoffs are Julian day numbers fixed per batch (refresh_cutoffs): SQLite reads 'now'
+  // anew in every statement, and the candidates' SELECT and the DELETE must agree.
   std::string expired(const std::string& row) const {
-    return "julianday(" + row + "." + created_ + ", 'auto') < julianday('now', ?" +
-           std::to_string(kExpireParam) + ")";
+    return "julianday(" + row + "." + created_ + ", 'auto') < ?" + std::to_string(kExpireParam);
   }
   std::string old_enough(const std::string& row) const {
-    return "julianday(" + row + "." + created_ + ", 'auto') <= julianday('now', ?" +
-           std::to_string(kMinAgeParam) + ")";
+    return "julianday(" + row + "." + created_ + ", 'auto') <= ?" + std::to_string(kMinAgeParam);
+  }
+
+  // Fixes "now" for the statements that follow (one batch, one count, one sample).
+  void refresh_cutoffs() {
+    if (created_.empty()) return;
+    const auto modifier = [](std::chrono::milliseconds age) {
+      return fmt::format("-{:.3f} seconds", static_cast<double>(age.count()) / 1000.0);
+    };
+    Statement now(connection_, "SELECT julianday('now', ?1), julianday('now', ?2)");
+    now.bind(1, modifier(config_.min_age)).bind(2, modifier(config_.expire_after));
+    now.step();
+    min_age_cutoff_ = now.real(0);
+    expire_cutoff_ = now.real(1);
   }
   // True when the row is not exempt; empty without exemptions.
   std::string exclusions(const std::string& row) const {
@@ -1396,14 +1413,11 @@ class SqliteStore final : public CleanupStore {
   // Binds the policy values to the parameters of `statement` that use them.
   void bind_policy(Statement& statement) const {
     const int count = statement.parameter_count();
-    const auto modifier = [](std::chrono::milliseconds age) {
-      return fmt::format("-{:.3f} seconds", static_cast<double>(age.count()) / 1000.0);
-    };
     if (count >= kMinAgeParam && config_.min_age.count() > 0) {
-      statement.bind(kMinAgeParam, modifier(config_.min_age));
+      statement.bind(kMinAgeParam, min_age_cutoff_);
     }
     if (count >= kExpireParam && config_.expire_after.count() > 0) {
-      statement.bind(kExpireParam, modifier(config_.expire_after));
+      statement.bind(kExpireParam, expire_cutoff_);
     }
     if (count >= kExcludedEmailsParam) statement.bind(kExcludedEmailsParam, excluded_emails_);
     if (count >= kExcludedDomainsParam) statement.bind(kExcludedDomainsParam, excluded_domains_);
@@ -1478,6 +1492,12 @@ class SqliteStore final : public CleanupStore {
     }
     if (!created_.empty()) {
       column(pending, config_.created_column, "--created-column", pending_);
+      if (config_.created_time_zone != "UTC") {
+        throw ConfigError(
+            "--created-time-zone '" + config_.created_time_zone +
+            "' works on PostgreSQL only: SQLite reads creation times without an "
+            "offset as UTC. HINT: store times with their offset (…+02:00), or in UTC");
+      }
     }
     prepare_exclusions();
   }
@@ -1669,6 +1689,8 @@ class SqliteStore final : public CleanupStore {
   std::string phone_;          // quoted --phone-column (with --match phone)
   std::string created_;        // quoted --created-column (with --expire-after or --min-age)
   std::string single_reason_;  // the reason of every deleted row; empty with several policies
+  double min_age_cutoff_ = 0;  // Julian days: rows created after it are too young
+  double expire_cutoff_ = 0;   // Julian days: rows created before it are expired
   std::string excluded_emails_ = "[]";   // JSON array, normalised by prepare_exclusions()
   std::string excluded_domains_ = "[]";  // JSON array, normalised by prepare_exclusions()
   std::string delete_one_sql_;
