@@ -95,7 +95,8 @@ struct ResolvedConfig {
 
 // Layers `given` over the file at `config_path` (none when empty) over the defaults, for every
 // job. The exemption lists (exclude-email, exclude-domain and their -file forms) are the
-// exception: every layer's values are combined, so that no layer can drop another's exemptions. Throws ConfigError naming the file, line and key of a bad entry.
+// exception: every layer's values are combined, so that no layer can drop another's exemptions.
+// Throws ConfigError naming the file, line and key of a bad entry.
 ResolvedConfig resolve_config(const std::vector<GivenOption>& given,
                               const std::string& config_path);
 
