@@ -205,6 +205,14 @@ void tally_policies(BatchResult& result, const std::string& single);
 // `column` under --normalize-email, in SQL both backends read: column, lower(column) or
 // lower(trim(column)) (PostgreSQL reads trim(x) as btrim(x)).
 std::string normalized_email(EmailNormalization normalization, const std::string& column);
+// Normalised emails that several users rows share (--normalize-email): how many, and the first
+// few in order (raw emails; the engine masks them).
+struct EmailCollisions {
+  std::int64_t count = 0;
+  std::vector<std::string> sample;
+};
+// Preflight's warning about `count` (> 0) such emails in the users table `users`.
+std::string collision_warning(std::int64_t count, const std::string& users);
 // A store's SQL conditions for each part of the deletion predicate, in its own dialect, over
 // the pending row; empty where that part is off.
 struct PolicySql {

@@ -47,6 +47,12 @@ std::string normalized_email(EmailNormalization normalization, const std::string
   return column;
 }
 
+std::string collision_warning(std::int64_t count, const std::string& users) {
+  return std::to_string(count) + " normalised email(s) are shared by several rows of " + users +
+         ": a pending row with such an email is deleted (its email exists in users); the users "
+         "rows are not touched. HINT: --dry-run lists some of them";
+}
+
 std::string deletion_predicate(const PolicySql& sql) {
   std::string policies;
   int count = 0;

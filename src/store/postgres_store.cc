@@ -303,14 +303,9 @@ class PostgresStore final : public CleanupStore {
     if (min_age_ord_ >= 0) preview.kept_by_min_age = row.integer(0, 4);
     if (!exclusions(1).empty()) preview.kept_by_exclusion = row.integer(0, 5);
     if (config_.match_email && config_.normalize_email != EmailNormalization::kNone) {
-      const auto collisions =
-          session_.exec("SELECT n, count(*) OVER () FROM (SELECT " + normalized("u." + email_) +
-                        " AS n FROM " + users_.quoted() + " u WHERE u." + email_ +
-                        " IS NOT NULL GROUP BY 1 HAVING count(*) > 1) s ORDER BY n LIMIT 5");
-      preview.users_email_collisions = collisions.rows() > 0 ? collisions.integer(0, 1) : 0;
-      for (int r = 0; r < collisions.rows(); ++r) {
-        preview.collision_sample.push_back(collisions.text(r, 0));
-      }
+      auto collisions = email_collisions(5);
+      preview.users_email_collisions = collisions.count;
+      preview.collision_sample = std::move(collisions.sample);
     }
     return preview;
   }
@@ -891,6 +886,18 @@ class PostgresStore final : public CleanupStore {
     return false;
   }
 
+  EmailCollisions email_collisions(int sample_size) {
+    const auto rows =
+        session_.exec("SELECT n, count(*) OVER () FROM (SELECT " + normalized("u." + email_) +
+                          " AS n FROM " + users_.quoted() + " u WHERE u." + email_ +
+                          " IS NOT NULL GROUP BY 1 HAVING count(*) > 1) s ORDER BY n LIMIT $1",
+                      {std::to_string(sample_size)});
+    EmailCollisions out;
+    if (rows.rows() > 0) out.count = rows.integer(0, 1);
+    for (int r = 0; r < rows.rows(); ++r) out.sample.push_back(rows.text(r, 0));
+    return out;
+  }
+
   // Preflight for the policies beyond exact email: columns, their types, supporting indexes.
   void preflight_policies(const Relation& pending, const Relation& users, PreflightResult& result) {
     if (config_.match_email && config_.normalize_email != EmailNormalization::kNone) {
@@ -907,15 +914,8 @@ class PostgresStore final : public CleanupStore {
                 "_idx") +
             " ON " + users_.quoted() + " (" + bare + ");");
       }
-      const auto collisions = session_.exec(
-          "SELECT count(*) FROM (SELECT 1 FROM " + users_.quoted() + " u WHERE u." + email_ +
-          " IS NOT NULL GROUP BY " + normalized("u." + email_) + " HAVING count(*) > 1) s");
-      if (const auto n = collisions.integer(0, 0); n > 0) {
-        result.warnings.push_back(
-            std::to_string(n) + " normalised email(s) are shared by several rows of " +
-            users_.display() +
-            ": a pending row with such an email is deleted (its email exists in users); the "
-            "users rows are not touched. HINT: --dry-run lists some of them");
+      if (const auto n = email_collisions(1).count; n > 0) {
+        result.warnings.push_back(collision_warning(n, users_.display()));
       }
     }
     if (config_.match_phone) {

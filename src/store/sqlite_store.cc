@@ -689,16 +689,9 @@ class SqliteStore final : public CleanupStore {
     if (config_.min_age.count() > 0) preview.kept_by_min_age = counts.integer(4);
     if (!exempt.empty()) preview.kept_by_exclusion = counts.integer(5);
     if (normalizing) {
-      Statement collisions(connection_, "SELECT n, count(*) OVER () FROM (SELECT " +
-                                            normalized("u." + email_) + " AS n FROM " + users_sql_ +
-                                            " u WHERE u." + email_ +
-                                            " IS NOT NULL GROUP BY 1 HAVING count(*) > 1) "
-                                            "ORDER BY n LIMIT 5");
-      preview.users_email_collisions = 0;
-      while (collisions.step()) {
-        preview.users_email_collisions = collisions.integer(1);
-        preview.collision_sample.push_back(collisions.text(0));
-      }
+      auto collisions = email_collisions(5);
+      preview.users_email_collisions = collisions.count;
+      preview.collision_sample = std::move(collisions.sample);
     }
     return preview;
   }
@@ -1453,6 +1446,21 @@ class SqliteStore final : public CleanupStore {
     return false;
   }
 
+  EmailCollisions email_collisions(int sample_size) {
+    Statement rows(connection_, "SELECT n, count(*) OVER () FROM (SELECT " +
+                                    normalized("u." + email_) + " AS n FROM " + users_sql_ +
+                                    " u WHERE u." + email_ +
+                                    " IS NOT NULL GROUP BY 1 HAVING count(*) > 1) ORDER BY n "
+                                    "LIMIT ?1");
+    rows.bind(1, std::int64_t{sample_size});
+    EmailCollisions out;
+    while (rows.step()) {
+      out.count = rows.integer(1);
+      out.sample.push_back(rows.text(0));
+    }
+    return out;
+  }
+
   // Preflight for the policies beyond exact email: columns, supporting indexes.
   void preflight_policies(const Table& pending, const Table& users, PreflightResult& result) {
     if (config_.match_email && config_.normalize_email != EmailNormalization::kNone) {
@@ -1467,16 +1475,8 @@ class SqliteStore final : public CleanupStore {
             config::quote_identifier(name) + " ON " + config::quote_identifier(users_.name) + " (" +
             normalized(email_) + ");");
       }
-      Statement collisions(connection_, "SELECT count(*) FROM (SELECT 1 FROM " + users_sql_ +
-                                            " u WHERE u." + email_ + " IS NOT NULL GROUP BY " +
-                                            normalized("u." + email_) + " HAVING count(*) > 1)");
-      collisions.step();
-      if (const auto n = collisions.integer(0); n > 0) {
-        result.warnings.push_back(
-            std::to_string(n) + " normalised email(s) are shared by several rows of " +
-            users_.display() +
-            ": a pending row with such an email is deleted (its email exists in users); the "
-            "users rows are not touched. HINT: --dry-run lists some of them");
+      if (const auto n = email_collisions(1).count; n > 0) {
+        result.warnings.push_back(collision_warning(n, users_.display()));
       }
     }
     if (config_.match_phone) {
