@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -81,18 +82,16 @@ struct Job {
 int worst_exit_code(int a, int b) { return std::max(a, b); }
 
 // Runs `job` once and prints its report. Returns the exit code; errors are logged here.
-int run_once(Job& job) {
-  logging::JobLogScope job_scope(job.service->config().job_name);
+// Logs why the command failed and returns its exit code. `stopped`: SIGINT/SIGTERM had been
+// received, so a ConnectionError (waiting to reconnect) is a requested stop, not a failure.
+int log_failure(const std::exception_ptr& failure, bool stopped) {
   try {
-    const CycleReport report = job.service->run_once();
-    print_report(report, job.how);
-    return report.failed > 0 ? kExitRowsFailed : kExitSuccess;
+    std::rethrow_exception(failure);
   } catch (const ConfigError& e) {
     logging::logger()->error("{}", e.what());
     return kExitUsage;
   } catch (const ConnectionError& e) {
-    if (job.service->stop_requested()) {
-      // SIGINT/SIGTERM while waiting to reconnect: a requested stop, not a failure.
+    if (stopped) {
       logging::logger()->info("stopped before the database could be reached");
       return kExitSuccess;
     }
@@ -104,6 +103,17 @@ int run_once(Job& job) {
   } catch (const std::exception& e) {
     logging::logger()->error("unexpected error: {}", e.what());
     return kExitRowsFailed;
+  }
+}
+
+int run_once(Job& job) {
+  logging::JobLogScope job_scope(job.service->config().job_name);
+  try {
+    const CycleReport report = job.service->run_once();
+    print_report(report, job.how);
+    return report.failed > 0 ? kExitRowsFailed : kExitSuccess;
+  } catch (...) {
+    return log_failure(std::current_exception(), job.service->stop_requested());
   }
 }
 
@@ -379,18 +389,8 @@ int run(int argc, char** argv) {
     }
     if (server) server->stop();
     return code;
-  } catch (const ConfigError& e) {
-    logging::logger()->error("{}", e.what());
-    return kExitUsage;
-  } catch (const ConnectionError& e) {
-    logging::logger()->error("{}", e.what());
-    return kExitUnreachable;
-  } catch (const DatabaseError& e) {
-    logging::logger()->error("cycle failed: SQLSTATE {}: {}", e.sqlstate(), e.what());
-    return kExitRowsFailed;
-  } catch (const std::exception& e) {
-    logging::logger()->error("unexpected error: {}", e.what());
-    return kExitRowsFailed;
+  } catch (...) {
+    return log_failure(std::current_exception(), false);
   }
 }
 
