@@ -85,7 +85,8 @@ struct CleanupConfig {
   std::chrono::milliseconds statement_timeout{30000};
   std::chrono::milliseconds connect_timeout{3000};
 
-  // Connection attempts after the first one, with exponential backoff and full jitter.
+  // Connection attempts after the first one, with exponential backoff and equal jitter (half fixed,
+  // half random).
   int retries = 5;
   std::chrono::milliseconds retry_base_delay{500};
   std::chrono::milliseconds retry_max_delay{8000};

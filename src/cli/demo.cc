@@ -10,7 +10,7 @@
 #include "batch_cleanup/batch_cleanup.h"
 #include "cli/exit_codes.h"
 #include "cli/report_text.h"
-#include "store/sqlite_demo_data.h"
+#include "store/sqlite/sqlite_demo_data.h"
 
 namespace batch_cleanup::cli {
 

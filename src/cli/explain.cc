@@ -3,8 +3,9 @@
 #include <iostream>
 
 #include "cli/exit_codes.h"
+#include "engine/preflight.h"
 #include "log/logger.h"
-#include "store/cleanup_store.h"
+#include "store/store.h"
 
 namespace batch_cleanup::cli {
 
@@ -13,12 +14,14 @@ int run_explain(const CleanupConfig& config) {
   read_only.dry_run = true;  // the session cannot write
   auto store = store::make_store(read_only);
   store->connect();
-  const auto preflight = store->preflight();
-  for (const auto& warning : preflight.warnings) logging::logger()->warn("{}", warning);
-  store->begin_pass();
-  std::cout << "-- backend " << store->backend_name() << ", strategy " << preflight.strategy
+  const auto decision = engine::decide_preflight(read_only, store->inspect());
+  for (const auto& warning : decision.warnings) logging::logger()->warn("{}", warning);
+  store->configure(decision.plan);
+  auto& batches = store->batches();
+  batches.begin_pass();
+  std::cout << "-- backend " << store->backend_name() << ", strategy " << decision.strategy
             << ", batch size " << config.batch_size << "\n\n"
-            << store->explain_batch(config.batch_size);
+            << batches.explain(config.batch_size);
   return kExitSuccess;
 }
 

@@ -33,7 +33,7 @@
 #include "http/status_server.h"
 #include "log/log_context.h"
 #include "log/logger.h"
-#include "store/cleanup_store.h"
+#include "store/store.h"
 #include "systemd/notify.h"
 
 namespace batch_cleanup::cli {
@@ -81,7 +81,6 @@ struct Job {
 // "highest wins": 3 unreachable > 2 configuration > 1 rows failed > 0.
 int worst_exit_code(int a, int b) { return std::max(a, b); }
 
-// Runs `job` once and prints its report. Returns the exit code; errors are logged here.
 // Logs why the command failed and returns its exit code. `stopped`: SIGINT/SIGTERM had been
 // received, so a ConnectionError (waiting to reconnect) is a requested stop, not a failure.
 int log_failure(const std::exception_ptr& failure, bool stopped) {
@@ -106,6 +105,7 @@ int log_failure(const std::exception_ptr& failure, bool stopped) {
   }
 }
 
+// Runs `job` once and prints its report. Returns the exit code; errors are logged here.
 int run_once(Job& job) {
   logging::JobLogScope job_scope(job.service->config().job_name);
   try {
@@ -233,10 +233,7 @@ bool draw_progress_bar(const std::string& setting) {
 
 // Resolves the URL now: a missing or unsupported URL is a usage error before any work.
 void resolve_database_url(CleanupConfig& config) {
-  if (config.database_url.empty()) {
-    const char* env = std::getenv("DATABASE_URL");
-    config.database_url = env ? env : "";
-  }
+  config.database_url = config::database_url_of(config);
   const auto target = config::parse_database_url(config.database_url);
   logging::logger()->debug("database {}", target.redacted);
 }

@@ -8,9 +8,10 @@
 #include "batch_cleanup/errors.h"
 #include "cli/exit_codes.h"
 #include "config/since_time.h"
+#include "engine/preflight.h"
 #include "log/logger.h"
 #include "log/mask.h"
-#include "store/cleanup_store.h"
+#include "store/store.h"
 
 namespace batch_cleanup::cli {
 
@@ -47,8 +48,15 @@ int run_restore(const CleanupConfig& config, const RestoreOptions& options,
     if (e.kind() == ErrorKind::kRetryable) throw ConnectionError(e.what());
     throw;
   }
-  store->preflight();
-  const auto result = store->restore(request);
+  engine::check_restore_tables(config, store->inspect());
+  auto& archive = store->archive();
+  const auto facts = archive.inspect_archive();
+  if (!facts.exists && facts.required_database.empty()) {
+    throw ConfigError("archive table '" + facts.name +
+                      "' does not exist. HINT: check --archive-table");
+  }
+  engine::check_archive_table(facts);
+  const auto result = archive.restore(request, config.dry_run);
 
   const auto email = [&](const std::string& raw) {
     return logging::maybe_mask_email(raw, config.log_pii);

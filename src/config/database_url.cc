@@ -1,6 +1,14 @@
 #include "config/database_url.h"
 
+#include <libpq-fe.h>
+
+#include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <set>
+#include <vector>
 
 #include "batch_cleanup/errors.h"
 
@@ -15,82 +23,203 @@ bool is_postgres_uri(std::string_view url) {
   return starts_with(url, "postgresql://") || starts_with(url, "postgres://");
 }
 
-// Redacts "password=VALUE" inside a key=value conninfo; VALUE may be single-quoted.
-std::string redact_keyword_password(std::string_view conninfo) {
+// The options libpq parsed from a connection string, in libpq's order, with values set.
+struct ParsedOptions {
+  std::vector<std::pair<std::string, std::string>> values;
+  const std::string* find(std::string_view keyword) const {
+    for (const auto& [name, value] : values) {
+      if (name == keyword) return &value;
+    }
+    return nullptr;
+  }
+};
+
+// Parses with libpq's own parser. Throws ConfigError with libpq's message when it refuses.
+ParsedOptions parse_with_libpq(std::string_view text) {
+  const std::string conninfo(text);
+  char* error = nullptr;
+  std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)> options(
+      PQconninfoParse(conninfo.c_str(), &error), &PQconninfoFree);
+  if (!options) {
+    std::string message = error != nullptr ? error : "out of memory";
+    PQfreemem(error);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
+      message.pop_back();
+    }
+    throw ConfigError("invalid database URL: " + message);
+  }
+  ParsedOptions out;
+  for (const PQconninfoOption* option = options.get(); option->keyword != nullptr; ++option) {
+    if (option->val != nullptr) out.values.emplace_back(option->keyword, option->val);
+  }
+  return out;
+}
+
+// libpq checks these values only when it connects; a typo there is a configuration error, not
+// an unreachable server, so they are checked here, with libpq's words.
+void check_values(const ParsedOptions& options) {
+  static const std::map<std::string, std::set<std::string>> kChoices = {
+      {"sslmode", {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}},
+      {"gssencmode", {"disable", "prefer", "require"}},
+      {"channel_binding", {"disable", "prefer", "require"}},
+      {"target_session_attrs",
+       {"any", "read-write", "read-only", "primary", "standby", "prefer-standby"}},
+  };
+  for (const auto& [keyword, allowed] : kChoices) {
+    const std::string* value = options.find(keyword);
+    if (value != nullptr && !allowed.count(*value)) {
+      throw ConfigError("invalid database URL: invalid " + keyword + " value: \"" + *value + "\"");
+    }
+  }
+  const auto is_integer = [](std::string_view text) {
+    std::size_t i = 0;
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    if (i < text.size() && (text[i] == '-' || text[i] == '+')) ++i;
+    const std::size_t digits = i;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+    const bool any = i > digits;
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    return any && i == text.size();
+  };
+  for (const char* keyword : {"port", "connect_timeout", "keepalives", "keepalives_idle",
+                              "keepalives_interval", "keepalives_count", "tcp_user_timeout"}) {
+    const std::string* value = options.find(keyword);
+    if (value == nullptr) continue;
+    // port may list one per host ("5432,5433"); an empty item means the default.
+    std::size_t start = 0;
+    while (true) {
+      const std::size_t comma =
+          std::string(keyword) == "port" ? value->find(',', start) : std::string::npos;
+      const std::string item = value->substr(start, comma - start);
+      if (!item.empty() && !is_integer(item)) {
+        throw ConfigError("invalid database URL: invalid integer value \"" + item +
+                          "\" for connection option \"" + keyword + "\"");
+      }
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+}
+
+// A value as a key=value string needs it: bare when plain, else single-quoted with \ escapes.
+std::string conninfo_value(const std::string& value) {
+  const bool plain = !value.empty() && value.find_first_of(" \t\n\r'\\") == std::string::npos;
+  if (plain) return value;
+  std::string out = "'";
+  for (const char c : value) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+// Percent-encodes what a URL component cannot hold as it is (`keep`: more characters left as
+// they are, such as the slashes of a socket directory in a query value).
+std::string url_encoded(const std::string& value, std::string_view keep = "") {
+  static const char* kHex = "0123456789ABCDEF";
   std::string out;
-  std::size_t i = 0;
-  while (i < conninfo.size()) {
-    const bool at_word_start = i == 0 || std::isspace(static_cast<unsigned char>(conninfo[i - 1]));
-    if (at_word_start && conninfo.substr(i, 8) == "password") {
-      std::size_t j = i + 8;
-      while (j < conninfo.size() && conninfo[j] == ' ') ++j;
-      if (j < conninfo.size() && conninfo[j] == '=') {
-        ++j;
-        while (j < conninfo.size() && conninfo[j] == ' ') ++j;
-        if (j < conninfo.size() && conninfo[j] == '\'') {
-          ++j;
-          while (j < conninfo.size() && conninfo[j] != '\'') j += conninfo[j] == '\\' ? 2 : 1;
-          if (j < conninfo.size()) ++j;
-        } else {
-          while (j < conninfo.size() && !std::isspace(static_cast<unsigned char>(conninfo[j]))) ++j;
-        }
-        out += "password=***";
-        i = std::min(j, conninfo.size());
-        continue;
-      }
-    }
-    out += conninfo[i++];
-  }
-  return out;
-}
-
-std::string redact_uri_password(std::string_view uri) {
-  std::string out(uri);
-  const auto scheme_end = out.find("://");
-  if (scheme_end != std::string::npos) {
-    const auto authority_start = scheme_end + 3;
-    auto authority_end = out.find_first_of("/?", authority_start);
-    if (authority_end == std::string::npos) authority_end = out.size();
-    const auto at = out.rfind('@', authority_end);
-    if (at != std::string::npos && at >= authority_start) {
-      const auto colon = out.find(':', authority_start);
-      if (colon != std::string::npos && colon < at) {
-        out.replace(colon + 1, at - colon - 1, "***");
-      }
-    }
-  }
-  // Query parameter password=...
-  const auto query = out.find('?');
-  if (query != std::string::npos) {
-    std::size_t pos = query + 1;
-    while (pos < out.size()) {
-      auto amp = out.find('&', pos);
-      if (amp == std::string::npos) amp = out.size();
-      if (out.compare(pos, 9, "password=") == 0) {
-        out.replace(pos + 9, amp - pos - 9, "***");
-        amp = out.find('&', pos);
-        if (amp == std::string::npos) amp = out.size();
-      }
-      pos = amp + 1;
+  for (const unsigned char c : value) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+        keep.find(static_cast<char>(c)) != std::string_view::npos) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
     }
   }
   return out;
 }
 
-}  // namespace
-
-namespace {
-
-// The password may appear again elsewhere in the text (a database named like it, a repeated
-// URL): the printable form hides every occurrence.
-std::string without_password(std::string redacted, std::string_view url) {
-  const std::string password = extract_password(url);
-  if (password.empty()) return redacted;
-  for (auto at = redacted.find(password); at != std::string::npos;
-       at = redacted.find(password, at + 3)) {
-    redacted.replace(at, password.size(), "***");
+// Where the user wrote `keyword=` in `text` at the start of a word (after the start, a space,
+// '?' or '&'); npos when nowhere. Only orders the rendering: the values come from libpq.
+std::size_t written_at(std::string_view text, const std::string& keyword) {
+  for (std::size_t at = text.find(keyword); at != std::string_view::npos;
+       at = text.find(keyword, at + 1)) {
+    const bool word_start = at == 0 || std::isspace(static_cast<unsigned char>(text[at - 1])) ||
+                            text[at - 1] == '?' || text[at - 1] == '&';
+    std::size_t next = at + keyword.size();
+    while (next < text.size() && text[next] == ' ') ++next;
+    if (word_start && next < text.size() && text[next] == '=') return at;
   }
-  return redacted;
+  return std::string_view::npos;
+}
+
+// The parsed options, in the order the user wrote them.
+std::vector<std::pair<std::string, std::string>> in_written_order(const ParsedOptions& options,
+                                                                  std::string_view text) {
+  auto ordered = options.values;
+  std::stable_sort(ordered.begin(), ordered.end(), [&](const auto& a, const auto& b) {
+    return written_at(text, a.first) < written_at(text, b.first);
+  });
+  return ordered;
+}
+
+// The parsed options in the user's form (a URL stays a URL, each option where it was written),
+// with the password as ***.
+std::string render(const ParsedOptions& options, std::string_view original) {
+  if (!is_postgres_uri(original)) {
+    std::string out;
+    for (const auto& [keyword, value] : in_written_order(options, original)) {
+      out += (out.empty() ? "" : " ") + keyword + "=" +
+             (keyword == "password" ? std::string("***") : conninfo_value(value));
+    }
+    return out;
+  }
+  const auto query_start = original.find('?');
+  const std::string_view query =
+      query_start == std::string_view::npos ? std::string_view() : original.substr(query_start);
+  const auto in_query = [&](const std::string& keyword) {
+    return written_at(query, keyword) != std::string_view::npos;
+  };
+  const auto authority = [&](const char* keyword) -> const std::string* {
+    const std::string* value = options.find(keyword);
+    return value != nullptr && !in_query(keyword) ? value : nullptr;
+  };
+  std::string out(original.substr(0, original.find("://") + 3));
+  const std::string* user = authority("user");
+  const std::string* password = authority("password");
+  if (user != nullptr) out += url_encoded(*user);
+  if (password != nullptr) out += ":***";
+  if (user != nullptr || password != nullptr) out += "@";
+  // Several hosts (failover) pair with their ports: h1:5432,h2:5433.
+  const auto split = [](const std::string* list) {
+    std::vector<std::string> items;
+    if (list == nullptr) return items;
+    std::size_t start = 0;
+    for (std::size_t comma; (comma = list->find(',', start)) != std::string::npos;
+         start = comma + 1) {
+      items.push_back(list->substr(start, comma - start));
+    }
+    items.push_back(list->substr(start));
+    return items;
+  };
+  const auto hosts = split(authority("host"));
+  const auto ports = split(authority("port"));
+  for (std::size_t i = 0; i < std::max(hosts.size(), ports.size()); ++i) {
+    if (i > 0) out += ",";
+    if (i < hosts.size()) out += url_encoded(hosts[i], "[]:");
+    if (i < ports.size() && !ports[i].empty()) out += ":" + ports[i];
+  }
+  out += "/";
+  if (const std::string* dbname = authority("dbname")) out += url_encoded(*dbname);
+  std::string rendered_query;
+  for (const auto& [keyword, value] : in_written_order(options, query)) {
+    if (!in_query(keyword)) continue;
+    rendered_query += (rendered_query.empty() ? "?" : "&") + keyword + "=" +
+                      (keyword == "password" ? std::string("***") : url_encoded(value, "/:,"));
+  }
+  return out + rendered_query;
+}
+
+// The password may appear again elsewhere in the text (a database named like it): the printable
+// form hides every occurrence.
+std::string without_password(std::string text, const std::string& password) {
+  if (password.empty()) return text;
+  for (auto at = text.find(password); at != std::string::npos; at = text.find(password, at + 3)) {
+    text.replace(at, password.size(), "***");
+  }
+  return text;
 }
 
 }  // namespace
@@ -116,58 +245,51 @@ DatabaseTarget parse_database_url(std::string_view url) {
     target.redacted = std::string(url);
     return target;
   }
-  if (is_postgres_uri(url)) {
-    target.conninfo = std::string(url);
-    target.redacted = without_password(redact_uri_password(url), url);
-    return target;
-  }
   const auto scheme = url.find("://");
-  if (scheme != std::string_view::npos) {
+  if (!is_postgres_uri(url) && scheme != std::string_view::npos) {
     throw ConfigError(
         "unsupported database URL scheme '" + std::string(url.substr(0, scheme)) +
         "': use postgresql://, postgres://, a libpq key=value string, or sqlite:PATH");
   }
-  if (url.find('=') != std::string_view::npos) {
-    target.conninfo = std::string(url);
-    target.redacted = without_password(redact_keyword_password(url), url);
-    return target;
+  if (!is_postgres_uri(url) && url.find('=') == std::string_view::npos) {
+    throw ConfigError("unrecognised database URL '" + std::string(url) +
+                      "': use postgresql://, postgres://, a libpq key=value string, or "
+                      "sqlite:PATH");
   }
-  throw ConfigError("unrecognised database URL '" + redact_keyword_password(url) +
-                    "': use postgresql://, postgres://, a libpq key=value string, or sqlite:PATH");
+  const ParsedOptions options = parse_with_libpq(url);
+  check_values(options);
+  target.conninfo = std::string(url);
+  if (const std::string* password = options.find("password")) target.password = *password;
+  target.redacted = without_password(render(options, url), target.password);
+  return target;
 }
 
 std::string redact_database_url(std::string_view url) {
-  if (is_postgres_uri(url) || url.find("://") != std::string_view::npos) {
-    return redact_uri_password(url);
+  if (starts_with(url, "sqlite:")) return std::string(url);
+  try {
+    const auto options = parse_with_libpq(url);
+    const std::string* password = options.find("password");
+    return without_password(render(options, url), password != nullptr ? *password : "");
+  } catch (const ConfigError&) {
+    return "(unparsable connection string)";
   }
-  return redact_keyword_password(url);
 }
 
 std::string extract_password(std::string_view url) {
-  const std::string redacted = redact_database_url(url);
-  // Walk both strings: the password is what the first "***" replaced.
-  const auto mark = redacted.find("***");
-  if (mark == std::string::npos) return "";
-  const std::size_t tail = redacted.size() - mark - 3;
-  // The first redaction only: text after it is identical up to later redactions, so compare
-  // against the part of the tail without further *** markers.
-  const auto next = redacted.find("***", mark + 3);
-  std::string_view after = std::string_view(redacted).substr(
-      mark + 3, next == std::string::npos ? tail : next - mark - 3);
-  const auto end = url.find(after, mark);
-  if (after.empty()) {
-    std::string value(url.substr(mark));
-    if (!value.empty() && value.front() == '\'' && value.back() == '\'' && value.size() >= 2) {
-      value = value.substr(1, value.size() - 2);
-    }
-    return value;
+  if (starts_with(url, "sqlite:")) return "";
+  try {
+    const auto options = parse_with_libpq(url);
+    const std::string* password = options.find("password");
+    return password != nullptr ? *password : std::string();
+  } catch (const ConfigError&) {
+    return "";
   }
-  if (end == std::string_view::npos) return "";
-  std::string value(url.substr(mark, end - mark));
-  if (value.size() >= 2 && value.front() == '\'' && value.back() == '\'') {
-    value = value.substr(1, value.size() - 2);
-  }
-  return value;
+}
+
+std::string database_url_of(const CleanupConfig& config) {
+  if (!config.database_url.empty()) return config.database_url;
+  const char* env = std::getenv("DATABASE_URL");
+  return env != nullptr ? env : "";
 }
 
 }  // namespace batch_cleanup::config

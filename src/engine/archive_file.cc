@@ -76,7 +76,7 @@ std::map<std::string, std::vector<std::string>> ArchiveFile::unresolved_in_file(
   return rows;
 }
 
-int ArchiveFile::reconcile(store::CleanupStore& store) {
+int ArchiveFile::reconcile(store::BatchStore& store) {
   if (!file_scanned_) {
     for (auto& [batch, keys] : unresolved_in_file()) in_doubt_[batch] = std::move(keys);
     file_scanned_ = true;

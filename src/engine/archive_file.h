@@ -18,7 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "store/cleanup_store.h"
+#include "store/batch_store.h"
+#include "store/commit_observer.h"
 
 namespace batch_cleanup::engine {
 
@@ -34,7 +35,7 @@ class ArchiveFile final : public store::CommitObserver {
   // Resolves every batch without an outcome line: on the first call, those found in the file;
   // then those left in doubt by this process. Returns how many batches were reconciled.
   // Throws DatabaseError (from the store) and DatabaseError(kFatal) on an I/O error.
-  int reconcile(store::CleanupStore& store);
+  int reconcile(store::BatchStore& store);
 
   // Names the cycle whose batches follow.
   void begin_cycle(const std::string& cycle_id);

@@ -11,9 +11,13 @@
 #include "batch_cleanup/errors.h"
 #include "batch_cleanup/history.h"
 #include "config/duration.h"
+#include "engine/cancel_watchdog.h"
+#include "engine/cycle_log.h"
+#include "engine/preflight.h"
 #include "log/log_context.h"
 #include "log/logger.h"
 #include "log/mask.h"
+#include "store/sqlstate.h"
 #include "util/time_format.h"
 
 namespace batch_cleanup::engine {
@@ -41,61 +45,6 @@ double percentile(std::vector<double> values, double fraction) {
   return values[index];
 }
 
-bool needs_reconnect(const DatabaseError& e) {
-  const auto& state = e.sqlstate();
-  return state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || e.kind() == ErrorKind::kInDoubt;
-}
-
-// Cancels the statement in flight when a stop has been pending for longer than the grace
-// period, so that SIGTERM ends the process within seconds even if a batch is blocked.
-class CancelWatchdog {
- public:
-  CancelWatchdog(store::CleanupStore& store, StopFlag& stop) : store_(store), stop_(stop) {
-    thread_ = std::thread([this] { watch(); });
-  }
-  ~CancelWatchdog() {
-    done_ = true;
-    thread_.join();
-  }
-  void batch_started() { in_flight_ = true; }
-  void batch_finished() { in_flight_ = false; }
-  bool cancelled() const { return cancelled_; }
-
- private:
-  void watch() {
-    while (!done_) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      if (in_flight_ && !cancelled_ && stop_.requested() && stop_.since_request() > kCancelGrace) {
-        logging::logger()->warn("stop requested: cancelling the batch in flight (it rolls back)");
-        cancelled_ = true;
-        store_.cancel();
-      }
-    }
-  }
-  store::CleanupStore& store_;
-  StopFlag& stop_;
-  std::atomic<bool> done_{false};
-  std::atomic<bool> in_flight_{false};
-  std::atomic<bool> cancelled_{false};
-  std::thread thread_;
-};
-
-// Releases the instance lock when a cycle ends, however it ends.
-class InstanceLockRelease {
- public:
-  InstanceLockRelease(store::CleanupStore& store, bool& held) : store_(store), held_(held) {}
-  ~InstanceLockRelease() {
-    if (held_) store_.unlock_instance();
-    held_ = false;
-  }
-  InstanceLockRelease(const InstanceLockRelease&) = delete;
-  InstanceLockRelease& operator=(const InstanceLockRelease&) = delete;
-
- private:
-  store::CleanupStore& store_;
-  bool& held_;
-};
-
 }  // namespace
 
 template <typename Operation>
@@ -108,7 +57,7 @@ auto CleanupEngine::on_session(Operation&& operation) -> decltype(operation()) {
   }
 }
 
-CleanupEngine::CleanupEngine(CleanupConfig config, std::unique_ptr<store::CleanupStore> store,
+CleanupEngine::CleanupEngine(CleanupConfig config, std::unique_ptr<store::Store> store,
                              std::shared_ptr<StopFlag> stop)
     : config_(std::move(config)), store_(std::move(store)), stop_(std::move(stop)) {}
 
@@ -128,6 +77,7 @@ void CleanupEngine::connect_with_retry() {
     try {
       store_->connect();
       connected_ = true;
+      logging::logger()->debug("connected to {}", store_->backend_name());
       return;
     } catch (const DatabaseError& e) {
       connected_ = false;
@@ -206,16 +156,12 @@ CycleReport CleanupEngine::run_cycle(const std::string& mode) {
 bool CleanupEngine::run_cycle_body(CycleReport& report) {
   if (!connected_) connect_with_retry();
   if (!preflight_done_) {
-    try {
-      const auto preflight = store_->preflight();
-      strategy_ = preflight.strategy;
-      preflight_warnings_ = preflight.warnings;
-      for (const auto& warning : preflight_warnings_) logging::logger()->warn("{}", warning);
-      preflight_done_ = true;
-    } catch (const DatabaseError& e) {
-      if (e.kind() == ErrorKind::kRetryable) connected_ = false;
-      throw;
-    }
+    const auto decision = on_session([&] { return decide_preflight(config_, store_->inspect()); });
+    on_session([&] { store_->configure(decision.plan); });
+    strategy_ = decision.strategy;
+    preflight_warnings_ = decision.warnings;
+    for (const auto& warning : preflight_warnings_) logging::logger()->warn("{}", warning);
+    preflight_done_ = true;
   }
   report.strategy = strategy_;
   report.warnings = preflight_warnings_;
@@ -231,19 +177,17 @@ bool CleanupEngine::run_cycle_body(CycleReport& report) {
   }
   logging::logger()->info("cycle {} started ({}{}, strategy {}, batch size {}; {})",
                           report.cycle_id, report.backend, config_.dry_run ? ", dry run" : "",
-                          strategy_, config_.batch_size, describe_policies());
+                          strategy_, config_.batch_size, describe_policies(config_));
 
   if (config_.dry_run) {
     run_dry(report);
   } else {
-    if (!config_.archive_table.empty()) {
-      on_session([&] { store_->prepare_archive(report.cycle_id); });
-    }
+    if (!config_.archive_table.empty()) on_session([&] { prepare_archive(report.cycle_id); });
     if (!config_.archive_file.empty()) {
       if (!archive_file_) archive_file_ = std::make_unique<ArchiveFile>(config_.archive_file);
-      on_session([&] { return archive_file_->reconcile(*store_); });
+      on_session([&] { return archive_file_->reconcile(store_->batches()); });
       archive_file_->begin_cycle(report.cycle_id);
-      store_->set_commit_observer(archive_file_.get());
+      store_->batches().set_commit_observer(archive_file_.get());
     }
     run_batches(report);
     if (!config_.archive_table.empty()) report.archived = report.deleted;
@@ -262,7 +206,7 @@ void CleanupEngine::record_history(const CycleReport& report, const std::string&
     run.error = error;
   }
   try {
-    store_->record_run(run);
+    store_->history().record_run(run);
   } catch (const std::exception& e) {
     logging::logger()->warn(
         "could not record cycle {} in the history table '{}': {}. HINT: grant the role CREATE "
@@ -274,7 +218,7 @@ void CleanupEngine::record_history(const CycleReport& report, const std::string&
 bool CleanupEngine::acquire_instance_lock(CycleReport& report) {
   bool announced = false;
   while (true) {
-    lock_held_ = on_session([&] { return store_->try_lock_instance(); });
+    lock_held_ = on_session([&] { return store_->instance_lock().try_lock(); });
     if (lock_held_) {
       if (announced) logging::logger()->info("cycle {}: got the instance lock", report.cycle_id);
       return true;
@@ -300,13 +244,14 @@ bool CleanupEngine::acquire_instance_lock(CycleReport& report) {
 }
 
 std::string CleanupEngine::check_guards() {
-  if (!config_.allow_empty_users && on_session([&] { return store_->users_table_empty(); })) {
+  auto& queries = store_->dry_run();
+  if (!config_.allow_empty_users && on_session([&] { return queries.users_table_empty(); })) {
     return "guard 'users-not-empty' refused to run: the users table '" + config_.users_table +
            "' is empty, which usually means the wrong table or database. HINT: check "
            "--users-table and --database-url, or pass --allow-empty-users to run anyway";
   }
   if (config_.max_deletes < 0 && config_.max_fraction <= 0) return {};
-  const std::int64_t candidates = on_session([&] { return store_->count_candidates(); });
+  const std::int64_t candidates = on_session([&] { return queries.count_candidates(); });
   if (config_.max_deletes >= 0 && candidates > config_.max_deletes) {
     return fmt::format(
         "guard 'max-deletes' refused to run: this cycle would delete {} rows, more than "
@@ -315,7 +260,7 @@ std::string CleanupEngine::check_guards() {
         candidates, config_.max_deletes);
   }
   if (config_.max_fraction > 0) {
-    const std::int64_t total = on_session([&] { return store_->count_pending(); });
+    const std::int64_t total = on_session([&] { return queries.count_pending(); });
     if (total > 0 && static_cast<double>(candidates) > config_.max_fraction * total) {
       return fmt::format(
           "guard 'max-fraction' refused to run: this cycle would delete {} of the {} rows of "
@@ -330,7 +275,7 @@ std::string CleanupEngine::check_guards() {
 
 bool CleanupEngine::restore_session_state(CycleReport& report) {
   if (lock_held_) {
-    lock_held_ = on_session([&] { return store_->try_lock_instance(); });
+    lock_held_ = on_session([&] { return store_->instance_lock().try_lock(); });
     if (!lock_held_) {
       const std::string warning =
           "the instance lock was lost with the connection and another instance holds it now: "
@@ -342,17 +287,27 @@ bool CleanupEngine::restore_session_state(CycleReport& report) {
       return false;
     }
   }
-  if (!config_.archive_table.empty()) {
-    on_session([&] { store_->prepare_archive(report.cycle_id); });
-  }
+  if (!config_.archive_table.empty()) on_session([&] { prepare_archive(report.cycle_id); });
   return true;
+}
+
+void CleanupEngine::prepare_archive(const std::string& cycle_id) {
+  auto& archive = store_->archive();
+  auto facts = archive.inspect_archive();
+  if (!facts.exists && facts.required_database.empty()) {
+    archive.create();
+    logging::logger()->info("created archive table {}", facts.name);
+    facts = archive.inspect_archive();
+  }
+  check_archive_table(facts);
+  archive.begin_cycle(cycle_id);
 }
 
 bool CleanupEngine::wait_for_replicas(CycleReport& report) {
   if (config_.max_replication_lag.count() <= 0) return true;
   bool paused = false;
   while (true) {
-    const auto lag = on_session([&] { return store_->replication_lag(); });
+    const auto lag = on_session([&] { return store_->batches().replication_lag(); });
     if (lag <= config_.max_replication_lag) {
       if (paused) {
         logging::logger()->info(
@@ -378,7 +333,7 @@ bool CleanupEngine::wait_for_replicas(CycleReport& report) {
 void CleanupEngine::purge_archive(CycleReport& report) {
   if (config_.archive_table.empty() || config_.archive_retention.count() <= 0) return;
   try {
-    report.archive_purged = store_->purge_archive(config_.archive_retention, config_.batch_size);
+    report.archive_purged = store_->archive().purge(config_.archive_retention, config_.batch_size);
     if (report.archive_purged > 0) {
       logging::logger()->info("cycle {}: purged {} archive row(s) older than {}", report.cycle_id,
                               report.archive_purged,
@@ -393,103 +348,35 @@ void CleanupEngine::purge_archive(CycleReport& report) {
 }
 
 void CleanupEngine::run_dry(CycleReport& report) {
-  try {
-    report.candidates = store_->count_candidates();
-    report.policies = store_->preview_policies();
+  auto& queries = store_->dry_run();
+  on_session([&] {
+    report.candidates = queries.count_candidates();
+    report.policies = queries.preview_policies();
     for (auto& email : report.policies.collision_sample) {
       email = logging::maybe_mask_email(email, config_.log_pii);
     }
-    for (const auto& row : store_->sample_candidates(config_.sample_size)) {
+    for (const auto& row : queries.sample_candidates(config_.sample_size)) {
       report.sample.push_back(
           {row.key, logging::maybe_mask_email(row.email, config_.log_pii), row.reason});
     }
-  } catch (const DatabaseError& e) {
-    if (e.kind() == ErrorKind::kRetryable) connected_ = false;
-    throw;
-  }
-  log_policy_preview(report);
+  });
+  log_policy_preview(config_, report);
   for (const auto& row : report.sample) {
     logging::logger()->info("would delete pending row key={} email={} ({})", row.key, row.email,
                             row.reason);
   }
 }
 
-std::string CleanupEngine::describe_policies() const {
-  std::string policies;
-  const auto add = [&](const std::string& text) {
-    policies += (policies.empty() ? "" : " or ") + text;
-  };
-  static constexpr const char* kNormalization[] = {"", " (lower)", " (lower-trim)"};
-  if (config_.match_email) {
-    add(std::string("email") + kNormalization[static_cast<int>(config_.normalize_email)]);
-  }
-  if (config_.match_phone) add("phone");
-  if (config_.expire_after.count() > 0) {
-    add("expired (older than " + config::format_duration(config_.expire_after) + ")");
-  }
-  std::string out = "policies: " + policies;
-  if (config_.min_age.count() > 0) {
-    out += "; min-age " + config::format_duration(config_.min_age);
-  }
-  if (!config_.exclude_emails.empty() || !config_.exclude_domains.empty()) {
-    out += fmt::format("; exempt: {} email(s), {} domain(s)", config_.exclude_emails.size(),
-                       config_.exclude_domains.size());
-  }
-  return out;
-}
-
-void CleanupEngine::log_policy_preview(const CycleReport& report) const {
-  const auto& p = report.policies;
-  auto log = logging::logger();
-  static constexpr const char* kNormalization[] = {"exact", "lower", "lower-trim"};
-  if (p.email >= 0) {
-    log->info(
-        "dry run: policy 'email' ({} comparison): {} pending row(s) have an email that "
-        "exists in users{}",
-        kNormalization[static_cast<int>(config_.normalize_email)], p.email,
-        p.email_extra_from_normalization >= 0
-            ? fmt::format(", {} of them only because of --normalize-email",
-                          p.email_extra_from_normalization)
-            : std::string());
-  }
-  if (p.phone >= 0) {
-    log->info("dry run: policy 'phone': {} pending row(s) have a phone that exists in users",
-              p.phone);
-  }
-  if (p.expired >= 0) {
-    log->info("dry run: policy 'expired': {} pending row(s) were created more than {} ago",
-              p.expired, config::format_duration(config_.expire_after));
-  }
-  if (p.kept_by_min_age >= 0) {
-    log->info(
-        "dry run: --min-age {} keeps {} matching row(s) (younger, or no readable creation "
-        "time)",
-        config::format_duration(config_.min_age), p.kept_by_min_age);
-  }
-  if (p.kept_by_exclusion >= 0) {
-    log->info("dry run: --exclude-email/--exclude-domain keep {} matching row(s)",
-              p.kept_by_exclusion);
-  }
-  if (p.users_email_collisions > 0) {
-    std::string sample;
-    for (const auto& email : p.collision_sample) sample += (sample.empty() ? "" : ", ") + email;
-    log->warn(
-        "dry run: {} normalised email(s) are shared by several users rows (e.g. {}); "
-        "pending rows with them are deleted, the users rows are left for you to review",
-        p.users_email_collisions, sample);
-  }
-  log->info("dry run: {} row(s) would be deleted in all", report.candidates);
-}
-
 void CleanupEngine::run_batches(CycleReport& report) {
   std::vector<double> latencies;
-  try {
-    store_->begin_pass();
-  } catch (const DatabaseError& e) {
-    if (e.kind() == ErrorKind::kRetryable) connected_ = false;
-    throw;
-  }
-  CancelWatchdog watchdog(*store_, *stop_);
+  on_session([&] { store_->batches().begin_pass(); });
+  CancelWatchdog watchdog(*store_, *stop_, kCancelGrace);
+  // The engine decides what a batch must tell about its rows: the whole rows for the archive
+  // file, keys for the debug log, counts otherwise.
+  const store::RowDetail detail = !config_.archive_file.empty() ? store::RowDetail::kWholeRows
+                                  : logging::logger()->should_log(spdlog::level::debug)
+                                      ? store::RowDetail::kKeys
+                                      : store::RowDetail::kCounts;
   std::int64_t target_rows = config_.batch_size;
   auto last_progress = Clock::now();
   const auto cycle_start = Clock::now();
@@ -523,7 +410,7 @@ void CleanupEngine::run_batches(CycleReport& report) {
     while (!attempt_ok) {
       watchdog.batch_started();
       try {
-        result = store_->run_next_batch(std::min(batch_rows, target_rows));
+        result = store_->batches().run_next_batch({std::min(batch_rows, target_rows), detail});
         watchdog.batch_finished();
         attempt_ok = true;
       } catch (const DatabaseError& e) {
@@ -543,14 +430,14 @@ void CleanupEngine::run_batches(CycleReport& report) {
               e.what());
         }
         if (attempts > std::max(0, config_.retries)) {
-          if (needs_reconnect(e)) {
+          if (store::sqlstate::ends_session(e)) {
             connected_ = false;
             throw ConnectionError(std::string("database connection lost and not recovered: ") +
                                   e.what());
           }
           throw;
         }
-        if (e.sqlstate() == "57014" || e.sqlstate() == "SQLITE_INTERRUPT") {
+        if (store::sqlstate::is_statement_timeout(e.sqlstate())) {
           target_rows = std::max<std::int64_t>(1, target_rows / 2);
           logging::logger()->warn("batch hit the statement timeout; retrying it with {} rows",
                                   target_rows);
@@ -566,7 +453,7 @@ void CleanupEngine::run_batches(CycleReport& report) {
           report.interrupted = true;
           break;
         }
-        if (needs_reconnect(e)) {
+        if (store::sqlstate::ends_session(e)) {
           connected_ = false;
           connect_with_retry();
           if (!restore_session_state(report)) break;
@@ -652,6 +539,7 @@ void CleanupEngine::record_batch(const store::BatchResult& result, CycleReport& 
   report.phases.commit_ms += result.timings.commit_ms;
   report.phases.archive_ms += result.timings.archive_ms;
   report.phases.wait_ms += result.timings.wait_ms;
+  log_batch_events(result);
   auto log = logging::logger();
   if (log->should_log(spdlog::level::debug)) {
     log->debug("batch {}: matched={} deleted={} skipped={} failed={}", report.batches,

@@ -11,14 +11,14 @@
 #include "batch_cleanup/report.h"
 #include "engine/archive_file.h"
 #include "engine/stop_flag.h"
-#include "store/cleanup_store.h"
+#include "store/store.h"
 
 namespace batch_cleanup::engine {
 
 // Not thread-safe: one thread runs cycles; StopFlag::request() may come from any thread.
 class CleanupEngine {
  public:
-  CleanupEngine(CleanupConfig config, std::unique_ptr<store::CleanupStore> store,
+  CleanupEngine(CleanupConfig config, std::unique_ptr<store::Store> store,
                 std::shared_ptr<StopFlag> stop);
 
   // Runs one cycle. Throws ConfigError/GuardError (exit 2), ConnectionError (exit 3) and
@@ -32,7 +32,7 @@ class CleanupEngine {
   // set, it replaces the progress log line written every config.progress_interval.
   void set_progress_observer(std::function<void(const CycleProgress&)> observer);
 
-  // Connects with exponential backoff and full jitter: 1 + config.retries attempts. Throws
+  // Connects with exponential backoff and equal jitter: 1 + config.retries attempts. Throws
   // ConnectionError when every attempt failed, or as soon as a stop is requested.
   void connect_with_retry();
 
@@ -50,6 +50,8 @@ class CleanupEngine {
   // session) and re-arms the archive. False when another instance took the lock meanwhile.
   bool restore_session_state(CycleReport& report);
   void purge_archive(CycleReport& report);
+  // Creates the archive table when missing, checks it, and arms it for the cycle.
+  void prepare_archive(const std::string& cycle_id);
   // With config.max_replication_lag: waits while a standby lags more (logging when it pauses
   // and resumes). Returns false when a stop was requested meanwhile.
   bool wait_for_replicas(CycleReport& report);
@@ -58,10 +60,6 @@ class CleanupEngine {
   auto on_session(Operation&& operation) -> decltype(operation());
   void run_batches(CycleReport& report);
   void run_dry(CycleReport& report);
-  // Logs, per policy, what the dry run found it would do.
-  void log_policy_preview(const CycleReport& report) const;
-  // "policies: email (lower) or expired (older than 7d); min-age 15m; exempt: ..." for logs.
-  std::string describe_policies() const;
   void record_batch(const store::BatchResult& result, CycleReport& report);
   // --batch-time: scales target_rows towards the target batch duration.
   void adapt_batch_size(const store::BatchResult& result, double batch_ms,
@@ -72,7 +70,7 @@ class CleanupEngine {
 
   CleanupConfig config_;
   std::unique_ptr<ArchiveFile> archive_file_;  // with config.archive_file; observes store_
-  std::unique_ptr<store::CleanupStore> store_;
+  std::unique_ptr<store::Store> store_;
   std::shared_ptr<StopFlag> stop_;
   bool connected_ = false;
   bool preflight_done_ = false;

@@ -1,5 +1,5 @@
 // RunRecord helpers and reading the history table (the writing is the engine's, through the
-// store's record_run()).
+// store's history table).
 #include <unistd.h>
 
 #include <climits>
@@ -8,7 +8,7 @@
 
 #include "batch_cleanup/errors.h"
 #include "batch_cleanup/history.h"
-#include "store/cleanup_store.h"
+#include "store/store.h"
 
 namespace batch_cleanup {
 
@@ -76,7 +76,7 @@ std::vector<RunRecord> read_run_history(const CleanupConfig& config, std::int64_
     }
     throw;
   }
-  return store->recent_runs(limit, job);
+  return store->history().recent_runs(limit, job);
 }
 
 }  // namespace batch_cleanup

@@ -8,7 +8,7 @@
 #include "engine/cleanup_engine.h"
 #include "log/log_context.h"
 #include "log/logger.h"
-#include "store/cleanup_store.h"
+#include "store/store.h"
 #include "util/time_format.h"
 
 namespace batch_cleanup {

@@ -1,21 +1,16 @@
-#include <cstdlib>
-
 #include "config/database_url.h"
-#include "store/cleanup_store.h"
-#include "store/postgres_store.h"
-#include "store/sqlite_store.h"
+#include "store/postgres/postgres_store.h"
+#include "store/sqlite/sqlite_store.h"
+#include "store/store.h"
 
 namespace batch_cleanup::store {
 
-std::unique_ptr<CleanupStore> make_store(const CleanupConfig& config) {
-  std::string url = config.database_url;
-  if (url.empty()) {
-    const char* env = std::getenv("DATABASE_URL");
-    if (env != nullptr) url = env;
+std::unique_ptr<Store> make_store(const CleanupConfig& config) {
+  const auto target = config::parse_database_url(config::database_url_of(config));
+  if (target.backend == config::Backend::kSqlite) {
+    return sqlite::make_sqlite_store(config, target);
   }
-  const auto target = config::parse_database_url(url);
-  if (target.backend == config::Backend::kSqlite) return make_sqlite_store(config, target);
-  return make_postgres_store(config, target);
+  return postgres::make_postgres_store(config, target);
 }
 
 }  // namespace batch_cleanup::store

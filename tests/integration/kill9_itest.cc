@@ -81,10 +81,13 @@ class Kill9Test : public BackendTest {
   void TearDown() override {
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
+  // A pause between batches stretches a run (120 batches) past the longest kill delay, so the
+  // kills land while it runs however fast the machine is.
   std::vector<std::string> args(const std::string& archive_file) {
-    return {tool_binary(),     "--run-once", "--batch-size",   "100",
-            "--archive-table", "bc_archive", "--archive-file", archive_file,
-            "--database-url",  db_->url(),   "--log-level",    "warning"};
+    return {tool_binary(),    "--run-once", "--batch-size",    "100",
+            "--sleep",        "10ms",       "--archive-table", "bc_archive",
+            "--archive-file", archive_file, "--database-url",  db_->url(),
+            "--log-level",    "warning"};
   }
   void expect_every_row_in_exactly_one_place(const std::string& when) {
     EXPECT_EQ(db_->scalar("SELECT count(*) FROM core_mstr_one_qlick_pending_users_tbl p JOIN "

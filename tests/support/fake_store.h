@@ -1,7 +1,8 @@
-// An in-memory CleanupStore for engine unit tests, with fault injection. It keeps the real
-// semantics that matter to the engine: exact email match, NULL never matches, rows locked by
-// "another session" are skipped, refused rows are isolated, and the pass only advances when a
-// batch "commits".
+// An in-memory store for engine unit tests, with fault injection. It keeps the real semantics
+// that matter to the engine: exact email match, NULL never matches, rows locked by "another
+// session" are skipped, refused rows are isolated, and the pass only advances when a batch
+// "commits". It plays every role the engine uses; restore and explain are the subcommands', and
+// it has none.
 #pragma once
 
 #include <atomic>
@@ -10,11 +11,13 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "batch_cleanup/errors.h"
-#include "store/cleanup_store.h"
+#include "store/reasons.h"
+#include "store/store.h"
 
 namespace batch_cleanup::testing {
 
@@ -35,7 +38,7 @@ struct FakeDatabase {
   std::deque<DatabaseError> batch_errors;  // thrown by the next run_next_batch() calls, in order
   bool commit_in_doubt_once = false;  // the next batch deletes, then reports an in-doubt commit
   bool users_empty = false;           // users_table_empty() answers true
-  std::atomic<bool> lock_held_elsewhere{false};  // try_lock_instance() fails while set
+  std::atomic<bool> lock_held_elsewhere{false};  // try_lock() fails while set
 
   // Observations.
   int connects = 0;
@@ -55,49 +58,59 @@ struct FakeDatabase {
   std::vector<std::pair<std::string, FakeRow>> archive;
 };
 
-class FakeStore final : public store::CleanupStore {
+class FakeStore final : public store::Store,
+                        public store::BatchStore,
+                        public store::DryRunQueries,
+                        public store::HistoryTable,
+                        public store::ArchiveTable,
+                        public store::InstanceLock {
  public:
   explicit FakeStore(FakeDatabase& db) : db_(db) {}
 
+  // ---- Store
   std::string backend_name() const override { return "fake"; }
 
   void connect() override {
     ++db_.connects;
-    if (db_.connect_fatal)
+    if (db_.connect_fatal) {
       throw DatabaseError(ErrorKind::kFatal, "28P01", "password authentication failed");
+    }
     if (db_.connect_failures > 0) {
       --db_.connect_failures;
       throw DatabaseError(ErrorKind::kRetryable, "08006", "connection refused");
     }
   }
 
-  store::PreflightResult preflight() override { return {{}, "key"}; }
-
-  std::int64_t count_candidates() override {
-    ++db_.candidate_counts;
-    std::int64_t n = 0;
-    for (const auto& [key, row] : db_.pending) n += matches(row) ? 1 : 0;
-    return n;
-  }
-
-  std::vector<store::PendingRow> sample_candidates(std::int64_t limit) override {
-    std::vector<store::PendingRow> out;
-    for (const auto& [key, row] : db_.pending) {
-      if (static_cast<std::int64_t>(out.size()) >= limit) break;
-      if (matches(row)) out.push_back({key, *row.email});
+  // Every table, column, privilege and index is there.
+  store::PreflightFacts inspect() override {
+    store::PreflightFacts facts;
+    facts.backend = "fake";
+    for (auto* table : {&facts.pending, &facts.users}) {
+      table->exists = table->is_table = true;
+      table->can_select = table->can_delete = table->can_insert = table->can_update = true;
     }
-    return out;
+    for (auto* column : {&facts.key, &facts.pending_email, &facts.users_email}) {
+      column->checked = column->exists = true;
+    }
+    facts.key_unique = true;
+    // Keyset batches, as the fake's own pass is.
+    facts.physical = store::PhysicalSupport::kPartitioned;
+    return facts;
   }
 
-  PolicyPreview preview_policies() override {
-    PolicyPreview preview;
-    preview.email = count_candidates();
-    return preview;
-  }
+  void configure(const store::BatchPlan&) override {}
+  store::BatchStore& batches() override { return *this; }
+  store::DryRunQueries& dry_run() override { return *this; }
+  store::HistoryTable& history() override { return *this; }
+  store::ArchiveTable& archive() override { return *this; }
+  store::InstanceLock& instance_lock() override { return *this; }
+  void cancel() noexcept override {}
 
+  // ---- BatchStore
   void begin_pass() override { cursor_.reset(); }
 
-  store::BatchResult run_next_batch(std::int64_t target_rows) override {
+  store::BatchResult run_next_batch(const store::BatchRequest& request) override {
+    const std::int64_t target_rows = request.target_rows;
     ++db_.batch_calls;
     db_.batch_targets.push_back(target_rows);
     if (db_.on_batch) db_.on_batch();
@@ -153,10 +166,52 @@ class FakeStore final : public store::CleanupStore {
     return result;
   }
 
-  std::string explain_batch(std::int64_t target_rows) override {
-    return "fake plan for " + std::to_string(target_rows) + " rows";
+  std::string explain(std::int64_t) override {
+    throw std::logic_error("the fake store has no query plans");
   }
 
+  void set_commit_observer(store::CommitObserver* observer) override { observer_ = observer; }
+
+  std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override {
+    std::vector<std::string> out;
+    for (const auto& key : keys) {
+      if (db_.pending.count(key)) out.push_back(key);
+    }
+    return out;
+  }
+
+  std::chrono::milliseconds replication_lag() override {
+    ++db_.lag_queries;
+    return db_.replication_lag;
+  }
+
+  // ---- DryRunQueries
+  std::int64_t count_candidates() override {
+    ++db_.candidate_counts;
+    std::int64_t n = 0;
+    for (const auto& [key, row] : db_.pending) n += matches(row) ? 1 : 0;
+    return n;
+  }
+
+  std::vector<store::PendingRow> sample_candidates(std::int64_t limit) override {
+    std::vector<store::PendingRow> out;
+    for (const auto& [key, row] : db_.pending) {
+      if (static_cast<std::int64_t>(out.size()) >= limit) break;
+      if (matches(row)) out.push_back({key, *row.email});
+    }
+    return out;
+  }
+
+  PolicyPreview preview_policies() override {
+    PolicyPreview preview;
+    preview.email = count_candidates();
+    return preview;
+  }
+
+  std::int64_t count_pending() override { return static_cast<std::int64_t>(db_.pending.size()); }
+  bool users_table_empty() override { return db_.users_empty; }
+
+  // ---- HistoryTable
   void record_run(const RunRecord& run) override {
     if (db_.history_fails) {
       throw DatabaseError(ErrorKind::kFatal, "42501", "permission denied for schema public");
@@ -173,60 +228,27 @@ class FakeStore final : public store::CleanupStore {
     return out;
   }
 
-  void cancel() noexcept override {}
-
-  void set_commit_observer(store::CommitObserver* observer) override { observer_ = observer; }
-
-  std::chrono::milliseconds replication_lag() override {
-    ++db_.lag_queries;
-    return db_.replication_lag;
+  // ---- ArchiveTable: an archive that always exists and has every column.
+  store::ArchiveFacts inspect_archive() override {
+    store::ArchiveFacts facts;
+    facts.exists = true;
+    facts.name = "fake_archive";
+    return facts;
+  }
+  void create() override {}
+  void begin_cycle(const std::string& cycle_id) override { db_.archive_cycle = cycle_id; }
+  std::int64_t purge(std::chrono::milliseconds, std::int64_t) override { return 0; }
+  store::RestoreResult restore(const store::RestoreRequest&, bool) override {
+    throw std::logic_error("the fake store does not restore");
   }
 
-  std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override {
-    std::vector<std::string> out;
-    for (const auto& key : keys) {
-      if (db_.pending.count(key)) out.push_back(key);
-    }
-    return out;
-  }
-
-  bool users_table_empty() override { return db_.users_empty; }
-
-  std::int64_t count_pending() override { return static_cast<std::int64_t>(db_.pending.size()); }
-
-  bool try_lock_instance() override {
+  // ---- InstanceLock
+  bool try_lock() override {
     ++db_.lock_attempts;
     db_.lock_held = !db_.lock_held_elsewhere;
     return db_.lock_held;
   }
-
-  void unlock_instance() noexcept override { db_.lock_held = false; }
-
-  void prepare_archive(const std::string& cycle_id) override { db_.archive_cycle = cycle_id; }
-
-  std::int64_t purge_archive(std::chrono::milliseconds, std::int64_t) override { return 0; }
-
-  store::RestoreResult restore(const store::RestoreRequest& request) override {
-    store::RestoreResult result;
-    for (auto it = db_.archive.begin(); it != db_.archive.end();) {
-      if (!request.cycle_id.empty() && it->first != request.cycle_id) {
-        ++it;
-        continue;
-      }
-      ++result.selected;
-      if (db_.pending.count(it->second.key)) {
-        result.conflicts.push_back(
-            {{it->second.key, it->second.email.value_or("")}, "key exists in the pending table"});
-        ++it;
-        continue;
-      }
-      db_.pending[it->second.key] = it->second;
-      ++result.restored;
-      it = db_.archive.erase(it);
-    }
-    result.skipped = result.selected - result.restored;
-    return result;
-  }
+  void unlock() noexcept override { db_.lock_held = false; }
 
  private:
   bool matches(const FakeRow& row) const {

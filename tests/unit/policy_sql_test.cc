@@ -1,37 +1,219 @@
-// The store-independent pieces of the deletion policies: how the predicate and the reason are
-// put together from a store's conditions, and how per-policy counts are tallied.
+// The SQL both stores run, pinned per dialect: the builder's placeholders, the deletion predicate
+// and its reason, and the statements written once (history, collisions). Plus how per-policy
+// counts are tallied.
 #include <gtest/gtest.h>
 
-#include "store/cleanup_store.h"
+#include <stdexcept>
+
+#include "store/postgres/pg_dialect.h"
+#include "store/reasons.h"
+#include "store/sql/builder.h"
+#include "store/sql/dry_run_sql.h"
+#include "store/sql/history_sql.h"
+#include "store/sql/predicate.h"
+#include "store/sqlite/sqlite_dialect.h"
 
 namespace batch_cleanup::store {
 namespace {
 
-TEST(PolicySqlTest, OnlyTheEmailPolicyIsTheOriginalPredicate) {
-  PolicySql sql;
-  sql.email = "EXISTS (e)";
-  EXPECT_EQ(deletion_predicate(sql), "EXISTS (e)");
-  EXPECT_EQ(reason_expression(sql), "'email exists in users'");
+const postgres::PgDialect kPg;
+const sqlite::SqliteDialect kSqlite;
+
+// Records the statements it is given; answers every query with no rows (tables that do not
+// exist yet), so the statements a role writes can be read back.
+class RecordingExecutor final : public sql::Executor {
+ public:
+  explicit RecordingExecutor(const sql::Dialect& dialect) : dialect_(dialect) {}
+  const sql::Dialect& dialect() const override { return dialect_; }
+  sql::Rows run(const sql::Statement& statement, const sql::Slots& slots) override {
+    texts.push_back(statement.text());
+    values.push_back(statement.values(slots));
+    return {};
+  }
+  std::unique_ptr<sql::Transaction> begin(bool) override {
+    throw std::logic_error("no transactions here");
+  }
+  std::vector<std::string> texts;
+  std::vector<std::vector<sql::Value>> values;
+
+ private:
+  const sql::Dialect& dialect_;
+};
+
+sql::PredicateSpec email_only() {
+  sql::PredicateSpec spec;
+  spec.users = "\"users\"";
+  spec.email = "\"email\"";
+  return spec;
 }
 
-TEST(PolicySqlTest, PoliciesAreOredAndProtectionsAnded) {
-  PolicySql sql;
-  sql.email = "E";
-  sql.phone = "P";
-  sql.expired = "X";
-  sql.old_enough = "OLD";
-  sql.not_exempt = "NOT EXEMPT";
+std::string predicate(const sql::Dialect& dialect, const sql::PredicateSpec& spec,
+                      sql::Probe probe = sql::Probe::kPerRow) {
+  sql::Builder b(dialect);
+  sql::append_predicate(b, spec, "p", probe);
+  return b.text();
+}
+
+std::string reason(const sql::Dialect& dialect, const sql::PredicateSpec& spec) {
+  sql::Builder b(dialect);
+  sql::append_reason(b, spec, "p", sql::Probe::kPerRow);
+  return b.text();
+}
+
+TEST(SqlBuilderTest, NumbersPlaceholdersInTheDialectsStyleAndReusesSlots) {
+  for (const sql::Dialect* dialect :
+       {static_cast<const sql::Dialect*>(&kPg), static_cast<const sql::Dialect*>(&kSqlite)}) {
+    sql::Builder b(*dialect);
+    b.sql("SELECT ").value(std::int64_t{7}).sql(", ").slot("lo").sql(", ").value("x");
+    b.sql(", ").slot("lo").cast("tid");
+    const auto statement = b.build();
+    const std::string p = dialect == &kPg ? "$" : "?";
+    EXPECT_EQ(statement.text(), "SELECT " + p + "1, " + p + "2, " + p + "3, " + p + "2" +
+                                    (dialect == &kPg ? "::tid" : ""));
+    EXPECT_EQ(statement.parameter_count(), 3u);
+    EXPECT_EQ(statement.slot_number("lo"), 2);
+    EXPECT_EQ(statement.slot_number("hi"), 0);
+    const auto values = statement.values({{"lo", std::string("(0,1)")}});
+    ASSERT_EQ(values.size(), 3u);
+    EXPECT_EQ(std::get<std::int64_t>(values[0]), 7);
+    EXPECT_EQ(std::get<std::string>(values[1]), "(0,1)");
+    EXPECT_EQ(std::get<std::string>(values[2]), "x");
+    EXPECT_THROW(statement.values(), std::logic_error);  // a slot without a value
+  }
+}
+
+TEST(SqlBuilderTest, ValuesAsPostgresqlReadsThem) {
+  EXPECT_EQ(sql::to_text(sql::Value{}), std::nullopt);
+  EXPECT_EQ(sql::to_text(sql::Value{std::int64_t{-5}}), "-5");
+  EXPECT_EQ(sql::to_text(sql::Value{12.5}), "12.5");
+  EXPECT_EQ(sql::to_text(sql::Value{std::string("a b")}), "a b");
+  EXPECT_EQ(postgres::array_literal({"a", "b\"c", "d\\e"}), "{\"a\",\"b\\\"c\",\"d\\\\e\"}");
+}
+
+TEST(PolicySqlTest, OnlyTheEmailPolicyIsTheOriginalPredicate) {
+  const auto spec = email_only();
+  EXPECT_EQ(predicate(kPg, spec),
+            "EXISTS (SELECT 1 FROM \"users\" u WHERE u.\"email\" = p.\"email\" OFFSET 0)");
+  EXPECT_EQ(predicate(kPg, spec, sql::Probe::kAny),
+            "EXISTS (SELECT 1 FROM \"users\" u WHERE u.\"email\" = p.\"email\")");
+  EXPECT_EQ(predicate(kSqlite, spec),
+            "EXISTS (SELECT 1 FROM \"users\" u WHERE u.\"email\" = p.\"email\")");
+  EXPECT_EQ(reason(kPg, spec), "'email exists in users'");
+  EXPECT_EQ(reason(kSqlite, spec), "'email exists in users'");
+}
+
+TEST(PolicySqlTest, PoliciesAreOredAndProtectionsAndedOnBothDialects) {
+  auto spec = email_only();
+  spec.normalize = EmailNormalization::kLowerTrim;
+  spec.phone = "\"phone\"";
+  spec.created = "\"created_at\"";
+  spec.expire_after = std::chrono::hours(24 * 7);
+  spec.min_age = std::chrono::minutes(15);
+  spec.created_zone = "UTC";
+  spec.excluded_emails = kPg.list_value({"ceo@x.com"});
+  spec.excluded_domains = kPg.list_value({"partner.org"});
   // Without the parentheses, "E OR P OR X AND OLD" would let a young email match through.
-  EXPECT_EQ(deletion_predicate(sql), "(E OR P OR X) AND OLD AND NOT EXEMPT");
-  EXPECT_EQ(reason_expression(sql),
-            "CASE WHEN E THEN 'email exists in users' WHEN P THEN 'phone exists in users' ELSE "
-            "'expired' END");
-  sql.email.clear();
-  sql.phone.clear();
-  EXPECT_EQ(deletion_predicate(sql), "X AND OLD AND NOT EXEMPT");
-  EXPECT_EQ(reason_expression(sql), "'expired'");
-  sql.phone = "P";
-  EXPECT_EQ(reason_expression(sql), "CASE WHEN P THEN 'phone exists in users' ELSE 'expired' END");
+  const std::string pg =
+      "(EXISTS (SELECT 1 FROM \"users\" u WHERE lower(trim(u.\"email\")) = "
+      "lower(trim(p.\"email\")) OFFSET 0) OR (btrim(p.\"phone\"::text) <> '' AND EXISTS (SELECT 1 "
+      "FROM \"users\" u WHERE u.\"phone\" = p.\"phone\" OFFSET 0)) OR (p.\"created_at\"::timestamp "
+      "AT TIME ZONE $1::text) < now() - $2::interval) AND (p.\"created_at\"::timestamp AT TIME "
+      "ZONE $3::text) <= now() - $4::interval AND NOT coalesce(lower(btrim(p.\"email\"::text)) = "
+      "ANY ($5::text[]), false) AND NOT coalesce(strpos(lower(btrim(p.\"email\"::text)), '@') > 0 "
+      "AND reverse(split_part(reverse(lower(btrim(p.\"email\"::text))), '@', 1)) = ANY "
+      "($6::text[]), false)";
+  EXPECT_EQ(predicate(kPg, spec), pg);
+  spec.created_zone.clear();
+  spec.excluded_emails = kSqlite.list_value({"ceo@x.com"});
+  spec.excluded_domains = kSqlite.list_value({"partner.org"});
+  const std::string lite =
+      "(EXISTS (SELECT 1 FROM \"users\" u WHERE lower(trim(u.\"email\")) = "
+      "lower(trim(p.\"email\"))) OR (trim(p.\"phone\") <> '' AND EXISTS (SELECT 1 FROM \"users\" "
+      "u WHERE u.\"phone\" = p.\"phone\")) OR julianday(p.\"created_at\", 'auto') < ?1) AND "
+      "julianday(p.\"created_at\", 'auto') <= ?2 AND NOT coalesce(lower(trim(p.\"email\")) IN "
+      "(SELECT value FROM json_each(?3)), 0) AND NOT coalesce(EXISTS (SELECT 1 FROM json_each(?4) "
+      "d WHERE substr(lower(trim(p.\"email\")), -length(d.value) - 1) = '@' || d.value), 0)";
+  sql::Builder b(kSqlite);
+  sql::append_predicate(b, spec, "p", sql::Probe::kPerRow);
+  EXPECT_EQ(b.text(), lite);
+  // SQLite's cutoffs are slots the batch fills (one "now" per batch); the lists are bound.
+  const auto built = b.build();
+  EXPECT_EQ(built.slot_number(sql::kExpireCutoffSlot), 1);
+  EXPECT_EQ(built.slot_number(sql::kMinAgeCutoffSlot), 2);
+  EXPECT_EQ(std::get<std::string>(
+                built.values({{sql::kExpireCutoffSlot, 1.0}, {sql::kMinAgeCutoffSlot, 2.0}})[2]),
+            "[\"ceo@x.com\"]");
+
+  // The reason tests the policies in order; the last one needs no test (and binds nothing).
+  sql::Builder reason_builder(kSqlite);
+  sql::append_reason(reason_builder, spec, "OLD", sql::Probe::kAny);
+  EXPECT_EQ(reason_builder.parameter_count(), 0u);
+  EXPECT_EQ(reason_builder.text(),
+            "CASE WHEN EXISTS (SELECT 1 FROM \"users\" u WHERE lower(trim(u.\"email\")) = "
+            "lower(trim(OLD.\"email\"))) THEN 'email exists in users' WHEN (trim(OLD.\"phone\") "
+            "<> '' AND EXISTS (SELECT 1 FROM \"users\" u WHERE u.\"phone\" = OLD.\"phone\")) THEN "
+            "'phone exists in users' ELSE 'expired' END");
+  spec.match_email = false;
+  spec.phone.clear();
+  EXPECT_EQ(reason(kPg, spec), "'expired'");
+}
+
+TEST(PolicySqlTest, TheHistoryTableIsWrittenOnceForBothDialects) {
+  RunRecord run;
+  run.cycle_id = "c1";
+  run.started_at = "2026-12-01T10:00:00.000Z";
+  run.finished_at = "2026-12-01T10:00:01.000Z";
+  run.deleted = 3;
+  run.duration_ms = 12.5;
+  run.outcome = "success";
+  for (const sql::Dialect* dialect :
+       {static_cast<const sql::Dialect*>(&kPg), static_cast<const sql::Dialect*>(&kSqlite)}) {
+    RecordingExecutor executor(*dialect);
+    sql::SqlHistoryTable table(executor, config::parse_table_name("ops.runs", "history table"));
+    table.record_run(run);
+    // exists? (no) -> CREATE -> has job? (no) -> ADD COLUMN -> INSERT.
+    ASSERT_EQ(executor.texts.size(), 5u);
+    const bool pg = dialect == &kPg;
+    const std::string create =
+        pg ? "CREATE TABLE IF NOT EXISTS \"ops\".\"runs\" (run_id bigint GENERATED ALWAYS AS "
+             "IDENTITY PRIMARY KEY, cycle_id text NOT NULL, started_at timestamptz NOT NULL, "
+             "finished_at timestamptz NOT NULL, host text NOT NULL, mode text NOT NULL, "
+             "candidates bigint NOT NULL, deleted bigint NOT NULL, failed bigint NOT NULL, "
+             "skipped bigint NOT NULL, batches bigint NOT NULL, duration_ms double precision NOT "
+             "NULL, outcome text NOT NULL, error text, job text)"
+           : "CREATE TABLE IF NOT EXISTS \"ops\".\"runs\" (run_id INTEGER PRIMARY KEY, cycle_id "
+             "TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT NOT NULL, host TEXT NOT "
+             "NULL, mode TEXT NOT NULL, candidates INTEGER NOT NULL, deleted INTEGER NOT NULL, "
+             "failed INTEGER NOT NULL, skipped INTEGER NOT NULL, batches INTEGER NOT NULL, "
+             "duration_ms REAL NOT NULL, outcome TEXT NOT NULL, error TEXT, job TEXT)";
+    EXPECT_EQ(executor.texts[1], create);
+    EXPECT_EQ(executor.texts[3],
+              pg ? "ALTER TABLE \"ops\".\"runs\" ADD COLUMN IF NOT EXISTS job text"
+                 : "ALTER TABLE \"ops\".\"runs\" ADD COLUMN job TEXT");
+    const std::string p = pg ? "$" : "?";
+    const std::string ts = pg ? "::timestamptz" : "";
+    EXPECT_EQ(executor.texts[4],
+              "INSERT INTO \"ops\".\"runs\" (cycle_id, started_at, finished_at, host, mode, "
+              "candidates, deleted, failed, skipped, batches, duration_ms, outcome, error, job) "
+              "VALUES (" +
+                  p + "1, " + p + "2" + ts + ", " + p + "3" + ts + ", " + p + "4, " + p + "5, " +
+                  p + "6, " + p + "7, " + p + "8, " + p + "9, " + p + "10, " + p + "11, " + p +
+                  "12, NULLIF(" + p + "13" + (pg ? "::text" : "") + ", ''), " + p + "14)");
+    EXPECT_EQ(std::get<std::int64_t>(executor.values[4][6]), 3);
+    EXPECT_EQ(std::get<double>(executor.values[4][10]), 12.5);
+  }
+}
+
+TEST(PolicySqlTest, CollisionsAreCountedByOneStatement) {
+  auto spec = email_only();
+  spec.normalize = EmailNormalization::kLower;
+  RecordingExecutor executor(kSqlite);
+  EXPECT_EQ(sql::email_collisions(executor, spec, 5).count, 0);
+  ASSERT_EQ(executor.texts.size(), 1u);
+  EXPECT_EQ(
+      executor.texts[0],
+      "SELECT n, count(*) OVER () FROM (SELECT lower(u.\"email\") AS n FROM \"users\" u WHERE "
+      "u.\"email\" IS NOT NULL GROUP BY 1 HAVING count(*) > 1) s ORDER BY n LIMIT ?1");
 }
 
 TEST(PolicySqlTest, NormalizedEmail) {

@@ -1,10 +1,12 @@
 // A thin RAII layer over libpq: one connection, parameterised statements, error translation
-// into batch_cleanup's error kinds, and a transaction object that rolls back unless committed.
+// into batch_cleanup's error kinds (by SQLSTATE and connection status, never by message text),
+// and a transaction object that rolls back unless committed.
 #pragma once
 
 #include <libpq-fe.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -12,14 +14,16 @@
 #include <vector>
 
 #include "batch_cleanup/errors.h"
+#include "store/sql/builder.h"
 
-namespace batch_cleanup::store {
+namespace batch_cleanup::store::postgres {
 
 class PgResult {
  public:
   PgResult() = default;
   explicit PgResult(PGresult* result) : result_(result, &PQclear) {}
   int rows() const { return PQntuples(result_.get()); }
+  int columns() const { return PQnfields(result_.get()); }
   bool is_null(int row, int column) const { return PQgetisnull(result_.get(), row, column) != 0; }
   std::string text(int row, int column) const {
     return std::string(PQgetvalue(result_.get(), row, column),
@@ -40,32 +44,36 @@ class PgResult {
   std::unique_ptr<PGresult, void (*)(PGresult*)> result_{nullptr, &PQclear};
 };
 
-// Classifies a SQLSTATE the way the engine reacts to it.
-ErrorKind classify_sqlstate(const std::string& sqlstate);
-
 class PgSession {
  public:
   // `secret` is scrubbed from every error message (the password, when known).
   explicit PgSession(std::string secret) : secret_(std::move(secret)) {}
   ~PgSession();
+  PgSession(const PgSession&) = delete;
+  PgSession& operator=(const PgSession&) = delete;
 
-  // Connects; throws DatabaseError(kRetryable, "08006") when the server cannot be reached and
-  // DatabaseError(kFatal, "28P01"/...) for authentication or other refusals.
-  void connect(const std::string& conninfo, int connect_timeout_s);
+  // Connects. Throws ConfigError for a malformed connection string; DatabaseError(kFatal) with
+  // the server's SQLSTATE when the server refuses the connection (authentication, unknown
+  // database or role); DatabaseError(kRetryable) when no server answered.
+  void connect(const std::string& conninfo, std::chrono::milliseconds connect_timeout);
   void close() noexcept;
   bool connected() const;
 
   // Runs a statement with text parameters (nullopt = NULL). Throws DatabaseError.
   PgResult exec(const std::string& sql, const std::vector<std::optional<std::string>>& params = {});
+  // Runs a built statement with the values of its slots. Throws DatabaseError.
+  PgResult run(const sql::Statement& statement, const sql::Slots& slots = {});
 
   // Sends a cancel request for the statement in flight; safe from any thread.
   void cancel() noexcept;
 
   // "host:port/dbname" of the live connection, for logs.
   std::string describe() const;
+  // The server's version as a number (150004), 0 when not connected.
+  int server_version() const;
 
  private:
-  [[noreturn]] void throw_error(PGresult* result, const std::string& sql);
+  [[noreturn]] void throw_error(PGresult* result);
 
   std::string secret_;
   PGconn* conn_ = nullptr;
@@ -73,10 +81,11 @@ class PgSession {
   PGcancel* cancel_ = nullptr;
 };
 
-// BEGIN on construction; ROLLBACK in the destructor unless commit() succeeded.
+// BEGIN (or BEGIN READ ONLY) on construction; ROLLBACK in the destructor unless commit()
+// succeeded.
 class PgTransaction {
  public:
-  explicit PgTransaction(PgSession& session);
+  explicit PgTransaction(PgSession& session, bool read_only = false);
   ~PgTransaction();
   PgTransaction(const PgTransaction&) = delete;
   PgTransaction& operator=(const PgTransaction&) = delete;
@@ -89,4 +98,4 @@ class PgTransaction {
   bool done_ = false;
 };
 
-}  // namespace batch_cleanup::store
+}  // namespace batch_cleanup::store::postgres

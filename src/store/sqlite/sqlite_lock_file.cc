@@ -1,4 +1,4 @@
-#include "store/lock_file.h"
+#include "store/sqlite/sqlite_lock_file.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -9,7 +9,7 @@
 
 #include "batch_cleanup/errors.h"
 
-namespace batch_cleanup::store {
+namespace batch_cleanup::store::sqlite {
 
 bool LockFile::try_lock() {
   if (fd_ >= 0) return true;
@@ -41,4 +41,4 @@ void LockFile::unlock() noexcept {
   fd_ = -1;
 }
 
-}  // namespace batch_cleanup::store
+}  // namespace batch_cleanup::store::sqlite

@@ -5,7 +5,7 @@
 
 #include <string>
 
-namespace batch_cleanup::store {
+namespace batch_cleanup::store::sqlite {
 
 class LockFile {
  public:
@@ -29,4 +29,4 @@ class LockFile {
   int fd_ = -1;
 };
 
-}  // namespace batch_cleanup::store
+}  // namespace batch_cleanup::store::sqlite

@@ -1,4 +1,4 @@
-#include "store/sqlite_demo_data.h"
+#include "store/sqlite/sqlite_demo_data.h"
 
 #include <fmt/format.h>
 #include <sqlite3.h>

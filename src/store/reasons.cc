@@ -1,8 +1,8 @@
+#include "store/reasons.h"
+
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "store/cleanup_store.h"
 
 namespace batch_cleanup::store {
 
@@ -45,38 +45,6 @@ std::string normalized_email(EmailNormalization normalization, const std::string
       break;
   }
   return column;
-}
-
-std::string collision_warning(std::int64_t count, const std::string& users) {
-  return std::to_string(count) + " normalised email(s) are shared by several rows of " + users +
-         ": a pending row with such an email is deleted (its email exists in users); the users "
-         "rows are not touched. HINT: --dry-run lists some of them";
-}
-
-std::string deletion_predicate(const PolicySql& sql) {
-  std::string policies;
-  int count = 0;
-  for (const auto* policy : {&sql.email, &sql.phone, &sql.expired}) {
-    if (policy->empty()) continue;
-    policies += (count++ ? " OR " : "") + *policy;
-  }
-  std::string out = count > 1 ? "(" + policies + ")" : policies;
-  if (!sql.old_enough.empty()) out += " AND " + sql.old_enough;
-  if (!sql.not_exempt.empty()) out += " AND " + sql.not_exempt;
-  return out;
-}
-
-std::string reason_expression(const PolicySql& sql) {
-  std::vector<std::pair<const std::string*, const char*>> policies;
-  if (!sql.email.empty()) policies.push_back({&sql.email, kEmailReason});
-  if (!sql.phone.empty()) policies.push_back({&sql.phone, kPhoneReason});
-  if (!sql.expired.empty()) policies.push_back({&sql.expired, kExpiredReason});
-  if (policies.size() == 1) return std::string("'") + policies.front().second + "'";
-  std::string out = "CASE";
-  for (std::size_t i = 0; i + 1 < policies.size(); ++i) {
-    out += " WHEN " + *policies[i].first + " THEN '" + policies[i].second + "'";
-  }
-  return out + " ELSE '" + policies.back().second + "' END";
 }
 
 std::string exclusion_email(const std::string& value) {

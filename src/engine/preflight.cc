@@ -1,0 +1,228 @@
+#include "engine/preflight.h"
+
+#include <fmt/format.h>
+
+#include "batch_cleanup/errors.h"
+#include "config/identifier.h"
+#include "store/reasons.h"
+
+namespace batch_cleanup::engine {
+namespace {
+
+using store::PreflightFacts;
+using store::RelationFacts;
+
+// How long a batch waits for a row lock on its fast path (and, without UPDATE privilege, for
+// each row) before it treats the row as held by another session.
+constexpr long long kLockProbeWaitMs = 50;
+
+void require_table(const PreflightFacts& facts, const RelationFacts& table, const char* what,
+                   const char* flag) {
+  if (table.exists) return;
+  throw ConfigError(std::string(what) + " '" + table.name + "' does not exist" +
+                    (facts.has_roles ? " (or is not visible to this role)" : "") +
+                    ". HINT: check " + flag + " and the schema" +
+                    (facts.names_case_sensitive ? "; names are case-sensitive"
+                                                : " (an attached database name such as main)"));
+}
+
+void require_column(const store::ColumnFacts& column, const std::string& name,
+                    const RelationFacts& table, const char* flag) {
+  if (!column.checked || column.exists) return;
+  throw ConfigError("column '" + name + "' does not exist in table '" + table.name +
+                    "'. HINT: check " + flag);
+}
+
+void check_tables(const CleanupConfig& config, const PreflightFacts& facts) {
+  require_table(facts, facts.pending, "pending table", "--pending-table");
+  require_table(facts, facts.users, "users table", "--users-table");
+  if (facts.same_relation) {
+    throw GuardError("guard 'distinct-tables' refused to run: the users table '" +
+                     facts.users.name + "' and the pending table '" + facts.pending.name +
+                     "' are the same relation. HINT: point --users-table and --pending-table at "
+                     "two different tables");
+  }
+  if (!facts.pending.is_table) {
+    throw ConfigError("pending table '" + facts.pending.name + "' is not a table (" +
+                      facts.pending.kind + ")");
+  }
+  require_column(facts.key, config.pending_key, facts.pending, "--pending-key");
+  require_column(facts.pending_email, config.email_column, facts.pending, "--email-column");
+  require_column(facts.users_email, config.email_column, facts.users, "--email-column");
+}
+
+void check_privileges(const CleanupConfig& config, const PreflightFacts& facts) {
+  if (!facts.pending.can_delete && !config.dry_run) {
+    if (!facts.read_only_file.empty()) {
+      throw ConfigError("permission denied: cannot delete from '" + facts.pending.name +
+                        "': the SQLite database file '" + facts.read_only_file +
+                        "' is read-only. HINT: check the permissions of the file and of its "
+                        "directory (SQLite writes a journal next to the file)");
+    }
+    throw ConfigError("permission denied: the connected role has no DELETE privilege on '" +
+                      facts.pending.name + "'. HINT: GRANT SELECT, DELETE ON " +
+                      facts.pending.name + " TO <role>");
+  }
+  if (!facts.users.can_select || !facts.pending.can_select) {
+    throw ConfigError("permission denied: the connected role needs SELECT on '" + facts.users.name +
+                      "' and '" + facts.pending.name + "'");
+  }
+}
+
+void check_policies(const CleanupConfig& config, const PreflightFacts& facts,
+                    PreflightDecision& decision) {
+  const auto& email_index = facts.users_email_index;
+  if (email_index.checked && !email_index.present) {
+    if (config.normalize_email == EmailNormalization::kNone) {
+      decision.warnings.push_back(
+          "no index on " + facts.users.name + "(" + config.email_column +
+          "): every batch will scan the users table. HINT: " + email_index.advice);
+    } else {
+      const std::string shown = store::normalized_email(
+          config.normalize_email, config::quote_identifier(config.email_column));
+      decision.warnings.push_back("no index on " + facts.users.name + " supports " + shown +
+                                  " (--normalize-email): every batch will scan the users table. "
+                                  "HINT: " +
+                                  email_index.advice);
+    }
+  }
+  if (facts.email_collisions > 0) {
+    decision.warnings.push_back(
+        std::to_string(facts.email_collisions) +
+        " normalised email(s) are shared by several rows of " + facts.users.name +
+        ": a pending row with such an email is deleted (its email exists in users); the users "
+        "rows are not touched. HINT: --dry-run lists some of them");
+  }
+  if (config.match_phone) {
+    require_column(facts.pending_phone, config.phone_column, facts.pending, "--phone-column");
+    require_column(facts.users_phone, config.phone_column, facts.users, "--phone-column");
+    if (facts.users_phone_index.checked && !facts.users_phone_index.present) {
+      decision.warnings.push_back("no index on " + facts.users.name + "(" + config.phone_column +
+                                  "): every batch will scan the users table for phones. HINT: " +
+                                  facts.users_phone_index.advice);
+    }
+  }
+  if (!facts.created.checked) return;
+  require_column(facts.created, config.created_column, facts.pending, "--created-column");
+  if (!facts.time_zones_supported && config.created_time_zone != "UTC") {
+    throw ConfigError("--created-time-zone '" + config.created_time_zone +
+                      "' works on PostgreSQL only: SQLite reads creation times without an "
+                      "offset as UTC. HINT: store times with their offset (…+02:00), or in UTC");
+  }
+  if (facts.created_kind == store::TimeKind::kNotATime) {
+    throw ConfigError("column '" + config.created_column + "' of '" + facts.pending.name +
+                      "' has type " + facts.created.type +
+                      "; --expire-after and --min-age need a timestamp, timestamptz or date "
+                      "column. HINT: check --created-column");
+  }
+  if (facts.created_kind == store::TimeKind::kDate && config.min_age.count() > 0) {
+    throw ConfigError("column '" + config.created_column + "' of '" + facts.pending.name +
+                      "' is a date: --min-age cannot tell a sign-up made a minute ago from one "
+                      "made this morning. HINT: use a timestamp column, or drop --min-age");
+  }
+  if (!facts.created_time_zone_error.empty()) {
+    throw ConfigError("invalid --created-time-zone '" + config.created_time_zone +
+                      "': " + facts.created_time_zone_error);
+  }
+}
+
+// Physical ranges where the table and the server allow them; keyset batches elsewhere.
+void choose_addressing(const CleanupConfig& config, const PreflightFacts& facts,
+                       PreflightDecision& decision) {
+  const bool sqlite = facts.backend == "sqlite";
+  const std::string physical_name = sqlite ? "rowid" : "physical";
+  const auto why_not = [&]() -> std::string {
+    switch (facts.physical) {
+      case store::PhysicalSupport::kPartitioned:
+        return "needs a plain table, but '" + facts.pending.name + "' is partitioned";
+      case store::PhysicalSupport::kWithoutRowid:
+        return "needs a rowid table, but '" + facts.pending.name + "' is a WITHOUT ROWID table";
+      case store::PhysicalSupport::kRowidShadowed:
+        return "needs a rowid table, but '" + facts.pending.name +
+               "' is a table whose rowid names are all shadowed";
+      case store::PhysicalSupport::kServerTooOld:
+        return "needs PostgreSQL 14 or later (Tid Range Scan), but the server is " +
+               facts.server_version;
+      case store::PhysicalSupport::kAvailable:
+        break;
+    }
+    return "";
+  };
+  const bool available = facts.physical == store::PhysicalSupport::kAvailable;
+  if (config.batch_strategy == BatchStrategy::kPhysical && !available) {
+    throw ConfigError("--batch-strategy physical " + why_not() +
+                      ". HINT: use --batch-strategy key or auto");
+  }
+  const bool physical = config.batch_strategy != BatchStrategy::kKey && available;
+  decision.plan.addressing = physical ? store::Addressing::kPhysical : store::Addressing::kKey;
+  decision.strategy = physical ? physical_name : "key";
+}
+
+}  // namespace
+
+PreflightDecision decide_preflight(const CleanupConfig& config, const PreflightFacts& facts) {
+  if (facts.backend == "postgresql" && facts.server_version_num < kOldestPostgres) {
+    throw ConfigError("PostgreSQL " + facts.server_version +
+                      " is not supported: batch_cleanup needs PostgreSQL 12 or later. HINT: "
+                      "upgrade the server");
+  }
+  PreflightDecision decision;
+  check_tables(config, facts);
+  check_privileges(config, facts);
+  if (!facts.key_unique) {
+    throw GuardError("guard 'unique-key' refused to run: the key column '" + config.pending_key +
+                     "' of '" + facts.pending.name +
+                     "' has no unique index, so a key may name several rows. HINT: pass the "
+                     "primary key column with --pending-key, or add a UNIQUE constraint");
+  }
+  check_policies(config, facts, decision);
+  choose_addressing(config, facts, decision);
+  decision.plan.lock_probe_wait_ms =
+      std::min<long long>(kLockProbeWaitMs, config.lock_timeout.count());
+  // FOR UPDATE SKIP LOCKED needs UPDATE on the pending table. Without it, a row another session
+  // holds is found by a short lock wait instead (and skipped just the same).
+  decision.plan.skip_locked = facts.pending.can_update;
+  if (!decision.plan.skip_locked) {
+    decision.warnings.push_back(fmt::format(
+        "the role has no UPDATE privilege on {}: rows that other sessions hold locked are "
+        "detected by a {} ms lock wait each instead of SKIP LOCKED. HINT: GRANT UPDATE ON {} TO "
+        "<role> (batch_cleanup never updates a row)",
+        facts.pending.name, kLockProbeWaitMs, facts.pending.name));
+  }
+  return decision;
+}
+
+void check_restore_tables(const CleanupConfig& config, const PreflightFacts& facts) {
+  check_tables(config, facts);
+  if (!facts.pending.can_insert && !config.dry_run) {
+    if (!facts.read_only_file.empty()) {
+      throw ConfigError("permission denied: cannot restore into '" + facts.pending.name +
+                        "': the SQLite database file '" + facts.read_only_file +
+                        "' is read-only. HINT: check the permissions of the file and of its "
+                        "directory");
+    }
+    throw ConfigError("permission denied: the connected role has no INSERT privilege on '" +
+                      facts.pending.name + "', which restore needs. HINT: GRANT INSERT ON " +
+                      facts.pending.name + " TO <role> (and DELETE on the archive table)");
+  }
+}
+
+void check_archive_table(const store::ArchiveFacts& facts) {
+  if (!facts.required_database.empty()) {
+    throw ConfigError("invalid --archive-table '" + facts.name +
+                      "': on SQLite the archive table must be in the pending table's database ('" +
+                      facts.required_database + "')");
+  }
+  if (facts.is_cleaned_table) {
+    throw ConfigError("invalid --archive-table '" + facts.name +
+                      "': it is the users or pending table; use a table of its own");
+  }
+  if (!facts.missing_columns.empty()) {
+    throw ConfigError("archive table '" + facts.name + "' has no column '" +
+                      facts.missing_columns.front() +
+                      "'. HINT: an archive table needs the pending table's columns plus "
+                      "archived_at, cycle_id and reason; name a new table and it is created");
+  }
+}
+
+}  // namespace batch_cleanup::engine

@@ -1,0 +1,95 @@
+// The values that cross the boundary between the engine and a store's batches.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "batch_cleanup/report.h"
+
+namespace batch_cleanup::store {
+
+// A pending row as the store saw it. Emails are raw here; the engine masks them.
+struct PendingRow {
+  PendingRow() = default;
+  PendingRow(std::string key_text, std::string email_text, std::string json = {})
+      : key(std::move(key_text)), email(std::move(email_text)), row_json(std::move(json)) {}
+
+  std::string key;
+  std::string email;
+  std::string row_json;  // the whole row as a JSON object; only with RowDetail::kWholeRows
+  std::string reason;    // one of the k*Reason texts (store/reasons.h), when the store returned it
+};
+
+struct RowError {
+  PendingRow row;
+  std::string sqlstate;
+  std::string message;
+};
+
+// What a batch must tell about the rows it deleted.
+enum class RowDetail {
+  kCounts,     // how many, per policy: nothing per row needs to cross the network
+  kKeys,       // also each row's key, email and reason (the debug log lists them)
+  kWholeRows,  // also each whole row as JSON (the archive file)
+};
+
+// What the engine asks of one batch.
+struct BatchRequest {
+  std::int64_t target_rows = 1;  // about this many matching rows (at least 1)
+  RowDetail detail = RowDetail::kCounts;
+};
+
+// Something a batch had to do besides the plain path, for the engine to log.
+struct BatchEvent {
+  enum class Kind {
+    kRangeHeldOrRefused,     // the fast range DELETE met a locked or refused row: careful path
+    kBatchRefused,           // a constraint or trigger refused the batch: retried row by row
+    kTransactionRolledBack,  // a trigger rolled the whole transaction back: rows isolated
+    kCommitRefused,          // a deferred constraint refused COMMIT: rows isolated
+  };
+  Kind kind;
+  std::int64_t rows = 0;  // the rows of the batch (or range) concerned
+  std::string sqlstate;
+  std::string message;
+};
+
+// What one batch transaction did. matched = deleted + skipped + failed + no_longer_matching.
+struct BatchResult {
+  std::int64_t matched = 0;              // rows in this batch's range matching the predicate
+  std::int64_t deleted = 0;              // removed and committed
+  std::int64_t skipped = 0;              // held locked by another session: left for next cycle
+  std::int64_t no_longer_matching = 0;   // the re-check inside the DELETE no longer matched
+  std::vector<RowError> failures;        // refused by a constraint or trigger
+  std::vector<PendingRow> deleted_rows;  // with RowDetail kKeys or kWholeRows
+  PolicyCounts deleted_by_policy;        // `deleted`, split by policy
+  bool exhausted = false;                // the pass has covered the whole table
+  double progress = 0;                   // 0..1, the share of the table covered so far
+  PhaseTimings timings;                  // time spent in each phase of this batch
+  std::vector<BatchEvent> events;
+};
+
+// Which archived rows `restore` puts back. Empty fields do not filter.
+struct RestoreRequest {
+  std::string cycle_id;  // rows archived by this cycle
+  std::string since;     // rows archived at or after this ISO-8601 time (UTC when no zone)
+};
+
+// An archived row that was not put back because a pending row already has its key or email.
+struct RestoreConflict {
+  PendingRow row;
+  std::string reason;  // "key exists in the pending table", "email exists in the pending table"
+};
+
+struct RestoreResult {
+  std::int64_t selected = 0;  // archive rows the request matched
+  std::int64_t restored = 0;  // inserted into the pending table and removed from the archive
+  std::int64_t skipped = 0;   // selected - restored: conflicts (never overwritten)
+  std::vector<RestoreConflict> conflicts;  // the key/email conflicts, at most kMaxListedConflicts
+};
+
+// Conflicts a restore lists (all are counted).
+inline constexpr int kMaxListedConflicts = 1000;
+
+}  // namespace batch_cleanup::store

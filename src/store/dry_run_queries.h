@@ -1,0 +1,29 @@
+// Set-based questions about the whole candidate set: what a dry run reports and what the guards
+// compare. They read only, and work on a read-only (dry-run) connection.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "batch_cleanup/report.h"
+#include "store/batch_types.h"
+
+namespace batch_cleanup::store {
+
+class DryRunQueries {
+ public:
+  virtual ~DryRunQueries() = default;
+  // The size of the whole candidate set, by one set-based query.
+  virtual std::int64_t count_candidates() = 0;
+  // Up to `limit` candidate rows in key order, with their reasons.
+  virtual std::vector<PendingRow> sample_candidates(std::int64_t limit) = 0;
+  // What each policy and protection would do, counted set-based. Collision samples are raw
+  // emails; the engine masks them.
+  virtual PolicyPreview preview_policies() = 0;
+  // Rows in the pending table.
+  virtual std::int64_t count_pending() = 0;
+  // True when the users table has no row at all (one probe, not a count).
+  virtual bool users_table_empty() = 0;
+};
+
+}  // namespace batch_cleanup::store

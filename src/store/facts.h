@@ -1,0 +1,106 @@
+// What a store finds out about the database before a cycle runs: facts only. The engine
+// (engine/preflight.cc) decides from them whether the cycle may run and how, and words every
+// message; the store then runs the plan it is given (BatchPlan).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace batch_cleanup::store {
+
+struct RelationFacts {
+  bool exists = false;
+  std::string name;       // as the user wrote it (for messages)
+  bool is_table = false;  // a table rows can be deleted from (plain or partitioned)
+  std::string kind;       // what it is, in the backend's words: "relkind v", "type view"
+  bool partitioned = false;
+  bool can_select = false;
+  bool can_delete = false;
+  bool can_insert = false;
+  bool can_update = false;  // on at least one column: what FOR UPDATE needs
+};
+
+struct ColumnFacts {
+  bool checked = false;  // the configuration uses the column, so it was looked up
+  bool exists = false;
+  std::string type;  // as the catalog names it ("text", "timestamp with time zone")
+};
+
+// How a creation column's values read as instants.
+enum class TimeKind {
+  kUnknown,      // not looked up (no --expire-after or --min-age)
+  kWithZone,     // timestamptz
+  kWithoutZone,  // timestamp: read in --created-time-zone
+  kDate,         // date: read in --created-time-zone, no time of day
+  kDynamic,      // SQLite: ISO-8601 text, Julian day numbers or Unix seconds, per value
+  kNotATime,     // any other type
+};
+
+// Why batches cannot address rows physically (ctid or rowid ranges).
+enum class PhysicalSupport {
+  kAvailable,
+  kPartitioned,    // PostgreSQL partitioned table: no ctid across partitions
+  kWithoutRowid,   // SQLite WITHOUT ROWID table
+  kRowidShadowed,  // SQLite: columns named rowid, _rowid_ and oid hide the rowid
+  kServerTooOld,   // PostgreSQL before 14: no Tid Range Scan, every range would be a seq scan
+};
+
+// An index the users table lacks, and the statement that would add it.
+struct IndexFacts {
+  bool checked = false;
+  bool present = false;
+  std::string advice;  // CREATE INDEX ... in the backend's dialect (when !present)
+};
+
+struct PreflightFacts {
+  std::string backend;         // "postgresql" or "sqlite"
+  int server_version_num = 0;  // PostgreSQL's server_version_num; SQLite's version number
+  std::string server_version;  // human-readable
+  // How names resolve, for messages about missing tables.
+  bool names_case_sensitive = true;  // PostgreSQL: quoted identifiers are exact
+  bool has_roles = true;             // privileges belong to a role (PostgreSQL)
+
+  RelationFacts pending;
+  RelationFacts users;
+  bool same_relation = false;  // pending and users are one table (also through an alias)
+
+  ColumnFacts key;
+  ColumnFacts pending_email;
+  ColumnFacts users_email;
+  ColumnFacts pending_phone;  // with --match phone
+  ColumnFacts users_phone;
+  ColumnFacts created;  // with --expire-after or --min-age
+  TimeKind created_kind = TimeKind::kUnknown;
+
+  bool key_unique = false;       // a single-column unique index (or primary key) on the key column
+  IndexFacts users_email_index;  // serves the (normalised) email probe of a batch
+  IndexFacts users_phone_index;  // with --match phone
+  // With --normalize-email: normalised emails several users rows share; -1: not counted.
+  std::int64_t email_collisions = -1;
+
+  PhysicalSupport physical = PhysicalSupport::kAvailable;
+  // The database file is read-only (SQLite; the path), so nothing can be deleted.
+  std::string read_only_file;
+  // Whether --created-time-zone values other than UTC can be honoured, and, when the server
+  // refused the configured zone, its message.
+  bool time_zones_supported = true;
+  std::string created_time_zone_error;
+};
+
+// How batches address rows.
+enum class Addressing {
+  kPhysical,  // ranges of the physical order (PostgreSQL ctid, SQLite rowid)
+  kKey,       // keyset order of the pending key
+};
+
+// What the engine decided, for the store to run.
+struct BatchPlan {
+  Addressing addressing = Addressing::kPhysical;
+  // Lock the batch's rows with FOR UPDATE SKIP LOCKED (needs UPDATE privilege); otherwise rows
+  // other sessions hold are detected by a lock wait of lock_probe_wait_ms each.
+  bool skip_locked = true;
+  long long lock_probe_wait_ms = 50;
+};
+
+}  // namespace batch_cleanup::store

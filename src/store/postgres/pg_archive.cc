@@ -1,0 +1,97 @@
+#include "store/postgres/pg_archive.h"
+
+#include <set>
+
+#include "batch_cleanup/errors.h"
+#include "store/sql/restore_sql.h"
+#include "store/sql/table_sql.h"
+
+namespace batch_cleanup::store::postgres {
+
+config::QualifiedName PgArchiveTable::name() const {
+  return config::parse_table_name(config_.archive_table, "archive table");
+}
+
+std::string PgArchiveTable::oid() {
+  const auto rows =
+      session_.exec("SELECT c.oid::text FROM pg_catalog.pg_class c WHERE c.oid = to_regclass($1)",
+                    {name().quoted()});
+  return rows.rows() == 0 ? "" : rows.text(0, 0);
+}
+
+ArchiveFacts PgArchiveTable::inspect_archive() {
+  ArchiveFacts facts;
+  facts.name = name().display();
+  const std::string table = oid();
+  facts.exists = !table.empty();
+  if (!facts.exists) return facts;
+  facts.is_cleaned_table = table == catalog_.pending_oid || table == catalog_.users_oid;
+  const auto present = relation_columns(session_, table);
+  const std::set<std::string> have(present.begin(), present.end());
+  std::vector<std::string> needed = {"archived_at", "cycle_id", "reason"};
+  for (const auto& column : catalog_.pending_columns) needed.push_back(column.name);
+  for (const auto& column : needed) {
+    if (!have.count(column)) facts.missing_columns.push_back(column);
+  }
+  return facts;
+}
+
+void PgArchiveTable::create() {
+  const auto archive = name();
+  const std::string pending = names_.pending.quoted();
+  session_.exec("CREATE TABLE IF NOT EXISTS " + archive.quoted() + " (LIKE " + pending +
+                ", archived_at timestamptz NOT NULL DEFAULT now(), cycle_id text NOT NULL, "
+                "reason text NOT NULL)");
+  for (const char* column : {"archived_at", "cycle_id"}) {
+    session_.exec("CREATE INDEX IF NOT EXISTS " +
+                  config::quote_identifier(archive.name.substr(0, 40) + "_" + column + "_idx") +
+                  " ON " + archive.quoted() + " (" + column + ")");
+  }
+}
+
+void PgArchiveTable::begin_cycle(const std::string& cycle_id) {
+  setup_.archive_cycle = cycle_id;
+  if (setup_.tables.archive.empty()) {
+    setup_.tables.archive = name().quoted();
+    on_change_();
+  }
+}
+
+std::int64_t PgArchiveTable::purge(std::chrono::milliseconds older_than, std::int64_t batch_rows) {
+  if (oid().empty()) return 0;
+  return sql::purge_archived(executor_, name().quoted(), older_than, batch_rows);
+}
+
+RestoreResult PgArchiveTable::restore(const RestoreRequest& request, bool dry_run) {
+  const sql::RestoreTables tables{name().quoted(), names_.pending.quoted(), names_.key,
+                                  names_.email};
+  // The newest archived copy of each key, inserted unless a pending row has its key or email
+  // (or another unique constraint refuses it), then removed from the archive: one statement.
+  const auto put_rows_back = [&]() -> std::int64_t {
+    std::string columns;
+    std::string values;
+    for (const auto& column : catalog_.pending_columns) {
+      if (column.generated) continue;
+      columns += (columns.empty() ? "" : ", ") + config::quote_identifier(column.name);
+      values += (values.empty() ? "" : ", ") + std::string("(s.bc_row).") +
+                config::quote_identifier(column.name);
+    }
+    sql::Builder b(executor_.dialect());
+    b.sql("WITH src AS (SELECT DISTINCT ON (a." + tables.key +
+          ") a.ctid AS bc_aid, a AS bc_row FROM " + tables.archive + " a WHERE ");
+    sql::append_restore_filter(b, request);
+    b.sql(" ORDER BY a." + tables.key + ", a.archived_at DESC), ins AS (INSERT INTO " +
+          tables.pending + " (" + columns + ")" + executor_.dialect().insert_identity_override() +
+          " SELECT " + values + " FROM src s WHERE NOT ");
+    sql::append_key_conflict(b, tables, "(s.bc_row)");
+    b.sql(" AND NOT ");
+    sql::append_email_conflict(b, tables, "(s.bc_row)");
+    b.sql(" ON CONFLICT DO NOTHING RETURNING " + tables.key + "::text AS k) DELETE FROM " +
+          tables.archive + " a USING src s, ins WHERE a.ctid = s.bc_aid AND (s.bc_row)." +
+          tables.key + "::text = ins.k");
+    return executor_.run(b.build()).affected;
+  };
+  return sql::restore_archived(executor_, tables, request, dry_run, put_rows_back);
+}
+
+}  // namespace batch_cleanup::store::postgres

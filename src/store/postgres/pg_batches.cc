@@ -1,0 +1,146 @@
+#include "store/postgres/pg_batches.h"
+
+#include <unordered_map>
+
+#include "store/postgres/pg_dialect.h"
+#include "store/sql/table_sql.h"
+#include "store/sqlstate.h"
+
+namespace batch_cleanup::store::postgres {
+
+const PgBatchStatements& PgBatches::statements(bool whole_rows) {
+  if (!statements_ || statements_whole_rows_ != whole_rows) {
+    statements_ = build_batch_statements(setup_.tables, setup_.plan, whole_rows);
+    statements_whole_rows_ = whole_rows;
+  }
+  return *statements_;
+}
+
+sql::Slots PgBatches::with_cycle(sql::Slots slots) const {
+  if (!setup_.tables.archive.empty()) slots.emplace_back("cycle", setup_.archive_cycle);
+  return slots;
+}
+
+std::string PgBatches::lock_probe_wait() const {
+  return std::to_string(setup_.plan.lock_probe_wait_ms) + "ms";
+}
+
+void PgBatches::append_plan(std::string& out, const std::string& title,
+                            const sql::Statement& statement, const sql::Slots& slots) {
+  out += "-- " + title + "\n" + statement.text() + "\n";
+  std::vector<std::optional<std::string>> params;
+  for (const auto& value : statement.values(with_cycle(slots))) {
+    params.push_back(sql::to_text(value));
+  }
+  const auto rows = session_.exec("EXPLAIN " + statement.text(), params);
+  for (int r = 0; r < rows.rows(); ++r) out += rows.text(r, 0) + "\n";
+  out += "\n";
+}
+
+std::vector<std::string> PgBatches::existing_keys(const std::vector<std::string>& keys) {
+  const auto& t = setup_.tables;
+  return sql::existing_keys(executor_, t.pending, t.key, t.key_type, keys);
+}
+
+std::chrono::milliseconds PgBatches::replication_lag() {
+  // replay_lag is visible to superusers and members of pg_monitor (NULL otherwise).
+  const auto rows = session_.exec(
+      "SELECT coalesce(round(max(extract(epoch FROM replay_lag)) * 1000), 0)::bigint FROM "
+      "pg_catalog.pg_stat_replication WHERE state = 'streaming'");
+  return std::chrono::milliseconds(rows.integer(0, 0));
+}
+
+std::optional<std::string> PgBatches::read_locked(const PgResult& rows,
+                                                  std::vector<LockedRow>& locked,
+                                                  BatchResult& result) {
+  std::optional<std::string> last_key;
+  for (int r = 0; r < rows.rows(); ++r) {
+    if (rows.is_null(r, 0)) {
+      result.matched = rows.integer(r, 3);
+      last_key = rows.optional_text(r, 1);
+    } else {
+      locked.push_back({rows.text(r, 0), {rows.text(r, 1), rows.optional_text(r, 2).value_or("")}});
+    }
+  }
+  result.skipped = result.matched - static_cast<std::int64_t>(locked.size());
+  return last_key;
+}
+
+void PgBatches::delete_locked(const std::vector<LockedRow>& locked, bool whole_rows,
+                              BatchResult& result) {
+  const auto& s = statements(whole_rows);
+  std::vector<std::string> locators;
+  locators.reserve(locked.size());
+  for (const auto& row : locked) locators.push_back(row.locator);
+  const bool skip_locked = setup_.plan.skip_locked;
+  // Without SKIP LOCKED the rows are not locked yet: wait only briefly for each.
+  if (!skip_locked) {
+    session_.exec("SELECT set_config('lock_timeout', $1, true)", {lock_probe_wait()});
+  }
+  session_.exec("SAVEPOINT bc_batch");
+  try {
+    const auto deleted =
+        session_.run(s.delete_locked, with_cycle({{"locators", array_literal(locators)}}));
+    std::unordered_map<std::string, std::pair<std::string, std::string>> gone;  // reason, json
+    for (int r = 0; r < deleted.rows(); ++r) {
+      gone[deleted.text(r, 0)] = {deleted.text(r, 1), whole_rows ? deleted.text(r, 2) : ""};
+    }
+    for (const auto& row : locked) {
+      const auto found = gone.find(row.locator);
+      if (found == gone.end()) continue;
+      result.deleted_rows.push_back(row.row);
+      result.deleted_rows.back().reason = found->second.first;
+      result.deleted_rows.back().row_json = found->second.second;
+    }
+    result.deleted = deleted.rows();
+    session_.exec("RELEASE SAVEPOINT bc_batch");
+  } catch (const DatabaseError& e) {
+    const bool held = !skip_locked && e.sqlstate() == sqlstate::kLockNotAvailable;
+    if (e.kind() != ErrorKind::kRowLevel && !held) throw;
+    result.events.push_back({BatchEvent::Kind::kBatchRefused,
+                             static_cast<std::int64_t>(locked.size()), e.sqlstate(), e.what()});
+    session_.exec("ROLLBACK TO SAVEPOINT bc_batch");
+    for (const auto& row : locked) {
+      session_.exec("SAVEPOINT bc_row");
+      try {
+        const auto deleted = session_.run(s.delete_one, with_cycle({{"locator", row.locator}}));
+        session_.exec("RELEASE SAVEPOINT bc_row");
+        if (deleted.rows() > 0) {
+          ++result.deleted;
+          result.deleted_rows.push_back(row.row);
+          result.deleted_rows.back().reason = deleted.text(0, 1);
+          if (whole_rows) result.deleted_rows.back().row_json = deleted.text(0, 2);
+        }
+      } catch (const DatabaseError& row_error) {
+        if (!skip_locked && row_error.sqlstate() == sqlstate::kLockNotAvailable) {
+          session_.exec("ROLLBACK TO SAVEPOINT bc_row");
+          ++result.skipped;  // held by another session: left for the next cycle
+          continue;
+        }
+        if (row_error.kind() != ErrorKind::kRowLevel) throw;
+        session_.exec("ROLLBACK TO SAVEPOINT bc_row");
+        result.failures.push_back({row.row, row_error.sqlstate(), row_error.what()});
+      }
+    }
+  }
+  if (!skip_locked) {
+    session_.exec("SELECT set_config('lock_timeout', $1, true)", {setup_.lock_timeout});
+  }
+  result.no_longer_matching = static_cast<std::int64_t>(locked.size()) - result.deleted -
+                              static_cast<std::int64_t>(result.failures.size()) -
+                              (skip_locked ? 0 : result.skipped);
+}
+
+void PgBatches::commit_observed(PgTransaction& tx, const std::vector<PendingRow>& rows) {
+  CommitObserver* observer = rows.empty() ? nullptr : observer_;
+  if (observer != nullptr) observer->before_commit(rows);
+  try {
+    tx.commit();
+  } catch (const DatabaseError& e) {
+    if (observer != nullptr && e.kind() != ErrorKind::kInDoubt) observer->after_commit(false);
+    throw;
+  }
+  if (observer != nullptr) observer->after_commit(true);
+}
+
+}  // namespace batch_cleanup::store::postgres

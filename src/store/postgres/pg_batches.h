@@ -1,0 +1,79 @@
+// PostgreSQL batches: what both batch algorithms share (the careful lock-then-delete path, the
+// commit with its observer, the statements), and the two algorithms: physical ctid ranges
+// (pg_physical_batches.cc) and keyset batches (pg_key_batches.cc).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/batch_store.h"
+#include "store/facts.h"
+#include "store/postgres/pg_batch_sql.h"
+#include "store/postgres/pg_session.h"
+#include "store/sql/executor.h"
+
+namespace batch_cleanup::store::postgres {
+
+// What the batches run against; owned by the store, shared with its archive table.
+struct PgBatchSetup {
+  PgBatchTables tables;
+  BatchPlan plan;
+  std::string lock_timeout;   // --lock-timeout as PostgreSQL reads it ("2000ms")
+  std::string single_reason;  // the reason of every deleted row; empty with several policies
+  std::string archive_cycle;  // with tables.archive set
+};
+
+class PgBatches : public BatchStore {
+ public:
+  PgBatches(PgSession& session, sql::Executor& executor, const PgBatchSetup& setup)
+      : session_(session), executor_(executor), setup_(setup) {}
+
+  void set_commit_observer(CommitObserver* observer) override { observer_ = observer; }
+  std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override;
+  std::chrono::milliseconds replication_lag() override;
+
+  // The setup changed (the archive was switched on): statements are built again.
+  void invalidate() { statements_.reset(); }
+
+ protected:
+  struct LockedRow {
+    std::string locator;  // ctid text (physical) or key text (keyset)
+    PendingRow row;
+  };
+
+  const PgBatchStatements& statements(bool whole_rows);
+  sql::Slots with_cycle(sql::Slots slots) const;
+  // Reads the result of a lock statement: the summary row (matched count and, for keysets, the
+  // batch's last key) and one row per locked row. Returns the last key.
+  std::optional<std::string> read_locked(const PgResult& rows, std::vector<LockedRow>& locked,
+                                         BatchResult& result);
+  // Deletes the locked rows (predicate re-checked); when a constraint or trigger refuses the
+  // statement, row by row under savepoints, recording the refused rows.
+  void delete_locked(const std::vector<LockedRow>& locked, bool whole_rows, BatchResult& result);
+  // COMMIT, with the commit observer told before and, when the outcome is known, after.
+  void commit_observed(PgTransaction& tx, const std::vector<PendingRow>& rows);
+  std::string lock_probe_wait() const;
+  // Appends the title, the text and the EXPLAIN output of `statement` to `out`.
+  void append_plan(std::string& out, const std::string& title, const sql::Statement& statement,
+                   const sql::Slots& slots);
+
+  PgSession& session_;
+  sql::Executor& executor_;
+  const PgBatchSetup& setup_;
+  CommitObserver* observer_ = nullptr;
+
+ private:
+  std::optional<PgBatchStatements> statements_;
+  bool statements_whole_rows_ = false;
+};
+
+std::unique_ptr<PgBatches> make_physical_batches(PgSession& session, sql::Executor& executor,
+                                                 const PgBatchSetup& setup,
+                                                 const std::string& pending_oid);
+std::unique_ptr<PgBatches> make_key_batches(PgSession& session, sql::Executor& executor,
+                                            const PgBatchSetup& setup);
+
+}  // namespace batch_cleanup::store::postgres

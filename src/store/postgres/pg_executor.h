@@ -1,0 +1,22 @@
+// The shared statements (store/sql) on a PostgreSQL session.
+#pragma once
+
+#include "store/postgres/pg_dialect.h"
+#include "store/postgres/pg_session.h"
+#include "store/sql/executor.h"
+
+namespace batch_cleanup::store::postgres {
+
+class PgExecutor final : public sql::Executor {
+ public:
+  explicit PgExecutor(PgSession& session) : session_(session) {}
+  const sql::Dialect& dialect() const override { return dialect_; }
+  sql::Rows run(const sql::Statement& statement, const sql::Slots& slots = {}) override;
+  std::unique_ptr<sql::Transaction> begin(bool read_only) override;
+
+ private:
+  PgSession& session_;
+  PgDialect dialect_;
+};
+
+}  // namespace batch_cleanup::store::postgres

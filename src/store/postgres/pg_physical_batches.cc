@@ -1,0 +1,227 @@
+// Physical batches: ranges of the heap's ctid order, each scanned by a Tid Range Scan. The fast
+// path deletes a range's matching rows in one statement; a range holding a locked or refused row
+// is done again the careful way.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "store/postgres/pg_batches.h"
+#include "store/reasons.h"
+#include "store/sqlstate.h"
+
+namespace batch_cleanup::store::postgres {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+constexpr double kMaxPagesPerBatch = 1 << 20;
+// A physical batch never covers more than this many times the target rows.
+constexpr double kMaxScanFactor = 4.0;
+
+// A heap position: page `block`, line pointer `offset` (0: the start of the page).
+struct TidPos {
+  long long block = 0;
+  long long offset = 0;
+};
+
+std::string tid_text(long long block, long long offset = 0) {
+  return fmt::format("({},{})", block, offset);
+}
+std::string tid_text(const TidPos& pos) { return tid_text(pos.block, pos.offset); }
+
+class PgPhysicalBatches final : public PgBatches {
+ public:
+  PgPhysicalBatches(PgSession& session, sql::Executor& executor, const PgBatchSetup& setup,
+                    std::string pending_oid)
+      : PgBatches(session, executor, setup), pending_oid_(std::move(pending_oid)) {}
+
+  void begin_pass() override {
+    next_block_ = 0;
+    next_offset_ = 0;
+    exhausted_ = false;
+    end_block_ = relation_pages();
+    rows_per_page_ = measure_rows_per_page();
+    // MaxHeapTuplesPerPage: (block size - page header) / (tuple header + line pointer).
+    const auto block_size =
+        session_.exec("SELECT current_setting('block_size')::bigint").integer(0, 0);
+    max_tuples_per_page_ = (block_size - 24) / (24 + 4);
+    // Start by assuming every row matches (a small first batch); adapt from there.
+    density_ = rows_per_page_;
+  }
+
+  BatchResult run_next_batch(const BatchRequest& request) override {
+    BatchResult result = run_range(std::max<std::int64_t>(1, request.target_rows), request.detail);
+    tally_policies(result, setup_.single_reason);
+    return result;
+  }
+
+  std::string explain(std::int64_t target_rows) override {
+    std::string out;
+    const auto& s = statements(false);
+    const auto plan = [&](const std::string& title, const sql::Statement& statement,
+                          const sql::Slots& slots) { append_plan(out, title, statement, slots); };
+    const auto end = range_end(target_rows);
+    const sql::Slots range{{"lo", tid_text(next_block_, next_offset_)}, {"hi", tid_text(end)}};
+    plan("fast path: delete the range's matching rows (" + tid_text(next_block_, next_offset_) +
+             " to " + tid_text(end) + ")",
+         s.fast_delete, range);
+    plan("careful path: lock the range's free matching rows", s.lock_range, range);
+    plan("careful path: delete the locked rows, predicate re-checked", s.delete_locked,
+         {{"locators", std::string("{\"(0,1)\",\"(0,2)\"}")}});
+    plan("isolate one refused row", s.delete_one, {{"locator", std::string("(0,1)")}});
+    return out;
+  }
+
+ private:
+  long long relation_pages() {
+    return session_
+        .exec("SELECT pg_relation_size($1::oid) / current_setting('block_size')::bigint",
+              {pending_oid_})
+        .integer(0, 0);
+  }
+
+  // Rows per page, counted on the first pages (statistics may be missing or stale).
+  double measure_rows_per_page() {
+    const long long sample_pages = std::clamp<long long>(end_block_, 1, 64);
+    const auto sampled =
+        session_
+            .exec("SELECT count(*) FROM " + setup_.tables.pending + " p WHERE p.ctid < $1::tid",
+                  {tid_text(sample_pages)})
+            .integer(0, 0);
+    return std::max(1.0, static_cast<double>(sampled) / static_cast<double>(sample_pages));
+  }
+
+  // Where the next batch ends (exclusive): enough heap for about target_rows matches at the
+  // density seen so far, and never more than kMaxScanFactor * target_rows rows in all, so that a
+  // batch stays bounded even where the density jumps. Small batches cover part of a page.
+  TidPos range_end(std::int64_t target_rows) const {
+    const double cap = std::clamp(
+        kMaxScanFactor * static_cast<double>(target_rows) / rows_per_page_, 0.0, kMaxPagesPerBatch);
+    const double pages = std::clamp(static_cast<double>(target_rows) / density_, 0.0, cap);
+    if (next_offset_ == 0 && pages >= 1.0) {
+      return {next_block_ + static_cast<long long>(std::ceil(pages)), 0};
+    }
+    // Part of a page: count line pointers from the cursor, never past the page's last one.
+    const auto tuples =
+        std::max<long long>(1, static_cast<long long>(std::ceil(pages * rows_per_page_)));
+    const long long end_offset = std::max<long long>(next_offset_, 1) + tuples;
+    if (end_offset > max_tuples_per_page_) return {next_block_ + 1, 0};
+    return {next_block_, end_offset};
+  }
+
+  // The fast path: a single DELETE of the range's matching rows, the predicate evaluated by the
+  // DELETE itself, under a short lock timeout. When a row of the range is held locked by another
+  // session (lock_not_available) or a row is refused, the range is done again the careful way:
+  // lock what is free (SKIP LOCKED), delete it, and isolate refused rows.
+  BatchResult run_range(std::int64_t target_rows, RowDetail detail) {
+    BatchResult result;
+    const bool whole_rows = detail == RowDetail::kWholeRows;
+    const auto& s = statements(whole_rows);
+    const TidPos end = range_end(target_rows);
+    const sql::Slots range{{"lo", tid_text(next_block_, next_offset_)}, {"hi", tid_text(end)}};
+    {
+      auto phase_start = Clock::now();
+      PgTransaction tx(session_);
+      session_.exec("SAVEPOINT bc_fast");
+      bool fast = false;
+      try {
+        session_.exec("SELECT set_config('lock_timeout', $1, true)", {lock_probe_wait()});
+        // Rows come back only when asked for. Otherwise, with several policies or the archive
+        // table (whose INSERT rides on the same statement), the statement returns a count per
+        // reason; with neither, just its row count.
+        const bool want_rows = detail != RowDetail::kCounts;
+        const bool counting =
+            !want_rows && (!setup_.tables.archive.empty() || setup_.single_reason.empty());
+        const auto deleted = want_rows  ? session_.run(s.fast_delete_returning, with_cycle(range))
+                             : counting ? session_.run(s.fast_delete_counting, with_cycle(range))
+                                        : session_.run(s.fast_delete, range);
+        session_.exec("RELEASE SAVEPOINT bc_fast");
+        if (counting) {
+          for (int r = 0; r < deleted.rows(); ++r) {
+            count_reason(deleted.text(r, 0), result.deleted_by_policy, deleted.integer(r, 1));
+            result.deleted += deleted.integer(r, 1);
+          }
+        } else {
+          for (int r = 0; r < deleted.rows(); ++r) {
+            result.deleted_rows.push_back(
+                {deleted.text(r, 0), deleted.optional_text(r, 1).value_or("")});
+            result.deleted_rows.back().reason = deleted.text(r, 2);
+            if (whole_rows) result.deleted_rows.back().row_json = deleted.text(r, 3);
+          }
+          result.deleted = want_rows ? deleted.rows() : deleted.affected();
+        }
+        result.matched = result.deleted;
+        fast = true;
+      } catch (const DatabaseError& e) {
+        if (e.sqlstate() != sqlstate::kLockNotAvailable && e.kind() != ErrorKind::kRowLevel) {
+          throw;
+        }
+        result.events.push_back(
+            {BatchEvent::Kind::kRangeHeldOrRefused, 0, e.sqlstate(),
+             tid_text(next_block_, next_offset_) + " to " + tid_text(end) + ": " + e.what()});
+        session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
+        session_.exec("SELECT set_config('lock_timeout', $1, true)", {setup_.lock_timeout});
+      }
+      result.timings.delete_ms = ms_since(phase_start);  // the range DELETE finds and deletes
+      if (!fast) {
+        phase_start = Clock::now();
+        std::vector<LockedRow> locked;
+        read_locked(session_.run(s.lock_range, range), locked, result);
+        result.timings.find_ms = ms_since(phase_start);
+        phase_start = Clock::now();
+        if (!locked.empty()) delete_locked(locked, whole_rows, result);
+        result.timings.delete_ms += ms_since(phase_start);
+      }
+      phase_start = Clock::now();
+      commit_observed(tx, result.deleted_rows);
+      result.timings.commit_ms = ms_since(phase_start);
+    }
+    advance(end, result);
+    return result;
+  }
+
+  // The batch is durable: move the cursor past its range and adapt the density.
+  void advance(const TidPos& end, BatchResult& result) {
+    // Pages covered, fractions of a page counted in line pointers.
+    const double scanned = std::max(
+        1.0 / rows_per_page_, static_cast<double>(end.block - next_block_) +
+                                  static_cast<double>(end.offset - next_offset_) / rows_per_page_);
+    const double observed = static_cast<double>(result.matched) / scanned;
+    density_ = result.matched > 0 ? std::max(1e-4, 0.3 * density_ + 0.7 * observed)
+                                  : std::max(1e-4, density_ / 4);
+    next_block_ = end.block;
+    next_offset_ = end.offset;
+    if (next_block_ >= end_block_) {
+      end_block_ = relation_pages();  // the table may have grown while we worked
+      exhausted_ = next_block_ >= end_block_;
+    }
+    result.progress =
+        end_block_ > 0 ? std::min(1.0, static_cast<double>(next_block_) / end_block_) : 1.0;
+    result.exhausted = exhausted_;
+  }
+
+  std::string pending_oid_;
+  // Pass state; advanced only after a batch commits.
+  long long next_block_ = 0;
+  long long next_offset_ = 0;            // line pointer within next_block_ (0: its start)
+  long long max_tuples_per_page_ = 291;  // MaxHeapTuplesPerPage for the server's block size
+  double rows_per_page_ = 60.0;          // measured at the start of a pass
+  long long end_block_ = 0;
+  double density_ = 60.0;  // matching rows per page, adapted batch by batch
+  bool exhausted_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<PgBatches> make_physical_batches(PgSession& session, sql::Executor& executor,
+                                                 const PgBatchSetup& setup,
+                                                 const std::string& pending_oid) {
+  return std::make_unique<PgPhysicalBatches>(session, executor, setup, pending_oid);
+}
+
+}  // namespace batch_cleanup::store::postgres

@@ -1,0 +1,110 @@
+// What differs between the SQL of two backends, and nothing else: placeholders and casts, trim,
+// conditional counts, list membership, the database's clock, catalog probes and DDL types. The
+// statements themselves are written once (store/sql/*.cc) against this interface, so a third SQL
+// backend adds a dialect and its own batch algorithm, and the engine does not change.
+//
+// `Builder&` methods append to the statement being built and bind what they need. Type names
+// given to Builder::cast() and the methods below are PostgreSQL's ("text[]", "timestamptz"); a
+// dialect without casts ignores them.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "config/identifier.h"
+#include "store/sql/builder.h"
+#include "store/sql/value.h"
+
+namespace batch_cleanup::store::sql {
+
+// Column types of the tables the tool creates (the history table).
+enum class ColumnType { kText, kInteger, kReal, kTimestamp };
+
+class Dialect {
+ public:
+  virtual ~Dialect() = default;
+
+  // "$1" / "?1".
+  virtual std::string placeholder(int number) const = 0;
+  // The suffix that casts a value to `type_name` ("::tid"), or "" where values are untyped.
+  virtual std::string cast(std::string_view type_name) const = 0;
+
+  // ---- Expressions
+
+  // `expr` as text (for keys and emails read back).
+  virtual std::string text(const std::string& expr) const = 0;
+  // `expr` without leading and trailing spaces, as text.
+  virtual std::string trim(const std::string& expr) const = 0;
+  virtual std::string true_value() const = 0;
+  virtual std::string false_value() const = 0;
+  // An aggregate: how many rows satisfy `condition` (0 on no rows).
+  virtual std::string count_if(const std::string& condition) const = 0;
+  // Text appended to the EXISTS probe of a batch statement so the planner probes the users
+  // table row by row instead of joining it whole ("" where the planner needs no fence).
+  virtual std::string probe_fence() const = 0;
+
+  // ---- Lists of text values, bound as one parameter
+
+  // The encoding of `items` as one parameter value (a PostgreSQL array literal, a JSON array).
+  virtual Value list_value(const std::vector<std::string>& items) const = 0;
+  // `expr IN list`; NULL when expr is NULL.
+  virtual void in_list(Builder& b, const std::string& expr, const Value& list) const = 0;
+  // A FROM item with one row per item of `list` (from slot `slot`), in column `value` of alias `k`.
+  virtual void list_rows(Builder& b, std::string_view slot) const = 0;
+  // An aggregate: the distinct values of `expr` as a list (list_value's encoding).
+  virtual std::string list_aggregate(const std::string& expr) const = 0;
+  // Whether the part of `email` after its last '@' is in `list`; NULL or false otherwise.
+  virtual void domain_in_list(Builder& b, const std::string& email, const Value& list) const = 0;
+
+  // ---- Time, on the database's clock
+
+  // The creation column `column` (qualified) as a comparable instant. `zone`: the time zone a
+  // value stored without one is read in; empty when the column carries its zone (or the dialect
+  // reads times without an offset as UTC).
+  virtual void created_instant(Builder& b, const std::string& column,
+                               const std::string& zone) const = 0;
+  // The instant `age` ago, comparable with created_instant(). `cutoff_slot` names the slot a
+  // dialect that fixes "now" per batch binds it to (see needs_cutoff_slots()).
+  virtual void age_cutoff(Builder& b, std::chrono::milliseconds age,
+                          std::string_view cutoff_slot) const = 0;
+  // True when age_cutoff() leaves a slot that each execution fills (SQLite, whose 'now' moves
+  // between the statements of one batch); false when the database's now() is fixed per
+  // transaction (PostgreSQL).
+  virtual bool needs_cutoff_slots() const = 0;
+  // `column` (a timestamp the tool wrote: archived_at) is older than `age`.
+  virtual void written_before(Builder& b, const std::string& column,
+                              std::chrono::milliseconds age) const = 0;
+  // `column` (a timestamp the tool wrote) is at or after `iso8601` (UTC when it has no zone).
+  virtual void written_since(Builder& b, const std::string& column,
+                             const std::string& iso8601) const = 0;
+  // `column` (a timestamp the tool wrote) as ISO-8601 UTC text with milliseconds.
+  virtual std::string iso8601(const std::string& column) const = 0;
+
+  // ---- Rows and catalogs
+
+  // The physical locator of a row ("ctid", "rowid"): batches of purges address rows by it.
+  virtual std::string row_locator() const = 0;
+  // `locator` is one of the locators the subquery the caller appends next selects; the caller
+  // calls close_locator_subquery() after it.
+  virtual void open_locator_subquery(Builder& b, const std::string& locator) const = 0;
+  virtual void close_locator_subquery(Builder& b) const = 0;
+  // Words after INSERT INTO t (cols) that let it write identity columns ("" when no need).
+  virtual std::string insert_identity_override() const = 0;
+  // A query returning one row when the table `name` exists.
+  virtual void table_exists(Builder& b, const config::QualifiedName& name) const = 0;
+  // A query returning one row when the table `name` has the column `column`.
+  virtual void column_exists(Builder& b, const config::QualifiedName& name,
+                             const std::string& column) const = 0;
+
+  // ---- DDL
+
+  virtual std::string column_type(ColumnType type) const = 0;
+  // The definition of an integer primary key the database numbers itself.
+  virtual std::string generated_key(const std::string& column) const = 0;
+  // ALTER TABLE adding a column (idempotent where the dialect can say so).
+  virtual std::string add_column(const std::string& table, const std::string& column,
+                                 ColumnType type) const = 0;
+};
+
+}  // namespace batch_cleanup::store::sql

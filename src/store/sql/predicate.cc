@@ -1,0 +1,133 @@
+#include "store/sql/predicate.h"
+
+#include <functional>
+#include <vector>
+
+#include "store/reasons.h"
+#include "store/sql/dialect.h"
+
+namespace batch_cleanup::store::sql {
+namespace {
+
+using Part = std::function<void(Builder&)>;
+
+std::string column_of(std::string_view row, const std::string& column) {
+  return std::string(row) + "." + column;
+}
+
+void append_email_exists(Builder& b, const PredicateSpec& spec, std::string_view row, Probe probe) {
+  b.sql("EXISTS (SELECT 1 FROM " + spec.users + " u WHERE " +
+        normalized_email(spec.normalize, "u." + spec.email) + " = " +
+        normalized_email(spec.normalize, column_of(row, spec.email)));
+  if (probe == Probe::kPerRow) b.sql(b.dialect().probe_fence());
+  b.sql(")");
+}
+
+// An empty (or blank) phone never matches, even when a user has one too.
+void append_phone_exists(Builder& b, const PredicateSpec& spec, std::string_view row, Probe probe) {
+  const std::string phone = column_of(row, spec.phone);
+  b.sql("(" + b.dialect().trim(phone) + " <> '' AND EXISTS (SELECT 1 FROM " + spec.users +
+        " u WHERE u." + spec.phone + " = " + phone);
+  if (probe == Probe::kPerRow) b.sql(b.dialect().probe_fence());
+  b.sql("))");
+}
+
+void append_created_before(Builder& b, const PredicateSpec& spec, std::string_view row,
+                           std::chrono::milliseconds age, const char* comparison,
+                           const char* cutoff_slot) {
+  b.dialect().created_instant(b, column_of(row, spec.created), spec.created_zone);
+  b.sql(comparison);
+  b.dialect().age_cutoff(b, age, cutoff_slot);
+}
+
+// The policies that are on, each with its reason, in reason order.
+std::vector<std::pair<Part, const char*>> policies(const PredicateSpec& spec, std::string_view row,
+                                                   Probe probe) {
+  std::vector<std::pair<Part, const char*>> out;
+  if (spec.match_email) {
+    out.push_back({[&spec, row, probe](Builder& b) { append_email_exists(b, spec, row, probe); },
+                   kEmailReason});
+  }
+  if (!spec.phone.empty()) {
+    out.push_back({[&spec, row, probe](Builder& b) { append_phone_exists(b, spec, row, probe); },
+                   kPhoneReason});
+  }
+  if (spec.expire_after.count() > 0) {
+    out.push_back({[&spec, row](Builder& b) { append_expired(b, spec, row); }, kExpiredReason});
+  }
+  return out;
+}
+
+}  // namespace
+
+bool has_exemptions(const PredicateSpec& spec) {
+  return !std::holds_alternative<std::monostate>(spec.excluded_emails) ||
+         !std::holds_alternative<std::monostate>(spec.excluded_domains);
+}
+
+void append_expired(Builder& b, const PredicateSpec& spec, std::string_view row) {
+  append_created_before(b, spec, row, spec.expire_after, " < ", kExpireCutoffSlot);
+}
+
+void append_old_enough(Builder& b, const PredicateSpec& spec, std::string_view row) {
+  append_created_before(b, spec, row, spec.min_age, " <= ", kMinAgeCutoffSlot);
+}
+
+bool append_not_exempt(Builder& b, const PredicateSpec& spec, std::string_view row) {
+  const Dialect& dialect = b.dialect();
+  const std::string email = "lower(" + dialect.trim(column_of(row, spec.email)) + ")";
+  bool appended = false;
+  if (!std::holds_alternative<std::monostate>(spec.excluded_emails)) {
+    b.sql("NOT coalesce(");
+    dialect.in_list(b, email, spec.excluded_emails);
+    b.sql(", " + dialect.false_value() + ")");
+    appended = true;
+  }
+  if (!std::holds_alternative<std::monostate>(spec.excluded_domains)) {
+    if (appended) b.sql(" AND ");
+    b.sql("NOT coalesce(");
+    dialect.domain_in_list(b, email, spec.excluded_domains);
+    b.sql(", " + dialect.false_value() + ")");
+    appended = true;
+  }
+  return appended;
+}
+
+void append_predicate(Builder& b, const PredicateSpec& spec, std::string_view row, Probe probe) {
+  const auto parts = policies(spec, row, probe);
+  if (parts.size() > 1) b.sql("(");
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) b.sql(" OR ");
+    parts[i].first(b);
+  }
+  if (parts.size() > 1) b.sql(")");
+  if (spec.min_age.count() > 0) {
+    b.sql(" AND ");
+    append_old_enough(b, spec, row);
+  }
+  if (has_exemptions(spec)) {
+    b.sql(" AND ");
+    append_not_exempt(b, spec, row);
+  }
+}
+
+void append_reason(Builder& b, const PredicateSpec& spec, std::string_view row, Probe probe) {
+  const auto parts = policies(spec, row, probe);
+  if (parts.empty()) {
+    b.sql("''");  // no policy matches anything (validate_config refuses such a configuration)
+    return;
+  }
+  if (parts.size() == 1) {
+    b.sql(std::string("'") + parts.front().second + "'");
+    return;
+  }
+  b.sql("CASE");
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    b.sql(" WHEN ");
+    parts[i].first(b);
+    b.sql(std::string(" THEN '") + parts[i].second + "'");
+  }
+  b.sql(std::string(" ELSE '") + parts.back().second + "' END");
+}
+
+}  // namespace batch_cleanup::store::sql

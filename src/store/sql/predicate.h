@@ -1,0 +1,54 @@
+// The deletion predicate, written once for every backend: the policies (email, phone, expired)
+// OR-ed, then the protections (min-age, exemptions) AND-ed, over the pending row `row` (p, or
+// OLD in a trigger). Every batch's DELETE re-checks it; dry runs count with it.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "batch_cleanup/config.h"
+#include "store/sql/builder.h"
+#include "store/sql/value.h"
+
+namespace batch_cleanup::store::sql {
+
+// The slots a dialect that fixes "now" per batch binds the creation-time cutoffs to.
+inline constexpr const char* kExpireCutoffSlot = "expire_cutoff";
+inline constexpr const char* kMinAgeCutoffSlot = "min_age_cutoff";
+
+// What the predicate compares. Names are quoted; an empty column means the policy is off.
+struct PredicateSpec {
+  std::string users;        // the users table
+  std::string email;        // the email column (both tables)
+  bool match_email = true;  // policy 'email'
+  std::string phone;        // the phone column (both tables); empty: policy 'phone' off
+  std::string created;      // the creation column; empty without expiry and min-age
+  EmailNormalization normalize = EmailNormalization::kNone;
+  std::chrono::milliseconds expire_after{0};  // zero: policy 'expired' off
+  std::chrono::milliseconds min_age{0};       // zero: no in-flight protection
+  std::string created_zone;  // the zone a creation time without one is read in; "": none
+  Value excluded_emails;     // Dialect::list_value() of the exempt emails; NULL: none
+  Value excluded_domains;    // ... of the exempt domains
+};
+
+// How the users table is probed: in batches, once per pending row (PostgreSQL must not turn
+// a batch's EXISTS into a join of the whole users table); in dry runs, any way the planner likes.
+enum class Probe { kAny, kPerRow };
+
+// The predicate as a whole.
+void append_predicate(Builder& b, const PredicateSpec& spec, std::string_view row, Probe probe);
+// The reason of a row the predicate matches: the first policy that matches, in the order email,
+// phone, expired (the last one needs no test of its own, so it binds nothing the policies
+// before it do not).
+void append_reason(Builder& b, const PredicateSpec& spec, std::string_view row, Probe probe);
+
+// The parts, for the dry run's per-policy counts. Each appends a boolean expression.
+void append_expired(Builder& b, const PredicateSpec& spec, std::string_view row);
+void append_old_enough(Builder& b, const PredicateSpec& spec, std::string_view row);
+// True when the row is not exempt. Appends nothing (and returns false) without exemptions.
+bool append_not_exempt(Builder& b, const PredicateSpec& spec, std::string_view row);
+
+bool has_exemptions(const PredicateSpec& spec);
+
+}  // namespace batch_cleanup::store::sql

@@ -1,0 +1,173 @@
+#include "store/sqlite/sqlite_archive.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "store/sql/restore_sql.h"
+#include "store/sql/table_sql.h"
+
+namespace batch_cleanup::store::sqlite {
+namespace {
+
+// A declared column type copied into the archive's DDL: kept only when it is plain words,
+// digits, spaces, parentheses and commas (as in VARCHAR(255)); otherwise no type.
+std::string safe_type(const std::string& type) {
+  const bool plain = std::all_of(type.begin(), type.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == ' ' ||
+           c == '(' || c == ')' || c == ',' || c == '_';
+  });
+  return plain ? type : std::string();
+}
+
+}  // namespace
+
+std::string SqliteArchiveTable::bare_name() const {
+  return config::parse_table_name(config_.archive_table, "archive table").name;
+}
+
+std::string SqliteArchiveTable::quoted() const {
+  return config::quote_identifier(catalog_.pending.schema) + "." +
+         config::quote_identifier(bare_name());
+}
+
+bool SqliteArchiveTable::exists() {
+  SqliteStatement find(connection_, "SELECT 1 FROM " +
+                                        config::quote_identifier(catalog_.pending.schema) +
+                                        ".sqlite_schema WHERE type = 'table' AND name = ?1 "
+                                        "COLLATE NOCASE");
+  find.bind(1, bare_name());
+  return find.step();
+}
+
+ArchiveFacts SqliteArchiveTable::inspect_archive() {
+  ArchiveFacts facts;
+  facts.name = config_.archive_table;
+  const auto name = config::parse_table_name(config_.archive_table, "archive table");
+  if (!name.schema.empty() && !equal_nocase(name.schema, catalog_.pending.schema)) {
+    facts.required_database = catalog_.pending.schema;
+    return facts;
+  }
+  facts.exists = exists();
+  if (!facts.exists) return facts;
+  const std::string bare = bare_name();
+  facts.is_cleaned_table =
+      equal_nocase(bare, catalog_.pending.name) || equal_nocase(bare, catalog_.users.name);
+  if (facts.is_cleaned_table) return facts;
+  SqliteStatement columns(connection_, "SELECT name FROM pragma_table_xinfo(?1, ?2)");
+  columns.bind(1, bare).bind(2, catalog_.pending.schema);
+  std::vector<std::string> present;
+  while (columns.step()) present.push_back(columns.text(0));
+  std::vector<std::string> needed = {"archived_at", "cycle_id", "reason"};
+  for (const auto& column : catalog_.pending.columns) needed.push_back(column.name);
+  for (const auto& column : needed) {
+    const bool found = std::any_of(present.begin(), present.end(),
+                                   [&](const std::string& n) { return equal_nocase(n, column); });
+    if (!found) facts.missing_columns.push_back(column);
+  }
+  return facts;
+}
+
+void SqliteArchiveTable::create() {
+  if (exists()) return;
+  std::string columns;
+  for (const auto& column : catalog_.pending.columns) {
+    columns += config::quote_identifier(column.name) + " " + safe_type(column.type) + ", ";
+  }
+  const std::string bare = bare_name();
+  connection_.exec("CREATE TABLE IF NOT EXISTS " + quoted() + " (" + columns +
+                   "archived_at TEXT NOT NULL, cycle_id TEXT NOT NULL, reason TEXT NOT NULL)");
+  for (const char* column : {"archived_at", "cycle_id"}) {
+    connection_.exec("CREATE INDEX IF NOT EXISTS " +
+                     config::quote_identifier(catalog_.pending.schema) + "." +
+                     config::quote_identifier(bare + "_" + column + "_idx") + " ON " +
+                     config::quote_identifier(bare) + " (" + column + ")");
+  }
+}
+
+void SqliteArchiveTable::begin_cycle(const std::string& cycle_id) {
+  if (!trigger_ready_) {
+    // Connection-local (TEMP) objects: the database file's schema gains only the archive table.
+    std::string columns;
+    std::string values;
+    for (const auto& column : catalog_.pending.columns) {
+      columns += config::quote_identifier(column.name) + ", ";
+      values += "OLD." + config::quote_identifier(column.name) + ", ";
+    }
+    sql::Builder reason(executor_.dialect());
+    sql::append_reason(reason, predicate_, "OLD", sql::Probe::kAny);
+    if (reason.parameter_count() != 0) {
+      throw std::logic_error("the archive trigger's reason expression binds a parameter");
+    }
+    connection_.exec("CREATE TEMP TABLE IF NOT EXISTS bc_archive_context (cycle_id TEXT)");
+    connection_.exec("DROP TRIGGER IF EXISTS temp.bc_archive_on_delete");
+    connection_.exec("CREATE TEMP TRIGGER bc_archive_on_delete AFTER DELETE ON " +
+                     catalog_.pending.quoted() + " BEGIN INSERT INTO " +
+                     config::quote_identifier(bare_name()) + " (" + columns +
+                     "archived_at, cycle_id, reason) SELECT " + values +
+                     "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), cycle_id, " + reason.text() +
+                     " FROM temp.bc_archive_context; END");
+    trigger_ready_ = true;
+  }
+  connection_.exec("DELETE FROM temp.bc_archive_context");
+  SqliteStatement set(connection_, "INSERT INTO temp.bc_archive_context (cycle_id) VALUES (?1)");
+  set.bind(1, cycle_id);
+  set.step();
+}
+
+std::int64_t SqliteArchiveTable::purge(std::chrono::milliseconds older_than,
+                                       std::int64_t batch_rows) {
+  if (!exists()) return 0;
+  return sql::purge_archived(executor_, quoted(), older_than, batch_rows);
+}
+
+RestoreResult SqliteArchiveTable::restore(const RestoreRequest& request, bool dry_run) {
+  const sql::RestoreTables tables{quoted(), catalog_.pending.quoted(),
+                                  config::quote_identifier(config_.pending_key),
+                                  config::quote_identifier(config_.email_column)};
+  // The newest archived copy of each key first; the pending table's write lock is held, so the
+  // conflict checks and the inserts see the same table.
+  const auto put_rows_back = [&]() -> std::int64_t {
+    std::vector<std::int64_t> rowids;
+    {
+      sql::Builder b(executor_.dialect());
+      b.sql("SELECT a.rowid FROM " + tables.archive + " a WHERE ");
+      sql::append_restore_filter(b, request);
+      b.sql(" ORDER BY a." + tables.key + ", a.archived_at DESC");
+      const auto rows = executor_.run(b.build());
+      for (std::size_t r = 0; r < rows.size(); ++r) rowids.push_back(rows.integer(r, 0));
+    }
+    std::string columns;
+    for (const auto& column : catalog_.pending.columns) {
+      if (column.hidden != 0) continue;  // generated: computed again on insert
+      columns += (columns.empty() ? "" : ", ") + config::quote_identifier(column.name);
+    }
+    sql::Builder put_back(executor_.dialect());
+    put_back
+        .sql("INSERT INTO " + tables.pending + " (" + columns + ") SELECT " + columns + " FROM " +
+             tables.archive + " a WHERE a.rowid = ")
+        .slot("rowid")
+        .sql(" AND NOT ");
+    sql::append_key_conflict(put_back, tables, "a");
+    put_back.sql(" AND NOT ");
+    sql::append_email_conflict(put_back, tables, "a");
+    put_back.sql(" ON CONFLICT DO NOTHING");
+    const sql::Statement insert_statement = put_back.build();
+    SqliteStatement insert(connection_, insert_statement, {{"rowid", std::int64_t{0}}});
+    SqliteStatement remove(connection_, "DELETE FROM " + tables.archive + " WHERE rowid = ?1");
+    std::int64_t restored = 0;
+    for (const auto rowid : rowids) {
+      insert.reset();
+      insert.bind(insert_statement.slot_number("rowid"), rowid);
+      insert.step();
+      if (sqlite3_changes64(connection_.handle()) == 0) continue;
+      remove.reset();
+      remove.bind(1, rowid);
+      remove.step();
+      ++restored;
+    }
+    return restored;
+  };
+  return sql::restore_archived(executor_, tables, request, dry_run, put_rows_back);
+}
+
+}  // namespace batch_cleanup::store::sqlite

@@ -1,0 +1,123 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <stdexcept>
+
+#include "store/reasons.h"
+#include "store/sql/dry_run_sql.h"
+#include "store/sql/history_sql.h"
+#include "store/sql/policy_spec.h"
+#include "store/sqlite/sqlite_archive.h"
+#include "store/sqlite/sqlite_batches.h"
+#include "store/sqlite/sqlite_catalog.h"
+#include "store/sqlite/sqlite_executor.h"
+#include "store/sqlite/sqlite_lock_file.h"
+
+namespace batch_cleanup::store::sqlite {
+namespace {
+
+// The busy timeout never goes below this: a short write by the application must not fail a batch.
+constexpr std::chrono::milliseconds kMinBusyTimeout{5000};
+
+// The lock file: an exclusive flock() on "<database file>.lock".
+class SqliteInstanceLock final : public InstanceLock {
+ public:
+  explicit SqliteInstanceLock(std::string path) : file_(std::move(path)) {}
+  bool try_lock() override { return file_.try_lock(); }
+  void unlock() noexcept override { file_.unlock(); }
+
+ private:
+  LockFile file_;
+};
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(CleanupConfig config, config::DatabaseTarget target)
+      : config_(std::move(config)),
+        target_(std::move(target)),
+        names_(config_),
+        executor_(connection_, config_.min_age, config_.expire_after),
+        history_(executor_, names_.history),
+        archive_(connection_, executor_, config_, catalog_, predicate_),
+        lock_(target_.sqlite_path + ".lock") {}
+
+  std::string backend_name() const override { return "sqlite"; }
+
+  void connect() override {
+    archive_.forget_trigger();  // temp objects live and die with the connection
+    connection_.begin_operation();
+    connection_.open(target_.sqlite_path, config_.dry_run,
+                     std::max<std::chrono::milliseconds>(config_.lock_timeout, kMinBusyTimeout),
+                     config_.statement_timeout);
+  }
+
+  PreflightFacts inspect() override {
+    connection_.begin_operation();
+    catalog_ = inspect_catalog(connection_, names_, config_);
+    predicate_ = sql::email_predicate(config_, columns());
+    auto& facts = catalog_.facts;
+    if (facts.users_email_index.checked && config_.normalize_email != EmailNormalization::kNone) {
+      facts.email_collisions = sql::email_collisions(executor_, predicate_, 1).count;
+    }
+    return facts;
+  }
+
+  void configure(const BatchPlan& plan) override {
+    const sql::PredicateSpec spec = sql::policy_predicate(executor_, config_, columns());
+    predicate_ = spec;
+    const bool key_mode = plan.addressing == Addressing::kKey || catalog_.rowid.empty();
+    SqliteBatchSetup setup;
+    setup.pending = catalog_.pending.quoted();
+    setup.key = names_.key;
+    setup.email = names_.email;
+    setup.locator = key_mode ? "p." + names_.key : "p." + config::quote_identifier(catalog_.rowid);
+    setup.key_mode = key_mode;
+    setup.predicate = spec;
+    setup.pending_columns = catalog_.pending.columns;
+    setup.single_reason = single_reason(config_);
+    batches_ = std::make_unique<SqliteBatches>(connection_, executor_, std::move(setup));
+    dry_run_ = std::make_unique<sql::SqlDryRunQueries>(
+        executor_, sql::CleanedTables{catalog_.pending.quoted(), names_.key, spec});
+  }
+
+  BatchStore& batches() override {
+    if (!batches_) throw std::logic_error("batches() before configure()");
+    return *batches_;
+  }
+  DryRunQueries& dry_run() override {
+    if (!dry_run_) throw std::logic_error("dry_run() before configure()");
+    return *dry_run_;
+  }
+  HistoryTable& history() override { return history_; }
+  ArchiveTable& archive() override { return archive_; }
+  InstanceLock& instance_lock() override { return lock_; }
+  void cancel() noexcept override { connection_.cancel(); }
+
+ private:
+  // SQLite resolves the users table's database in inspect(): statements name it.
+  sql::PredicateColumns columns() const {
+    return {catalog_.users.name.empty() ? names_.users.quoted() : catalog_.users.quoted(),
+            names_.email, names_.phone, names_.created, ""};
+  }
+
+  CleanupConfig config_;
+  config::DatabaseTarget target_;
+  SqliteNames names_;
+  SqliteConnection connection_;
+  SqliteExecutor executor_;
+  SqliteCatalog catalog_;
+  sql::PredicateSpec predicate_;
+  std::unique_ptr<SqliteBatches> batches_;
+  std::unique_ptr<sql::SqlDryRunQueries> dry_run_;
+  sql::SqlHistoryTable history_;
+  SqliteArchiveTable archive_;
+  SqliteInstanceLock lock_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> make_sqlite_store(const CleanupConfig& config,
+                                         const config::DatabaseTarget& target) {
+  return std::make_unique<SqliteStore>(config, target);
+}
+
+}  // namespace batch_cleanup::store::sqlite
