@@ -16,8 +16,8 @@
 namespace batch_cleanup::store {
 namespace {
 
-const postgres::PgDialect kPg;
-const sqlite::SqliteDialect kSqlite;
+const sql::Dialect& kPg = postgres::pg_dialect();
+const sql::Dialect& kSqlite = sqlite::sqlite_dialect();
 
 // Records the statements it is given; answers every query with no rows (tables that do not
 // exist yet), so the statements a role writes can be read back.
@@ -61,8 +61,7 @@ std::string reason(const sql::Dialect& dialect, const sql::PredicateSpec& spec) 
 }
 
 TEST(SqlBuilderTest, NumbersPlaceholdersInTheDialectsStyleAndReusesSlots) {
-  for (const sql::Dialect* dialect :
-       {static_cast<const sql::Dialect*>(&kPg), static_cast<const sql::Dialect*>(&kSqlite)}) {
+  for (const sql::Dialect* dialect : {&kPg, &kSqlite}) {
     sql::Builder b(*dialect);
     b.sql("SELECT ").value(std::int64_t{7}).sql(", ").slot("lo").sql(", ").value("x");
     b.sql(", ").slot("lo").cast("tid");
@@ -166,8 +165,7 @@ TEST(PolicySqlTest, TheHistoryTableIsWrittenOnceForBothDialects) {
   run.deleted = 3;
   run.duration_ms = 12.5;
   run.outcome = "success";
-  for (const sql::Dialect* dialect :
-       {static_cast<const sql::Dialect*>(&kPg), static_cast<const sql::Dialect*>(&kSqlite)}) {
+  for (const sql::Dialect* dialect : {&kPg, &kSqlite}) {
     RecordingExecutor executor(*dialect);
     sql::SqlHistoryTable table(executor, config::parse_table_name("ops.runs", "history table"));
     table.record_run(run);

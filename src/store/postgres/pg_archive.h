@@ -17,7 +17,7 @@ class PgArchiveTable final : public ArchiveTable {
   // `catalog` and `setup` are the store's (begin_cycle() switches the batches' archive on);
   // `on_change` is called when the batches' statements must be built again.
   PgArchiveTable(PgSession& session, PgExecutor& executor, const CleanupConfig& config,
-                 const PgNames& names, const PgCatalog& catalog, PgBatchSetup& setup,
+                 const TableNames& names, const PgCatalog& catalog, PgBatchSetup& setup,
                  std::function<void()> on_change)
       : session_(session),
         executor_(executor),
@@ -40,7 +40,7 @@ class PgArchiveTable final : public ArchiveTable {
   PgSession& session_;
   PgExecutor& executor_;
   const CleanupConfig& config_;
-  const PgNames& names_;
+  const TableNames& names_;
   const PgCatalog& catalog_;
   PgBatchSetup& setup_;
   std::function<void()> on_change_;

@@ -10,10 +10,7 @@ namespace {
 
 using Append = std::function<void(sql::Builder&)>;
 
-const PgDialect& dialect() {
-  static const PgDialect instance;
-  return instance;
-}
+const sql::Dialect& dialect() { return pg_dialect(); }
 
 void predicate(sql::Builder& b, const PgBatchTables& t) {
   sql::append_predicate(b, t.predicate, "p", sql::Probe::kPerRow);

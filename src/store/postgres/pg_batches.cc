@@ -25,16 +25,19 @@ std::string PgBatches::lock_probe_wait() const {
   return std::to_string(setup_.plan.lock_probe_wait_ms) + "ms";
 }
 
-void PgBatches::append_plan(std::string& out, const std::string& title,
-                            const sql::Statement& statement, const sql::Slots& slots) {
-  out += "-- " + title + "\n" + statement.text() + "\n";
-  std::vector<std::optional<std::string>> params;
-  for (const auto& value : statement.values(with_cycle(slots))) {
-    params.push_back(sql::to_text(value));
+std::string PgBatches::explain(std::int64_t target_rows) {
+  std::string out;
+  for (const auto& step : plan_steps(target_rows)) {
+    out += "-- " + step.title + "\n" + step.statement->text() + "\n";
+    std::vector<std::optional<std::string>> params;
+    for (const auto& value : step.statement->values(with_cycle(step.slots))) {
+      params.push_back(sql::to_text(value));
+    }
+    const auto rows = session_.exec("EXPLAIN " + step.statement->text(), params);
+    for (int r = 0; r < rows.rows(); ++r) out += rows.text(r, 0) + "\n";
+    out += "\n";
   }
-  const auto rows = session_.exec("EXPLAIN " + statement.text(), params);
-  for (int r = 0; r < rows.rows(); ++r) out += rows.text(r, 0) + "\n";
-  out += "\n";
+  return out;
 }
 
 std::vector<std::string> PgBatches::existing_keys(const std::vector<std::string>& keys) {

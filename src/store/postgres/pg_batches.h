@@ -31,6 +31,8 @@ class PgBatches : public BatchStore {
   PgBatches(PgSession& session, sql::Executor& executor, const PgBatchSetup& setup)
       : session_(session), executor_(executor), setup_(setup) {}
 
+  // The plans of the statements plan_steps() names, in order.
+  std::string explain(std::int64_t target_rows) final;
   void set_commit_observer(CommitObserver* observer) override { observer_ = observer; }
   std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override;
   std::chrono::milliseconds replication_lag() override;
@@ -44,6 +46,14 @@ class PgBatches : public BatchStore {
     PendingRow row;
   };
 
+  // A statement explain() shows, with example slot values.
+  struct PlanStep {
+    std::string title;
+    const sql::Statement* statement;
+    sql::Slots slots;
+  };
+  virtual std::vector<PlanStep> plan_steps(std::int64_t target_rows) = 0;
+
   const PgBatchStatements& statements(bool whole_rows);
   sql::Slots with_cycle(sql::Slots slots) const;
   // Reads the result of a lock statement: the summary row (matched count and, for keysets, the
@@ -56,9 +66,6 @@ class PgBatches : public BatchStore {
   // COMMIT, with the commit observer told before and, when the outcome is known, after.
   void commit_observed(PgTransaction& tx, const std::vector<PendingRow>& rows);
   std::string lock_probe_wait() const;
-  // Appends the title, the text and the EXPLAIN output of `statement` to `out`.
-  void append_plan(std::string& out, const std::string& title, const sql::Statement& statement,
-                   const sql::Slots& slots);
 
   PgSession& session_;
   sql::Executor& executor_;

@@ -6,10 +6,6 @@
 namespace batch_cleanup::store::postgres {
 namespace {
 
-bool uses_created(const CleanupConfig& config) {
-  return config.expire_after.count() > 0 || config.min_age.count() > 0;
-}
-
 struct Relation {
   RelationFacts facts;
   std::string oid;
@@ -62,7 +58,7 @@ Column column(PgSession& session, const Relation& relation, const std::string& n
 // Whether an index of the users table serves the probe `users_side = pending_side` of a batch,
 // asked of the planner with sequential scans disabled (so table sizes and statistics do not
 // matter): the probe of users (alias u) must be an index scan with an Index Cond.
-bool users_index_serves(PgSession& session, const PgNames& names, const std::string& users_side,
+bool users_index_serves(PgSession& session, const TableNames& names, const std::string& users_side,
                         const std::string& pending_side) {
   PgTransaction tx(session);
   session.exec("SELECT set_config('enable_seqscan', 'off', true)");
@@ -105,7 +101,7 @@ bool key_unique(PgSession& session, const std::string& oid, const std::string& a
              .integer(0, 0) > 0;
 }
 
-void inspect_email_index(PgSession& session, const PgNames& names, const CleanupConfig& config,
+void inspect_email_index(PgSession& session, const TableNames& names, const CleanupConfig& config,
                          const Relation& users, const Column& users_email, PreflightFacts& facts) {
   auto& index = facts.users_email_index;
   index.checked = true;
@@ -152,23 +148,6 @@ void inspect_created(PgSession& session, const CleanupConfig& config, const Colu
 
 }  // namespace
 
-PgNames::PgNames(const CleanupConfig& config)
-    : pending(config::parse_table_name(config.pending_table, "pending table")),
-      users(config::parse_table_name(config.users_table, "users table")),
-      history(config::parse_table_name(config.history_table, "history table")),
-      key(config::quote_identifier(config::validate_identifier(config.pending_key, "pending key"))),
-      email(config::quote_identifier(
-          config::validate_identifier(config.email_column, "email column"))) {
-  if (config.match_phone) {
-    phone =
-        config::quote_identifier(config::validate_identifier(config.phone_column, "phone column"));
-  }
-  if (uses_created(config)) {
-    created = config::quote_identifier(
-        config::validate_identifier(config.created_column, "created column"));
-  }
-}
-
 std::vector<std::string> relation_columns(PgSession& session, const std::string& oid) {
   const auto rows = session.exec(
       "SELECT a.attname::text FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::oid AND "
@@ -179,7 +158,8 @@ std::vector<std::string> relation_columns(PgSession& session, const std::string&
   return out;
 }
 
-PgCatalog inspect_catalog(PgSession& session, const PgNames& names, const CleanupConfig& config) {
+PgCatalog inspect_catalog(PgSession& session, const TableNames& names,
+                          const CleanupConfig& config) {
   PgCatalog catalog;
   auto& facts = catalog.facts;
   facts.backend = "postgresql";

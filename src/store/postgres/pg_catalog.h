@@ -10,20 +10,9 @@
 #include "config/identifier.h"
 #include "store/facts.h"
 #include "store/postgres/pg_session.h"
+#include "store/table_names.h"
 
 namespace batch_cleanup::store::postgres {
-
-// The configured names, validated and quoted once.
-struct PgNames {
-  explicit PgNames(const CleanupConfig& config);
-  config::QualifiedName pending;
-  config::QualifiedName users;
-  config::QualifiedName history;
-  std::string key;      // quoted
-  std::string email;    // quoted
-  std::string phone;    // quoted; with --match phone
-  std::string created;  // quoted; with --expire-after or --min-age
-};
 
 struct PendingColumn {
   std::string name;
@@ -43,7 +32,7 @@ struct PgCatalog {
 
 // Looks everything up; stops early (with facts saying why) when a table is missing. Throws
 // DatabaseError.
-PgCatalog inspect_catalog(PgSession& session, const PgNames& names, const CleanupConfig& config);
+PgCatalog inspect_catalog(PgSession& session, const TableNames& names, const CleanupConfig& config);
 
 // The columns of relation `oid`, in order.
 std::vector<std::string> relation_columns(PgSession& session, const std::string& oid);

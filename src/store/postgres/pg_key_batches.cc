@@ -58,16 +58,15 @@ class PgKeyBatches final : public PgBatches {
     return result;
   }
 
-  std::string explain(std::int64_t target_rows) override {
-    std::string out;
+  std::vector<PlanStep> plan_steps(std::int64_t target_rows) override {
     const auto& s = statements(false);
-    const auto plan = [&](const std::string& title, const sql::Statement& statement,
-                          const sql::Slots& slots) { append_plan(out, title, statement, slots); };
-    plan("lock the batch's matching rows (first batch)", s.lock_first, {{"limit", target_rows}});
-    plan("delete the locked rows, predicate re-checked", s.delete_locked,
-         {{"locators", std::string("{}")}});
-    plan("isolate one refused row", s.delete_one, {{"locator", sql::Value{}}});
-    return out;
+    return {
+        {"lock the batch's matching rows (first batch)", &s.lock_first, {{"limit", target_rows}}},
+        {"delete the locked rows, predicate re-checked",
+         &s.delete_locked,
+         {{"locators", std::string("{}")}}},
+        {"isolate one refused row", &s.delete_one, {{"locator", sql::Value{}}}},
+    };
   }
 
  private:

@@ -60,21 +60,20 @@ class PgPhysicalBatches final : public PgBatches {
     return result;
   }
 
-  std::string explain(std::int64_t target_rows) override {
-    std::string out;
+  std::vector<PlanStep> plan_steps(std::int64_t target_rows) override {
     const auto& s = statements(false);
-    const auto plan = [&](const std::string& title, const sql::Statement& statement,
-                          const sql::Slots& slots) { append_plan(out, title, statement, slots); };
     const auto end = range_end(target_rows);
-    const sql::Slots range{{"lo", tid_text(next_block_, next_offset_)}, {"hi", tid_text(end)}};
-    plan("fast path: delete the range's matching rows (" + tid_text(next_block_, next_offset_) +
-             " to " + tid_text(end) + ")",
-         s.fast_delete, range);
-    plan("careful path: lock the range's free matching rows", s.lock_range, range);
-    plan("careful path: delete the locked rows, predicate re-checked", s.delete_locked,
-         {{"locators", std::string("{\"(0,1)\",\"(0,2)\"}")}});
-    plan("isolate one refused row", s.delete_one, {{"locator", std::string("(0,1)")}});
-    return out;
+    const std::string lo = tid_text(next_block_, next_offset_);
+    const sql::Slots range{{"lo", lo}, {"hi", tid_text(end)}};
+    return {
+        {"fast path: delete the range's matching rows (" + lo + " to " + tid_text(end) + ")",
+         &s.fast_delete, range},
+        {"careful path: lock the range's free matching rows", &s.lock_range, range},
+        {"careful path: delete the locked rows, predicate re-checked",
+         &s.delete_locked,
+         {{"locators", std::string("{\"(0,1)\",\"(0,2)\"}")}}},
+        {"isolate one refused row", &s.delete_one, {{"locator", std::string("(0,1)")}}},
+    };
   }
 
  private:

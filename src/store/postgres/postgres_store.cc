@@ -1,7 +1,5 @@
 #include "store/postgres/postgres_store.h"
 
-#include <stdexcept>
-
 #include "batch_cleanup/errors.h"
 #include "store/postgres/pg_advisory_lock.h"
 #include "store/postgres/pg_archive.h"
@@ -9,6 +7,7 @@
 #include "store/postgres/pg_catalog.h"
 #include "store/postgres/pg_executor.h"
 #include "store/reasons.h"
+#include "store/role_store.h"
 #include "store/sql/dry_run_sql.h"
 #include "store/sql/history_sql.h"
 #include "store/sql/policy_spec.h"
@@ -16,20 +15,23 @@
 namespace batch_cleanup::store::postgres {
 namespace {
 
-class PostgresStore final : public Store {
+class PostgresStore final : public RoleStore {
  public:
   PostgresStore(CleanupConfig config, config::DatabaseTarget target)
       : config_(std::move(config)),
         target_(std::move(target)),
         names_(config_),
         session_(target_.password),
-        executor_(session_),
-        history_(executor_, names_.history),
-        archive_(session_, executor_, config_, names_, catalog_, setup_,
-                 [this] {
-                   if (batches_) batches_->invalidate();
-                 }),
-        lock_(session_, catalog_.qualified_pending) {}
+        executor_(session_) {
+    history_ = std::make_unique<sql::SqlHistoryTable>(executor_, names_.history);
+    archive_ = std::make_unique<PgArchiveTable>(session_, executor_, config_, names_, catalog_,
+                                                setup_, [this] {
+                                                  if (pg_batches_ != nullptr) {
+                                                    pg_batches_->invalidate();
+                                                  }
+                                                });
+    lock_ = std::make_unique<PgAdvisoryLock>(session_, catalog_.qualified_pending);
+  }
 
   std::string backend_name() const override { return "postgresql"; }
 
@@ -69,24 +71,15 @@ class PostgresStore final : public Store {
     setup_.plan = plan;
     setup_.lock_timeout = lock_timeout();
     setup_.single_reason = single_reason(config_);
-    batches_ = plan.addressing == Addressing::kPhysical
-                   ? make_physical_batches(session_, executor_, setup_, catalog_.pending_oid)
-                   : make_key_batches(session_, executor_, setup_);
+    auto batches = plan.addressing == Addressing::kPhysical
+                       ? make_physical_batches(session_, executor_, setup_, catalog_.pending_oid)
+                       : make_key_batches(session_, executor_, setup_);
+    pg_batches_ = batches.get();
+    batches_ = std::move(batches);
     dry_run_ = std::make_unique<sql::SqlDryRunQueries>(
         executor_, sql::CleanedTables{names_.pending.quoted(), names_.key, spec});
   }
 
-  BatchStore& batches() override {
-    if (!batches_) throw std::logic_error("batches() before configure()");
-    return *batches_;
-  }
-  DryRunQueries& dry_run() override {
-    if (!dry_run_) throw std::logic_error("dry_run() before configure()");
-    return *dry_run_;
-  }
-  HistoryTable& history() override { return history_; }
-  ArchiveTable& archive() override { return archive_; }
-  InstanceLock& instance_lock() override { return lock_; }
   void cancel() noexcept override { session_.cancel(); }
 
  private:
@@ -99,16 +92,12 @@ class PostgresStore final : public Store {
 
   CleanupConfig config_;
   config::DatabaseTarget target_;
-  PgNames names_;
+  TableNames names_;
   PgSession session_;
   PgExecutor executor_;
   PgCatalog catalog_;
   PgBatchSetup setup_;
-  std::unique_ptr<PgBatches> batches_;
-  std::unique_ptr<sql::SqlDryRunQueries> dry_run_;
-  sql::SqlHistoryTable history_;
-  PgArchiveTable archive_;
-  PgAdvisoryLock lock_;
+  PgBatches* pg_batches_ = nullptr;  // batches_, for invalidate()
 };
 
 }  // namespace

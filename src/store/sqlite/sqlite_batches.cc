@@ -29,10 +29,7 @@ constexpr std::int64_t kMaxScanRows = std::int64_t{1} << 40;
 // up to this cap, so the application's writes get through.
 constexpr std::chrono::milliseconds kMaxYield{100};
 
-const SqliteDialect& dialect() {
-  static const SqliteDialect instance;
-  return instance;
-}
+const sql::Dialect& dialect() { return sqlite_dialect(); }
 
 // Slots a statement binds from sqlite3_values (after construction); given as NULL first.
 const sql::Slots kValueSlots = {

@@ -7,10 +7,6 @@
 namespace batch_cleanup::store::sqlite {
 namespace {
 
-bool uses_created(const CleanupConfig& config) {
-  return config.expire_after.count() > 0 || config.min_age.count() > 0;
-}
-
 RelationFacts relation_facts(const Table& table, const config::QualifiedName& name) {
   RelationFacts facts;
   facts.name = name.display();
@@ -126,7 +122,7 @@ std::string create_index_statement(SqliteConnection& connection, const Table& us
          indexed + ");";
 }
 
-void inspect_policies(SqliteConnection& connection, const SqliteNames& names,
+void inspect_policies(SqliteConnection& connection, const TableNames& names,
                       const CleanupConfig& config, SqliteCatalog& catalog) {
   auto& facts = catalog.facts;
   const Table& users = catalog.users;
@@ -188,23 +184,6 @@ bool Table::is_rowid_alias(const ColumnInfo& column) const {
          equal_nocase(column.type, "INTEGER");
 }
 
-SqliteNames::SqliteNames(const CleanupConfig& config)
-    : pending(config::parse_table_name(config.pending_table, "pending table")),
-      users(config::parse_table_name(config.users_table, "users table")),
-      history(config::parse_table_name(config.history_table, "history table")),
-      key(config::quote_identifier(config::validate_identifier(config.pending_key, "pending key"))),
-      email(config::quote_identifier(
-          config::validate_identifier(config.email_column, "email column"))) {
-  if (config.match_phone) {
-    phone =
-        config::quote_identifier(config::validate_identifier(config.phone_column, "phone column"));
-  }
-  if (uses_created(config)) {
-    created = config::quote_identifier(
-        config::validate_identifier(config.created_column, "created column"));
-  }
-}
-
 Table resolve(SqliteConnection& connection, const config::QualifiedName& name) {
   Table table;
   {
@@ -232,7 +211,7 @@ Table resolve(SqliteConnection& connection, const config::QualifiedName& name) {
   return table;
 }
 
-SqliteCatalog inspect_catalog(SqliteConnection& connection, const SqliteNames& names,
+SqliteCatalog inspect_catalog(SqliteConnection& connection, const TableNames& names,
                               const CleanupConfig& config) {
   SqliteCatalog catalog;
   auto& facts = catalog.facts;

@@ -11,20 +11,9 @@
 #include "config/identifier.h"
 #include "store/facts.h"
 #include "store/sqlite/sqlite_connection.h"
+#include "store/table_names.h"
 
 namespace batch_cleanup::store::sqlite {
-
-// The configured names, validated and quoted once.
-struct SqliteNames {
-  explicit SqliteNames(const CleanupConfig& config);
-  config::QualifiedName pending;
-  config::QualifiedName users;
-  config::QualifiedName history;
-  std::string key;      // quoted
-  std::string email;    // quoted
-  std::string phone;    // quoted; with --match phone
-  std::string created;  // quoted; with --expire-after or --min-age
-};
 
 struct ColumnInfo {
   std::string name;
@@ -59,7 +48,7 @@ struct SqliteCatalog {
 
 // Looks everything up; stops early (with facts saying why) when a table is missing. Throws
 // DatabaseError.
-SqliteCatalog inspect_catalog(SqliteConnection& connection, const SqliteNames& names,
+SqliteCatalog inspect_catalog(SqliteConnection& connection, const TableNames& names,
                               const CleanupConfig& config);
 
 // A table (or view) by name; unqualified names are looked up the way SQLite does (temp, main,

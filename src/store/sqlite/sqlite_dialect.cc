@@ -10,111 +10,103 @@ namespace {
 // How the tool writes timestamps (archived_at): ISO-8601 UTC with milliseconds.
 constexpr const char* kIsoFormat = "'%Y-%m-%dT%H:%M:%fZ'";
 
+class SqliteDialect final : public sql::Dialect {
+ public:
+  std::string placeholder(int number) const override { return "?" + std::to_string(number); }
+  std::string cast(std::string_view) const override { return ""; }  // values keep their class
+
+  std::string text(const std::string& expr) const override { return expr; }
+  std::string trim(const std::string& expr) const override { return "trim(" + expr + ")"; }
+  std::string true_value() const override { return "1"; }
+  std::string false_value() const override { return "0"; }
+  std::string count_if(const std::string& condition) const override {
+    return "coalesce(sum(" + condition + "), 0)";
+  }
+  std::string probe_fence() const override { return ""; }
+
+  sql::Value list_value(const std::vector<std::string>& items) const override {
+    return nlohmann::json(items).dump();
+  }
+  void in_list(sql::Builder& b, const std::string& expr, const sql::Value& list) const override {
+    b.sql(expr + " IN (SELECT value FROM json_each(").value(list).sql("))");
+  }
+  void list_rows(sql::Builder& b, std::string_view slot) const override {
+    b.sql("json_each(").slot(slot).sql(") AS k");
+  }
+  std::string list_aggregate(const std::string& expr) const override {
+    return "json_group_array(DISTINCT " + expr + ")";
+  }
+  void domain_in_list(sql::Builder& b, const std::string& email,
+                      const sql::Value& list) const override {
+    b.sql("EXISTS (SELECT 1 FROM json_each(")
+        .value(list)
+        .sql(") d WHERE substr(" + email + ", -length(d.value) - 1) = '@' || d.value)");
+  }
+
+  // ISO-8601 text (UTC unless it carries an offset), a Julian day number, or Unix seconds
+  // ('auto'); anything else reads as NULL: never expired, never old enough.
+  void created_instant(sql::Builder& b, const std::string& column,
+                       const std::string&) const override {
+    b.sql("julianday(" + column + ", 'auto')");
+  }
+  // A Julian day number the store computes once per batch (julianday('now', seconds_ago(age))),
+  // so that a batch's selection and its DELETE agree.
+  void age_cutoff(sql::Builder& b, std::chrono::milliseconds,
+                  std::string_view cutoff_slot) const override {
+    b.slot(cutoff_slot);
+  }
+  bool needs_cutoff_slots() const override { return true; }
+  void written_before(sql::Builder& b, const std::string& column,
+                      std::chrono::milliseconds age) const override {
+    b.sql(column + " < strftime(" + kIsoFormat + ", 'now', ").value(seconds_ago(age)).sql(")");
+  }
+  void written_since(sql::Builder& b, const std::string& column,
+                     const std::string& iso8601) const override {
+    b.sql(column + " >= strftime(" + kIsoFormat + ", ").value(iso8601).sql(")");
+  }
+  std::string iso8601(const std::string& column) const override { return column; }
+
+  std::string row_locator() const override { return "rowid"; }
+  void open_locator_subquery(sql::Builder& b, const std::string& locator) const override {
+    b.sql(locator + " IN (");
+  }
+  void close_locator_subquery(sql::Builder& b) const override { b.sql(")"); }
+  std::string insert_identity_override() const override { return ""; }
+  void table_exists(sql::Builder& b, const config::QualifiedName& name) const override {
+    b.sql("SELECT 1 FROM pragma_table_list WHERE name = ").value(name.name);
+    b.sql(" COLLATE NOCASE AND (").value(name.schema).sql(" = '' OR schema = ");
+    b.value(name.schema).sql(" COLLATE NOCASE)");
+  }
+  void column_exists(sql::Builder& b, const config::QualifiedName& name,
+                     const std::string& column) const override {
+    b.sql("SELECT 1 FROM pragma_table_info(").value(name.name);
+    if (!name.schema.empty()) b.sql(", ").value(name.schema);
+    b.sql(") WHERE name = ").value(column).sql(" COLLATE NOCASE");
+  }
+
+  // Type affinities; timestamps are ISO-8601 text.
+  std::string column_type(sql::ColumnType type) const override {
+    static constexpr const char* kAffinities[] = {"TEXT", "INTEGER", "REAL", "TEXT"};
+    return kAffinities[static_cast<int>(type)];
+  }
+  std::string generated_key(const std::string& column) const override {
+    return column + " INTEGER PRIMARY KEY";  // the rowid
+  }
+  std::string add_column(const std::string& table, const std::string& column,
+                         sql::ColumnType type) const override {
+    return "ALTER TABLE " + table + " ADD COLUMN " + column + " " + column_type(type);
+  }
+};
+
 }  // namespace
+
+const sql::Dialect& sqlite_dialect() {
+  static const SqliteDialect dialect;
+  return dialect;
+}
 
 std::string seconds_ago(std::chrono::milliseconds age) {
   return fmt::format("-{:.3f} seconds", static_cast<double>(age.count()) / 1000.0);
-}
-
-std::string SqliteDialect::placeholder(int number) const { return "?" + std::to_string(number); }
-
-std::string SqliteDialect::trim(const std::string& expr) const { return "trim(" + expr + ")"; }
-
-std::string SqliteDialect::count_if(const std::string& condition) const {
-  return "coalesce(sum(" + condition + "), 0)";
-}
-
-sql::Value SqliteDialect::list_value(const std::vector<std::string>& items) const {
-  return nlohmann::json(items).dump();
-}
-
-void SqliteDialect::in_list(sql::Builder& b, const std::string& expr,
-                            const sql::Value& list) const {
-  b.sql(expr + " IN (SELECT value FROM json_each(").value(list).sql("))");
-}
-
-void SqliteDialect::list_rows(sql::Builder& b, std::string_view slot) const {
-  b.sql("json_each(").slot(slot).sql(") AS k");
-}
-
-std::string SqliteDialect::list_aggregate(const std::string& expr) const {
-  return "json_group_array(DISTINCT " + expr + ")";
-}
-
-void SqliteDialect::domain_in_list(sql::Builder& b, const std::string& email,
-                                   const sql::Value& list) const {
-  b.sql("EXISTS (SELECT 1 FROM json_each(")
-      .value(list)
-      .sql(") d WHERE substr(" + email + ", -length(d.value) - 1) = '@' || d.value)");
-}
-
-// ISO-8601 text (UTC unless it carries an offset), a Julian day number, or Unix seconds
-// ('auto'); anything else reads as NULL: never expired, never old enough.
-void SqliteDialect::created_instant(sql::Builder& b, const std::string& column,
-                                    const std::string& /*zone*/) const {
-  b.sql("julianday(" + column + ", 'auto')");
-}
-
-// A Julian day number the store computes once per batch (julianday('now', seconds_ago(age))),
-// so that a batch's selection and its DELETE agree.
-void SqliteDialect::age_cutoff(sql::Builder& b, std::chrono::milliseconds /*age*/,
-                               std::string_view cutoff_slot) const {
-  b.slot(cutoff_slot);
-}
-
-void SqliteDialect::written_before(sql::Builder& b, const std::string& column,
-                                   std::chrono::milliseconds age) const {
-  b.sql(column + " < strftime(" + kIsoFormat + ", 'now', ").value(seconds_ago(age)).sql(")");
-}
-
-void SqliteDialect::written_since(sql::Builder& b, const std::string& column,
-                                  const std::string& iso8601) const {
-  b.sql(column + " >= strftime(" + kIsoFormat + ", ").value(iso8601).sql(")");
-}
-
-void SqliteDialect::open_locator_subquery(sql::Builder& b, const std::string& locator) const {
-  b.sql(locator + " IN (");
-}
-
-void SqliteDialect::close_locator_subquery(sql::Builder& b) const { b.sql(")"); }
-
-void SqliteDialect::table_exists(sql::Builder& b, const config::QualifiedName& name) const {
-  b.sql("SELECT 1 FROM pragma_table_list WHERE name = ")
-      .value(name.name)
-      .sql(" COLLATE NOCASE AND (")
-      .value(name.schema)
-      .sql(" = '' OR schema = ")
-      .value(name.schema)
-      .sql(" COLLATE NOCASE)");
-}
-
-void SqliteDialect::column_exists(sql::Builder& b, const config::QualifiedName& name,
-                                  const std::string& column) const {
-  b.sql("SELECT 1 FROM pragma_table_info(").value(name.name);
-  if (!name.schema.empty()) b.sql(", ").value(name.schema);
-  b.sql(") WHERE name = ").value(column).sql(" COLLATE NOCASE");
-}
-
-std::string SqliteDialect::column_type(sql::ColumnType type) const {
-  switch (type) {
-    case sql::ColumnType::kInteger:
-      return "INTEGER";
-    case sql::ColumnType::kReal:
-      return "REAL";
-    case sql::ColumnType::kTimestamp:
-    case sql::ColumnType::kText:
-      break;
-  }
-  return "TEXT";
-}
-
-std::string SqliteDialect::generated_key(const std::string& column) const {
-  return column + " INTEGER PRIMARY KEY";
-}
-
-std::string SqliteDialect::add_column(const std::string& table, const std::string& column,
-                                      sql::ColumnType type) const {
-  return "ALTER TABLE " + table + " ADD COLUMN " + column + " " + column_type(type);
 }
 
 }  // namespace batch_cleanup::store::sqlite

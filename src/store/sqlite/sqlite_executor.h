@@ -22,7 +22,7 @@ class SqliteExecutor final : public sql::Executor {
                  std::chrono::milliseconds expire_after)
       : connection_(connection), min_age_(min_age), expire_after_(expire_after) {}
 
-  const sql::Dialect& dialect() const override { return dialect_; }
+  const sql::Dialect& dialect() const override { return sqlite_dialect(); }
   sql::Rows run(const sql::Statement& statement, const sql::Slots& slots = {}) override;
   std::unique_ptr<sql::Transaction> begin(bool read_only) override;
 
@@ -30,7 +30,6 @@ class SqliteExecutor final : public sql::Executor {
   SqliteConnection& connection_;
   std::chrono::milliseconds min_age_;
   std::chrono::milliseconds expire_after_;
-  SqliteDialect dialect_;
 };
 
 }  // namespace batch_cleanup::store::sqlite

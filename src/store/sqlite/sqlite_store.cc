@@ -1,8 +1,7 @@
 #include "store/sqlite/sqlite_store.h"
 
-#include <stdexcept>
-
 #include "store/reasons.h"
+#include "store/role_store.h"
 #include "store/sql/dry_run_sql.h"
 #include "store/sql/history_sql.h"
 #include "store/sql/policy_spec.h"
@@ -29,21 +28,25 @@ class SqliteInstanceLock final : public InstanceLock {
   LockFile file_;
 };
 
-class SqliteStore final : public Store {
+class SqliteStore final : public RoleStore {
  public:
   SqliteStore(CleanupConfig config, config::DatabaseTarget target)
       : config_(std::move(config)),
         target_(std::move(target)),
         names_(config_),
-        executor_(connection_, config_.min_age, config_.expire_after),
-        history_(executor_, names_.history),
-        archive_(connection_, executor_, config_, catalog_, predicate_),
-        lock_(target_.sqlite_path + ".lock") {}
+        executor_(connection_, config_.min_age, config_.expire_after) {
+    history_ = std::make_unique<sql::SqlHistoryTable>(executor_, names_.history);
+    auto archive =
+        std::make_unique<SqliteArchiveTable>(connection_, executor_, config_, catalog_, predicate_);
+    sqlite_archive_ = archive.get();
+    archive_ = std::move(archive);
+    lock_ = std::make_unique<SqliteInstanceLock>(target_.sqlite_path + ".lock");
+  }
 
   std::string backend_name() const override { return "sqlite"; }
 
   void connect() override {
-    archive_.forget_trigger();  // temp objects live and die with the connection
+    sqlite_archive_->forget_trigger();  // temp objects live and die with the connection
     connection_.begin_operation();
     connection_.open(target_.sqlite_path, config_.dry_run,
                      std::max<std::chrono::milliseconds>(config_.lock_timeout, kMinBusyTimeout),
@@ -79,17 +82,6 @@ class SqliteStore final : public Store {
         executor_, sql::CleanedTables{catalog_.pending.quoted(), names_.key, spec});
   }
 
-  BatchStore& batches() override {
-    if (!batches_) throw std::logic_error("batches() before configure()");
-    return *batches_;
-  }
-  DryRunQueries& dry_run() override {
-    if (!dry_run_) throw std::logic_error("dry_run() before configure()");
-    return *dry_run_;
-  }
-  HistoryTable& history() override { return history_; }
-  ArchiveTable& archive() override { return archive_; }
-  InstanceLock& instance_lock() override { return lock_; }
   void cancel() noexcept override { connection_.cancel(); }
 
  private:
@@ -101,16 +93,12 @@ class SqliteStore final : public Store {
 
   CleanupConfig config_;
   config::DatabaseTarget target_;
-  SqliteNames names_;
+  TableNames names_;
   SqliteConnection connection_;
   SqliteExecutor executor_;
   SqliteCatalog catalog_;
   sql::PredicateSpec predicate_;
-  std::unique_ptr<SqliteBatches> batches_;
-  std::unique_ptr<sql::SqlDryRunQueries> dry_run_;
-  sql::SqlHistoryTable history_;
-  SqliteArchiveTable archive_;
-  SqliteInstanceLock lock_;
+  SqliteArchiveTable* sqlite_archive_ = nullptr;  // archive_, for forget_trigger()
 };
 
 }  // namespace
