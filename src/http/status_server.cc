@@ -75,7 +75,10 @@ StatusServer::StatusServer(std::vector<JobService> jobs, ServerOptions options)
           answer(response, health, health.reason + "\n");
           return;
         }
-        const auto health = observability::evaluate_health(all, options_.unhealthy_after);
+        const auto health =
+            options_.named_jobs
+                ? observability::evaluate_health(all, options_.unhealthy_after)
+                : observability::evaluate_health(all.front().second, options_.unhealthy_after);
         std::string body = health.reason + "\n";
         if (options_.named_jobs) {
           for (const auto& [name, status] : all) {
