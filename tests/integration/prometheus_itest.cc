@@ -148,7 +148,8 @@ TEST_F(PrometheusTest, EveryDocumentedQueryAndAlertReturnsItsSeries) {
   const auto lint = promtool_check_metrics(exposition);
   EXPECT_EQ(lint.exit_code, 0) << lint.out << lint.err << "\n---\n" << exposition;
 
-  const int port = free_test_port();
+  const PortLease port_lease;
+  const int port = port_lease.port();
   ASSERT_GT(port, 0) << "no free port in 54353..54369";
   const auto prometheus_config = dir.write(
       "prometheus.yml",

@@ -1,7 +1,9 @@
 #include "integration/prometheus_tools.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,18 +15,34 @@
 
 namespace batch_cleanup::testing {
 
-int free_test_port() {
+PortLease::PortLease() {
   for (int port = 54353; port <= 54369; ++port) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    const std::string lock = "/tmp/bc_test_port_" + std::to_string(port) + ".lock";
+    const int fd = open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) continue;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      close(fd);
+      continue;
+    }
+    const int probe = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     address.sin_port = htons(static_cast<uint16_t>(port));
-    const bool free = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-    close(fd);
-    if (free) return port;
+    const bool free = bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    close(probe);
+    if (!free) {
+      close(fd);
+      continue;
+    }
+    port_ = port;
+    lock_fd_ = fd;
+    return;
   }
-  return 0;
+}
+
+PortLease::~PortLease() {
+  if (lock_fd_ >= 0) close(lock_fd_);
 }
 
 TempDir::TempDir() {

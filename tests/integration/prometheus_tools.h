@@ -11,8 +11,21 @@
 
 namespace batch_cleanup::testing {
 
-// A loopback port in 54353..54369 that nothing listens on now. 0 when all are taken.
-int free_test_port();
+// A loopback port in 54353..54369 that nothing listens on, reserved for this process until the
+// lease is destroyed (an flock on /tmp/bc_test_port_<port>.lock), so that tests running in
+// parallel processes never pick the same one. port() is 0 when every port is taken.
+class PortLease {
+ public:
+  PortLease();
+  ~PortLease();
+  PortLease(const PortLease&) = delete;
+  PortLease& operator=(const PortLease&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int port_ = 0;
+  int lock_fd_ = -1;
+};
 
 // A temporary directory, removed with everything in it at destruction.
 class TempDir {
