@@ -497,7 +497,14 @@ TEST(StatisticsTest, OneLinePerPhaseWithShares) {
             std::string::npos)
       << table;
   EXPECT_NE(table.find("commit                                  300.0   30.0%"), std::string::npos);
-  EXPECT_NE(table.find("archive                                   0.0"), std::string::npos);
+  EXPECT_NE(table.find("archive (table, file)                     0.0"), std::string::npos);
+  EXPECT_EQ(table.find("row(s) copied to the archive"), std::string::npos) << table;
+  report.archived = 42;
+  report.phases.archive_ms = 20;
+  EXPECT_NE(cli::render_statistics(report).find("archive (table, file)                    20.0"),
+            std::string::npos);
+  EXPECT_NE(cli::render_statistics(report).find("archive: 42 row(s) copied to the archive\n"),
+            std::string::npos);
   EXPECT_NE(table.find("waiting on locks or throttle            250.0   25.0%"), std::string::npos);
   EXPECT_NE(table.find("other (connect, preflight, ...)         150.0   15.0%"), std::string::npos);
 }
