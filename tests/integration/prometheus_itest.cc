@@ -150,7 +150,7 @@ TEST_F(PrometheusTest, EveryDocumentedQueryAndAlertReturnsItsSeries) {
 
   const PortLease port_lease;
   const int port = port_lease.port();
-  ASSERT_GT(port, 0) << "no free port in 54353..54369";
+  ASSERT_GT(port, 0) << "no free port in 54360..54369";
   const auto prometheus_config = dir.write(
       "prometheus.yml",
       "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - " +

@@ -16,7 +16,7 @@
 namespace batch_cleanup::testing {
 
 PortLease::PortLease() {
-  for (int port = 54353; port <= 54369; ++port) {
+  for (int port = 54360; port <= 54369; ++port) {
     const std::string lock = "/tmp/bc_test_port_" + std::to_string(port) + ".lock";
     const int fd = open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (fd < 0) continue;

@@ -11,7 +11,7 @@
 
 namespace batch_cleanup::testing {
 
-// A loopback port in 54353..54369 that nothing listens on, reserved for this process until the
+// A loopback port in 54360..54369 that nothing listens on, reserved for this process until the
 // lease is destroyed (an flock on /tmp/bc_test_port_<port>.lock), so that tests running in
 // parallel processes never pick the same one. port() is 0 when every port is taken.
 class PortLease {
