@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libcpp-httplib-dev libtomlplusplus-dev
   postgresql postgresql-client openssl
   chromium
+  prometheus prometheus-pushgateway prometheus-node-exporter
   clang libclang-rt-14-dev
 )
 missing=()
@@ -21,5 +22,22 @@ fi
 echo "installing missing packages: ${missing[*]}"
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
+# Debian's prometheus, prometheus-pushgateway, prometheus-node-exporter and postgresql packages
+# start system services when installed. The tests start their own processes on loopback ports and
+# never use those, so no service may start during the install: policy-rc.d exit 101 forbids it
+# (invoke-rc.d(8)), unless the machine already has a policy of its own.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n# batch_cleanup install-deps.sh: no service starts during this install\nexit 101\n' |
+    $sudo tee "$policy" >/dev/null
+  $sudo chmod 755 "$policy"
+  trap '$sudo rm -f "$policy"' EXIT
+fi
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Under systemd the packages also enable their units for the next boot: disable those (the
+# test suite's Prometheus, Pushgateway and node_exporter are processes of its own).
+if [ -d /run/systemd/system ]; then
+  $sudo systemctl disable --now prometheus.service prometheus-pushgateway.service \
+    prometheus-node-exporter.service >/dev/null 2>&1 || true
+fi

@@ -27,7 +27,7 @@ struct PhaseTimings {
   double find_ms = 0;     // finding and locking the batch's candidate rows
   double delete_ms = 0;   // the DELETE statements (and the row-by-row isolation of refusals)
   double commit_ms = 0;   // COMMIT
-  double archive_ms = 0;  // copying rows to an archive (0 while there is no archive step)
+  double archive_ms = 0;  // copying rows to --archive-table / --archive-file (0 without either)
   double wait_ms = 0;     // waiting: for the write lock (SQLite), yielding to other writers,
                           // and backing off before a retried batch
 };

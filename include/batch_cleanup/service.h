@@ -59,6 +59,8 @@ struct ServiceStatus {
   bool database_unreachable = false;
   // Cycles by RunRecord::outcome ("success", "partial", "interrupted", "failed", "dry_run").
   std::map<std::string, std::int64_t> cycles_by_outcome;
+  // When the last cycle of each outcome ended (only outcomes that occurred).
+  std::map<std::string, std::chrono::system_clock::time_point> last_cycle_by_outcome;
   // Every batch transaction of every cycle of this service.
   DurationHistogram batch_duration;
   // The last kRecentCycles cycles (failed ones included), oldest first.

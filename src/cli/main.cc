@@ -8,11 +8,11 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 
@@ -30,11 +30,14 @@
 #include "config/config_file.h"
 #include "config/database_url.h"
 #include "config/options.h"
+#include "engine/report_json.h"
+#include "http/metrics_publisher.h"
 #include "http/status_server.h"
 #include "log/log_context.h"
 #include "log/logger.h"
 #include "store/store.h"
 #include "systemd/notify.h"
+#include "util/version.h"
 
 namespace batch_cleanup::cli {
 namespace {
@@ -56,18 +59,27 @@ void print_report(const CycleReport& report, const CycleOutput& how) {
   std::lock_guard lock(g_print_mutex);
   if (how.progress_bar != nullptr) how.progress_bar->finish();
   if (how.output == "json") {
-    if (how.job.empty()) {
-      std::cout << report.to_json() << std::endl;
-    } else {
-      auto object = nlohmann::json::parse(report.to_json());
-      object["job"] = how.job;
-      std::cout << object.dump() << std::endl;
-    }
+    auto object = engine::report_json(report);
+    if (!how.job.empty()) object["job"] = how.job;
+    std::cout << object.dump() << std::endl;
   } else {
     if (!how.job.empty()) std::cout << "== job " << how.job << " ==\n";
     std::cout << render_report_text(report) << std::flush;
   }
   if (how.statistics && !report.dry_run) std::cerr << render_statistics(report) << std::flush;
+}
+
+// What happens when a job's cycle ends (the service's cycle observer).
+struct CycleHooks {
+  const CycleOutput* print = nullptr;  // daemon: print the report (run-once prints it itself)
+  http::MetricsPublisher* publisher = nullptr;  // --metrics-file, --push-metrics
+  std::size_t index = 0;                        // the job's index for the publisher
+};
+
+void on_cycle_end(const CycleReport* report, const std::string*, void* ctx) {
+  const auto& hooks = *static_cast<const CycleHooks*>(ctx);
+  if (report != nullptr && hooks.print != nullptr) print_report(*report, *hooks.print);
+  if (hooks.publisher != nullptr) hooks.publisher->cycle_ended(hooks.index);
 }
 
 // One job of the command line: its service and how its reports are printed.
@@ -76,6 +88,7 @@ struct Job {
   std::unique_ptr<BatchCleanupService> service;
   std::unique_ptr<ProgressBar> bar;
   CycleOutput how;
+  CycleHooks hooks;
 };
 
 // "highest wins": 3 unreachable > 2 configuration > 1 rows failed > 0.
@@ -120,6 +133,11 @@ int run_once(Job& job) {
 // One line for systemd's STATUS=, from the last cycle.
 std::string systemd_status(const ServiceStatus& status) {
   if (status.cycle_in_progress) return "STATUS=cycle in progress";
+  if (status.halted_on_config_error) {
+    std::string error = status.last_error;
+    std::replace(error.begin(), error.end(), '\n', ' ');
+    return "STATUS=halted: " + error;
+  }
   if (!status.last_error.empty()) {
     // A newline would start a new assignment in the notification.
     std::string error = status.last_error;
@@ -151,40 +169,55 @@ void stop_all(std::vector<Job>& jobs) {
   for (auto& job : jobs) job.service->stop();
 }
 
-int run_daemon(std::vector<Job>& jobs) {
+// Runs every job on its own thread until a signal, or until every job has halted on a
+// configuration or guard error (exit 2). A job that halts stops alone: the others go on.
+// `started` is called once the jobs' threads run.
+int run_daemon(std::vector<Job>& jobs, const std::function<void()>& started) {
   for (auto& job : jobs) {
-    job.service->set_observer(
-        [](const CycleReport* report, const std::string*, void* ctx) {
-          if (report != nullptr) print_report(*report, *static_cast<const CycleOutput*>(ctx));
-        },
-        &job.how);
+    job.hooks.print = &job.how;
+    job.service->set_observer(on_cycle_end, &job.hooks);
     logging::JobLogScope job_scope(job.service->config().job_name);
     logging::logger()->info("daemon started: a cycle every {} ms",
                             job.service->config().interval.count());
   }
   for (auto& job : jobs) job.service->start();
+  started();
   systemd::notify("READY=1\nSTATUS=daemon started");
   const auto watchdog = systemd::watchdog_ping_interval();
   auto last_ping = std::chrono::steady_clock::now();
   std::string last_status;
+  std::vector<bool> halted(jobs.size(), false);
   if (watchdog.count() > 0) systemd::notify("WATCHDOG=1");
   // A signal asks every job to stop.
   while (!jobs.front().service->stop_requested()) {
     std::vector<ServiceStatus> statuses;
-    bool all_running = true;
-    for (auto& job : jobs) {
-      statuses.push_back(job.service->status());
+    bool all_alive = true;
+    std::size_t halted_count = 0;
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      statuses.push_back(jobs[i].service->status());
       const auto& status = statuses.back();
-      if (!status.running && status.halted_on_config_error) {
-        systemd::notify("STOPPING=1\nSTATUS=halted on a configuration error");
-        stop_all(jobs);
-        return kExitUsage;
+      const bool job_halted = !status.running && status.halted_on_config_error;
+      if (job_halted && !halted[i]) {
+        halted[i] = true;
+        if (jobs.size() > 1) {
+          logging::JobLogScope job_scope(jobs[i].service->config().job_name);
+          logging::logger()->error("job {} halted on a configuration error; the other jobs go on",
+                                   jobs[i].name);
+        }
       }
-      all_running = all_running && status.running;
+      halted_count += job_halted ? 1 : 0;
+      all_alive = all_alive && (status.running || job_halted);
     }
-    // The watchdog is fed only while every worker thread is alive.
+    if (halted_count == jobs.size()) {
+      systemd::notify(systemd_status(jobs, statuses));
+      systemd::notify("STOPPING=1\nSTATUS=halted on a configuration error");
+      stop_all(jobs);
+      if (jobs.size() > 1) logging::logger()->error("every job has halted: the daemon exits");
+      return kExitUsage;
+    }
+    // The watchdog is fed only while every worker thread is alive (or halted on purpose).
     const auto now = std::chrono::steady_clock::now();
-    if (watchdog.count() > 0 && all_running && now - last_ping >= watchdog) {
+    if (watchdog.count() > 0 && all_alive && now - last_ping >= watchdog) {
       systemd::notify("WATCHDOG=1");
       last_ping = now;
     }
@@ -272,7 +305,7 @@ int run(int argc, char** argv) {
       "Exit codes: 0 success, 1 some rows could not be deleted, 2 usage/configuration error, "
       "3 database unreachable.",
       "batch_cleanup"};
-  app.set_version_flag("--version", "batch_cleanup 0.1.0");
+  app.set_version_flag("--version", std::string("batch_cleanup ") + util::version());
   app.fallthrough();  // options of the main command may follow a subcommand
   CleanupConfig config;
   config::OptionTexts texts;
@@ -356,12 +389,26 @@ int run(int argc, char** argv) {
     // Jobs of a daemon run side by side: one bar cannot show them all.
     const bool side_by_side = cli.daemon && jobs.size() > 1;
     if (draw_progress_bar(cli.progress_bar) && !side_by_side) {
+      std::vector<ProgressBar*> bars;
       for (auto& job : jobs) {
         job.bar = std::make_unique<ProgressBar>(stderr);
         job.how.progress_bar = job.bar.get();
+        bars.push_back(job.bar.get());
         job.service->set_progress_observer(
             [raw = job.bar.get()](const CycleProgress& p) { raw->update(p); });
       }
+      // A log line written while a bar is drawn starts on a line of its own.
+      auto& sinks = logging::logger()->sinks();
+      sinks.insert(sinks.begin(), make_line_ending_sink(std::move(bars)));
+    }
+    std::vector<http::JobService> services;
+    for (const auto& job : jobs) services.push_back({job.name, job.service.get()});
+    http::MetricsPublisher publisher(services,
+                                     {cli.metrics_file, cli.push_metrics, resolved.named_jobs});
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      jobs[i].hooks.publisher = publisher.enabled() ? &publisher : nullptr;
+      jobs[i].hooks.index = i;
+      jobs[i].service->set_observer(on_cycle_end, &jobs[i].hooks);
     }
     block_termination_signals();
     start_signal_thread([&jobs](int) {
@@ -369,15 +416,15 @@ int run(int argc, char** argv) {
     });
     std::unique_ptr<http::StatusServer> server;
     if (listen) {
-      std::vector<http::JobService> services;
-      for (const auto& job : jobs) services.push_back({job.name, job.service.get()});
-      server = std::make_unique<http::StatusServer>(std::move(services), cli.unhealthy_after,
-                                                    resolved.named_jobs);
+      server = std::make_unique<http::StatusServer>(
+          services, http::ServerOptions{cli.unhealthy_after, resolved.named_jobs, cli.daemon});
       server->start(*listen);
     }
     int code = kExitSuccess;
     if (cli.daemon) {
-      code = run_daemon(jobs);
+      code = run_daemon(jobs, [&] {
+        if (server) server->set_workers_started();
+      });
     } else {
       for (auto& job : jobs) {
         code = worst_exit_code(code, run_once(job));

@@ -1,6 +1,7 @@
 #include "cli/progress_bar.h"
 
 #include <fmt/format.h>
+#include <spdlog/sinks/base_sink.h>
 
 #include <algorithm>
 #include <cmath>
@@ -47,25 +48,56 @@ std::string render_progress_line(const CycleProgress& progress, int bar_width) {
 void ProgressBar::update(const CycleProgress& progress) {
   std::lock_guard lock(mutex_);
   const auto now = std::chrono::steady_clock::now();
-  if (drawn_ && progress.cycle_id != cycle_id_) std::fputs("\n", out_);
   const bool new_cycle = progress.cycle_id != cycle_id_;
+  if (line_open_ && new_cycle) std::fputs("\n", out_);
   if (!new_cycle && progress.fraction < 1.0 && now - last_draw_ < std::chrono::milliseconds(100)) {
     return;
   }
   cycle_id_ = progress.cycle_id;
   last_draw_ = now;
-  drawn_ = true;
+  line_open_ = true;
   std::fprintf(out_, "\r%s\x1b[K", render_progress_line(progress).c_str());
   std::fflush(out_);
 }
 
 void ProgressBar::finish() {
   std::lock_guard lock(mutex_);
-  if (!drawn_) return;
+  if (line_open_) {
+    std::fputs("\n", out_);
+    std::fflush(out_);
+  }
+  line_open_ = false;
+  cycle_id_.clear();
+}
+
+void ProgressBar::end_line() {
+  std::lock_guard lock(mutex_);
+  if (!line_open_) return;
   std::fputs("\n", out_);
   std::fflush(out_);
-  drawn_ = false;
-  cycle_id_.clear();
+  line_open_ = false;
+}
+
+namespace {
+
+class LineEndingSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit LineEndingSink(std::vector<ProgressBar*> bars) : bars_(std::move(bars)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg&) override {
+    for (auto* bar : bars_) bar->end_line();
+  }
+  void flush_() override {}
+
+ private:
+  std::vector<ProgressBar*> bars_;
+};
+
+}  // namespace
+
+std::shared_ptr<spdlog::sinks::sink> make_line_ending_sink(std::vector<ProgressBar*> bars) {
+  return std::make_shared<LineEndingSink>(std::move(bars));
 }
 
 }  // namespace batch_cleanup::cli

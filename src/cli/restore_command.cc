@@ -31,8 +31,12 @@ CLI::App* declare_restore_command(CLI::App& app, RestoreOptions& options) {
   return restore;
 }
 
-int run_restore(const CleanupConfig& config, const RestoreOptions& options,
-                const std::string& output) {
+namespace {
+
+// SQLSTATE insufficient_privilege.
+constexpr const char* kInsufficientPrivilege = "42501";
+
+int restore(const CleanupConfig& config, const RestoreOptions& options, const std::string& output) {
   if (config.archive_table.empty()) {
     throw ConfigError("restore needs --archive-table: the table the rows were archived to");
   }
@@ -92,6 +96,34 @@ int run_restore(const CleanupConfig& config, const RestoreOptions& options,
     std::cout << std::flush;
   }
   return result.skipped > 0 ? kExitRowsFailed : kExitSuccess;
+}
+
+}  // namespace
+
+int run_restore(const CleanupConfig& config, const RestoreOptions& options,
+                const std::string& output) {
+  try {
+    try {
+      return restore(config, options, output);
+    } catch (const DatabaseError& e) {
+      // A missing privilege is the operator's to grant, like the preflight's findings (exit 2).
+      if (e.sqlstate() != kInsufficientPrivilege) throw;
+      throw ConfigError(std::string("restore refused: ") + e.what() +
+                        " HINT: restore needs INSERT on " + config.pending_table +
+                        " and SELECT, DELETE on " + config.archive_table);
+    }
+  } catch (const std::exception& e) {
+    if (output == "json") {
+      const nlohmann::json report = {{"dry_run", config.dry_run},
+                                     {"selected", 0},
+                                     {"restored", 0},
+                                     {"skipped", 0},
+                                     {"conflicts", nlohmann::json::array()},
+                                     {"error", e.what()}};
+      std::cout << report.dump() << std::endl;
+    }
+    throw;  // the caller logs it and maps it to the exit code
+  }
 }
 
 }  // namespace batch_cleanup::cli

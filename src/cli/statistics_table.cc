@@ -22,10 +22,13 @@ std::string render_statistics(const CycleReport& report) {
   line("find candidates (lock)", p.find_ms);
   line("delete", p.delete_ms);
   line("commit", p.commit_ms);
-  line("archive", p.archive_ms);
+  line("archive (table, file)", p.archive_ms);
   line("waiting on locks or throttle", p.wait_ms);
   line("other (connect, preflight, ...)", other);
   line("total", total);
+  if (report.archived > 0) {
+    out += fmt::format("archive: {} row(s) copied to the archive\n", report.archived);
+  }
   return out;
 }
 

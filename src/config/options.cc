@@ -36,11 +36,23 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
         ->envname("BATCH_CLEANUP_LOG_FORMAT")
         ->capture_default_str();
     app.add_option("--http-listen", cli->http_listen,
-                   "Serve /healthz, /metrics, /status, /history.json and a status page on "
-                   "HOST:PORT (e.g. 127.0.0.1:9187; port 0 picks a free one); off by default")
+                   "Serve /livez, /readyz, /healthz, /metrics, /status, /history.json and a "
+                   "status page on HOST:PORT (e.g. 127.0.0.1:9187; port 0 picks a free one); off "
+                   "by default")
         ->envname("BATCH_CLEANUP_HTTP_LISTEN");
+    app.add_option("--metrics-file", cli->metrics_file,
+                   "After every cycle, write the metrics to this file for node_exporter's "
+                   "textfile collector (atomically: a temporary file renamed over it), e.g. "
+                   "/var/lib/prometheus/node-exporter/batch_cleanup.prom")
+        ->envname("BATCH_CLEANUP_METRICS_FILE");
+    app.add_option("--push-metrics", cli->push_metrics,
+                   "After every cycle, push the metrics to this Prometheus Pushgateway (e.g. "
+                   "http://pushgateway:9091), grouped by job=batch_cleanup, instance=<host> and "
+                   "cleanup_job for a configuration file's jobs")
+        ->envname("BATCH_CLEANUP_PUSH_METRICS");
     app.add_option("--unhealthy-after", cli->unhealthy_after,
-                   "/healthz answers 503 after this many consecutive failed cycles (1..1000)")
+                   "/readyz and /healthz answer 503 after this many consecutive failed cycles "
+                   "(1..1000)")
         ->envname("BATCH_CLEANUP_UNHEALTHY_AFTER")
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{1000}))
         ->capture_default_str();

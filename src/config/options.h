@@ -20,8 +20,12 @@ struct CliSettings {
   std::string log_format = "text";  // text | json
   // HOST:PORT for the status/metrics HTTP server; empty: no server.
   std::string http_listen;
-  // /healthz answers 503 after this many consecutive failed cycles.
+  // /readyz and /healthz answer 503 after this many consecutive failed cycles.
   std::int64_t unhealthy_after = 3;
+  // node_exporter textfile-collector file rewritten after every cycle; empty: none.
+  std::string metrics_file;
+  // Prometheus Pushgateway base URL the metrics are pushed to after every cycle; empty: none.
+  std::string push_metrics;
   // Print a per-phase timing table after every cycle.
   bool statistics = false;
   // The live progress bar on stderr: "auto" (when stderr is a terminal), "always", "never".

@@ -202,8 +202,9 @@ void check_restore_tables(const CleanupConfig& config, const PreflightFacts& fac
                         "directory");
     }
     throw ConfigError("permission denied: the connected role has no INSERT privilege on '" +
-                      facts.pending.name + "', which restore needs. HINT: GRANT INSERT ON " +
-                      facts.pending.name + " TO <role> (and DELETE on the archive table)");
+                      facts.pending.name + "'. HINT: restore needs INSERT on " +
+                      facts.pending.name + " and SELECT, DELETE on the archive table: GRANT " +
+                      "INSERT ON " + facts.pending.name + " TO <role>");
   }
 }
 

@@ -1,13 +1,12 @@
-#include <nlohmann/json.hpp>
+#include "engine/report_json.h"
 
-#include "batch_cleanup/report.h"
-#include "batch_cleanup/service.h"
+#include <cmath>
+
 #include "util/time_format.h"
 
-namespace batch_cleanup {
-namespace {
+namespace batch_cleanup::engine {
 
-nlohmann::json report_object(const CycleReport& report) {
+nlohmann::json report_json(const CycleReport& report) {
   nlohmann::json sample = nlohmann::json::array();
   for (const auto& row : report.sample) {
     sample.push_back({{"key", row.key}, {"email", row.email}, {"reason", row.reason}});
@@ -75,44 +74,75 @@ nlohmann::json report_object(const CycleReport& report) {
   return object;
 }
 
-}  // namespace
+nlohmann::json run_record_json(const RunRecord& run) {
+  return {
+      {"job", run.job},
+      {"cycle_id", run.cycle_id},
+      {"started_at", run.started_at},
+      {"finished_at", run.finished_at},
+      {"host", run.host},
+      {"mode", run.mode},
+      {"candidates", run.candidates},
+      {"deleted", run.deleted},
+      {"failed", run.failed},
+      {"skipped", run.skipped},
+      {"batches", run.batches},
+      {"duration_ms", std::llround(run.duration_ms)},
+      {"outcome", run.outcome},
+      {"error", run.error},
+  };
+}
 
-std::string CycleReport::to_json() const { return report_object(*this).dump(); }
-
-std::string ServiceStatus::to_json() const {
+nlohmann::json status_json(const ServiceStatus& status) {
   const auto time_or_null = [](const std::optional<std::chrono::system_clock::time_point>& t) {
     return t ? nlohmann::json(util::iso8601_utc(*t)) : nlohmann::json(nullptr);
   };
+  nlohmann::json last_by_outcome = nlohmann::json::object();
+  for (const auto& [outcome, when] : status.last_cycle_by_outcome) {
+    last_by_outcome[outcome] = util::iso8601_utc(when);
+  }
   nlohmann::json object = {
-      {"running", running},
-      {"cycle_in_progress", cycle_in_progress},
-      {"interval_hours", static_cast<double>(interval.count()) / 3'600'000.0},
-      {"interval_ms", interval.count()},
-      {"last_run", time_or_null(last_run)},
-      {"next_run", time_or_null(next_run)},
-      {"last_report", last_report ? report_object(*last_report) : nlohmann::json(nullptr)},
-      {"last_error", last_error},
-      {"cycles", cycles},
-      {"failed_cycles", failed_cycles},
-      {"consecutive_failures", consecutive_failures},
-      {"total_deleted", total_deleted},
+      {"running", status.running},
+      {"cycle_in_progress", status.cycle_in_progress},
+      {"interval_hours", static_cast<double>(status.interval.count()) / 3'600'000.0},
+      {"interval_ms", status.interval.count()},
+      {"last_run", time_or_null(status.last_run)},
+      {"next_run", time_or_null(status.next_run)},
+      {"last_report",
+       status.last_report ? report_json(*status.last_report) : nlohmann::json(nullptr)},
+      {"last_error", status.last_error},
+      {"cycles", status.cycles},
+      {"failed_cycles", status.failed_cycles},
+      {"consecutive_failures", status.consecutive_failures},
+      {"total_deleted", status.total_deleted},
       {"total_deleted_by_policy",
-       {{"email", total_deleted_by_policy.email},
-        {"phone", total_deleted_by_policy.phone},
-        {"expired", total_deleted_by_policy.expired}}},
-      {"total_failed", total_failed},
-      {"total_skipped", total_skipped},
-      {"total_no_longer_matching", total_no_longer_matching},
-      {"total_batches", total_batches},
-      {"last_success", time_or_null(last_success)},
-      {"database_unreachable", database_unreachable},
-      {"halted_on_config_error", halted_on_config_error},
-      {"cycles_by_outcome", cycles_by_outcome},
+       {{"email", status.total_deleted_by_policy.email},
+        {"phone", status.total_deleted_by_policy.phone},
+        {"expired", status.total_deleted_by_policy.expired}}},
+      {"total_failed", status.total_failed},
+      {"total_skipped", status.total_skipped},
+      {"total_no_longer_matching", status.total_no_longer_matching},
+      {"total_batches", status.total_batches},
+      {"last_success", time_or_null(status.last_success)},
+      {"database_unreachable", status.database_unreachable},
+      {"halted_on_config_error", status.halted_on_config_error},
+      {"cycles_by_outcome", status.cycles_by_outcome},
+      {"last_cycle_by_outcome", last_by_outcome},
   };
   nlohmann::json recent = nlohmann::json::array();
-  for (const auto& run : recent_cycles) recent.push_back(nlohmann::json::parse(run.to_json()));
+  for (const auto& run : status.recent_cycles) recent.push_back(run_record_json(run));
   object["recent_cycles"] = std::move(recent);
-  return object.dump();
+  return object;
 }
+
+}  // namespace batch_cleanup::engine
+
+namespace batch_cleanup {
+
+std::string CycleReport::to_json() const { return engine::report_json(*this).dump(); }
+
+std::string RunRecord::to_json() const { return engine::run_record_json(*this).dump(); }
+
+std::string ServiceStatus::to_json() const { return engine::status_json(*this).dump(); }
 
 }  // namespace batch_cleanup

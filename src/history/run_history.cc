@@ -1,36 +1,14 @@
 // RunRecord helpers and reading the history table (the writing is the engine's, through the
-// store's history table).
+// store's history table; the JSON is in engine/report_json.cc).
 #include <unistd.h>
 
 #include <climits>
-#include <cmath>
-#include <nlohmann/json.hpp>
 
 #include "batch_cleanup/errors.h"
 #include "batch_cleanup/history.h"
 #include "store/store.h"
 
 namespace batch_cleanup {
-
-std::string RunRecord::to_json() const {
-  return nlohmann::json{
-      {"job", job},
-      {"cycle_id", cycle_id},
-      {"started_at", started_at},
-      {"finished_at", finished_at},
-      {"host", host},
-      {"mode", mode},
-      {"candidates", candidates},
-      {"deleted", deleted},
-      {"failed", failed},
-      {"skipped", skipped},
-      {"batches", batches},
-      {"duration_ms", std::llround(duration_ms)},
-      {"outcome", outcome},
-      {"error", error},
-  }
-      .dump();
-}
 
 std::string cycle_outcome(const CycleReport& report) {
   if (report.dry_run) return "dry_run";

@@ -1,7 +1,9 @@
-// The HTML status page served at GET /: current state, a chart of rows deleted per cycle
-// (inline SVG, drawn by a small script), and a table of the last cycles; with several jobs
-// ({"jobs": [...]}), also a table of the jobs, and the cycles of all of them. Self-contained: no
-// external scripts, styles or fonts.
+// The HTML status page served at GET /: per job (one section each, for {"jobs": [...]} or a
+// single status), the target (backend, redacted database, tables), version, interval, policies,
+// state, next run and totals, a chart of the last cycles (inline SVG drawn by a small script:
+// rows deleted per cycle, failed cycles as full-height red bars whose title is the error, a
+// legend), the rows the last cycle could not delete (key, SQLSTATE, reason), and a table of the
+// last cycles. Self-contained: no external scripts, styles or fonts.
 #pragma once
 
 #include <string>

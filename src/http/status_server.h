@@ -1,16 +1,25 @@
 // The HTTP endpoints of a running batch_cleanup (cpp-httplib, one listener thread):
-//   GET /healthz       200 "ok", or 503 with the reason (see observability/health.h)
-//   GET /metrics       Prometheus text format (observability/prometheus.h)
-//   GET /status        ServiceStatus::to_json() of the service
-//   GET /history.json  the service's recent cycles (ServiceStatus::recent_cycles), oldest first
-//   GET /              the HTML status page (http/status_page.h)
-// With several (named) jobs: /healthz is unhealthy when any job is; /metrics labels every sample
-// job="NAME"; /status is {"jobs":[<a job's status, plus "job">...]}; /history.json holds every
-// job's cycles (each with its "job"), oldest first; the page lists the jobs.
+//   GET /livez              liveness: 200 while the process and its worker threads run, whatever
+//                           the database does; 503 with the reason otherwise
+//   GET /readyz[?job=NAME]  readiness: 503 while the database is unreachable, the last
+//                           --unhealthy-after cycles failed or the job halted; 200 otherwise.
+//                           Without ?job the state of every job (503 when any is not ready);
+//                           404 for a job that does not exist
+//   GET /healthz            200 "ok", or 503 with the reason: the same verdict as /readyz
+//   GET /metrics            Prometheus text format (observability/prometheus.h)
+//   GET /status             the service's status (engine::status_json) plus what the job cleans
+//                           (http/job_info.h)
+//   GET /history.json       the service's recent cycles (ServiceStatus::recent_cycles), oldest
+//   first GET /                   the HTML status page (http/status_page.h)
+// With several (named) jobs: /metrics labels every job's samples cleanup_job="NAME"; /status is
+// {"jobs":[<a job's status, plus "job">...]}; /history.json holds every job's cycles (each with
+// its "job"), oldest first; the page draws a chart per job.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,13 +46,21 @@ struct JobService {
   const BatchCleanupService* service = nullptr;
 };
 
+struct ServerOptions {
+  // /readyz and /healthz answer 503 after this many consecutive failed cycles.
+  std::int64_t unhealthy_after = 3;
+  // The jobs come from a configuration file's [[job]] tables. With false and one job, the
+  // endpoints answer exactly as for a single service (no job label or field).
+  bool named_jobs = false;
+  // The jobs run their own worker threads (--daemon): once set_workers_started() was called,
+  // /livez checks that they still do.
+  bool daemon = false;
+};
+
 class StatusServer {
  public:
-  // `service` must outlive the server.
-  StatusServer(const BatchCleanupService& service, std::int64_t unhealthy_after);
-  // Every service must outlive the server. With `named_jobs` false and one job, the endpoints
-  // answer exactly as for a single service (no job label or field).
-  StatusServer(std::vector<JobService> jobs, std::int64_t unhealthy_after, bool named_jobs);
+  // Every service must outlive the server.
+  StatusServer(std::vector<JobService> jobs, ServerOptions options);
   // Stops the server (as stop()).
   ~StatusServer();
   StatusServer(const StatusServer&) = delete;
@@ -56,13 +73,16 @@ class StatusServer {
   // Stops serving and joins the thread. Idempotent.
   void stop();
 
+  // With options.daemon: the jobs' worker threads have been started. Thread-safe.
+  void set_workers_started() { workers_started_ = true; }
+
  private:
   // The body of /status (and of the page).
-  std::string status_json() const;
+  nlohmann::json status_json() const;
 
   std::vector<JobService> jobs_;
-  bool named_jobs_;
-  std::int64_t unhealthy_after_;
+  ServerOptions options_;
+  std::atomic<bool> workers_started_{false};
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
 };

@@ -16,11 +16,20 @@ Health evaluate_health(const ServiceStatus& status, std::int64_t unhealthy_after
   return {true, "ok"};
 }
 
-Health evaluate_health(const std::vector<std::pair<std::string, ServiceStatus>>& jobs,
-                       std::int64_t unhealthy_after) {
+Health evaluate_health(const JobStatuses& jobs, std::int64_t unhealthy_after) {
   for (const auto& [job, status] : jobs) {
     auto health = evaluate_health(status, unhealthy_after);
     if (!health.healthy) return {false, "job " + job + ": " + health.reason};
+  }
+  return {true, "ok"};
+}
+
+Health evaluate_liveness(const JobStatuses& jobs, bool daemon) {
+  if (!daemon) return {true, "ok"};
+  for (const auto& [job, status] : jobs) {
+    if (!status.running && !status.halted_on_config_error) {
+      return {false, "job " + job + ": its worker thread is not running"};
+    }
   }
   return {true, "ok"};
 }

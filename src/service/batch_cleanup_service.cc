@@ -43,6 +43,69 @@ struct BatchCleanupService::Impl {
     }
   }
 
+  // Adds a finished cycle's counts to the status. Caller holds state_mutex.
+  void count_report(const CycleReport& report) {
+    status.total_deleted += report.deleted;
+    status.total_deleted_by_policy.email += report.deleted_by_policy.email;
+    status.total_deleted_by_policy.phone += report.deleted_by_policy.phone;
+    status.total_deleted_by_policy.expired += report.deleted_by_policy.expired;
+    status.total_failed += report.failed;
+    status.total_skipped += report.skipped;
+    status.total_no_longer_matching += report.no_longer_matching;
+    status.total_batches += report.batches;
+    for (const double ms : report.batch_durations_ms) status.batch_duration.observe(ms / 1000);
+  }
+
+  // A cycle that ended normally (success, partial, interrupted, dry run).
+  void record_finished(const CycleReport& report, const std::string& mode) {
+    const auto now = std::chrono::system_clock::now();
+    std::lock_guard lock(state_mutex);
+    status.cycle_in_progress = false;
+    ++status.cycles;
+    status.consecutive_failures = 0;
+    status.database_unreachable = false;
+    status.last_error.clear();
+    count_report(report);
+    RunRecord run = make_run_record(report, mode);
+    run.job = config.job_name;
+    ++status.cycles_by_outcome[run.outcome];
+    status.last_cycle_by_outcome[run.outcome] = now;
+    if (!report.dry_run) status.last_success = now;
+    remember(std::move(run));
+    status.last_report = report;
+  }
+
+  // A cycle that an error ended. `unreachable`: the database could not be reached. `partial`:
+  // what the cycle had committed before the error, counted like a finished cycle's rows; null
+  // when nothing is known (the engine does not report it yet).
+  void record_failed(const std::string& mode, const std::string& error, bool unreachable,
+                     const CycleReport* partial) {
+    const auto now = std::chrono::system_clock::now();
+    std::lock_guard lock(state_mutex);
+    status.cycle_in_progress = false;
+    ++status.cycles;
+    ++status.failed_cycles;
+    ++status.consecutive_failures;
+    status.database_unreachable = unreachable;
+    status.last_error = error;
+    ++status.cycles_by_outcome["failed"];
+    status.last_cycle_by_outcome["failed"] = now;
+    RunRecord run;
+    if (partial != nullptr) {
+      count_report(*partial);
+      run = make_run_record(*partial, mode);
+    } else {
+      run.started_at = status.last_run ? util::iso8601_utc(*status.last_run) : "";
+      run.finished_at = util::iso8601_utc(now);
+      run.host = host_name();
+      run.mode = mode;
+    }
+    run.job = config.job_name;
+    run.outcome = "failed";
+    run.error = error;
+    remember(std::move(run));
+  }
+
   CycleReport run_cycle(const std::string& mode) {
     logging::JobLogScope job_scope(config.job_name);
     std::lock_guard cycle_lock(cycle_mutex);
@@ -57,52 +120,12 @@ struct BatchCleanupService::Impl {
         if (progress_observer) engine->set_progress_observer(progress_observer);
       }
       CycleReport report = engine->run_cycle(mode);
-      {
-        std::lock_guard lock(state_mutex);
-        status.cycle_in_progress = false;
-        ++status.cycles;
-        status.consecutive_failures = 0;
-        status.database_unreachable = false;
-        status.last_error.clear();
-        status.total_deleted += report.deleted;
-        status.total_deleted_by_policy.email += report.deleted_by_policy.email;
-        status.total_deleted_by_policy.phone += report.deleted_by_policy.phone;
-        status.total_deleted_by_policy.expired += report.deleted_by_policy.expired;
-        status.total_failed += report.failed;
-        status.total_skipped += report.skipped;
-        status.total_no_longer_matching += report.no_longer_matching;
-        status.total_batches += report.batches;
-        for (const double ms : report.batch_durations_ms) status.batch_duration.observe(ms / 1000);
-        RunRecord run = make_run_record(report, mode);
-        run.job = config.job_name;
-        ++status.cycles_by_outcome[run.outcome];
-        if (!report.dry_run) status.last_success = std::chrono::system_clock::now();
-        remember(std::move(run));
-        status.last_report = report;
-      }
+      record_finished(report, mode);
       if (observer) observer(&report, nullptr, observer_ctx);
       return report;
     } catch (const std::exception& e) {
       const std::string error = e.what();
-      {
-        std::lock_guard lock(state_mutex);
-        status.cycle_in_progress = false;
-        ++status.cycles;
-        ++status.failed_cycles;
-        ++status.consecutive_failures;
-        status.database_unreachable = dynamic_cast<const ConnectionError*>(&e) != nullptr;
-        status.last_error = error;
-        ++status.cycles_by_outcome["failed"];
-        RunRecord run;
-        run.job = config.job_name;
-        run.started_at = status.last_run ? util::iso8601_utc(*status.last_run) : "";
-        run.finished_at = util::iso8601_utc(std::chrono::system_clock::now());
-        run.host = host_name();
-        run.mode = mode;
-        run.outcome = "failed";
-        run.error = error;
-        remember(std::move(run));
-      }
+      record_failed(mode, error, dynamic_cast<const ConnectionError*>(&e) != nullptr, nullptr);
       if (observer) observer(nullptr, &error, observer_ctx);
       throw;
     }
@@ -122,8 +145,8 @@ struct BatchCleanupService::Impl {
       try {
         run_cycle("daemon");
       } catch (const ConfigError& e) {
-        logging::logger()->error("cycle refused: {}; the worker stops (fix the configuration)",
-                                 e.what());
+        logging::logger()->error(
+            "cycle refused: {}; this job halts until restarted (fix the configuration)", e.what());
         std::lock_guard lock(state_mutex);
         status.running = false;
         status.next_run.reset();

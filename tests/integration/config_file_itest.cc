@@ -233,27 +233,34 @@ TEST_P(ConfigFileTest, DaemonReportsEveryJobSeparately) {
   EXPECT_EQ(jobs[1]["total_deleted"], 40);
 
   const auto metrics = http_get(port, "/metrics").body;
-  EXPECT_EQ(metric_value(metrics, "batch_cleanup_rows_deleted_total{job=\"tenant_a\"}"), 100)
+  EXPECT_EQ(metric_value(metrics, "batch_cleanup_rows_deleted_total{cleanup_job=\"tenant_a\"}"),
+            100)
       << metrics;
-  EXPECT_EQ(metric_value(metrics, "batch_cleanup_rows_deleted_total{job=\"tenant_b\"}"), 40);
+  EXPECT_EQ(metric_value(metrics, "batch_cleanup_rows_deleted_total{cleanup_job=\"tenant_b\"}"),
+            40);
   EXPECT_EQ(metric_value(metrics,
-                         "batch_cleanup_rows_deleted_by_policy_total{job=\"tenant_a\","
+                         "batch_cleanup_rows_deleted_by_policy_total{cleanup_job=\"tenant_a\","
                          "policy=\"email\"}"),
             100);
   EXPECT_EQ(metric_value(metrics,
-                         "batch_cleanup_rows_deleted_by_policy_total{job=\"tenant_b\","
+                         "batch_cleanup_rows_deleted_by_policy_total{cleanup_job=\"tenant_b\","
                          "policy=\"expired\"}"),
             0);
   EXPECT_EQ(
-      metric_value(metrics, "batch_cleanup_cycles_total{job=\"tenant_a\",outcome=\"success\"}"), 1);
-  EXPECT_EQ(metric_value(metrics, "batch_cleanup_last_cycle_deleted{job=\"tenant_b\"}"), 40);
-  EXPECT_EQ(metric_value(metrics, "batch_cleanup_daemon_running{job=\"tenant_b\"}"), 1);
+      metric_value(metrics,
+                   "batch_cleanup_cycles_total{cleanup_job=\"tenant_a\",outcome=\"success\"}"),
+      1);
+  EXPECT_EQ(metric_value(metrics, "batch_cleanup_last_cycle_deleted{cleanup_job=\"tenant_b\"}"),
+            40);
+  EXPECT_EQ(metric_value(metrics, "batch_cleanup_daemon_running{cleanup_job=\"tenant_b\"}"), 1);
   // 40 rows at 3 per batch on tenant_b; PostgreSQL's page-range batches may hold up to 4x that.
-  const auto batches_b = metric_value(metrics, "batch_cleanup_batches_total{job=\"tenant_b\"}");
+  const auto batches_b =
+      metric_value(metrics, "batch_cleanup_batches_total{cleanup_job=\"tenant_b\"}");
   ASSERT_TRUE(batches_b.has_value());
   EXPECT_GE(*batches_b, db_->is_postgres() ? 4 : 14);
-  EXPECT_EQ(metric_value(metrics, "batch_cleanup_batch_duration_seconds_count{job=\"tenant_b\"}"),
-            batches_b);
+  EXPECT_EQ(
+      metric_value(metrics, "batch_cleanup_batch_duration_seconds_count{cleanup_job=\"tenant_b\"}"),
+      batches_b);
   EXPECT_EQ(metric_value(metrics, "batch_cleanup_rows_deleted_total"), std::nullopt);
 
   EXPECT_EQ(http_get(port, "/healthz").status, 200);

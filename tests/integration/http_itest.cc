@@ -46,9 +46,23 @@ TEST_P(HttpTest, EndpointsReportWhatTheCyclesDid) {
   // 2000 rows at 150 per batch; PostgreSQL's page-range batches hold at most 4x that.
   EXPECT_GE(batches, db_->is_postgres() ? 4 : 14);
 
+  // What the job cleans, for the status page.
+  ASSERT_TRUE(status["info"].is_object()) << status.dump();
+  EXPECT_EQ(status["info"]["backend"], db_->is_postgres() ? "postgresql" : "sqlite");
+  EXPECT_EQ(status["info"]["pending_table"], kPending);
+  EXPECT_EQ(status["info"]["policies"], nlohmann::json::array({"email"}));
+  EXPECT_EQ(status["info"]["interval_ms"], 3'600'000);
+  EXPECT_FALSE(status["info"]["version"].get<std::string>().empty());
+  EXPECT_TRUE(status["last_cycle_by_outcome"].contains("success")) << status.dump();
+
   const auto health = http_get(port, "/healthz");
   EXPECT_EQ(health.status, 200);
   EXPECT_EQ(health.body, "ok\n");
+  for (const char* probe : {"/livez", "/readyz", "/readyz?job=default"}) {
+    const auto answer = http_get(port, probe);
+    EXPECT_EQ(answer.status, 200) << probe;
+    EXPECT_EQ(answer.body, "ok\n") << probe;
+  }
 
   const auto metrics = http_get(port, "/metrics");
   ASSERT_EQ(metrics.status, 200);
@@ -87,7 +101,9 @@ TEST_P(HttpTest, EndpointsReportWhatTheCyclesDid) {
   const auto page = http_get(port, "/");
   ASSERT_EQ(page.status, 200);
   EXPECT_NE(page.content_type.find("text/html"), std::string::npos);
-  EXPECT_NE(page.body.find("<svg id=\"chart\""), std::string::npos);
+  EXPECT_NE(page.body.find("<div id=\"jobs\"></div>"), std::string::npos);
+  EXPECT_NE(page.body.find("<script id=\"initial-status\" type=\"application/json\">"),
+            std::string::npos);
   EXPECT_NE(page.body.find(cycles[0]["cycle_id"].get<std::string>()), std::string::npos);
 
   EXPECT_EQ(http_get(port, "/nope").status, 404);

@@ -2,17 +2,21 @@
 // table, the status page and the systemd notification protocol.
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -20,13 +24,17 @@
 #include "batch_cleanup/errors.h"
 #include "cli/progress_bar.h"
 #include "cli/statistics_table.h"
+#include "http/pushgateway.h"
 #include "http/status_page.h"
 #include "http/status_server.h"
 #include "log/json_formatter.h"
 #include "log/log_context.h"
 #include "log/logger.h"
 #include "observability/health.h"
+#include "observability/metric_family.h"
+#include "observability/process_metrics.h"
 #include "observability/prometheus.h"
+#include "observability/textfile.h"
 #include "systemd/notify.h"
 
 namespace batch_cleanup {
@@ -89,10 +97,125 @@ TEST(MetricsTest, RendersCountersGaugesAndACumulativeHistogram) {
   while (std::getline(lines, line)) {
     if (line.rfind("# TYPE ", 0) == 0) ++types;
     if (line[0] == '#') continue;
-    EXPECT_EQ(line.rfind("batch_cleanup_", 0), 0u) << line;
+    EXPECT_TRUE(line.rfind("batch_cleanup_", 0) == 0 || line.rfind("process_", 0) == 0) << line;
     EXPECT_NO_THROW(std::stod(line.substr(line.rfind(' ') + 1))) << line;
   }
-  EXPECT_EQ(types, 15);
+  // 21 of the job, build_info, and 6 process_* families.
+  EXPECT_EQ(types, 28);
+}
+
+TEST(MetricsTest, GaugesForAlertsBatchJobsAndTheBacklog) {
+  ServiceStatus status;
+  status.interval = std::chrono::minutes(15);
+  status.database_unreachable = true;
+  status.halted_on_config_error = true;
+  status.last_cycle_by_outcome["partial"] =
+      std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'100));
+  CycleReport report;
+  report.candidates = 120;
+  report.deleted = 100;
+  report.failed = 3;
+  report.skipped = 12;
+  report.no_longer_matching = 5;
+  status.last_report = report;
+  std::string text = observability::render_metrics(status);
+  for (const char* line : {
+           "batch_cleanup_interval_seconds 900\n",
+           "batch_cleanup_database_up 0\n",
+           "batch_cleanup_job_halted 1\n",
+           "batch_cleanup_last_cycle_failed 3\n",
+           // 120 matched: 100 deleted, 5 no longer matching, 15 (refused or locked) left.
+           "batch_cleanup_backlog_rows 15\n",
+           "batch_cleanup_last_cycle_timestamp_seconds{outcome=\"partial\"} 1700000100\n",
+           "batch_cleanup_last_cycle_timestamp_seconds{outcome=\"success\"} 0\n",
+           "# TYPE batch_cleanup_build_info gauge\n",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n---\n" << text;
+  }
+  EXPECT_TRUE(std::regex_search(
+      text,
+      std::regex(
+          R"(\nbatch_cleanup_build_info\{version="[0-9]+\.[0-9]+\.[0-9]+",libpq="[0-9.]+",sqlite="3\.[0-9.]+"\} 1\n)")))
+      << text;
+  // A dry run's candidates are the backlog.
+  report.dry_run = true;
+  status.last_report = report;
+  text = observability::render_metrics(status);
+  EXPECT_NE(text.find("batch_cleanup_backlog_rows 120\n"), std::string::npos) << text;
+  status.database_unreachable = false;
+  text = observability::render_metrics(status);
+  EXPECT_NE(text.find("batch_cleanup_database_up 1\n"), std::string::npos) << text;
+}
+
+TEST(MetricsTest, ProcessMetricsAreThoseOfThisProcess) {
+  const auto stats = observability::read_process_stats();
+  ASSERT_TRUE(stats.has_value());
+  const double now = static_cast<double>(std::time(nullptr));
+  EXPECT_GT(stats->start_time_seconds, now - 3600);
+  EXPECT_LE(stats->start_time_seconds, now + 1);
+  EXPECT_GT(stats->resident_bytes, 1e6);
+  EXPECT_GE(stats->virtual_bytes, stats->resident_bytes);
+  EXPECT_GE(stats->open_fds, 3);  // stdin, stdout, stderr
+  EXPECT_GT(stats->max_fds, stats->open_fds);
+  EXPECT_GE(stats->cpu_seconds, 0);
+  const auto text = observability::render_metrics(ServiceStatus{});
+  for (const char* name : {"process_cpu_seconds_total ", "process_resident_memory_bytes ",
+                           "process_start_time_seconds ", "process_open_fds "}) {
+    EXPECT_NE(text.find(std::string("\n") + name), std::string::npos) << name;
+  }
+  // Not in the batch expositions (textfile, Pushgateway): their collectors export their own.
+  const auto batch = observability::render_metrics({{"default", ServiceStatus{}}},
+                                                   {.label_jobs = false, .process_metrics = false});
+  EXPECT_EQ(batch.find("process_"), std::string::npos) << batch;
+}
+
+TEST(MetricFamilyTest, RendersLabelsEscapedAndAddsThemAsData) {
+  std::vector<observability::MetricFamily> families{
+      {"x_total",
+       observability::MetricType::kCounter,
+       "Help with \\ and\nnewline.",
+       {{"", {{"path", "a\"b\\c\nd"}}, 1}, {"", {}, 2.5}}},
+      {"h",
+       observability::MetricType::kHistogram,
+       "H.",
+       {{"_bucket", {{"le", "+Inf"}}, 3}, {"_count", {}, 3}}}};
+  observability::prepend_label(families, {"cleanup_job", "a"});
+  observability::merge_families(
+      families, {{"h", observability::MetricType::kHistogram, "H.", {{"_count", {}, 7}}},
+                 {"g",
+                  observability::MetricType::kGauge,
+                  "G.",
+                  {{"", {}, std::numeric_limits<double>::quiet_NaN()}}}});
+  EXPECT_EQ(observability::render_text(families),
+            "# HELP x_total Help with \\\\ and\\nnewline.\n"
+            "# TYPE x_total counter\n"
+            "x_total{cleanup_job=\"a\",path=\"a\\\"b\\\\c\\nd\"} 1\n"
+            "x_total{cleanup_job=\"a\"} 2.5\n"
+            "# HELP h H.\n# TYPE h histogram\n"
+            "h_bucket{cleanup_job=\"a\",le=\"+Inf\"} 3\n"
+            "h_count{cleanup_job=\"a\"} 3\n"
+            "h_count 7\n"
+            "# HELP g G.\n# TYPE g gauge\n"
+            "g NaN\n");
+}
+
+// Prometheus sets job and instance on every series it scrapes; a series of ours with either
+// label would arrive renamed exported_job / exported_instance.
+TEST(MetricsTest, NoSeriesCarriesJobOrInstance) {
+  ServiceStatus status;
+  status.last_report = CycleReport{};
+  for (const bool label_jobs : {false, true}) {
+    const auto families = observability::metric_families(
+        {{"tenant_a", status}, {"tenant_b", status}}, {.label_jobs = label_jobs});
+    for (const auto& family : families) {
+      for (const auto& sample : family.samples) {
+        for (const auto& label : sample.labels) {
+          EXPECT_NE(label.name, "job") << family.name;
+          EXPECT_NE(label.name, "instance") << family.name;
+        }
+      }
+    }
+  }
 }
 
 TEST(MetricsTest, BeforeTheFirstCycleEverythingIsZero) {
@@ -164,35 +287,40 @@ TEST(MetricsTest, SeveralJobsLabelEverySampleAndShareHelpAndType) {
   a.batch_duration.observe(0.003);
   ServiceStatus b;
   b.total_deleted = 22;
+  const observability::ExpositionOptions labelled{.label_jobs = true, .process_metrics = false};
   const std::string text = observability::render_metrics(
-      std::vector<observability::JobStatus>{{"tenant_a", a}, {"tenant_b", b}});
+      std::vector<observability::JobStatus>{{"tenant_a", a}, {"tenant_b", b}}, labelled);
   for (const char* line : {
            "# TYPE batch_cleanup_rows_deleted_total counter\n"
-           "batch_cleanup_rows_deleted_total{job=\"tenant_a\"} 11\n"
-           "batch_cleanup_rows_deleted_total{job=\"tenant_b\"} 22\n",
-           "batch_cleanup_cycles_total{job=\"tenant_a\",outcome=\"success\"} 2\n",
-           "batch_cleanup_cycles_total{job=\"tenant_b\",outcome=\"success\"} 0\n",
-           "batch_cleanup_batch_duration_seconds_bucket{job=\"tenant_a\",le=\"0.005\"} 1\n",
-           "batch_cleanup_batch_duration_seconds_count{job=\"tenant_b\"} 0\n",
+           "batch_cleanup_rows_deleted_total{cleanup_job=\"tenant_a\"} 11\n"
+           "batch_cleanup_rows_deleted_total{cleanup_job=\"tenant_b\"} 22\n",
+           "batch_cleanup_cycles_total{cleanup_job=\"tenant_a\",outcome=\"success\"} 2\n",
+           "batch_cleanup_cycles_total{cleanup_job=\"tenant_b\",outcome=\"success\"} 0\n",
+           "batch_cleanup_batch_duration_seconds_bucket{cleanup_job=\"tenant_a\",le=\"0.005\"} 1\n",
+           "batch_cleanup_batch_duration_seconds_count{cleanup_job=\"tenant_b\"} 0\n",
        }) {
     EXPECT_NE(text.find(line), std::string::npos) << line << "\n---\n" << text;
   }
-  // HELP and TYPE once per metric; every sample carries a job label.
-  const std::string single = observability::render_metrics(a);
+  // HELP and TYPE once per metric; every job sample carries its cleanup_job label; build_info
+  // is the process's, once.
+  const std::string single = observability::render_metrics(
+      {{"tenant_a", a}}, {.label_jobs = true, .process_metrics = false});
   std::istringstream lines(text);
   std::string line;
   int types = 0;
   int samples = 0;
   while (std::getline(lines, line)) {
     if (line.rfind("# TYPE ", 0) == 0) ++types;
-    if (line[0] == '#') continue;
+    if (line[0] == '#' || line.rfind("batch_cleanup_build_info{", 0) == 0) continue;
     ++samples;
-    EXPECT_NE(line.find("{job=\"tenant_"), std::string::npos) << line;
+    EXPECT_NE(line.find("{cleanup_job=\"tenant_"), std::string::npos) << line;
   }
   int single_samples = 0;
   std::istringstream single_lines(single);
-  while (std::getline(single_lines, line)) single_samples += line[0] == '#' ? 0 : 1;
-  EXPECT_EQ(types, 15);
+  while (std::getline(single_lines, line)) {
+    single_samples += line[0] == '#' || line.rfind("batch_cleanup_build_info{", 0) == 0 ? 0 : 1;
+  }
+  EXPECT_EQ(types, 22);
   EXPECT_EQ(samples, 2 * single_samples);
 }
 
@@ -206,6 +334,97 @@ TEST(HealthTest, SeveralJobsAreUnhealthyWhenAnyIs) {
   EXPECT_FALSE(health.healthy);
   EXPECT_NE(health.reason.find("job b: halted on a configuration error"), std::string::npos)
       << health.reason;
+}
+
+TEST(HealthTest, LivenessIgnoresTheDatabaseAndHaltedJobs) {
+  ServiceStatus running;
+  running.running = true;
+  running.consecutive_failures = 9;
+  running.database_unreachable = true;  // an outage: not ready, but alive
+  ServiceStatus halted;
+  halted.halted_on_config_error = true;
+  ServiceStatus dead;  // a daemon job whose thread is gone without halting
+  EXPECT_TRUE(observability::evaluate_liveness({{"a", running}, {"b", halted}}, true).healthy);
+  EXPECT_FALSE(observability::evaluate_health({{"a", running}}, 3).healthy);
+  const auto health = observability::evaluate_liveness({{"a", running}, {"c", dead}}, true);
+  EXPECT_FALSE(health.healthy);
+  EXPECT_EQ(health.reason, "job c: its worker thread is not running");
+  // --run-once starts no worker thread.
+  EXPECT_TRUE(observability::evaluate_liveness({{"c", dead}}, false).healthy);
+}
+
+TEST(TextfileTest, ReplacesTheFileAtomicallyReadableByTheCollector) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("bc_textfile_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / "batch_cleanup.prom").string();
+  const auto old_umask = umask(077);
+  observability::write_file_atomically(path, "a 1\n");
+  observability::write_file_atomically(path, "a 2\n");
+  umask(old_umask);
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "a 2\n");
+  struct stat info {};
+  ASSERT_EQ(stat(path.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0644u);
+  // Only the file itself is left: no temporary file.
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir),
+                          std::filesystem::directory_iterator()),
+            1);
+  EXPECT_NO_THROW(observability::check_writable_location(path, "--metrics-file"));
+  EXPECT_THROW(observability::check_writable_location((dir / "missing" / "x.prom").string(),
+                                                      "--metrics-file"),
+               ConfigError);
+  EXPECT_THROW(observability::check_writable_location(dir.string(), "--metrics-file"), ConfigError);
+  EXPECT_THROW(observability::write_file_atomically((dir / "missing" / "x.prom").string(), ""),
+               std::runtime_error);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(PushgatewayTest, GroupingPathAndUrls) {
+  EXPECT_EQ(http::grouping_path("http://pg:9091",
+                                {{"job", "batch_cleanup"}, {"instance", "host-1.example"}}),
+            "/metrics/job/batch_cleanup/instance/host-1.example");
+  // A path prefix is kept; values a path cannot hold are base64url-encoded.
+  EXPECT_EQ(http::grouping_path("http://pg:9091/gw/", {{"job", "a/b"}, {"instance", ""}}),
+            "/gw/metrics/job@base64/YS9i/instance@base64/=");
+  EXPECT_NO_THROW(http::check_push_url("http://127.0.0.1:9091"));
+  for (const char* bad : {"127.0.0.1:9091", "ftp://x", "http://", "http://:9091"}) {
+    EXPECT_THROW(http::check_push_url(bad), ConfigError) << bad;
+  }
+}
+
+TEST(ProgressBarTest, ALogLineNeverStartsOnTheBarsLine) {
+  std::FILE* out = std::tmpfile();
+  ASSERT_NE(out, nullptr);
+  cli::ProgressBar bar(out);
+  // The logger of the command line: the line-ending sink first, then the terminal's sink.
+  std::ostringstream unused;
+  auto terminal = std::make_shared<spdlog::sinks::ostream_sink_mt>(unused);
+  struct FileSink final : spdlog::sinks::base_sink<std::mutex> {
+    explicit FileSink(std::FILE* f) : file(f) {}
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+      std::fprintf(file, "%.*s\n", static_cast<int>(msg.payload.size()), msg.payload.data());
+    }
+    void flush_() override {}
+    std::FILE* file;
+  };
+  spdlog::logger log("bar_test",
+                     {cli::make_line_ending_sink({&bar}), std::make_shared<FileSink>(out)});
+  CycleProgress p;
+  p.cycle_id = "c1";
+  p.fraction = 1.0;
+  bar.update(p);
+  log.info("cycle c1 finished");
+  bar.finish();  // the report: nothing more to end
+  std::rewind(out);
+  std::string text;
+  for (int c; (c = std::fgetc(out)) != EOF;) text += static_cast<char>(c);
+  std::fclose(out);
+  EXPECT_NE(text.find("ETA 0:00\x1b[K\ncycle c1 finished\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("\n\n"), std::string::npos) << text;
 }
 
 TEST(JsonLogTest, NamedJobsAreTaggedTheDefaultJobIsNot) {
@@ -278,7 +497,14 @@ TEST(StatisticsTest, OneLinePerPhaseWithShares) {
             std::string::npos)
       << table;
   EXPECT_NE(table.find("commit                                  300.0   30.0%"), std::string::npos);
-  EXPECT_NE(table.find("archive                                   0.0"), std::string::npos);
+  EXPECT_NE(table.find("archive (table, file)                     0.0"), std::string::npos);
+  EXPECT_EQ(table.find("row(s) copied to the archive"), std::string::npos) << table;
+  report.archived = 42;
+  report.phases.archive_ms = 20;
+  EXPECT_NE(cli::render_statistics(report).find("archive (table, file)                    20.0"),
+            std::string::npos);
+  EXPECT_NE(cli::render_statistics(report).find("archive: 42 row(s) copied to the archive\n"),
+            std::string::npos);
   EXPECT_NE(table.find("waiting on locks or throttle            250.0   25.0%"), std::string::npos);
   EXPECT_NE(table.find("other (connect, preflight, ...)         150.0   15.0%"), std::string::npos);
 }
@@ -360,11 +586,14 @@ TEST(DeployFilesTest, AlertRulesUseExportedMetrics) {
   for (auto it = std::sregex_iterator(text.begin(), text.end(), name); it != std::sregex_iterator();
        ++it) {
     const std::string metric = it->str();
-    if (metric == "batch_cleanup_alerts") continue;  // the file's own name in a comment
-    EXPECT_NE(metrics.find("\n" + metric + " "), std::string::npos) << metric;
+    // The file's own name and its tests' in comments.
+    if (metric == "batch_cleanup_alerts" || metric == "batch_cleanup_alerts_test") continue;
+    EXPECT_TRUE(metrics.find("\n" + metric + " ") != std::string::npos ||
+                metrics.find("\n" + metric + "{") != std::string::npos)
+        << metric;
     ++checked;
   }
-  EXPECT_GE(checked, 3);
+  EXPECT_GE(checked, 6);
 }
 
 }  // namespace

@@ -1,0 +1,71 @@
+#include "http/job_info.h"
+
+#include "config/database_url.h"
+#include "config/duration.h"
+#include "util/version.h"
+
+namespace batch_cleanup::http {
+namespace {
+
+const char* normalization_name(EmailNormalization normalization) {
+  switch (normalization) {
+    case EmailNormalization::kLower:
+      return "lower";
+    case EmailNormalization::kLowerTrim:
+      return "lower-trim";
+    case EmailNormalization::kNone:
+      break;
+  }
+  return "none";
+}
+
+}  // namespace
+
+nlohmann::json job_info(const CleanupConfig& config) {
+  nlohmann::json info = {{"version", util::version()},
+                         {"users_table", config.users_table},
+                         {"pending_table", config.pending_table},
+                         {"interval_ms", config.interval.count()},
+                         {"dry_run", config.dry_run},
+                         {"archive_table", config.archive_table}};
+  try {
+    const auto target = config::parse_database_url(config.database_url);
+    info["backend"] = target.backend == config::Backend::kSqlite ? "sqlite" : "postgresql";
+    info["database"] = target.redacted;
+  } catch (const std::exception&) {
+    info["backend"] = "unknown";
+    info["database"] = "";
+  }
+  auto policies = nlohmann::json::array();
+  if (config.match_email) {
+    std::string email = "email";
+    if (config.normalize_email != EmailNormalization::kNone) {
+      email += std::string(" (") + normalization_name(config.normalize_email) + ")";
+    }
+    policies.push_back(email);
+  }
+  if (config.match_phone) policies.push_back("phone (" + config.phone_column + ")");
+  if (config.expire_after.count() > 0) {
+    policies.push_back("expired after " + config::format_duration(config.expire_after));
+  }
+  auto protections = nlohmann::json::array();
+  if (config.min_age.count() > 0) {
+    protections.push_back("min-age " + config::format_duration(config.min_age));
+  }
+  if (!config.exclude_emails.empty() || !config.exclude_domains.empty()) {
+    protections.push_back("exempt: " + std::to_string(config.exclude_emails.size()) +
+                          " email(s), " + std::to_string(config.exclude_domains.size()) +
+                          " domain(s)");
+  }
+  if (config.max_deletes >= 0) {
+    protections.push_back("max-deletes " + std::to_string(config.max_deletes));
+  }
+  if (config.max_fraction > 0) {
+    protections.push_back("max-fraction " + nlohmann::json(config.max_fraction).dump());
+  }
+  info["policies"] = std::move(policies);
+  info["protections"] = std::move(protections);
+  return info;
+}
+
+}  // namespace batch_cleanup::http
