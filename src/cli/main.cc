@@ -272,7 +272,7 @@ int run(int argc, char** argv) {
       "Exit codes: 0 success, 1 some rows could not be deleted, 2 usage/configuration error, "
       "3 database unreachable.",
       "batch_cleanup"};
-  app.set_version_flag("--version", "batch_cleanup 0.1.0");
+  app.set_version_flag("--version", std::string("batch_cleanup ") + kVersion);
   app.fallthrough();  // options of the main command may follow a subcommand
   CleanupConfig config;
   config::OptionTexts texts;
