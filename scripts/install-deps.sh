@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git python3
+  man-db zsh bash-completion
   libpq-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev libtomlplusplus-dev
   postgresql postgresql-client openssl

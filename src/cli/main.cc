@@ -19,6 +19,7 @@
 #include "batch_cleanup/batch_cleanup.h"
 #include "cli/config_command.h"
 #include "cli/demo.h"
+#include "cli/docs_command.h"
 #include "cli/exit_codes.h"
 #include "cli/explain.h"
 #include "cli/history_command.h"
@@ -291,6 +292,8 @@ int run(int argc, char** argv) {
   auto* restore = declare_restore_command(app, restore_options);
   restore->add_option("--job", job_name, "The job of the configuration file to restore for");
   auto* config_command = declare_config_command(app);
+  DocsOptions docs_options;
+  auto* docs = declare_docs_command(app, docs_options);  // hidden: man pages, completions
 
   try {
     app.parse(argc, argv);
@@ -298,6 +301,7 @@ int run(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? kExitSuccess : kExitUsage;
   }
+  if (docs->parsed()) return run_docs(app, docs_options);
 
   std::vector<Job> jobs;
   try {
