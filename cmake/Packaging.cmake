@@ -4,9 +4,12 @@
 # installs the library, headers, binary, man pages and completions under its prefix).
 # Debian's hardening flags (dpkg-buildflags: fortify, full RELRO) for everything the package
 # ships; lintian checks the binary for them.
-foreach(_target batch_cleanup batch_cleanup_cli)
-  target_compile_definitions(${_target} PRIVATE $<$<NOT:$<CONFIG:Debug>>:_FORTIFY_SOURCE=2>)
-endforeach()
+# (Not in the fuzzing build: its sanitizers replace the same functions.)
+if(NOT BATCH_CLEANUP_BUILD_FUZZERS)
+  foreach(_target batch_cleanup batch_cleanup_cli)
+    target_compile_definitions(${_target} PRIVATE $<$<NOT:$<CONFIG:Debug>>:_FORTIFY_SOURCE=2>)
+  endforeach()
+endif()
 target_link_options(batch_cleanup_cli PRIVATE LINKER:-z,relro LINKER:-z,now)
 
 set(BATCH_CLEANUP_DEB_DIR ${CMAKE_CURRENT_BINARY_DIR}/deb)
