@@ -5,6 +5,9 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git python3
+  # the package tier: .deb (CPack, dpkg-shlibdeps, lintian), man pages and completions, a Debian
+  # 12 root (mmdebstrap), the OCI image (umoci, skopeo), units, manifests (yamllint)
+  file lintian man-db zsh bash-completion mmdebstrap mount umoci skopeo yamllint python3-yaml systemd
   libpq-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev libtomlplusplus-dev
   postgresql postgresql-client openssl

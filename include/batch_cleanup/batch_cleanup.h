@@ -5,4 +5,5 @@
 #include "batch_cleanup/errors.h"
 #include "batch_cleanup/report.h"
 #include "batch_cleanup/service.h"
+#include "batch_cleanup/version.h"
 #include "batch_cleanup/worker.h"

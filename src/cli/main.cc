@@ -19,6 +19,7 @@
 #include "batch_cleanup/batch_cleanup.h"
 #include "cli/config_command.h"
 #include "cli/demo.h"
+#include "cli/docs_command.h"
 #include "cli/exit_codes.h"
 #include "cli/explain.h"
 #include "cli/history_command.h"
@@ -37,7 +38,7 @@
 #include "log/logger.h"
 #include "store/store.h"
 #include "systemd/notify.h"
-#include "util/version.h"
+#include "batch_cleanup/version.h"
 
 namespace batch_cleanup::cli {
 namespace {
@@ -305,7 +306,7 @@ int run(int argc, char** argv) {
       "Exit codes: 0 success, 1 some rows could not be deleted, 2 usage/configuration error, "
       "3 database unreachable.",
       "batch_cleanup"};
-  app.set_version_flag("--version", std::string("batch_cleanup ") + util::version());
+  app.set_version_flag("--version", std::string("batch_cleanup ") + kVersion);
   app.fallthrough();  // options of the main command may follow a subcommand
   CleanupConfig config;
   config::OptionTexts texts;
@@ -324,6 +325,8 @@ int run(int argc, char** argv) {
   auto* restore = declare_restore_command(app, restore_options);
   restore->add_option("--job", job_name, "The job of the configuration file to restore for");
   auto* config_command = declare_config_command(app);
+  DocsOptions docs_options;
+  auto* docs = declare_docs_command(app, docs_options);  // hidden: man pages, completions
 
   try {
     app.parse(argc, argv);
@@ -331,6 +334,7 @@ int run(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? kExitSuccess : kExitUsage;
   }
+  if (docs->parsed()) return run_docs(app, docs_options);
 
   std::vector<Job> jobs;
   try {

@@ -189,20 +189,39 @@ struct CheckedEntry {
   std::string option;  // the long option name
 };
 
-class Resolver {
- public:
-  Resolver(const std::vector<GivenOption>& given, std::optional<ConfigFile> file)
-      : given_(given), file_(std::move(file)) {
+// The long names of declare_options(): all of them, those a [[job]] table accepts, and those
+// that take several values.
+struct KnownOptions {
+  KnownOptions() {
     OptionSet all(true);
     for (const auto* option : all.app.get_options()) {
       const auto name = long_name(*option);
       if (name.empty()) continue;
-      all_options_.insert(name);
-      if (takes_several(*option)) several_.insert(name);
+      all_options.insert(name);
+      if (takes_several(*option)) several.insert(name);
     }
     OptionSet jobs(false);
-    for (const auto* option : jobs.app.get_options()) job_options_.insert(long_name(*option));
+    for (const auto* option : jobs.app.get_options()) job_options.insert(long_name(*option));
   }
+
+  std::set<std::string> all_options;
+  std::set<std::string> job_options;
+  std::set<std::string> several;
+};
+
+const KnownOptions& known_options() {
+  static const KnownOptions known;
+  return known;
+}
+
+class Resolver {
+ public:
+  Resolver(const std::vector<GivenOption>& given, std::optional<ConfigFile> file)
+      : given_(given),
+        file_(std::move(file)),
+        all_options_(known_options().all_options),
+        job_options_(known_options().job_options),
+        several_(known_options().several) {}
 
   ResolvedConfig resolve() {
     ResolvedConfig out;
@@ -410,9 +429,9 @@ class Resolver {
 
   const std::vector<GivenOption>& given_;
   std::optional<ConfigFile> file_;
-  std::set<std::string> all_options_;
-  std::set<std::string> job_options_;
-  std::set<std::string> several_;
+  const std::set<std::string>& all_options_;
+  const std::set<std::string>& job_options_;
+  const std::set<std::string>& several_;
   std::vector<std::string> warnings_;
 };
 
@@ -467,6 +486,17 @@ std::vector<GivenOption> given_options(const CLI::App& app) {
     out.push_back(std::move(given));
   }
   return out;
+}
+
+FileKeyRule file_key_rule(const CLI::Option& option) {
+  const auto& known = known_options();
+  const auto name = long_name(option);
+  FileKeyRule rule;
+  // check_table() refuses `config`: a file cannot name another one.
+  rule.key = name != "config" && known.all_options.contains(name);
+  rule.process_wide = rule.key && !known.job_options.contains(name);
+  rule.array = rule.key && known.several.contains(name);
+  return rule;
 }
 
 std::string ValueSource::text() const {

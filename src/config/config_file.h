@@ -58,6 +58,16 @@ struct GivenOption {
 // environment variable.
 std::vector<GivenOption> given_options(const CLI::App& app);
 
+// What the configuration file makes of an option of declare_options().
+struct FileKeyRule {
+  bool key = false;           // false: not a key of the file (--config, --help, --version)
+  bool process_wide = false;  // only at the top level, not in a [[job]] table
+  bool array = false;         // takes several values: an array
+};
+
+// The rule for `option`, found by its long name (the key: the name without dashes).
+FileKeyRule file_key_rule(const CLI::Option& option);
+
 // Where a value came from.
 struct ValueSource {
   enum class Kind { kDefault, kFlag, kEnv, kFile };

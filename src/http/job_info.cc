@@ -2,7 +2,7 @@
 
 #include "config/database_url.h"
 #include "config/duration.h"
-#include "util/version.h"
+#include "batch_cleanup/version.h"
 
 namespace batch_cleanup::http {
 namespace {
@@ -22,7 +22,7 @@ const char* normalization_name(EmailNormalization normalization) {
 }  // namespace
 
 nlohmann::json job_info(const CleanupConfig& config) {
-  nlohmann::json info = {{"version", util::version()},
+  nlohmann::json info = {{"version", kVersion},
                          {"users_table", config.users_table},
                          {"pending_table", config.pending_table},
                          {"interval_ms", config.interval.count()},

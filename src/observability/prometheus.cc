@@ -9,7 +9,7 @@
 #include <chrono>
 
 #include "observability/process_metrics.h"
-#include "util/version.h"
+#include "batch_cleanup/version.h"
 
 namespace batch_cleanup::observability {
 namespace {
@@ -162,7 +162,7 @@ MetricFamily build_info_family() {
       "A constant 1, labelled with the version of batch_cleanup and of the "
       "libpq and SQLite libraries it runs with.",
       {Sample{"",
-              {{"version", util::version()},
+              {{"version", kVersion},
                {"libpq", std::to_string(libpq / 10000) + "." + std::to_string(libpq % 10000)},
                {"sqlite", sqlite3_libversion()}},
               1}}};
