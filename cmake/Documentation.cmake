@@ -1,11 +1,6 @@
 # The man pages batch_cleanup(1) and batch_cleanup.toml(5) and the bash and zsh completions,
 # written at build time by the binary itself (its hidden `generate-docs` subcommand walks the
 # declared options: src/cli/docs_command.h), so they cannot drift from the command line.
-target_sources(batch_cleanup_cli PRIVATE
-  ${PROJECT_SOURCE_DIR}/src/cli/docs_command.cc
-  ${PROJECT_SOURCE_DIR}/src/cli/docs_model.cc
-  ${PROJECT_SOURCE_DIR}/src/cli/manual_page.cc
-  ${PROJECT_SOURCE_DIR}/src/cli/shell_completion.cc)
 
 find_program(BATCH_CLEANUP_GZIP gzip REQUIRED)
 set(BATCH_CLEANUP_DOCS_DIR ${CMAKE_CURRENT_BINARY_DIR}/docs)

@@ -3,17 +3,15 @@
 #include <gtest/gtest.h>
 
 #include "batch_cleanup/errors.h"
-#include "engine/cleanup_engine.h"
-#include "support/fake_store.h"
+#include "support/engine_fixture.h"
 
 namespace batch_cleanup {
 namespace {
 
 using testing::FakeDatabase;
 using testing::FakeRow;
-using testing::FakeStore;
 
-class EngineHistoryTest : public ::testing::Test {
+class EngineHistoryTest : public testing::EngineFixture {
  protected:
   void SetUp() override {
     config_.retry_base_delay = std::chrono::milliseconds(5);
@@ -27,14 +25,6 @@ class EngineHistoryTest : public ::testing::Test {
           FakeRow{key, std::string(1, static_cast<char>('a' + i % 3)) + "@example.com", false, ""};
     }
   }
-
-  engine::CleanupEngine make_engine() {
-    return engine::CleanupEngine(config_, std::make_unique<FakeStore>(db_), stop_);
-  }
-
-  CleanupConfig config_;
-  FakeDatabase db_;
-  std::shared_ptr<engine::StopFlag> stop_ = std::make_shared<engine::StopFlag>();
 };
 
 TEST_F(EngineHistoryTest, EachCycleIsRecordedOnceWithItsCounts) {

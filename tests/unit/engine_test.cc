@@ -3,28 +3,19 @@
 
 #include <thread>
 
-#include "engine/cleanup_engine.h"
-#include "support/fake_store.h"
+#include "support/engine_fixture.h"
 
 namespace batch_cleanup {
 namespace {
 
 using testing::FakeDatabase;
 using testing::FakeRow;
-using testing::FakeStore;
 
-class EngineTest : public ::testing::Test {
+class EngineTest : public testing::EngineFixture {
  protected:
   void SetUp() override {
-    config_.retry_base_delay = std::chrono::milliseconds(1);
-    config_.retry_max_delay = std::chrono::milliseconds(4);
-    config_.batch_size = 3;
     db_.user_emails = {"a@example.com", "b@example.com", "c@example.com", "d@example.com",
                        "e@example.com"};
-  }
-
-  void add_pending(const std::string& key, std::optional<std::string> email) {
-    db_.pending[key] = FakeRow{key, std::move(email), false, ""};
   }
 
   void add_matching(int count) {
@@ -32,15 +23,6 @@ class EngineTest : public ::testing::Test {
                             "e@example.com"};
     for (int i = 0; i < count; ++i) add_pending("k" + std::to_string(100 + i), emails[i % 5]);
   }
-
-  CycleReport run() {
-    engine::CleanupEngine engine(config_, std::make_unique<FakeStore>(db_), stop_);
-    return engine.run_cycle();
-  }
-
-  CleanupConfig config_;
-  FakeDatabase db_;
-  std::shared_ptr<engine::StopFlag> stop_ = std::make_shared<engine::StopFlag>();
 };
 
 TEST_F(EngineTest, DeletesOnlyExactMatchesInBatches) {

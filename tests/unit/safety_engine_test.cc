@@ -4,24 +4,17 @@
 #include <thread>
 
 #include "batch_cleanup/errors.h"
-#include "engine/cleanup_engine.h"
-#include "support/fake_store.h"
+#include "support/engine_fixture.h"
 
 namespace batch_cleanup {
 namespace {
 
 using testing::FakeDatabase;
 using testing::FakeRow;
-using testing::FakeStore;
 
-class SafetyEngineTest : public ::testing::Test {
+class SafetyEngineTest : public testing::EngineFixture {
  protected:
-  void SetUp() override {
-    config_.retry_base_delay = std::chrono::milliseconds(1);
-    config_.retry_max_delay = std::chrono::milliseconds(4);
-    config_.batch_size = 3;
-    db_.user_emails = {"a@example.com"};
-  }
+  void SetUp() override { db_.user_emails = {"a@example.com"}; }
   void add_matching(int count, int first = 0) {
     for (int i = first; i < first + count; ++i) {
       const std::string key = "k" + std::to_string(1000 + i);
@@ -34,14 +27,6 @@ class SafetyEngineTest : public ::testing::Test {
       db_.pending[key] = FakeRow{key, "nobody@example.com", false, ""};
     }
   }
-  CycleReport run() {
-    engine::CleanupEngine engine(config_, std::make_unique<FakeStore>(db_), stop_);
-    return engine.run_cycle();
-  }
-
-  CleanupConfig config_;
-  FakeDatabase db_;
-  std::shared_ptr<engine::StopFlag> stop_ = std::make_shared<engine::StopFlag>();
 };
 
 TEST_F(SafetyEngineTest, LockHeldElsewhereSkipsTheCycleWithoutTouchingRows) {
