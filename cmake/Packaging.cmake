@@ -4,8 +4,8 @@
 # installs the library, headers, binary, man pages and completions under its prefix).
 # Debian's hardening flags (dpkg-buildflags: fortify, full RELRO) for everything the package
 # ships; lintian checks the binary for them.
-# (Not in the fuzzing build: its sanitizers replace the same functions.)
-if(NOT BATCH_CLEANUP_BUILD_FUZZERS)
+# (Not in the sanitizer builds: the sanitizers replace the same functions.)
+if(BATCH_CLEANUP_SANITIZE STREQUAL "")
   foreach(_target batch_cleanup batch_cleanup_cli)
     target_compile_definitions(${_target} PRIVATE $<$<NOT:$<CONFIG:Debug>>:_FORTIFY_SOURCE=2>)
   endforeach()

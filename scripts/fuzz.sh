@@ -1,27 +1,29 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang (ASan + UBSan) in build-fuzz/ and runs each for
-# SECONDS (default 10: the CI-sized run; the long documented run is `scripts/fuzz.sh 600`).
-# Crashes are written to build-fuzz/crashes/; the corpora persist in build-fuzz/corpus/.
+# Builds the libFuzzer targets with clang (ASan + UBSan) in build-asan/ (the build
+# scripts/sanitize.sh runs the tests of) and runs each for SECONDS (default 10: the CI-sized run;
+# the long documented run is `scripts/fuzz.sh 600`). Crashes are written to build-asan/crashes/;
+# the corpora persist in build-asan/corpus/.
 #
 #   scripts/fuzz.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
 scripts/install-deps.sh
-cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-  -DBATCH_CLEANUP_BUILD_FUZZERS=ON -DBATCH_CLEANUP_BUILD_TESTS=OFF \
-  -DBATCH_CLEANUP_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build build-fuzz -j"${BATCH_CLEANUP_BUILD_JOBS:-2}" \
+# The same configuration as scripts/sanitize.sh, so the library is built once for both.
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" -DBATCH_CLEANUP_BUILD_TESTS=ON \
+  -DBATCH_CLEANUP_SANITIZE=address -DBATCH_CLEANUP_BUILD_FUZZERS=ON >/dev/null
+cmake --build build-asan -j"${BATCH_CLEANUP_BUILD_JOBS:-2}" \
   --target database_url_fuzz duration_fuzz identifier_fuzz config_fuzz toml_config_fuzz
-mkdir -p build-fuzz/crashes
+mkdir -p build-asan/crashes
 for target in database_url_fuzz duration_fuzz identifier_fuzz config_fuzz toml_config_fuzz; do
-  mkdir -p "build-fuzz/corpus/$target"
+  mkdir -p "build-asan/corpus/$target"
   echo "fuzzing $target for ${seconds}s"
-  build-fuzz/fuzz/$target -max_total_time="$seconds" -max_len=512 -timeout=10 \
-    -artifact_prefix="build-fuzz/crashes/$target-" -print_final_stats=1 \
-    "build-fuzz/corpus/$target" 2>&1 | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)" || true
-  if ls "build-fuzz/crashes/$target-"* >/dev/null 2>&1; then
-    echo "$target: crash found (build-fuzz/crashes/)" >&2
+  build-asan/fuzz/$target -max_total_time="$seconds" -max_len=512 -timeout=10 \
+    -artifact_prefix="build-asan/crashes/$target-" -print_final_stats=1 \
+    "build-asan/corpus/$target" 2>&1 | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)" || true
+  if ls "build-asan/crashes/$target-"* >/dev/null 2>&1; then
+    echo "$target: crash found (build-asan/crashes/)" >&2
     exit 1
   fi
 done

@@ -7,15 +7,15 @@
 
 namespace batch_cleanup::engine {
 
-// Thread-safe. request() wakes every wait_for().
+// Thread-safe. request() wakes every wait_for(). It notifies while holding the mutex: a thread
+// that sees the request (and may then destroy the flag) cannot do so while request() still
+// touches the condition variable.
 class StopFlag {
  public:
   void request() {
-    {
-      std::lock_guard lock(mutex_);
-      requested_ = true;
-      requested_at_ = std::chrono::steady_clock::now();
-    }
+    std::lock_guard lock(mutex_);
+    requested_ = true;
+    requested_at_ = std::chrono::steady_clock::now();
     changed_.notify_all();
   }
   void reset() {

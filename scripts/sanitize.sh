@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The sanitizer tier (clang): the unit tests and the SQLite tier under ASan + UBSan (build-asan/,
+# shared with scripts/fuzz.sh), then the concurrency and daemon tests on both backends under TSan
+# (build-tsan/). Starts its own throwaway PostgreSQL for the TSan run. Any report fails the run.
+#
+#   scripts/sanitize.sh [address|thread]    # both when no argument
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+jobs=${BATCH_CLEANUP_BUILD_JOBS:-2}
+which=${1:-all}
+
+# -O1 with line tables: fast enough to run, readable reports.
+common=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++
+        "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" -DBATCH_CLEANUP_BUILD_TESTS=ON)
+
+if [ "$which" = all ] || [ "$which" = address ]; then
+  cmake -S . -B build-asan "${common[@]}" -DBATCH_CLEANUP_SANITIZE=address \
+    -DBATCH_CLEANUP_BUILD_FUZZERS=ON >/dev/null
+  cmake --build build-asan -j"$jobs" --target unit_tests integration_tests
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  # Unit tests, and every integration case on SQLite (the binary the cases run is sanitized too).
+  ctest --test-dir build-asan --output-on-failure -j2 --timeout 600 \
+    -R '^unit\.|^integration\..*sqlite' -E 'Browser|Prometheus|Pushgateway|NodeExporter'
+fi
+
+if [ "$which" = all ] || [ "$which" = thread ]; then
+  cmake -S . -B build-tsan "${common[@]}" -DBATCH_CLEANUP_SANITIZE=thread >/dev/null
+  cmake --build build-tsan -j"$jobs" --target unit_tests integration_tests
+  pg_dir=$(mktemp -d /tmp/bc_pg_tsan_XXXXXX)
+  port=${BATCH_CLEANUP_TSAN_PG_PORT:-54331}
+  trap 'scripts/pg_test_server.sh stop "$pg_dir"' EXIT
+  BATCH_CLEANUP_TEST_PG_URL=$(scripts/pg_test_server.sh start "$pg_dir" "$port")
+  export BATCH_CLEANUP_TEST_PG_URL BATCH_CLEANUP_TEST_PG_DIR=$pg_dir BATCH_CLEANUP_REQUIRE_PG=1
+  export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+  # The threads: the service's worker and its stop, the cancel watchdog, the HTTP server of a
+  # daemon, several jobs side by side, the embedded worker, signals.
+  ctest --test-dir build-tsan --output-on-failure -j2 --timeout 600 \
+    -R 'unit\.(Engine|SafetyEngine|Service|Worker|Http|Health|Observability)|Concurrency|Library|Http|SdNotify|Probe|JobIsolation|ConfigFile.*Daemon|Daemon|Signal|Sigterm'
+fi
