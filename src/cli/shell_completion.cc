@@ -86,9 +86,11 @@ void zsh_specs(std::ostringstream& out, const OptionDoc& option) {
 std::string bash_completion(const ProgramDoc& program) {
   const std::string function = "_" + program.name;
   std::vector<std::string> command_list;
+  command_list.reserve(program.commands.size());
   for (const auto& command : program.commands) command_list.push_back(command.name);
   const auto valued = valued_options(program);
   std::vector<std::string> valued_list;
+  valued_list.reserve(valued.size());
   for (const auto& [name, choices] : valued) valued_list.push_back(name);
 
   std::ostringstream out;

@@ -61,7 +61,7 @@ CleanupEngine::CleanupEngine(CleanupConfig config, std::unique_ptr<store::Store>
                              std::shared_ptr<StopFlag> stop)
     : config_(std::move(config)), store_(std::move(store)), stop_(std::move(stop)) {}
 
-std::chrono::milliseconds CleanupEngine::backoff_delay(int attempt) {
+std::chrono::milliseconds CleanupEngine::backoff_delay(int attempt) const {
   thread_local std::mt19937 generator{std::random_device{}()};
   const double base = static_cast<double>(config_.retry_base_delay.count());
   const double cap = static_cast<double>(config_.retry_max_delay.count());
@@ -497,7 +497,7 @@ void CleanupEngine::run_batches(CycleReport& report) {
 }
 
 void CleanupEngine::adapt_batch_size(const store::BatchResult& result, double batch_ms,
-                                     std::int64_t& target_rows) {
+                                     std::int64_t& target_rows) const {
   // Only a batch that filled most of its target says how long target_rows take.
   if (result.matched < target_rows / 2 || batch_ms <= 0) return;
   const double goal = static_cast<double>(config_.batch_time.count());
@@ -524,7 +524,7 @@ bool CleanupEngine::throttle(const store::BatchResult& result, double batch_ms,
   return !stopped;
 }
 
-void CleanupEngine::record_batch(const store::BatchResult& result, CycleReport& report) {
+void CleanupEngine::record_batch(const store::BatchResult& result, CycleReport& report) const {
   ++report.batches;
   report.candidates += result.matched;
   report.deleted += result.deleted;

@@ -60,13 +60,13 @@ class CleanupEngine {
   auto on_session(Operation&& operation) -> decltype(operation());
   void run_batches(CycleReport& report);
   void run_dry(CycleReport& report);
-  void record_batch(const store::BatchResult& result, CycleReport& report);
+  void record_batch(const store::BatchResult& result, CycleReport& report) const;
   // --batch-time: scales target_rows towards the target batch duration.
   void adapt_batch_size(const store::BatchResult& result, double batch_ms,
-                        std::int64_t& target_rows);
+                        std::int64_t& target_rows) const;
   // --sleep / --max-rate: pauses after a batch. Returns false when a stop arrived meanwhile.
   bool throttle(const store::BatchResult& result, double batch_ms, CycleReport& report);
-  std::chrono::milliseconds backoff_delay(int attempt);
+  std::chrono::milliseconds backoff_delay(int attempt) const;
 
   CleanupConfig config_;
   std::unique_ptr<ArchiveFile> archive_file_;  // with config.archive_file; observes store_

@@ -154,6 +154,7 @@ std::vector<std::string> relation_columns(PgSession& session, const std::string&
       "a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
       {oid});
   std::vector<std::string> out;
+  out.reserve(static_cast<std::size_t>(rows.rows()));
   for (int r = 0; r < rows.rows(); ++r) out.push_back(rows.text(r, 0));
   return out;
 }

@@ -57,7 +57,7 @@ std::string server_sqlstate(const char* const* keywords, const char* const* valu
     if (::poll(&fd, 1, static_cast<int>(left.count())) <= 0) break;
     status = PQconnectPoll(probe);
   }
-  const std::string code =
+  std::string code =
       PQstatus(probe) == CONNECTION_OK ? "" : verbose_sqlstate(PQerrorMessage(probe));
   PQfinish(probe);
   return code;

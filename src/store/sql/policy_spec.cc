@@ -24,6 +24,7 @@ PredicateSpec policy_predicate(Executor& executor, const CleanupConfig& config,
   spec.min_age = config.min_age;
   const auto normalized = [&](const std::vector<std::string>& values, auto clean) {
     std::vector<std::string> cleaned;
+    cleaned.reserve(values.size());
     for (const auto& value : values) cleaned.push_back(clean(value));
     return normalized_list(executor, cleaned);
   };
