@@ -33,27 +33,7 @@ if [ "${BENCH_PLOT:-1}" = 1 ] && ! command -v gnuplot >/dev/null && [ "$(id -u)"
 fi
 source bench/bench_server.sh
 
-build_template() {  # $1 = pending rows (users: the same number; half the pending rows duplicate a user)
-  local n=$1
-  psql_q postgres -c "DROP DATABASE IF EXISTS bench_tpl" -c "CREATE DATABASE bench_tpl"
-  psql_q bench_tpl <<SQL
-CREATE TABLE $users_tbl (user_id uuid PRIMARY KEY DEFAULT gen_random_uuid(), email varchar(255) NOT NULL UNIQUE,
-  phone varchar(32), full_name text, created_at timestamptz NOT NULL DEFAULT now());
-CREATE TABLE $pending_tbl (pending_user_id uuid PRIMARY KEY DEFAULT gen_random_uuid(), email varchar(255) UNIQUE,
-  phone varchar(32), full_name text, otp_hash text, created_at timestamptz NOT NULL DEFAULT now());
-INSERT INTO $users_tbl (email, full_name) SELECT 'user' || i || '@example.com', 'User ' || i FROM generate_series(1, $n) i;
-INSERT INTO $pending_tbl (email, full_name, otp_hash)
-  SELECT CASE WHEN i % 2 = 0 THEN 'user' || i || '@example.com' ELSE 'new' || i || '@example.com' END,
-         'Pending ' || i, md5(i::text) FROM generate_series(1, $n) i;
-VACUUM ANALYZE;
-SQL
-  psql_q postgres -c "CHECKPOINT"
-}
-
-fresh_copy() {
-  psql_q postgres -c "DROP DATABASE IF EXISTS bench_run" -c "CREATE DATABASE bench_run TEMPLATE bench_tpl"
-  psql_q postgres -c "CHECKPOINT"
-}
+source bench/bench_dataset.sh
 
 # Runs batch_cleanup under GNU time; prints "wall_ms<TAB>peak_rss_kb<TAB>json".
 run_tool() {
