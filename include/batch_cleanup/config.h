@@ -80,9 +80,13 @@ struct CleanupConfig {
   // How many candidate keys a dry run lists.
   std::int64_t sample_size = 10;
 
-  // Per-session limits (PostgreSQL lock_timeout / statement_timeout; SQLite busy_timeout).
+  // Limits of every transaction (PostgreSQL lock_timeout / statement_timeout, set with SET LOCAL
+  // so that nothing outlives the transaction; SQLite busy_timeout). Unless the operator set them
+  // (*_set), a lower lock_timeout or statement_timeout of the PostgreSQL role or database applies.
   std::chrono::milliseconds lock_timeout{2000};
   std::chrono::milliseconds statement_timeout{30000};
+  bool lock_timeout_set = false;
+  bool statement_timeout_set = false;
   std::chrono::milliseconds connect_timeout{3000};
 
   // Connection attempts after the first one, with exponential backoff and equal jitter (half fixed,
@@ -114,10 +118,19 @@ struct CleanupConfig {
   // Run even when the users table is empty (otherwise guard 'users-not-empty' refuses).
   bool allow_empty_users = false;
 
-  // One active instance: each cycle takes a lock derived from the target tables (PostgreSQL
-  // advisory lock; SQLite: an exclusive flock on "<db file>.lock"). Without wait_lock, an
+  // One active instance: each cycle takes a lock derived from the target tables (PostgreSQL: a
+  // lease, below; SQLite: an exclusive flock on "<db file>.lock"). Without wait_lock, an
   // instance that does not get it skips the cycle (report.skipped_by_lock); with it, it waits.
   bool wait_lock = false;
+  // PostgreSQL: the lock is a lease, a row of this table (created on first use): holder, epoch
+  // (the fencing token), heartbeat and expiry. Every batch's transaction renews it and proves it
+  // is still this instance's, so an instance that was paused past lease_ttl never commits a
+  // batch after another took over. A holder that died loses it lease_ttl after its last
+  // heartbeat (renewals come every batch, and every lease_ttl / 2 while waiting). Where the
+  // table cannot be used, a session advisory lock is the fallback, refused behind a
+  // transaction pooler.
+  std::string lease_table = "batch_cleanup_leases";
+  std::chrono::milliseconds lease_ttl{std::chrono::seconds(20)};
 
   // Archive: every deleted row is inserted, whole, into this table in the same transaction as
   // its deletion (created on first use: the pending table's columns plus archived_at, cycle_id,
@@ -127,9 +140,12 @@ struct CleanupConfig {
   // transaction that deletes it commits (see README "Archive file" for the crash semantics).
   // Empty: no archive file.
   std::string archive_file;
-  // PostgreSQL: between batches, wait while any streaming standby's replay lag
-  // (pg_stat_replication.replay_lag) exceeds this. Zero: no throttling.
+  // PostgreSQL: between batches, wait while a streaming standby has not replayed the cycle's
+  // last commit (its WAL position, against each standby's replay_lsn in pg_stat_replication)
+  // and has been missing it longer than max_replication_lag, or is more than
+  // max_replication_lag_bytes of WAL behind it. Zero: no limit.
   std::chrono::milliseconds max_replication_lag{0};
+  std::int64_t max_replication_lag_bytes = 0;
   // Archive rows older than this are purged at the end of each cycle; zero: kept forever.
   std::chrono::milliseconds archive_retention{0};
 };

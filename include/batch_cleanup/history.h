@@ -15,7 +15,7 @@ namespace batch_cleanup {
 //   "success": every matching row was deleted or left for later (locked, no longer matching);
 //   "partial": the cycle finished but some rows were refused (a constraint or trigger);
 //   "interrupted": a stop request ended it between batches;
-//   "failed": an error ended it (error holds the message);
+//   "failed": an error ended it (error holds the message; the counts are what it had committed);
 //   "dry_run": a dry run (never written to the history table).
 struct RunRecord {
   std::string job = "default";  // CleanupConfig::job_name of the job that ran the cycle
@@ -37,7 +37,8 @@ struct RunRecord {
   std::string to_json() const;
 };
 
-// The outcome of a finished cycle: "dry_run", "interrupted", "partial" or "success".
+// The outcome of a cycle: "failed" (report.error set), "dry_run", "interrupted", "partial" or
+// "success".
 std::string cycle_outcome(const CycleReport& report);
 
 // A record for a finished cycle.

@@ -112,6 +112,9 @@ struct CycleReport {
   std::vector<RowRef> sample;  // dry run: a few candidate rows
   std::vector<RowFailure> failures;
   std::vector<std::string> warnings;  // e.g. missing-index advice
+  // Why the cycle failed; empty when it did not. A failed cycle's counts are what its
+  // committed batches deleted before the failure.
+  std::string error;
 
   // The JSON object printed by --output json (one line, stable field names).
   std::string to_json() const;

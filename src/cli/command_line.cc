@@ -74,7 +74,7 @@ void print_report(const CycleReport& report, const CycleOutput& how) {
 
 // What happens when a job's cycle ends (the service's cycle observer).
 struct CycleHooks {
-  const CycleOutput* print = nullptr;  // daemon: print the report (run-once prints it itself)
+  const CycleOutput* print = nullptr;           // how the report is printed (a failed cycle's too)
   http::MetricsPublisher* publisher = nullptr;  // --metrics-file, --push-metrics
   std::size_t index = 0;                        // the job's index for the publisher
 };
@@ -121,12 +121,12 @@ int log_failure(const std::exception_ptr& failure, bool stopped) {
   }
 }
 
-// Runs `job` once and prints its report. Returns the exit code; errors are logged here.
+// Runs `job` once; its report (also a failed cycle's, with what it committed) is printed by the
+// cycle observer. Returns the exit code; errors are logged here.
 int run_once(Job& job) {
   logging::JobLogScope job_scope(job.service->config().job_name);
   try {
     const CycleReport report = job.service->run_once();
-    print_report(report, job.how);
     return report.failed > 0 ? kExitRowsFailed : kExitSuccess;
   } catch (...) {
     return log_failure(std::current_exception(), job.service->stop_requested());
@@ -417,6 +417,7 @@ int run_command_line(int argc, char** argv) {
     for (std::size_t i = 0; i < jobs.size(); ++i) {
       jobs[i].hooks.publisher = publisher.enabled() ? &publisher : nullptr;
       jobs[i].hooks.index = i;
+      jobs[i].hooks.print = &jobs[i].how;
       jobs[i].service->set_observer(on_cycle_end, &jobs[i].hooks);
     }
     block_termination_signals();

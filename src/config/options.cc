@@ -169,15 +169,16 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
       ->envname("BATCH_CLEANUP_MAX_RATE")
       ->check(CLI::Range(0.0, 1e9))
       ->capture_default_str();
-  app.add_option(
-         "--lock-timeout", texts.lock_timeout,
-         "Longest wait for a lock (PostgreSQL lock_timeout; SQLite busy timeout); bare number = ms")
+  app.add_option("--lock-timeout", texts.lock_timeout,
+                 "Longest wait for a lock (PostgreSQL lock_timeout; SQLite busy timeout); bare "
+                 "number = ms. Unless set, a lower lock_timeout of the role or database applies")
       ->envname("BATCH_CLEANUP_LOCK_TIMEOUT")
-      ->capture_default_str();
+      ->default_str("2s");
   app.add_option("--statement-timeout", texts.statement_timeout,
-                 "Longest statement (PostgreSQL statement_timeout); bare number = ms")
+                 "Longest statement (PostgreSQL statement_timeout); bare number = ms. Unless "
+                 "set, a lower statement_timeout of the role or database applies")
       ->envname("BATCH_CLEANUP_STATEMENT_TIMEOUT")
-      ->capture_default_str();
+      ->default_str("30s");
   app.add_option("--connect-timeout", texts.connect_timeout,
                  "Per connection attempt; bare number = s")
       ->envname("BATCH_CLEANUP_CONNECT_TIMEOUT")
@@ -219,14 +220,30 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
                "Wait for the instance lock instead of skipping the cycle when another instance "
                "holds it")
       ->envname("BATCH_CLEANUP_WAIT_LOCK");
+  app.add_option("--lease-table", config.lease_table,
+                 "PostgreSQL: the table of the one-active-instance leases (schema.table allowed; "
+                 "created on first use; see README 'Connection poolers and HA')")
+      ->envname("BATCH_CLEANUP_LEASE_TABLE")
+      ->capture_default_str();
+  app.add_option("--lease-ttl", texts.lease_ttl,
+                 "PostgreSQL: how long a lease outlives its holder's last heartbeat (renewed every "
+                 "batch and every half of it); another instance may take over after it")
+      ->envname("BATCH_CLEANUP_LEASE_TTL")
+      ->capture_default_str();
   app.add_option("--archive-table", config.archive_table,
                  "Insert every deleted row into this table, in the same transaction (created on "
                  "first use)")
       ->envname("BATCH_CLEANUP_ARCHIVE_TABLE");
   app.add_option("--max-replication-lag", texts.max_replication_lag,
-                 "PostgreSQL: pause between batches while a streaming standby's replay lag "
-                 "exceeds this (e.g. 10s); bare number = s")
+                 "PostgreSQL: pause between batches while a streaming standby has not replayed "
+                 "the cycle's last commit for longer than this (e.g. 10s); bare number = s")
       ->envname("BATCH_CLEANUP_MAX_REPLICATION_LAG");
+  app.add_option("--max-replication-lag-bytes", config.max_replication_lag_bytes,
+                 "PostgreSQL: pause between batches while a streaming standby is more than this "
+                 "many bytes of WAL behind the cycle's last commit; 0 = no limit")
+      ->envname("BATCH_CLEANUP_MAX_REPLICATION_LAG_BYTES")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 50))
+      ->capture_default_str();
   app.add_option("--archive-file", config.archive_file,
                  "Append every deleted row as a JSON line to this file, fsynced before its batch "
                  "commits")
@@ -333,9 +350,16 @@ void parse_match(const std::string& text, CleanupConfig& config) {
 
 void finish_options(const OptionTexts& texts, CleanupConfig& config) {
   config.interval = parse_duration(texts.interval, BareUnit::kHours);
-  config.lock_timeout = parse_duration(texts.lock_timeout, BareUnit::kMilliseconds);
-  config.statement_timeout = parse_duration(texts.statement_timeout, BareUnit::kMilliseconds);
+  if (!texts.lock_timeout.empty()) {
+    config.lock_timeout = parse_duration(texts.lock_timeout, BareUnit::kMilliseconds);
+    config.lock_timeout_set = true;
+  }
+  if (!texts.statement_timeout.empty()) {
+    config.statement_timeout = parse_duration(texts.statement_timeout, BareUnit::kMilliseconds);
+    config.statement_timeout_set = true;
+  }
   config.connect_timeout = parse_duration(texts.connect_timeout, BareUnit::kSeconds);
+  config.lease_ttl = parse_duration(texts.lease_ttl, BareUnit::kSeconds);
   config.progress_interval = parse_duration(texts.progress_interval, BareUnit::kSeconds);
   config.batch_time = parse_duration(texts.batch_time, BareUnit::kMilliseconds);
   config.sleep_between_batches = parse_duration(texts.sleep, BareUnit::kMilliseconds);
@@ -436,6 +460,10 @@ void validate_config(const CleanupConfig& config) {
   config::validate_identifier(config.pending_key, "pending key");
   config::validate_identifier(config.email_column, "email column");
   config::parse_table_name(config.history_table, "history table");
+  config::parse_table_name(config.lease_table, "lease table");
+  if (config.lease_ttl < std::chrono::seconds(2)) {
+    throw ConfigError("invalid --lease-ttl: must be at least 2s");
+  }
   const auto resolved = config.database_url.empty() ? std::string() : config.database_url;
   if (!resolved.empty()) config::parse_database_url(resolved);
   if (config.batch_size < 1 || config.batch_size > 1'000'000) {

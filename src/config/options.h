@@ -37,9 +37,10 @@ struct CliSettings {
 // Raw option text that needs parsing after CLI11 is done (durations, enums).
 struct OptionTexts {
   std::string interval = "1";
-  std::string lock_timeout = "2s";
-  std::string statement_timeout = "30s";
+  std::string lock_timeout;       // empty: not set (the default, or a lower server setting)
+  std::string statement_timeout;  // empty: not set
   std::string connect_timeout = "3s";
+  std::string lease_ttl = "20s";
   std::string progress_interval = "10s";
   std::string batch_strategy = "auto";
   std::string batch_time = "0";

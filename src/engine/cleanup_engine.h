@@ -1,13 +1,18 @@
-// The cleanup engine: one cycle = connect (with retries), preflight (first cycle), then batches
-// until the pending table is covered, a stop is requested, or a fatal error occurs.
+// The cleanup engine: one cycle = connect (with retries), preflight (every cycle: tables are
+// resolved again, so a schema change is seen), the instance lock, the guards, then batches until
+// the pending table is covered, a stop is requested, or an error ends the cycle. Whatever ends
+// it, the cycle's report counts exactly the rows its committed batches deleted.
 #pragma once
 
+#include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "batch_cleanup/config.h"
+#include "batch_cleanup/history.h"
 #include "batch_cleanup/report.h"
 #include "engine/archive_file.h"
 #include "engine/stop_flag.h"
@@ -15,17 +20,31 @@
 
 namespace batch_cleanup::engine {
 
+class CancelWatchdog;
+
+// A cycle as it ended: its report (what it committed, also when it failed: report.error holds
+// the message then), and the failure, null when it did not fail.
+struct CycleOutcome {
+  CycleReport report;
+  std::exception_ptr failure;
+  bool ran = true;  // false: another instance held the lock, nothing was done
+};
+
 // Not thread-safe: one thread runs cycles; StopFlag::request() may come from any thread.
 class CleanupEngine {
  public:
   CleanupEngine(CleanupConfig config, std::unique_ptr<store::Store> store,
                 std::shared_ptr<StopFlag> stop);
+  ~CleanupEngine();
 
-  // Runs one cycle. Throws ConfigError/GuardError (exit 2), ConnectionError (exit 3) and
-  // DatabaseError (fatal); row failures are reported, not thrown. A stop request ends the
-  // cycle after the batch in flight (report.interrupted). A non-dry cycle, finished or failed,
-  // is appended to the history table (mode "once" or "daemon") when config.record_history and
-  // the database is reachable; a history write that fails is only logged.
+  // Runs one cycle; never throws. A failure is ConfigError/GuardError (exit 2), ConnectionError
+  // (exit 3) or DatabaseError (fatal); row failures are reported, not failures. A stop request
+  // ends the cycle after the batch in flight (report.interrupted). A non-dry cycle, finished or
+  // failed, is appended to the history table (mode "once" or "daemon") when config.record_history;
+  // when the database cannot be reached then, the record waits for the next connection.
+  CycleOutcome run(const std::string& mode = "once");
+
+  // run(), then rethrows the failure when there was one.
   CycleReport run_cycle(const std::string& mode = "once");
 
   // Called after every batch of a non-dry cycle (on the cycle's thread). While an observer is
@@ -39,26 +58,45 @@ class CleanupEngine {
  private:
   // The cycle itself; false when it was skipped because another instance holds the lock.
   bool run_cycle_body(CycleReport& report);
-  void record_history(const CycleReport& report, const std::string& mode, const std::string& error);
+  // Inspects the tables and configures the store (every cycle). After a cycle has once run, a
+  // table or column that went away fails this cycle only (DatabaseError), not the job.
+  void prepare(CycleReport& report);
+  void record_history(const CycleReport& report, const std::string& mode);
+  // Writes the history records kept while the database was unreachable.
+  void flush_pending_history();
   // Takes the one-active-instance lock (waiting with config.wait_lock). False: the cycle is
   // skipped (report.skipped_by_lock) or was stopped while waiting (report.interrupted).
   bool acquire_instance_lock(CycleReport& report);
+  // Renews the lock when it is due (and always with `now`). False when another instance holds
+  // it now: the cycle ends (report.interrupted, a warning).
+  bool keep_lock(CycleReport& report, bool now = false);
+  // Waits `duration` while keeping the lock; true when a stop was requested meanwhile.
+  bool wait_holding_lock(std::chrono::steady_clock::duration duration, CycleReport& report,
+                         bool& lock_lost);
   // The guards that need the data: users-not-empty, max-deletes, max-fraction. Returns the
   // message of the first guard that refuses, or an empty string.
   std::string check_guards();
-  // After a reconnect inside a cycle: takes the instance lock again (it died with the old
-  // session) and re-arms the archive. False when another instance took the lock meanwhile.
+  // After a reconnect inside a cycle: keeps (or takes again) the instance lock and re-arms the
+  // archive. False when another instance took the lock meanwhile.
   bool restore_session_state(CycleReport& report);
-  void purge_archive(CycleReport& report);
-  // Creates the archive table when missing, checks it, and arms it for the cycle.
   void prepare_archive(const std::string& cycle_id);
-  // With config.max_replication_lag: waits while a standby lags more (logging when it pauses
-  // and resumes). Returns false when a stop was requested meanwhile.
+  void purge_archive(CycleReport& report);
+  // With --max-replication-lag or --max-replication-lag-bytes: waits while a standby has not
+  // replayed the cycle's commits closely enough. False when a stop was requested (or the lock
+  // lost) meanwhile.
   bool wait_for_replicas(CycleReport& report);
   // Runs `operation`; a retryable DatabaseError also marks the connection for a reconnect.
   template <typename Operation>
   auto on_session(Operation&& operation) -> decltype(operation());
+  // Runs `operation`; on a retryable error reconnects (with backoff) and runs it again, up to
+  // config.retries times.
+  template <typename Operation>
+  auto with_retries(Operation&& operation) -> decltype(operation());
   void run_batches(CycleReport& report);
+  // One batch, retried after transient errors and resolved after an in-doubt commit. False
+  // when the cycle must end (a stop, a lost lock); `result` holds the committed batch.
+  bool run_one_batch(std::int64_t rows, store::RowDetail detail, CancelWatchdog& watchdog,
+                     std::int64_t& target_rows, CycleReport& report, store::BatchResult& result);
   void run_dry(CycleReport& report);
   void record_batch(const store::BatchResult& result, CycleReport& report) const;
   // --batch-time: scales target_rows towards the target batch duration.
@@ -67,16 +105,21 @@ class CleanupEngine {
   // --sleep / --max-rate: pauses after a batch. Returns false when a stop arrived meanwhile.
   bool throttle(const store::BatchResult& result, double batch_ms, CycleReport& report);
   std::chrono::milliseconds backoff_delay(int attempt) const;
+  void log_cycle_end(const CycleReport& report) const;
 
   CleanupConfig config_;
   std::unique_ptr<ArchiveFile> archive_file_;  // with config.archive_file; observes store_
   std::unique_ptr<store::Store> store_;
   std::shared_ptr<StopFlag> stop_;
   bool connected_ = false;
-  bool preflight_done_ = false;
+  bool prepared_once_ = false;  // a cycle found the tables: later failures to are per cycle
   bool lock_held_ = false;
+  bool lock_warned_ = false;
+  std::chrono::steady_clock::time_point lock_renewed_{};
   std::string strategy_;
   std::vector<std::string> preflight_warnings_;
+  std::vector<std::string> logged_notes_;  // preflight notes already logged (once per job)
+  std::deque<RunRecord> pending_history_;  // records the database could not take yet
   std::function<void(const CycleProgress&)> progress_observer_;
 };
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "batch_cleanup/errors.h"
+#include "config/duration.h"
 #include "config/identifier.h"
 #include "store/reasons.h"
 
@@ -177,8 +178,27 @@ PreflightDecision decide_preflight(const CleanupConfig& config, const PreflightF
   }
   check_policies(config, facts, decision);
   choose_addressing(config, facts, decision);
+  // The server's limits (the role's, the database's) win when lower, unless the operator chose.
+  std::string timeouts;
+  const auto effective = [&](std::chrono::milliseconds configured, bool set,
+                             std::chrono::milliseconds server, const char* name) {
+    const bool servers = !set && server.count() > 0 && server < configured;
+    timeouts += fmt::format("{}{} {} ({})", timeouts.empty() ? "" : ", ", name,
+                            config::format_duration(servers ? server : configured),
+                            servers ? "the role's or database's, lower than the default " +
+                                          config::format_duration(configured)
+                            : set ? "as configured"
+                                  : "the default");
+    return servers ? server : configured;
+  };
+  decision.plan.statement_timeout =
+      effective(config.statement_timeout, config.statement_timeout_set,
+                facts.server_statement_timeout, "statement_timeout");
+  decision.plan.lock_timeout = effective(config.lock_timeout, config.lock_timeout_set,
+                                         facts.server_lock_timeout, "lock_timeout");
+  decision.notes.push_back("timeouts: " + timeouts);
   decision.plan.lock_probe_wait_ms =
-      std::min<long long>(kLockProbeWaitMs, config.lock_timeout.count());
+      std::min<long long>(kLockProbeWaitMs, decision.plan.lock_timeout.count());
   // FOR UPDATE SKIP LOCKED needs UPDATE on the pending table. Without it, a row another session
   // holds is found by a short lock wait instead (and skipped just the same).
   decision.plan.skip_locked = facts.pending.can_update;

@@ -16,6 +16,7 @@ struct PreflightDecision {
   store::BatchPlan plan;
   std::string strategy;               // as reports name it: "physical", "rowid" or "key"
   std::vector<std::string> warnings;  // advice for the operator (CREATE INDEX ...)
+  std::vector<std::string> notes;     // what was chosen and why (the timeouts that apply)
 };
 
 // Throws ConfigError for tables, columns, privileges or settings the database cannot serve, and

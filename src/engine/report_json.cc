@@ -54,6 +54,8 @@ nlohmann::json report_json(const CycleReport& report) {
         {"archive", report.phases.archive_ms},
         {"wait", report.phases.wait_ms}}},
   };
+  // Only a failed cycle's report has it: the counts above are what it committed before.
+  if (!report.error.empty()) object["error"] = report.error;
   if (report.dry_run) {
     // What each policy would do; null where the policy or protection is off.
     const auto count = [](std::int64_t n) {

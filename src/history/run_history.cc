@@ -11,6 +11,7 @@
 namespace batch_cleanup {
 
 std::string cycle_outcome(const CycleReport& report) {
+  if (!report.error.empty()) return "failed";
   if (report.dry_run) return "dry_run";
   if (report.interrupted) return "interrupted";
   if (report.failed > 0) return "partial";
@@ -37,6 +38,7 @@ RunRecord make_run_record(const CycleReport& report, const std::string& mode) {
   run.batches = report.batches;
   run.duration_ms = report.duration_ms;
   run.outcome = cycle_outcome(report);
+  run.error = report.error;
   return run;
 }
 

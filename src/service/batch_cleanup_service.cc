@@ -77,7 +77,7 @@ struct BatchCleanupService::Impl {
 
   // A cycle that an error ended. `unreachable`: the database could not be reached. `partial`:
   // what the cycle had committed before the error, counted like a finished cycle's rows; null
-  // when nothing is known (the engine does not report it yet).
+  // when the cycle could not even start (no engine).
   void record_failed(const std::string& mode, const std::string& error, bool unreachable,
                      const CycleReport* partial) {
     const auto now = std::chrono::system_clock::now();
@@ -114,21 +114,38 @@ struct BatchCleanupService::Impl {
       status.cycle_in_progress = true;
       status.last_run = std::chrono::system_clock::now();
     }
+    engine::CycleOutcome outcome;
     try {
       if (!engine) {
         engine = std::make_unique<engine::CleanupEngine>(config, store::make_store(config), stop);
         if (progress_observer) engine->set_progress_observer(progress_observer);
       }
-      CycleReport report = engine->run_cycle(mode);
-      record_finished(report, mode);
-      if (observer) observer(&report, nullptr, observer_ctx);
-      return report;
+      outcome = engine->run(mode);
     } catch (const std::exception& e) {
+      // The engine could not be made (a configuration the store refuses): no cycle ran.
       const std::string error = e.what();
-      record_failed(mode, error, dynamic_cast<const ConnectionError*>(&e) != nullptr, nullptr);
+      record_failed(mode, error, false, nullptr);
       if (observer) observer(nullptr, &error, observer_ctx);
       throw;
     }
+    if (!outcome.failure) {
+      record_finished(outcome.report, mode);
+      if (observer) observer(&outcome.report, nullptr, observer_ctx);
+      return std::move(outcome.report);
+    }
+    // Every commit counts: the rows the failed cycle deleted are in the totals, its report and
+    // its history row.
+    const std::string error = outcome.report.error;
+    bool unreachable = false;
+    try {
+      std::rethrow_exception(outcome.failure);
+    } catch (const ConnectionError&) {
+      unreachable = true;
+    } catch (...) {
+    }
+    record_failed(mode, error, unreachable, &outcome.report);
+    if (observer) observer(&outcome.report, &error, observer_ctx);
+    std::rethrow_exception(outcome.failure);
   }
 
   void loop() {

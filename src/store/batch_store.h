@@ -36,9 +36,13 @@ class BatchStore {
   // Which of `keys` (text form) name a row of the pending table now.
   virtual std::vector<std::string> existing_keys(const std::vector<std::string>& keys) = 0;
 
-  // The largest replay lag of the streaming standbys; zero when there are none, or on a
-  // backend without replicas.
-  virtual std::chrono::milliseconds replication_lag() = 0;
+  // How far the streaming standbys are behind this pass's last commit (tracked by batches run
+  // with track_commit_lsn); zero without standbys, or on a backend without replicas.
+  virtual ReplicationLag replication_lag() = 0;
+
+  // After run_next_batch() failed with ErrorKind::kInDoubt and the connection was opened again:
+  // whether that batch committed (asked of the database by its transaction id).
+  virtual InDoubtOutcome resolve_in_doubt() = 0;
 };
 
 }  // namespace batch_cleanup::store

@@ -1,6 +1,7 @@
 // The values that cross the boundary between the engine and a store's batches.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -39,6 +40,8 @@ enum class RowDetail {
 struct BatchRequest {
   std::int64_t target_rows = 1;  // about this many matching rows (at least 1)
   RowDetail detail = RowDetail::kCounts;
+  // Note where the commit ends in the write-ahead log (for replication_lag()).
+  bool track_commit_lsn = false;
 };
 
 // Something a batch had to do besides the plain path, for the engine to log.
@@ -68,6 +71,25 @@ struct BatchResult {
   double progress = 0;                   // 0..1, the share of the table covered so far
   PhaseTimings timings;                  // time spent in each phase of this batch
   std::vector<BatchEvent> events;
+};
+
+// How far the standbys are behind the pass's last commit (or, before it, the current WAL).
+struct ReplicationLag {
+  std::int64_t bytes = 0;             // WAL up to that point not yet replayed, by the farthest
+  std::chrono::milliseconds time{0};  // how long the farthest has been missing it
+  int standbys = 0;                   // streaming standbys seen
+};
+
+// What became of a batch whose commit was in doubt (the connection died during COMMIT).
+struct InDoubtOutcome {
+  enum class State {
+    kNone,        // no batch is in doubt
+    kCommitted,   // it committed: `result` is its result, and the pass has moved past it
+    kRolledBack,  // it did not: run it again
+    kUnknown,     // the database cannot tell (any more): its rows may or may not be gone
+  };
+  State state = State::kNone;
+  BatchResult result;
 };
 
 // Which archived rows `restore` puts back. Empty fields do not filter.

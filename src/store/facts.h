@@ -3,6 +3,7 @@
 // message; the store then runs the plan it is given (BatchPlan).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -86,6 +87,10 @@ struct PreflightFacts {
   // refused the configured zone, its message.
   bool time_zones_supported = true;
   std::string created_time_zone_error;
+  // The limits the role, the database or the server set for the session (PostgreSQL:
+  // statement_timeout and lock_timeout as a session would start with them); zero: none.
+  std::chrono::milliseconds server_statement_timeout{0};
+  std::chrono::milliseconds server_lock_timeout{0};
 };
 
 // How batches address rows.
@@ -101,6 +106,9 @@ struct BatchPlan {
   // other sessions hold are detected by a lock wait of lock_probe_wait_ms each.
   bool skip_locked = true;
   long long lock_probe_wait_ms = 50;
+  // The limits every transaction sets (the configured ones, or the server's when lower).
+  std::chrono::milliseconds statement_timeout{30000};
+  std::chrono::milliseconds lock_timeout{2000};
 };
 
 }  // namespace batch_cleanup::store

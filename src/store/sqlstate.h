@@ -35,6 +35,10 @@ inline constexpr std::string_view kQueryCanceled = "57014";  // statement_timeou
 inline constexpr std::string_view kAdminShutdown = "57P01";
 inline constexpr std::string_view kCannotConnectNow = "57P03";
 
+// batch_cleanup's own code (class BC): the lease of this instance was taken over by another;
+// the batch that found it out rolled back.
+inline constexpr std::string_view kLeaseLost = "BC001";
+
 // SQLite's result codes as the SQLite store reports them.
 inline constexpr std::string_view kSqliteInterrupt = "SQLITE_INTERRUPT";
 

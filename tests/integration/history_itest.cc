@@ -130,11 +130,11 @@ TEST_P(HistoryTest, NoHistoryAndCustomTable) {
   db_->insert_pending(0, 5);
   ASSERT_EQ(run({"--run-once", "--no-history"}).exit_code, 0);
   EXPECT_EQ(db_->count(kPending), 0);
-  EXPECT_EQ(relations_named("batch_cleanup%"), 0) << "--no-history wrote history";
+  EXPECT_EQ(relations_named("batch_cleanup_runs%"), 0) << "--no-history wrote history";
 
   db_->insert_pending(5, 3);
   ASSERT_EQ(run({"--run-once", "--history-table", "cleanup_audit"}).exit_code, 0);
-  EXPECT_EQ(relations_named("batch_cleanup%"), 0);
+  EXPECT_EQ(relations_named("batch_cleanup_runs%"), 0);
   const auto rows = db_->query("SELECT deleted, outcome FROM cleanup_audit");
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0][0], "3");

@@ -48,12 +48,18 @@ class InstanceLockTest : public BackendTest {
   // Holds the instance lock the way another batch_cleanup would, until destroyed.
   class HeldLock {
    public:
+    // PostgreSQL: another instance's live lease (the README's DDL, a row expiring in an hour).
     explicit HeldLock(TestDatabase& db) {
       if (db.is_postgres()) {
         session_ = db.another_connection();
         session_->exec(
-            "SELECT pg_advisory_lock(1650679601, "
-            "hashtext('batch_cleanup:public.core_mstr_one_qlick_pending_users_tbl'))");
+            "CREATE TABLE IF NOT EXISTS batch_cleanup_leases (name text PRIMARY KEY, holder text "
+            "NOT NULL, epoch bigint NOT NULL, acquired_at timestamptz NOT NULL, heartbeat_at "
+            "timestamptz NOT NULL, expires_at timestamptz NOT NULL); "
+            "INSERT INTO batch_cleanup_leases VALUES "
+            "('batch_cleanup:public.core_mstr_one_qlick_pending_users_tbl', 'another-host:1:1', "
+            "7, now(), now(), now() + interval '1 hour') ON CONFLICT (name) DO UPDATE SET holder "
+            "= excluded.holder, expires_at = excluded.expires_at");
       } else {
         const std::string path = db.url().substr(std::string("sqlite:").size()) + ".lock";
         fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -63,6 +69,7 @@ class InstanceLockTest : public BackendTest {
     }
     ~HeldLock() {
       if (fd_ >= 0) ::close(fd_);
+      if (session_) session_->exec("UPDATE batch_cleanup_leases SET expires_at = now()");
     }
 
    private:

@@ -231,7 +231,9 @@ TEST_F(PgServerTest, MaxReplicationLagPausesBatchesWhileAStandbyLags) {
                     {});
   ASSERT_TRUE(eventually(
       [&] {
-        return tool.current_err().find("pausing: a standby's replay lag is") != std::string::npos;
+        return tool.current_err().find(
+                   "pausing: a standby has not replayed the cycle's last commit") !=
+               std::string::npos;
       },
       std::chrono::seconds(30)))
       << tool.current_err();

@@ -52,6 +52,7 @@ struct FakeDatabase {
   bool lock_held = false;
   int candidate_counts = 0;  // count_candidates() calls
   std::atomic<std::chrono::milliseconds> replication_lag{std::chrono::milliseconds(0)};
+  std::atomic<std::int64_t> replication_lag_bytes{0};
   int lag_queries = 0;
   // Archive: rows deleted while an archive cycle is set, with that cycle id.
   std::optional<std::string> archive_cycle;
@@ -156,13 +157,14 @@ class FakeStore final : public store::Store,
     }
     result.deleted = static_cast<std::int64_t>(result.deleted_rows.size());
     store::tally_policies(result, store::kEmailReason);
-    if (db_.commit_in_doubt_once && result.deleted > 0) {
-      db_.commit_in_doubt_once = false;  // the deletion did commit, but we never heard back
-      throw DatabaseError(ErrorKind::kInDoubt, "08006", "connection lost during COMMIT");
-    }
     result.exhausted = result.matched < target_rows;
     if (last) cursor_ = last;
     result.progress = result.exhausted ? 1.0 : 0.5;
+    if (db_.commit_in_doubt_once && result.deleted > 0) {
+      db_.commit_in_doubt_once = false;  // the deletion did commit, but we never heard back
+      in_doubt_ = result;
+      throw DatabaseError(ErrorKind::kInDoubt, "08006", "connection lost during COMMIT");
+    }
     return result;
   }
 
@@ -180,9 +182,23 @@ class FakeStore final : public store::Store,
     return out;
   }
 
-  std::chrono::milliseconds replication_lag() override {
+  store::ReplicationLag replication_lag() override {
     ++db_.lag_queries;
-    return db_.replication_lag;
+    store::ReplicationLag lag;
+    lag.time = db_.replication_lag;
+    lag.bytes = db_.replication_lag_bytes;
+    lag.standbys = 1;
+    return lag;
+  }
+
+  // The fake's in-doubt commits did commit.
+  store::InDoubtOutcome resolve_in_doubt() override {
+    store::InDoubtOutcome outcome;
+    if (!in_doubt_) return outcome;
+    outcome.state = store::InDoubtOutcome::State::kCommitted;
+    outcome.result = std::move(*in_doubt_);
+    in_doubt_.reset();
+    return outcome;
   }
 
   // ---- DryRunQueries
@@ -249,6 +265,9 @@ class FakeStore final : public store::Store,
     return db_.lock_held;
   }
   void unlock() noexcept override { db_.lock_held = false; }
+  bool keep_alive() override { return db_.lock_held; }
+  std::chrono::milliseconds keep_alive_interval() const override { return {}; }
+  std::string describe() const override { return "fake lock"; }
 
  private:
   bool matches(const FakeRow& row) const {
@@ -257,6 +276,7 @@ class FakeStore final : public store::Store,
 
   FakeDatabase& db_;
   std::optional<std::string> cursor_;
+  std::optional<store::BatchResult> in_doubt_;
   store::CommitObserver* observer_ = nullptr;
 };
 

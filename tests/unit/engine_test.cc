@@ -174,6 +174,8 @@ TEST_F(EngineTest, InDoubtCommitIsReRunSafely) {
   const auto report = run();
   EXPECT_TRUE(db_.pending.empty());
   EXPECT_EQ(report.batch_retries, 1);
+  // The database said the batch committed: its rows count, exactly once.
+  EXPECT_EQ(report.deleted, 5);
 }
 
 TEST_F(EngineTest, StopRequestEndsTheCycleBetweenBatches) {

@@ -1,5 +1,7 @@
 #include "store/postgres/pg_batches.h"
 
+#include <cstdio>
+#include <thread>
 #include <unordered_map>
 
 #include "store/postgres/pg_dialect.h"
@@ -45,12 +47,99 @@ std::vector<std::string> PgBatches::existing_keys(const std::vector<std::string>
   return sql::existing_keys(executor_, t.pending, t.key, t.key_type, keys);
 }
 
-std::chrono::milliseconds PgBatches::replication_lag() {
-  // replay_lag is visible to superusers and members of pg_monitor (NULL otherwise).
-  const auto rows = session_.exec(
-      "SELECT coalesce(round(max(extract(epoch FROM replay_lag)) * 1000), 0)::bigint FROM "
-      "pg_catalog.pg_stat_replication WHERE state = 'streaming'");
-  return std::chrono::milliseconds(rows.integer(0, 0));
+namespace {
+
+// A WAL position as pg_lsn prints it ("16/B374D848").
+std::uint64_t parse_lsn(const std::string& text) {
+  const auto slash = text.find('/');
+  if (slash == std::string::npos) return 0;
+  return (std::stoull(text.substr(0, slash), nullptr, 16) << 32) |
+         std::stoull(text.substr(slash + 1), nullptr, 16);
+}
+
+std::string lsn_text(std::uint64_t lsn) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%X/%X", static_cast<unsigned>(lsn >> 32),
+                static_cast<unsigned>(lsn & 0xffffffffu));
+  return buffer;
+}
+
+}  // namespace
+
+// Measured against the WAL position of the pass's last commit, not pg_stat_replication's
+// replay_lag alone (which is stale for seconds after a standby caught up, and misses a burst of
+// commits): a standby that replayed past that position is not behind, whatever replay_lag
+// still says; one that has not is behind by the bytes in between, and for as long as the
+// oldest commit it has not replayed is old (or replay_lag, when that is longer).
+ReplicationLag PgBatches::replication_lag() {
+  const std::optional<std::string> target =
+      commits_.empty() ? std::nullopt : std::optional<std::string>(lsn_text(commits_.back().first));
+  // replay_lsn and replay_lag are visible to superusers and members of pg_monitor.
+  const auto row = session_.exec(
+      "SELECT count(*), coalesce(max(pg_wal_lsn_diff(t.lsn, coalesce(r.replay_lsn, "
+      "r.flush_lsn))), 0)::bigint, coalesce(min(coalesce(r.replay_lsn, r.flush_lsn))::text, ''), "
+      "coalesce(round(max(extract(epoch FROM r.replay_lag) * 1000) FILTER (WHERE "
+      "coalesce(r.replay_lsn, r.flush_lsn) < t.lsn)), 0)::bigint FROM "
+      "pg_catalog.pg_stat_replication r, (SELECT coalesce($1::pg_lsn, pg_current_wal_lsn()) AS "
+      "lsn) t WHERE r.state = 'streaming'",
+      {target});
+  ReplicationLag lag;
+  lag.standbys = static_cast<int>(row.integer(0, 0));
+  if (lag.standbys == 0) {
+    commits_.clear();
+    return lag;
+  }
+  lag.bytes = std::max<long long>(0, row.integer(0, 1));
+  const std::uint64_t replayed = row.is_null(0, 2) ? 0 : parse_lsn(row.text(0, 2));
+  while (!commits_.empty() && commits_.front().first <= replayed) commits_.pop_front();
+  auto time = std::chrono::milliseconds(lag.bytes > 0 ? row.integer(0, 3) : 0);
+  if (!commits_.empty() && lag.bytes > 0) {
+    time = std::max(time, std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - commits_.front().second));
+  }
+  lag.time = time;
+  return lag;
+}
+
+InDoubtOutcome PgBatches::resolve_in_doubt() {
+  InDoubtOutcome outcome;
+  if (!in_doubt_) return outcome;
+  InDoubt batch = std::move(*in_doubt_);
+  in_doubt_.reset();
+  outcome.state = InDoubtOutcome::State::kUnknown;
+  if (batch.transaction_id.empty()) return outcome;
+  // A COMMIT the server had not finished when the connection died may still be in progress.
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const auto row = session_.exec("SELECT txid_status($1::bigint)", {batch.transaction_id});
+    const std::string status = row.optional_text(0, 0).value_or("");
+    if (status == "committed") {
+      batch.advance(batch.result);
+      outcome.state = InDoubtOutcome::State::kCommitted;
+      outcome.result = std::move(batch.result);
+      return outcome;
+    }
+    if (status == "aborted") {
+      outcome.state = InDoubtOutcome::State::kRolledBack;
+      return outcome;
+    }
+    if (status != "in progress") return outcome;  // too old to tell
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return outcome;
+}
+
+void PgBatches::commit_batch(PgTransaction& tx, const BatchResult& result, bool track_lsn,
+                             std::function<void(BatchResult&)> advance) {
+  try {
+    commit_observed(tx, result.deleted_rows);
+  } catch (const DatabaseError& e) {
+    if (e.kind() == ErrorKind::kInDoubt) in_doubt_ = InDoubt{tx.id(), result, std::move(advance)};
+    throw;
+  }
+  if (track_lsn) {
+    commits_.emplace_back(parse_lsn(session_.exec("SELECT pg_current_wal_lsn()::text").text(0, 0)),
+                          std::chrono::steady_clock::now());
+  }
 }
 
 std::optional<std::string> PgBatches::read_locked(const PgResult& rows,

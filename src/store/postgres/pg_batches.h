@@ -4,6 +4,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,6 +27,9 @@ struct PgBatchSetup {
   std::string lock_timeout;   // --lock-timeout as PostgreSQL reads it ("2000ms")
   std::string single_reason;  // the reason of every deleted row; empty with several policies
   std::string archive_cycle;  // with tables.archive set
+  // Run first in every batch transaction: proves (and, until the transaction ends, keeps) the
+  // instance lock; throws when another instance holds it now.
+  std::function<void()> fence;
 };
 
 class PgBatches : public BatchStore {
@@ -35,7 +41,8 @@ class PgBatches : public BatchStore {
   std::string explain(std::int64_t target_rows) final;
   void set_commit_observer(CommitObserver* observer) override { observer_ = observer; }
   std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override;
-  std::chrono::milliseconds replication_lag() override;
+  ReplicationLag replication_lag() override;
+  InDoubtOutcome resolve_in_doubt() override;
 
   // The setup changed (the archive was switched on): statements are built again.
   void invalidate() { statements_.reset(); }
@@ -63,8 +70,12 @@ class PgBatches : public BatchStore {
   // Deletes the locked rows (predicate re-checked); when a constraint or trigger refuses the
   // statement, row by row under savepoints, recording the refused rows.
   void delete_locked(const std::vector<LockedRow>& locked, bool whole_rows, BatchResult& result);
-  // COMMIT, with the commit observer told before and, when the outcome is known, after.
-  void commit_observed(PgTransaction& tx, const std::vector<PendingRow>& rows);
+  // COMMIT, with the commit observer told before and, when the outcome is known, after. When
+  // the outcome is in doubt, keeps the batch (its transaction id, its result, and `advance`,
+  // which moves the pass past it) for resolve_in_doubt(), then throws. After a commit, notes
+  // its WAL position when `track_lsn`.
+  void commit_batch(PgTransaction& tx, const BatchResult& result, bool track_lsn,
+                    std::function<void(BatchResult&)> advance);
   std::string lock_probe_wait() const;
 
   PgSession& session_;
@@ -73,8 +84,18 @@ class PgBatches : public BatchStore {
   CommitObserver* observer_ = nullptr;
 
  private:
+  void commit_observed(PgTransaction& tx, const std::vector<PendingRow>& rows);
+
   std::optional<PgBatchStatements> statements_;
   bool statements_whole_rows_ = false;
+  struct InDoubt {
+    std::string transaction_id;
+    BatchResult result;
+    std::function<void(BatchResult&)> advance;
+  };
+  std::optional<InDoubt> in_doubt_;
+  // The pass's commits not yet known to be replayed everywhere: WAL position, when.
+  std::deque<std::pair<std::uint64_t, std::chrono::steady_clock::time_point>> commits_;
 };
 
 std::unique_ptr<PgBatches> make_physical_batches(PgSession& session, sql::Executor& executor,

@@ -169,6 +169,14 @@ PgCatalog inspect_catalog(PgSession& session, const TableNames& names,
   facts.names_case_sensitive = true;
   facts.has_roles = true;
   facts.time_zones_supported = true;
+  // What a session starts with (the role's, the database's, the server's), whatever this
+  // transaction set locally.
+  const auto limits = session.exec(
+      "SELECT coalesce(max(reset_val::bigint) FILTER (WHERE name = 'statement_timeout'), 0), "
+      "coalesce(max(reset_val::bigint) FILTER (WHERE name = 'lock_timeout'), 0) FROM "
+      "pg_catalog.pg_settings WHERE name IN ('statement_timeout', 'lock_timeout')");
+  facts.server_statement_timeout = std::chrono::milliseconds(limits.integer(0, 0));
+  facts.server_lock_timeout = std::chrono::milliseconds(limits.integer(0, 1));
 
   const Relation pending = resolve(session, names.pending);
   facts.pending = pending.facts;

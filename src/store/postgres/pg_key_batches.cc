@@ -32,7 +32,8 @@ class PgKeyBatches final : public PgBatches {
     std::optional<std::string> batch_last_key;
     {
       auto phase_start = Clock::now();
-      PgTransaction tx(session_);
+      PgTransaction tx(session_, PgTransaction::Kind::kTrackedWrite);
+      if (setup_.fence) setup_.fence();
       const auto rows =
           last_key_ ? session_.run(s.lock_after, {{"after", *last_key_}, {"limit", target_rows}})
                     : session_.run(s.lock_first, {{"limit", target_rows}});
@@ -43,10 +44,19 @@ class PgKeyBatches final : public PgBatches {
       if (!locked.empty()) delete_locked(locked, whole_rows, result);
       result.timings.delete_ms = ms_since(phase_start);
       phase_start = Clock::now();
-      commit_observed(tx, result.deleted_rows);
+      commit_batch(tx, result, request.track_commit_lsn,
+                   [this, target_rows, batch_last_key](BatchResult& committed) {
+                     advance(target_rows, batch_last_key, committed);
+                   });
       result.timings.commit_ms = ms_since(phase_start);
     }
-    // The batch is durable: advance the pass.
+    advance(target_rows, batch_last_key, result);
+    return result;
+  }
+
+  // The batch is durable: advance the pass.
+  void advance(std::int64_t target_rows, const std::optional<std::string>& batch_last_key,
+               BatchResult& result) {
     if (result.matched < target_rows || !batch_last_key) {
       exhausted_ = true;
     } else {
@@ -55,7 +65,6 @@ class PgKeyBatches final : public PgBatches {
     result.progress = exhausted_ ? 1.0 : 0.0;
     result.exhausted = exhausted_;
     tally_policies(result, setup_.single_reason);
-    return result;
   }
 
   std::vector<PlanStep> plan_steps(std::int64_t target_rows) override {

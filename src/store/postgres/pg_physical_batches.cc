@@ -55,7 +55,7 @@ class PgPhysicalBatches final : public PgBatches {
   }
 
   BatchResult run_next_batch(const BatchRequest& request) override {
-    BatchResult result = run_range(std::max<std::int64_t>(1, request.target_rows), request.detail);
+    BatchResult result = run_range(std::max<std::int64_t>(1, request.target_rows), request);
     tally_policies(result, setup_.single_reason);
     return result;
   }
@@ -117,7 +117,8 @@ class PgPhysicalBatches final : public PgBatches {
   // DELETE itself, under a short lock timeout. When a row of the range is held locked by another
   // session (lock_not_available) or a row is refused, the range is done again the careful way:
   // lock what is free (SKIP LOCKED), delete it, and isolate refused rows.
-  BatchResult run_range(std::int64_t target_rows, RowDetail detail) {
+  BatchResult run_range(std::int64_t target_rows, const BatchRequest& request) {
+    const RowDetail detail = request.detail;
     BatchResult result;
     const bool whole_rows = detail == RowDetail::kWholeRows;
     const auto& s = statements(whole_rows);
@@ -125,7 +126,8 @@ class PgPhysicalBatches final : public PgBatches {
     const sql::Slots range{{"lo", tid_text(next_block_, next_offset_)}, {"hi", tid_text(end)}};
     {
       auto phase_start = Clock::now();
-      PgTransaction tx(session_);
+      PgTransaction tx(session_, PgTransaction::Kind::kTrackedWrite);
+      if (setup_.fence) setup_.fence();
       session_.exec("SAVEPOINT bc_fast");
       bool fast = false;
       try {
@@ -177,7 +179,10 @@ class PgPhysicalBatches final : public PgBatches {
         result.timings.delete_ms += ms_since(phase_start);
       }
       phase_start = Clock::now();
-      commit_observed(tx, result.deleted_rows);
+      commit_batch(tx, result, request.track_commit_lsn, [this, end](BatchResult& committed) {
+        advance(end, committed);
+        tally_policies(committed, setup_.single_reason);
+      });
       result.timings.commit_ms = ms_since(phase_start);
     }
     advance(end, result);

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
 #include <string_view>
 
 #include "log/mask.h"
@@ -65,6 +68,22 @@ std::string server_sqlstate(const char* const* keywords, const char* const* valu
 
 }  // namespace
 
+long long PgResult::integer(int row, int column) const {
+  const std::string value = text(row, column);
+  try {
+    if (is_null(row, column)) throw std::invalid_argument("NULL");
+    std::size_t used = 0;
+    const long long number = std::stoll(value, &used);
+    if (used != value.size()) throw std::invalid_argument(value);
+    return number;
+  } catch (const std::logic_error&) {
+    throw DatabaseError(ErrorKind::kFatal, "22P02",
+                        "expected an integer in column " + std::to_string(column + 1) + ", got " +
+                            (is_null(row, column) ? "NULL" : "'" + value + "'") +
+                            " (was a table dropped?)");
+  }
+}
+
 PgSession::~PgSession() { close(); }
 
 void PgSession::connect(const std::string& conninfo, std::chrono::milliseconds connect_timeout) {
@@ -83,9 +102,19 @@ void PgSession::connect(const std::string& conninfo, std::chrono::milliseconds c
   const std::string timeout =
       std::to_string(std::max<long long>(1, (connect_timeout.count() + 999) / 1000));
   // Order matters: entries after the expanded dbname override it, entries before it are
-  // defaults the URL may override.
-  const char* keywords[] = {"connect_timeout", "dbname", "fallback_application_name", nullptr};
-  const char* values[] = {timeout.c_str(), conninfo.c_str(), "batch_cleanup", nullptr};
+  // defaults the URL may override. TCP keepalives and tcp_user_timeout find a dead host or a
+  // broken network within about 20 s, even while a statement waits.
+  const char* keywords[] = {"connect_timeout",
+                            "keepalives",
+                            "keepalives_idle",
+                            "keepalives_interval",
+                            "keepalives_count",
+                            "tcp_user_timeout",
+                            "dbname",
+                            "fallback_application_name",
+                            nullptr};
+  const char* values[] = {timeout.c_str(), "1",    "10", "3", "3", "20000", conninfo.c_str(),
+                          "batch_cleanup", nullptr};
   const auto started = Clock::now();
   PGconn* conn = PQconnectdbParams(keywords, values, 1);
   if (conn == nullptr) {
@@ -112,7 +141,12 @@ void PgSession::connect(const std::string& conninfo, std::chrono::milliseconds c
                         code.empty() ? std::string(sqlstate::kConnectionFailure) : code,
                         "cannot connect: " + message);
   }
+  // The server's NOTICEs ("relation ... already exists, skipping") are not the operator's: libpq
+  // would print them on stderr.
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
   conn_ = conn;
+  ++generation_;
   std::lock_guard lock(cancel_mutex_);
   cancel_ = PQgetCancel(conn_);
 }
@@ -146,18 +180,85 @@ void PgSession::cancel() noexcept {
 
 PgResult PgSession::exec(const std::string& sql,
                          const std::vector<std::optional<std::string>>& params) {
+  if (open_transactions_ == 0) {
+    // A statement of its own: its own transaction, with the limits.
+    PgTransaction tx(*this);
+    PgResult result = send_and_wait(sql, &params);
+    tx.commit();
+    return result;
+  }
+  return send_and_wait(sql, &params);
+}
+
+PgResult PgSession::send_and_wait(const std::string& sql,
+                                  const std::vector<std::optional<std::string>>* params) {
   if (conn_ == nullptr) {
     throw DatabaseError(ErrorKind::kRetryable, std::string(sqlstate::kConnectionDoesNotExist),
                         "not connected");
   }
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  PGresult* result = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                                  values.data(), nullptr, nullptr, 0);
-  const auto status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
-  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return PgResult(result);
-  throw_error(result);
+  int sent = 0;
+  if (params == nullptr) {
+    sent = PQsendQuery(conn_, sql.c_str());
+  } else {
+    std::vector<const char*> values;
+    values.reserve(params->size());
+    for (const auto& p : *params) values.push_back(p ? p->c_str() : nullptr);
+    sent = PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                             values.data(), nullptr, nullptr, 0);
+  }
+  if (sent == 0) throw_error(nullptr);
+  // The server enforces statement_timeout itself; this is for when it cannot (a frozen
+  // backend, a stopped server): a little longer, then the connection is given up.
+  const auto limit = limits_.statement_timeout;
+  const bool bounded = limit.count() > 0;
+  const auto deadline = Clock::now() + limit + std::chrono::seconds(5);
+  PGresult* last = nullptr;
+  PGresult* failed = nullptr;
+  while (true) {
+    while (PQisBusy(conn_) != 0) {
+      const auto left =
+          bounded ? std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())
+                  : std::chrono::milliseconds(-1);
+      if (bounded && left.count() <= 0) {
+        if (last != nullptr) PQclear(last);
+        if (failed != nullptr) PQclear(failed);
+        throw_lost("no answer from the server within " +
+                   std::to_string((limit + std::chrono::seconds(5)).count()) +
+                   " ms (the statement timeout and 5 s)");
+      }
+      pollfd fd{PQsocket(conn_), POLLIN, 0};
+      const int ready = ::poll(&fd, 1, bounded ? static_cast<int>(left.count()) : -1);
+      if (ready < 0 && errno != EINTR) throw_lost(std::string("poll: ") + std::strerror(errno));
+      if (ready > 0 && PQconsumeInput(conn_) == 0) {
+        if (last != nullptr) PQclear(last);
+        if (failed != nullptr) PQclear(failed);
+        throw_error(nullptr);
+      }
+    }
+    PGresult* result = PQgetResult(conn_);
+    if (result == nullptr) break;
+    const auto status = PQresultStatus(result);
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+      if (last != nullptr) PQclear(last);
+      last = result;
+    } else if (failed == nullptr) {
+      failed = result;  // the first error is the one that counts
+    } else {
+      PQclear(result);
+    }
+  }
+  if (failed != nullptr) {
+    if (last != nullptr) PQclear(last);
+    throw_error(failed);
+  }
+  if (last == nullptr) throw_error(nullptr);
+  return PgResult(last);
+}
+
+void PgSession::throw_lost(const std::string& why) {
+  close();
+  throw DatabaseError(ErrorKind::kRetryable, std::string(sqlstate::kConnectionFailure),
+                      "connection lost: " + why);
 }
 
 PgResult PgSession::run(const sql::Statement& statement, const sql::Slots& slots) {
@@ -178,9 +279,9 @@ void PgSession::throw_error(PGresult* result) {
     if (detail != nullptr) message += std::string(" (") + detail + ")";
     PQclear(result);
   }
-  if (message.empty()) message = PQerrorMessage(conn_);
+  if (message.empty() && conn_ != nullptr) message = PQerrorMessage(conn_);
   message = without_trailing_space(std::move(message));
-  if (PQstatus(conn_) != CONNECTION_OK) {
+  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
     // The session is gone: whatever the statement said, the next one needs a new connection.
     if (code.substr(0, 2) != "57") code = sqlstate::kConnectionFailure;
     message = "connection lost: " + message;
@@ -188,14 +289,47 @@ void PgSession::throw_error(PGresult* result) {
   throw DatabaseError(sqlstate::classify(code), code, logging::scrub(message, secret_));
 }
 
-PgTransaction::PgTransaction(PgSession& session, bool read_only) : session_(session) {
-  session_.exec(read_only ? "BEGIN READ ONLY" : "BEGIN");
+PgTransaction::PgTransaction(PgSession& session, bool read_only)
+    : PgTransaction(session, read_only ? Kind::kReadOnly : Kind::kWrite) {}
+
+PgTransaction::PgTransaction(PgSession& session, Kind kind) : session_(session) {
+  const auto& limits = session_.limits_;
+  const bool read_only = kind == Kind::kReadOnly;
+  const auto ms = [](std::chrono::milliseconds value) {
+    return "'" + std::to_string(value.count()) + "ms'";
+  };
+  // One round trip (the simple protocol takes several statements); the values are ours.
+  std::string begin = read_only || limits.read_only ? "BEGIN READ ONLY" : "BEGIN";
+  begin +=
+      "; SET LOCAL statement_timeout = " + ms(limits.statement_timeout) +
+      "; SET LOCAL lock_timeout = " + ms(limits.lock_timeout) +
+      "; SET LOCAL idle_in_transaction_session_timeout = " + ms(limits.idle_in_transaction_timeout);
+  if (limits.check_client_connection) {
+    // A backend whose client died (kill -9) stops its statement within a second and releases
+    // its locks, instead of running on until the statement ends.
+    begin += "; SET LOCAL client_connection_check_interval = '1s'";
+  }
+  const bool tracked = kind == Kind::kTrackedWrite && !limits.read_only;
+  if (tracked) begin += "; SELECT txid_current()::text";
+  try {
+    const auto result = session_.send_and_wait(begin, nullptr);
+    if (tracked) id_ = result.text(0, 0);
+  } catch (...) {
+    // BEGIN may have succeeded before a SET failed: leave no aborted transaction behind.
+    try {
+      if (session_.connected()) session_.send_and_wait("ROLLBACK", nullptr);
+    } catch (...) {
+    }
+    throw;
+  }
+  ++session_.open_transactions_;
 }
 
 PgTransaction::~PgTransaction() {
+  --session_.open_transactions_;
   if (done_) return;
   try {
-    if (session_.connected()) session_.exec("ROLLBACK");
+    if (session_.connected()) session_.send_and_wait("ROLLBACK", nullptr);
   } catch (...) {
     // The connection is gone or broken; the server rolls back on its own.
   }
@@ -204,7 +338,7 @@ PgTransaction::~PgTransaction() {
 void PgTransaction::commit() {
   done_ = true;
   try {
-    session_.exec("COMMIT");
+    session_.send_and_wait("COMMIT", nullptr);
   } catch (const DatabaseError& e) {
     if (e.kind() == ErrorKind::kRetryable && !session_.connected()) {
       throw DatabaseError(ErrorKind::kInDoubt, e.sqlstate(),

@@ -1,6 +1,13 @@
 // A thin RAII layer over libpq: one connection, parameterised statements, error translation
 // into batch_cleanup's error kinds (by SQLSTATE and connection status, never by message text),
 // and a transaction object that rolls back unless committed.
+//
+// No state outlives a transaction: the session sets nothing at session level. Every statement
+// runs inside a transaction that sets its limits with SET LOCAL (statement_timeout,
+// lock_timeout, idle_in_transaction_session_timeout, client_connection_check_interval); a
+// statement run outside a PgTransaction gets one of its own. So behind a transaction pooler
+// (PgBouncer, RDS Proxy, Supavisor) the pooled server connection is left as it was found. The
+// unnamed statement of the extended protocol is the only one ever prepared.
 #pragma once
 
 #include <libpq-fe.h>
@@ -33,7 +40,9 @@ class PgResult {
     if (is_null(row, column)) return std::nullopt;
     return text(row, column);
   }
-  long long integer(int row, int column) const { return std::stoll(text(row, column)); }
+  // An integer column; throws DatabaseError(kFatal) on NULL or other text (a relation dropped
+  // under a statement reads as NULL), never a bare std::invalid_argument.
+  long long integer(int row, int column) const;
   // Rows affected by INSERT/UPDATE/DELETE.
   long long affected() const {
     const char* tuples = PQcmdTuples(result_.get());
@@ -42,6 +51,15 @@ class PgResult {
 
  private:
   std::unique_ptr<PGresult, void (*)(PGresult*)> result_{nullptr, &PQclear};
+};
+
+// The limits every transaction of the session sets for itself.
+struct TransactionLimits {
+  std::chrono::milliseconds statement_timeout{30000};
+  std::chrono::milliseconds lock_timeout{2000};
+  std::chrono::milliseconds idle_in_transaction_timeout{120000};
+  bool check_client_connection = false;  // PostgreSQL 14+: client_connection_check_interval
+  bool read_only = false;                // every transaction is BEGIN READ ONLY (dry runs)
 };
 
 class PgSession {
@@ -59,7 +77,14 @@ class PgSession {
   void close() noexcept;
   bool connected() const;
 
-  // Runs a statement with text parameters (nullopt = NULL). Throws DatabaseError.
+  // The limits of the transactions that begin from now on.
+  void set_limits(const TransactionLimits& limits) { limits_ = limits; }
+  const TransactionLimits& limits() const { return limits_; }
+
+  // Runs a statement with text parameters (nullopt = NULL), inside the open PgTransaction or in
+  // a transaction of its own. Gives up (closing the connection) when the server has not
+  // answered within the statement timeout plus a grace period (a hung server, a frozen
+  // backend: the server's own timeout cannot fire then). Throws DatabaseError.
   PgResult exec(const std::string& sql, const std::vector<std::optional<std::string>>& params = {});
   // Runs a built statement with the values of its slots. Throws DatabaseError.
   PgResult run(const sql::Statement& statement, const sql::Slots& slots = {});
@@ -71,21 +96,41 @@ class PgSession {
   std::string describe() const;
   // The server's version as a number (150004), 0 when not connected.
   int server_version() const;
+  // Counts the connections this session has opened: it changes with every reconnect.
+  int generation() const { return generation_; }
 
  private:
+  friend class PgTransaction;
+  // Sends and waits, outside of any wrapping: `params` null for the simple protocol (several
+  // statements at once).
+  PgResult send_and_wait(const std::string& sql,
+                         const std::vector<std::optional<std::string>>* params);
   [[noreturn]] void throw_error(PGresult* result);
+  [[noreturn]] void throw_lost(const std::string& why);
 
   std::string secret_;
   PGconn* conn_ = nullptr;
+  TransactionLimits limits_;
+  int open_transactions_ = 0;  // PgTransactions alive on this session (0 or 1)
+  int generation_ = 0;
   mutable std::mutex cancel_mutex_;  // guards cancel_ against close() during cancel()
   PGcancel* cancel_ = nullptr;
 };
 
-// BEGIN (or BEGIN READ ONLY) on construction; ROLLBACK in the destructor unless commit()
+// BEGIN (READ ONLY when asked or when the session's limits say so) and the session's limits
+// with SET LOCAL, in one round trip, on construction; ROLLBACK in the destructor unless commit()
 // succeeded.
 class PgTransaction {
  public:
+  enum class Kind {
+    kWrite,
+    kReadOnly,
+    // A write transaction whose id is asked for at BEGIN (same round trip): a commit in doubt
+    // can then be resolved with txid_status().
+    kTrackedWrite,
+  };
   explicit PgTransaction(PgSession& session, bool read_only = false);
+  PgTransaction(PgSession& session, Kind kind);
   ~PgTransaction();
   PgTransaction(const PgTransaction&) = delete;
   PgTransaction& operator=(const PgTransaction&) = delete;
@@ -93,9 +138,13 @@ class PgTransaction {
   // Throws DatabaseError; a connection lost during COMMIT is reported as kInDoubt.
   void commit();
 
+  // The transaction's id (txid_current()) of a kTrackedWrite transaction; "" otherwise.
+  const std::string& id() const { return id_; }
+
  private:
   PgSession& session_;
   bool done_ = false;
+  std::string id_;
 };
 
 }  // namespace batch_cleanup::store::postgres

@@ -1,11 +1,11 @@
 #include "store/postgres/postgres_store.h"
 
 #include "batch_cleanup/errors.h"
-#include "store/postgres/pg_advisory_lock.h"
 #include "store/postgres/pg_archive.h"
 #include "store/postgres/pg_batches.h"
 #include "store/postgres/pg_catalog.h"
 #include "store/postgres/pg_executor.h"
+#include "store/postgres/pg_instance_lock.h"
 #include "store/reasons.h"
 #include "store/role_store.h"
 #include "store/sql/dry_run_sql.h"
@@ -30,28 +30,20 @@ class PostgresStore final : public RoleStore {
                                                     pg_batches_->invalidate();
                                                   }
                                                 });
-    lock_ = std::make_unique<PgAdvisoryLock>(session_, catalog_.qualified_pending);
+    auto lock = std::make_unique<PgInstanceLock>(session_, config_, catalog_.qualified_pending);
+    pg_lock_ = lock.get();
+    lock_ = std::move(lock);
   }
 
   std::string backend_name() const override { return "postgresql"; }
 
   void connect() override {
+    session_.set_limits(limits(config_.statement_timeout, config_.lock_timeout));
     session_.connect(target_.conninfo, config_.connect_timeout);
-    session_.exec(
-        "SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false), "
-        "set_config('idle_in_transaction_session_timeout', $3, false)",
-        {lock_timeout(), std::to_string(config_.statement_timeout.count()) + "ms",
-         std::to_string(std::max<long long>(60'000, 4 * config_.statement_timeout.count())) +
-             "ms"});
-    if (session_.server_version() >= 140000) {
-      // A backend whose client died (kill -9) stops its statement within a second and releases
-      // its locks, instead of running on until the statement ends.
-      session_.exec("SELECT set_config('client_connection_check_interval', '1s', false)");
-    }
-    if (config_.dry_run) {
-      // Belt and braces: a dry run's session cannot write even by mistake.
-      session_.exec("SET default_transaction_read_only = on");
-    }
+    // Known once connected; nothing is set on the session itself.
+    auto limits = session_.limits();
+    limits.check_client_connection = session_.server_version() >= 140000;
+    session_.set_limits(limits);
   }
 
   PreflightFacts inspect() override {
@@ -69,8 +61,10 @@ class PostgresStore final : public RoleStore {
     setup_.tables = {names_.pending.quoted(), names_.key, names_.email, catalog_.key_type, spec, "",
                      catalog_.pending_columns};
     setup_.plan = plan;
-    setup_.lock_timeout = lock_timeout();
+    setup_.lock_timeout = std::to_string(plan.lock_timeout.count()) + "ms";
+    session_.set_limits(limits(plan.statement_timeout, plan.lock_timeout));
     setup_.single_reason = single_reason(config_);
+    setup_.fence = [this] { pg_lock_->prove_held(); };
     auto batches = plan.addressing == Addressing::kPhysical
                        ? make_physical_batches(session_, executor_, setup_, catalog_.pending_oid)
                        : make_key_batches(session_, executor_, setup_);
@@ -83,7 +77,17 @@ class PostgresStore final : public RoleStore {
   void cancel() noexcept override { session_.cancel(); }
 
  private:
-  std::string lock_timeout() const { return std::to_string(config_.lock_timeout.count()) + "ms"; }
+  TransactionLimits limits(std::chrono::milliseconds statement_timeout,
+                           std::chrono::milliseconds lock_timeout) const {
+    TransactionLimits out;
+    out.statement_timeout = statement_timeout;
+    out.lock_timeout = lock_timeout;
+    out.idle_in_transaction_timeout =
+        std::max<std::chrono::milliseconds>(std::chrono::minutes(1), 4 * statement_timeout);
+    out.check_client_connection = session_.server_version() >= 140000;
+    out.read_only = config_.dry_run;
+    return out;
+  }
 
   sql::PredicateColumns columns() const {
     return {names_.users.quoted(), names_.email, names_.phone, names_.created,
@@ -97,7 +101,8 @@ class PostgresStore final : public RoleStore {
   PgExecutor executor_;
   PgCatalog catalog_;
   PgBatchSetup setup_;
-  PgBatches* pg_batches_ = nullptr;  // batches_, for invalidate()
+  PgBatches* pg_batches_ = nullptr;    // batches_, for invalidate()
+  PgInstanceLock* pg_lock_ = nullptr;  // lock_, the batches' fence
 };
 
 }  // namespace

@@ -41,7 +41,9 @@ class SqliteBatches final : public BatchStore {
   std::string explain(std::int64_t target_rows) override;
   void set_commit_observer(CommitObserver* observer) override { observer_ = observer; }
   std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override;
-  std::chrono::milliseconds replication_lag() override { return {}; }  // no replicas
+  ReplicationLag replication_lag() override { return {}; }  // no replicas
+  // A local COMMIT's outcome is always known.
+  InDoubtOutcome resolve_in_doubt() override { return {}; }
 
  private:
   struct Candidate {

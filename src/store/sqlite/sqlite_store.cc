@@ -23,6 +23,10 @@ class SqliteInstanceLock final : public InstanceLock {
   explicit SqliteInstanceLock(std::string path) : file_(std::move(path)) {}
   bool try_lock() override { return file_.try_lock(); }
   void unlock() noexcept override { file_.unlock(); }
+  // The flock belongs to this process: it cannot be lost, and needs no renewal.
+  bool keep_alive() override { return file_.held(); }
+  std::chrono::milliseconds keep_alive_interval() const override { return {}; }
+  std::string describe() const override { return "lock file " + file_.path(); }
 
  private:
   LockFile file_;

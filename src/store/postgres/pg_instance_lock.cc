@@ -1,0 +1,218 @@
+#include "store/postgres/pg_instance_lock.h"
+
+#include <unistd.h>
+
+#include <random>
+
+#include "batch_cleanup/errors.h"
+#include "batch_cleanup/history.h"
+#include "store/postgres/pg_dialect.h"
+#include "store/sqlstate.h"
+
+namespace batch_cleanup::store::postgres {
+namespace {
+
+// First key of batch_cleanup's advisory locks ("bc_1"), so they do not collide with the
+// application's single-key locks; the second key is hashtext() of the lease's name.
+constexpr const char* kLockClass = "1650679601";
+
+std::string this_instance() {
+  std::random_device random;
+  return host_name() + ":" + std::to_string(::getpid()) + ":" + std::to_string(random() % 1000000);
+}
+
+}  // namespace
+
+PgInstanceLock::PgInstanceLock(PgSession& session, const CleanupConfig& config,
+                               const std::string& target)
+    : session_(session),
+      table_(config::parse_table_name(config.lease_table, "lease table")),
+      ttl_(config.lease_ttl),
+      target_(target),
+      holder_(this_instance()) {}
+
+std::string PgInstanceLock::lease_table_ddl() const {
+  return "CREATE TABLE IF NOT EXISTS " + table_.quoted() +
+         " (name text PRIMARY KEY, holder text NOT NULL, epoch bigint NOT NULL, acquired_at "
+         "timestamptz NOT NULL, heartbeat_at timestamptz NOT NULL, expires_at timestamptz NOT "
+         "NULL);";
+}
+
+bool PgInstanceLock::lease_table_usable(std::string& why_not) {
+  try {
+    if (session_.exec("SELECT to_regclass($1) IS NULL", {table_.quoted()}).text(0, 0) == "t") {
+      session_.exec(lease_table_ddl());
+    }
+  } catch (const DatabaseError& e) {
+    if (e.kind() == ErrorKind::kRetryable) throw;
+    // Another instance created it at the same moment, or the role may not create it.
+    if (session_.exec("SELECT to_regclass($1) IS NULL", {table_.quoted()}).text(0, 0) == "t") {
+      why_not = "it does not exist and the role may not create it: " + std::string(e.what());
+      return false;
+    }
+  }
+  const auto rights = session_.exec(
+      "SELECT has_table_privilege($1, 'SELECT') AND has_table_privilege($1, 'INSERT') AND "
+      "has_table_privilege($1, 'UPDATE')",
+      {table_.quoted()});
+  if (rights.text(0, 0) != "t") {
+    why_not = "the role may not read and write it (it needs SELECT, INSERT and UPDATE)";
+    return false;
+  }
+  return true;
+}
+
+bool PgInstanceLock::try_lock() {
+  if (mechanism_ == Mechanism::kUndecided) {
+    if (lease_table_usable(why_no_lease_)) {
+      mechanism_ = Mechanism::kLease;
+    } else {
+      mechanism_ = Mechanism::kAdvisory;
+      warning_ = "the lease table " + table_.display() + " cannot be used (" + why_no_lease_ +
+                 "): falling back to a session advisory lock, which a transaction pooler "
+                 "(PgBouncer in transaction mode, RDS Proxy, Supavisor) cannot keep. HINT: as a "
+                 "role that may, run " +
+                 lease_table_ddl() + " GRANT SELECT, INSERT, UPDATE ON " + table_.quoted() +
+                 " TO <role>;";
+    }
+  }
+  held_ = mechanism_ == Mechanism::kLease ? take_lease() : take_advisory();
+  return held_;
+}
+
+bool PgInstanceLock::take_lease() {
+  try {
+    const auto rows = session_.exec(
+        "INSERT INTO " + table_.quoted() +
+            " AS l (name, holder, epoch, acquired_at, heartbeat_at, expires_at) VALUES ($1, $2, "
+            "1, now(), now(), now() + $3::interval) ON CONFLICT (name) DO UPDATE SET holder = "
+            "excluded.holder, epoch = l.epoch + 1, acquired_at = now(), heartbeat_at = now(), "
+            "expires_at = excluded.expires_at WHERE l.expires_at <= now() RETURNING epoch::text",
+        {"batch_cleanup:" + target_, holder_, interval_text(ttl_)});
+    if (rows.rows() == 0) return false;  // another instance's lease has not expired
+    epoch_ = rows.integer(0, 0);
+    return true;
+  } catch (const DatabaseError& e) {
+    // The holder's batch has the row locked (it renews it): held.
+    if (e.sqlstate() == sqlstate::kLockNotAvailable) return false;
+    throw;
+  }
+}
+
+bool PgInstanceLock::renew_lease() {
+  return session_
+             .exec(
+                 "UPDATE " + table_.quoted() +
+                     " SET heartbeat_at = now(), expires_at = now() + $4::interval WHERE name "
+                     "= $1 AND holder = $2 AND epoch = $3::bigint",
+                 {"batch_cleanup:" + target_, holder_, std::to_string(epoch_), interval_text(ttl_)})
+             .affected() == 1;
+}
+
+int PgInstanceLock::backend_pid() {
+  return static_cast<int>(session_.exec("SELECT pg_backend_pid()").integer(0, 0));
+}
+
+void PgInstanceLock::refuse_pooler(int first_pid, int second_pid) const {
+  throw ConfigError(
+      "the connection goes through a transaction pooler (the server process changed from " +
+      std::to_string(first_pid) + " to " + std::to_string(second_pid) +
+      " between transactions), where a session advisory lock cannot keep one instance active, "
+      "and the lease table " +
+      table_.display() + " cannot be used (" + why_no_lease_ + "). HINT: as a role that may, run " +
+      lease_table_ddl() + " GRANT SELECT, INSERT, UPDATE ON " + table_.quoted() +
+      " TO <role>; or connect without the pooler");
+}
+
+bool PgInstanceLock::take_advisory() {
+  // Behind a transaction pooler consecutive transactions may run in different server processes:
+  // a session lock taken in one would stay there, held for nobody.
+  int first = backend_pid();
+  for (int probe = 0; probe < 2; ++probe) {
+    const int next = backend_pid();
+    if (next != first) refuse_pooler(first, next);
+  }
+  const auto row = session_.exec(std::string("SELECT pg_try_advisory_lock(") + kLockClass +
+                                     ", hashtext($1)), pg_backend_pid()",
+                                 {"batch_cleanup:" + target_});
+  advisory_pid_ = static_cast<int>(row.integer(0, 1));
+  if (advisory_pid_ != first) refuse_pooler(first, advisory_pid_);
+  advisory_generation_ = session_.generation();
+  return row.text(0, 0) == "t";
+}
+
+bool PgInstanceLock::keep_alive() {
+  if (!held_) return false;
+  if (mechanism_ == Mechanism::kLease) {
+    held_ = renew_lease();
+    return held_;
+  }
+  // A new connection lost the session lock: take it again.
+  if (session_.generation() != advisory_generation_) {
+    held_ = take_advisory();
+    return held_;
+  }
+  const int pid = backend_pid();
+  if (pid != advisory_pid_) refuse_pooler(advisory_pid_, pid);
+  return true;
+}
+
+void PgInstanceLock::prove_held() {
+  if (!held_) {
+    throw DatabaseError(ErrorKind::kFatal, std::string(sqlstate::kLeaseLost),
+                        "the instance lock is not held");
+  }
+  if (mechanism_ == Mechanism::kLease) {
+    if (!renew_lease()) {
+      held_ = false;
+      throw DatabaseError(ErrorKind::kFatal, std::string(sqlstate::kLeaseLost),
+                          "the lease of " + target_ + " (epoch " + std::to_string(epoch_) +
+                              ") was taken over by another instance");
+    }
+    return;
+  }
+  const int pid = backend_pid();
+  if (pid != advisory_pid_ || session_.generation() != advisory_generation_) {
+    refuse_pooler(advisory_pid_, pid);
+  }
+}
+
+void PgInstanceLock::unlock() noexcept {
+  if (!held_) return;
+  held_ = false;
+  try {
+    if (!session_.connected()) return;  // the lease expires; a session lock died with it
+    if (mechanism_ == Mechanism::kLease) {
+      session_.exec("UPDATE " + table_.quoted() +
+                        " SET expires_at = now(), heartbeat_at = now() WHERE name = $1 AND holder "
+                        "= $2 AND epoch = $3::bigint",
+                    {"batch_cleanup:" + target_, holder_, std::to_string(epoch_)});
+    } else if (session_.generation() == advisory_generation_) {
+      // Only from the server process that holds it (else the server logs "you don't own a lock").
+      session_.exec(std::string("SELECT CASE WHEN pg_backend_pid() = $2::int THEN "
+                                "pg_advisory_unlock(") +
+                        kLockClass + ", hashtext($1)) END",
+                    {"batch_cleanup:" + target_, std::to_string(advisory_pid_)});
+    }
+  } catch (...) {
+    // Broken session: the lease expires on its own, a session lock dies with the session.
+  }
+}
+
+std::chrono::milliseconds PgInstanceLock::keep_alive_interval() const {
+  return mechanism_ == Mechanism::kLease ? ttl_ / 2 : std::chrono::milliseconds(0);
+}
+
+std::string PgInstanceLock::describe() const {
+  switch (mechanism_) {
+    case Mechanism::kLease:
+      return "lease in " + table_.display() + " (epoch " + std::to_string(epoch_) + ")";
+    case Mechanism::kAdvisory:
+      return "session advisory lock (server process " + std::to_string(advisory_pid_) + ")";
+    case Mechanism::kUndecided:
+      break;
+  }
+  return "no lock yet";
+}
+
+}  // namespace batch_cleanup::store::postgres

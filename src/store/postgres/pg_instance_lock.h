@@ -1,0 +1,67 @@
+// The one-active-instance lock on PostgreSQL: a lease, one row of the lease table per target
+// (holder, epoch, heartbeat, expiry), which needs no session and so works through any pooler.
+// Every batch transaction renews the lease in its first statement and so proves, under the row's
+// lock until it commits, that the lease is still this instance's (fencing). Where the lease
+// table cannot be used (it does not exist and the role may not create it, or may not write it),
+// a session-level advisory lock is the fallback, refused behind a transaction pooler.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "batch_cleanup/config.h"
+#include "config/identifier.h"
+#include "store/instance_lock.h"
+#include "store/postgres/pg_session.h"
+
+namespace batch_cleanup::store::postgres {
+
+class PgInstanceLock final : public InstanceLock {
+ public:
+  // `target` ("schema.table" of the pending table, as the server resolved it) is read when the
+  // lock is taken (the store fills it in inspect()).
+  PgInstanceLock(PgSession& session, const CleanupConfig& config, const std::string& target);
+
+  bool try_lock() override;
+  void unlock() noexcept override;
+  bool keep_alive() override;
+  std::chrono::milliseconds keep_alive_interval() const override;
+  std::string describe() const override;
+  std::string warning() const override { return warning_; }
+
+  // Inside a batch's transaction, before it deletes: renews the lease (its row stays locked
+  // until the transaction ends, so no other instance can take over meanwhile). Throws
+  // DatabaseError with sqlstate::kLeaseLost when another instance holds it now, ConfigError
+  // when the advisory fallback finds itself behind a transaction pooler.
+  void prove_held();
+
+  // The statement that creates the lease table (for the operator, in messages and the README).
+  std::string lease_table_ddl() const;
+
+ private:
+  enum class Mechanism { kUndecided, kLease, kAdvisory };
+
+  // The lease table exists or could be created now; false when the role may not.
+  bool lease_table_usable(std::string& why_not);
+  bool take_lease();
+  bool renew_lease();
+  bool take_advisory();
+  // The server process of a transaction of its own.
+  int backend_pid();
+  [[noreturn]] void refuse_pooler(int first_pid, int second_pid) const;
+
+  PgSession& session_;
+  config::QualifiedName table_;
+  std::chrono::milliseconds ttl_;
+  const std::string& target_;
+  std::string holder_;  // host:pid:random, this instance
+  Mechanism mechanism_ = Mechanism::kUndecided;
+  std::string why_no_lease_;
+  std::string warning_;
+  bool held_ = false;
+  long long epoch_ = 0;
+  int advisory_pid_ = 0;         // the server process that holds the advisory lock
+  int advisory_generation_ = 0;  // the session's connection it was taken on
+};
+
+}  // namespace batch_cleanup::store::postgres
