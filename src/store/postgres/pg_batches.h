@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -67,9 +68,10 @@ class PgBatches : public BatchStore {
   // batch's last key) and one row per locked row. Returns the last key.
   std::optional<std::string> read_locked(const PgResult& rows, std::vector<LockedRow>& locked,
                                          BatchResult& result);
-  // Deletes the locked rows (predicate re-checked); when a constraint or trigger refuses the
-  // statement, row by row under savepoints, recording the refused rows.
+  // Deletes the locked rows (predicate re-checked), isolating refused (and, without SKIP LOCKED,
+  // held) rows by halving (delete_part).
   void delete_locked(const std::vector<LockedRow>& locked, bool whole_rows, BatchResult& result);
+  void delete_part(std::span<const LockedRow> rows, bool whole_rows, BatchResult& result);
   // COMMIT, with the commit observer told before and, when the outcome is known, after. When
   // the outcome is in doubt, keeps the batch (its transaction id, its result, and `advance`,
   // which moves the pass past it) for resolve_in_doubt(), then throws. After a commit, notes

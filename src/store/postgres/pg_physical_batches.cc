@@ -45,13 +45,13 @@ class PgPhysicalBatches final : public PgBatches {
     next_offset_ = 0;
     exhausted_ = false;
     end_block_ = relation_pages();
-    rows_per_page_ = measure_rows_per_page();
+    tuples_per_page_ = measure_tuples_per_page();
     // MaxHeapTuplesPerPage: (block size - page header) / (tuple header + line pointer).
     const auto block_size =
         session_.exec("SELECT current_setting('block_size')::bigint").integer(0, 0);
     max_tuples_per_page_ = (block_size - 24) / (24 + 4);
     // Start by assuming every row matches (a small first batch); adapt from there.
-    density_ = rows_per_page_;
+    density_ = tuples_per_page_;
   }
 
   BatchResult run_next_batch(const BatchRequest& request) override {
@@ -84,95 +84,169 @@ class PgPhysicalBatches final : public PgBatches {
         .integer(0, 0);
   }
 
-  // Rows per page, counted on the first pages (statistics may be missing or stale).
-  double measure_rows_per_page() {
-    const long long sample_pages = std::clamp<long long>(end_block_, 1, 64);
-    const auto sampled =
-        session_
-            .exec("SELECT count(*) FROM " + setup_.tables.pending + " p WHERE p.ctid < $1::tid",
-                  {tid_text(sample_pages)})
-            .integer(0, 0);
-    return std::max(1.0, static_cast<double>(sampled) / static_cast<double>(sample_pages));
+  // Tuples on the fullest pages of a sample spread over the whole table (TABLESAMPLE SYSTEM
+  // reads about 64 random pages; a small table is read whole): what a range of pages may hold at
+  // most, whatever the density of its first pages (empty after a mass delete) says.
+  double measure_tuples_per_page() {
+    const double percent =
+        end_block_ <= 64 ? 100.0 : std::max(0.001, 100.0 * 64.0 / static_cast<double>(end_block_));
+    const auto row = session_.exec(
+        "SELECT coalesce(max(n), 0), coalesce(avg(n), 0) FROM (SELECT count(*) AS n FROM " +
+            setup_.tables.pending + " p TABLESAMPLE SYSTEM ($1::float8) GROUP BY "
+            "(p.ctid::text::point)[0]) s",
+        {fmt::format("{}", percent)});
+    // The 90% point between the mean and the fullest page: dense regions are planned for,
+    // and the rollback below corrects the rare range denser still.
+    const double fullest = std::stod(row.text(0, 0));
+    const double mean = std::stod(row.text(0, 1));
+    return std::max(1.0, mean + 0.9 * (fullest - mean));
+  }
+
+  // Positions in line-pointer units, to halve a range of pages or of part of one.
+  long long linear(const TidPos& pos) const {
+    return pos.block * (max_tuples_per_page_ + 1) + pos.offset;
+  }
+  TidPos from_linear(long long at) const {
+    return {at / (max_tuples_per_page_ + 1), at % (max_tuples_per_page_ + 1)};
   }
 
   // Where the next batch ends (exclusive): enough heap for about target_rows matches at the
-  // density seen so far, and never more than kMaxScanFactor * target_rows rows in all, so that a
-  // batch stays bounded even where the density jumps. Small batches cover part of a page.
+  // density seen so far, and never more than kMaxScanFactor * target_rows tuples at the densest
+  // the table has shown, so that a batch stays bounded even where the density jumps. Small
+  // batches cover part of a page.
   TidPos range_end(std::int64_t target_rows) const {
-    const double cap = std::clamp(
-        kMaxScanFactor * static_cast<double>(target_rows) / rows_per_page_, 0.0, kMaxPagesPerBatch);
+    const double cap = std::clamp(kMaxScanFactor * static_cast<double>(target_rows) /
+                                      tuples_per_page_,
+                                  0.0, kMaxPagesPerBatch);
     const double pages = std::clamp(static_cast<double>(target_rows) / density_, 0.0, cap);
     if (next_offset_ == 0 && pages >= 1.0) {
       return {next_block_ + static_cast<long long>(std::ceil(pages)), 0};
     }
     // Part of a page: count line pointers from the cursor, never past the page's last one.
     const auto tuples =
-        std::max<long long>(1, static_cast<long long>(std::ceil(pages * rows_per_page_)));
+        std::max<long long>(1, static_cast<long long>(std::ceil(pages * tuples_per_page_)));
     const long long end_offset = std::max<long long>(next_offset_, 1) + tuples;
     if (end_offset > max_tuples_per_page_) return {next_block_ + 1, 0};
     return {next_block_, end_offset};
   }
 
+  // Half of the range from the cursor to `end`; false when it is a single line pointer.
+  bool shrink(TidPos& end) const {
+    const long long from = linear({next_block_, next_offset_});
+    const long long to = linear(end);
+    if (to - from <= 1) return false;
+    end = from_linear(from + (to - from) / 2);
+    return true;
+  }
+
+  // A range matched `rows` over [cursor, end): the table is at least that dense there.
+  void learn_density(const TidPos& end, std::int64_t rows) {
+    const double pages =
+        std::max(1.0 / tuples_per_page_,
+                 static_cast<double>(linear(end) - linear({next_block_, next_offset_})) /
+                     static_cast<double>(max_tuples_per_page_ + 1));
+    tuples_per_page_ = std::max(tuples_per_page_, static_cast<double>(rows) / pages);
+    density_ = std::max(density_, static_cast<double>(rows) / pages);
+  }
+
   // The fast path: a single DELETE of the range's matching rows, the predicate evaluated by the
   // DELETE itself, under a short lock timeout. When a row of the range is held locked by another
   // session (lock_not_available) or a row is refused, the range is done again the careful way:
-  // lock what is free (SKIP LOCKED), delete it, and isolate refused rows.
+  // lock what is free (SKIP LOCKED), delete it, and isolate refused rows. A range that held more
+  // than kMaxScanFactor * target_rows matching rows is rolled back (to its savepoint) and halved
+  // until it does not: no batch commits more.
   BatchResult run_range(std::int64_t target_rows, const BatchRequest& request) {
     const RowDetail detail = request.detail;
-    BatchResult result;
     const bool whole_rows = detail == RowDetail::kWholeRows;
     const auto& s = statements(whole_rows);
-    const TidPos end = range_end(target_rows);
-    const sql::Slots range{{"lo", tid_text(next_block_, next_offset_)}, {"hi", tid_text(end)}};
+    const auto bound = static_cast<std::int64_t>(kMaxScanFactor * static_cast<double>(target_rows));
+    TidPos end = range_end(target_rows);
+    BatchResult result;
     {
       auto phase_start = Clock::now();
       PgTransaction tx(session_, PgTransaction::Kind::kTrackedWrite);
       if (setup_.fence) setup_.fence();
-      session_.exec("SAVEPOINT bc_fast");
       bool fast = false;
-      try {
-        session_.exec("SELECT set_config('lock_timeout', $1, true)", {lock_probe_wait()});
-        // Rows come back only when asked for. Otherwise, with several policies or the archive
-        // table (whose INSERT rides on the same statement), the statement returns a count per
-        // reason; with neither, just its row count.
-        const bool want_rows = detail != RowDetail::kCounts;
-        const bool counting =
-            !want_rows && (!setup_.tables.archive.empty() || setup_.single_reason.empty());
-        const auto deleted = want_rows  ? session_.run(s.fast_delete_returning, with_cycle(range))
-                             : counting ? session_.run(s.fast_delete_counting, with_cycle(range))
-                                        : session_.run(s.fast_delete, range);
-        session_.exec("RELEASE SAVEPOINT bc_fast");
-        if (counting) {
-          for (int r = 0; r < deleted.rows(); ++r) {
-            count_reason(deleted.text(r, 0), result.deleted_by_policy, deleted.integer(r, 1));
-            result.deleted += deleted.integer(r, 1);
+      while (true) {
+        result = BatchResult{};
+        const sql::Slots range{{"lo", tid_text(next_block_, next_offset_)},
+                               {"hi", tid_text(end)}};
+        session_.exec("SAVEPOINT bc_fast");
+        try {
+          session_.exec("SELECT set_config('lock_timeout', $1, true)", {lock_probe_wait()});
+          // Rows come back only when asked for. Otherwise, with several policies or the archive
+          // table (whose INSERT rides on the same statement), the statement returns a count per
+          // reason; with neither, just its row count.
+          const bool want_rows = detail != RowDetail::kCounts;
+          const bool counting =
+              !want_rows && (!setup_.tables.archive.empty() || setup_.single_reason.empty());
+          const auto deleted = want_rows  ? session_.run(s.fast_delete_returning, with_cycle(range))
+                               : counting ? session_.run(s.fast_delete_counting, with_cycle(range))
+                                          : session_.run(s.fast_delete, range);
+          if (counting) {
+            for (int r = 0; r < deleted.rows(); ++r) {
+              count_reason(deleted.text(r, 0), result.deleted_by_policy, deleted.integer(r, 1));
+              result.deleted += deleted.integer(r, 1);
+            }
+          } else {
+            for (int r = 0; r < deleted.rows(); ++r) {
+              result.deleted_rows.push_back(
+                  {deleted.text(r, 0), deleted.optional_text(r, 1).value_or("")});
+              result.deleted_rows.back().reason = deleted.text(r, 2);
+              if (whole_rows) result.deleted_rows.back().row_json = deleted.text(r, 3);
+            }
+            result.deleted = want_rows ? deleted.rows() : deleted.affected();
           }
-        } else {
-          for (int r = 0; r < deleted.rows(); ++r) {
-            result.deleted_rows.push_back(
-                {deleted.text(r, 0), deleted.optional_text(r, 1).value_or("")});
-            result.deleted_rows.back().reason = deleted.text(r, 2);
-            if (whole_rows) result.deleted_rows.back().row_json = deleted.text(r, 3);
+          TidPos smaller = end;
+          if (result.deleted > bound && shrink(smaller)) {
+            learn_density(end, result.deleted);
+            session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
+            session_.exec("RELEASE SAVEPOINT bc_fast");
+            end = smaller;
+            continue;
           }
-          result.deleted = want_rows ? deleted.rows() : deleted.affected();
+          session_.exec("RELEASE SAVEPOINT bc_fast");
+          result.matched = result.deleted;
+          fast = true;
+        } catch (const DatabaseError& e) {
+          if (e.sqlstate() != sqlstate::kLockNotAvailable && e.kind() != ErrorKind::kRowLevel) {
+            throw;
+          }
+          result.events.push_back({BatchEvent::Kind::kRangeHeldOrRefused, 0, e.sqlstate(),
+                                   tid_text(next_block_, next_offset_) + " to " + tid_text(end) +
+                                       ": " + e.what()});
+          session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
+          session_.exec("RELEASE SAVEPOINT bc_fast");
+          session_.exec("SELECT set_config('lock_timeout', $1, true)", {setup_.lock_timeout});
         }
-        result.matched = result.deleted;
-        fast = true;
-      } catch (const DatabaseError& e) {
-        if (e.sqlstate() != sqlstate::kLockNotAvailable && e.kind() != ErrorKind::kRowLevel) {
-          throw;
-        }
-        result.events.push_back(
-            {BatchEvent::Kind::kRangeHeldOrRefused, 0, e.sqlstate(),
-             tid_text(next_block_, next_offset_) + " to " + tid_text(end) + ": " + e.what()});
-        session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
-        session_.exec("SELECT set_config('lock_timeout', $1, true)", {setup_.lock_timeout});
+        break;
       }
       result.timings.delete_ms = ms_since(phase_start);  // the range DELETE finds and deletes
       if (!fast) {
         phase_start = Clock::now();
         std::vector<LockedRow> locked;
-        read_locked(session_.run(s.lock_range, range), locked, result);
+        while (true) {
+          // The careful path is bounded the same way: a lock statement that matched too many
+          // rows is rolled back (releasing its locks) and the range halved.
+          const sql::Slots range{{"lo", tid_text(next_block_, next_offset_)},
+                                 {"hi", tid_text(end)}};
+          session_.exec("SAVEPOINT bc_careful");
+          locked.clear();
+          auto events = std::move(result.events);
+          result = BatchResult{};
+          result.events = std::move(events);
+          read_locked(session_.run(s.lock_range, range), locked, result);
+          TidPos smaller = end;
+          if (result.matched > bound && shrink(smaller)) {
+            learn_density(end, result.matched);
+            end = smaller;
+            session_.exec("ROLLBACK TO SAVEPOINT bc_careful");
+            session_.exec("RELEASE SAVEPOINT bc_careful");
+            continue;
+          }
+          session_.exec("RELEASE SAVEPOINT bc_careful");
+          break;
+        }
         result.timings.find_ms = ms_since(phase_start);
         phase_start = Clock::now();
         if (!locked.empty()) delete_locked(locked, whole_rows, result);
@@ -192,9 +266,10 @@ class PgPhysicalBatches final : public PgBatches {
   // The batch is durable: move the cursor past its range and adapt the density.
   void advance(const TidPos& end, BatchResult& result) {
     // Pages covered, fractions of a page counted in line pointers.
-    const double scanned = std::max(
-        1.0 / rows_per_page_, static_cast<double>(end.block - next_block_) +
-                                  static_cast<double>(end.offset - next_offset_) / rows_per_page_);
+    const double scanned =
+        std::max(1.0 / tuples_per_page_,
+                 static_cast<double>(linear(end) - linear({next_block_, next_offset_})) /
+                     static_cast<double>(max_tuples_per_page_ + 1));
     const double observed = static_cast<double>(result.matched) / scanned;
     density_ = result.matched > 0 ? std::max(1e-4, 0.3 * density_ + 0.7 * observed)
                                   : std::max(1e-4, density_ / 4);
@@ -214,7 +289,7 @@ class PgPhysicalBatches final : public PgBatches {
   long long next_block_ = 0;
   long long next_offset_ = 0;            // line pointer within next_block_ (0: its start)
   long long max_tuples_per_page_ = 291;  // MaxHeapTuplesPerPage for the server's block size
-  double rows_per_page_ = 60.0;          // measured at the start of a pass
+  double tuples_per_page_ = 60.0;        // the densest pages seen: sampled, then corrected
   long long end_block_ = 0;
   double density_ = 60.0;  // matching rows per page, adapted batch by batch
   bool exhausted_ = false;
