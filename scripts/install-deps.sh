@@ -11,6 +11,8 @@ packages=(
   libpq-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev libtomlplusplus-dev
   postgresql postgresql-client openssl
+  # the fault tier: a real connection pooler
+  pgbouncer
   chromium
   prometheus prometheus-pushgateway prometheus-node-exporter
   clang libclang-rt-14-dev
@@ -25,7 +27,7 @@ fi
 echo "installing missing packages: ${missing[*]}"
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
-# Debian's prometheus, prometheus-pushgateway, prometheus-node-exporter and postgresql packages
+# Debian's prometheus, prometheus-pushgateway, prometheus-node-exporter, pgbouncer and postgresql packages
 # start system services when installed. The tests start their own processes on loopback ports and
 # never use those, so no service may start during the install: policy-rc.d exit 101 forbids it
 # (invoke-rc.d(8)), unless the machine already has a policy of its own.
@@ -42,5 +44,5 @@ $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # test suite's Prometheus, Pushgateway and node_exporter are processes of its own).
 if [ -d /run/systemd/system ]; then
   $sudo systemctl disable --now prometheus.service prometheus-pushgateway.service \
-    prometheus-node-exporter.service >/dev/null 2>&1 || true
+    prometheus-node-exporter.service pgbouncer.service >/dev/null 2>&1 || true
 fi

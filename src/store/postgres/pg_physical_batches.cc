@@ -92,7 +92,8 @@ class PgPhysicalBatches final : public PgBatches {
         end_block_ <= 64 ? 100.0 : std::max(0.001, 100.0 * 64.0 / static_cast<double>(end_block_));
     const auto row = session_.exec(
         "SELECT coalesce(max(n), 0), coalesce(avg(n), 0) FROM (SELECT count(*) AS n FROM " +
-            setup_.tables.pending + " p TABLESAMPLE SYSTEM ($1::float8) GROUP BY "
+            setup_.tables.pending +
+            " p TABLESAMPLE SYSTEM ($1::float8) GROUP BY "
             "(p.ctid::text::point)[0]) s",
         {fmt::format("{}", percent)});
     // The 90% point between the mean and the fullest page: dense regions are planned for,
@@ -115,12 +116,17 @@ class PgPhysicalBatches final : public PgBatches {
   // the table has shown, so that a batch stays bounded even where the density jumps. Small
   // batches cover part of a page.
   TidPos range_end(std::int64_t target_rows) const {
-    const double cap = std::clamp(kMaxScanFactor * static_cast<double>(target_rows) /
-                                      tuples_per_page_,
-                                  0.0, kMaxPagesPerBatch);
+    const double cap =
+        std::clamp(kMaxScanFactor * static_cast<double>(target_rows) / tuples_per_page_, 0.0,
+                   kMaxPagesPerBatch);
     const double pages = std::clamp(static_cast<double>(target_rows) / density_, 0.0, cap);
     if (next_offset_ == 0 && pages >= 1.0) {
       return {next_block_ + static_cast<long long>(std::ceil(pages)), 0};
+    }
+    // Past the line pointers a page of this table usually has: the rest of the page (it is most
+    // likely empty; were it not, the rollback-and-halve below keeps the batch bounded).
+    if (next_offset_ > 0 && static_cast<double>(next_offset_) >= tuples_per_page_) {
+      return {next_block_ + 1, 0};
     }
     // Part of a page: count line pointers from the cursor, never past the page's last one.
     const auto tuples =
@@ -139,12 +145,17 @@ class PgPhysicalBatches final : public PgBatches {
     return true;
   }
 
+  // The pages from the cursor to `end`: whole pages, and a part of one counted in line pointers
+  // at the table's tuples per page (a page's line pointers number about its tuples).
+  double pages_to(const TidPos& end) const {
+    const double pages = static_cast<double>(end.block - next_block_) +
+                         static_cast<double>(end.offset - next_offset_) / tuples_per_page_;
+    return std::max(1.0 / tuples_per_page_, pages);
+  }
+
   // A range matched `rows` over [cursor, end): the table is at least that dense there.
   void learn_density(const TidPos& end, std::int64_t rows) {
-    const double pages =
-        std::max(1.0 / tuples_per_page_,
-                 static_cast<double>(linear(end) - linear({next_block_, next_offset_})) /
-                     static_cast<double>(max_tuples_per_page_ + 1));
+    const double pages = pages_to(end);
     tuples_per_page_ = std::max(tuples_per_page_, static_cast<double>(rows) / pages);
     density_ = std::max(density_, static_cast<double>(rows) / pages);
   }
@@ -169,8 +180,7 @@ class PgPhysicalBatches final : public PgBatches {
       bool fast = false;
       while (true) {
         result = BatchResult{};
-        const sql::Slots range{{"lo", tid_text(next_block_, next_offset_)},
-                               {"hi", tid_text(end)}};
+        const sql::Slots range{{"lo", tid_text(next_block_, next_offset_)}, {"hi", tid_text(end)}};
         session_.exec("SAVEPOINT bc_fast");
         try {
           session_.exec("SELECT set_config('lock_timeout', $1, true)", {lock_probe_wait()});
@@ -212,9 +222,9 @@ class PgPhysicalBatches final : public PgBatches {
           if (e.sqlstate() != sqlstate::kLockNotAvailable && e.kind() != ErrorKind::kRowLevel) {
             throw;
           }
-          result.events.push_back({BatchEvent::Kind::kRangeHeldOrRefused, 0, e.sqlstate(),
-                                   tid_text(next_block_, next_offset_) + " to " + tid_text(end) +
-                                       ": " + e.what()});
+          result.events.push_back(
+              {BatchEvent::Kind::kRangeHeldOrRefused, 0, e.sqlstate(),
+               tid_text(next_block_, next_offset_) + " to " + tid_text(end) + ": " + e.what()});
           session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
           session_.exec("RELEASE SAVEPOINT bc_fast");
           session_.exec("SELECT set_config('lock_timeout', $1, true)", {setup_.lock_timeout});
@@ -265,11 +275,7 @@ class PgPhysicalBatches final : public PgBatches {
 
   // The batch is durable: move the cursor past its range and adapt the density.
   void advance(const TidPos& end, BatchResult& result) {
-    // Pages covered, fractions of a page counted in line pointers.
-    const double scanned =
-        std::max(1.0 / tuples_per_page_,
-                 static_cast<double>(linear(end) - linear({next_block_, next_offset_})) /
-                     static_cast<double>(max_tuples_per_page_ + 1));
+    const double scanned = pages_to(end);
     const double observed = static_cast<double>(result.matched) / scanned;
     density_ = result.matched > 0 ? std::max(1e-4, 0.3 * density_ + 0.7 * observed)
                                   : std::max(1e-4, density_ / 4);
