@@ -155,6 +155,40 @@ TEST_F(PgServerTest, MaxReplicationLagPausesBatchesWhileAStandbyLags) {
   EXPECT_GE(last_json_report(result)["replication_pauses"].get<int>(), 1);
 }
 
+// A short burst on an otherwise idle primary, against a standby that applies WAL 3 s late: its
+// replay_lag is empty or stale (nothing else is written), but it has not replayed the burst's
+// commits. Compared by WAL position, the second batch waits until the standby has replayed the
+// first one's commit; every pause ends once it has.
+TEST_F(PgServerTest, MaxReplicationLagBytesCatchesAShortBurstOnAnIdlePrimary) {
+  OwnServer primary(shared_server_port() + 22);
+  OwnServer standby(shared_server_port() + 23);
+  primary.start();
+  create_app_database(primary, 300);
+  standby.standby_of(primary, "-c recovery_min_apply_delay=3s");
+  const std::string app = primary.url("app");
+  ASSERT_TRUE(eventually([&] { return pg(app, "SELECT count(*) FROM pg_stat_replication") == "1"; },
+                         std::chrono::seconds(30)));
+  const auto started = std::chrono::steady_clock::now();
+  const auto result =
+      run_tool({"--run-once", "--output", "json", "--batch-size", "100", "--no-history",
+                "--max-replication-lag-bytes", "1", "--database-url", app});
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(pending_count(app), 0);
+  const auto report = last_json_report(result);
+  EXPECT_EQ(report["deleted"], 300);
+  // Three batches: the second and the third each waited for the standby to replay the commit
+  // before them (about 3 s each); the tool does not wait after its last batch.
+  EXPECT_GE(report["replication_pauses"].get<int>(), 2) << result.err;
+  EXPECT_GE(took, std::chrono::milliseconds(5000)) << result.err;
+  EXPECT_NE(result.err.find("pausing: a standby has not replayed the cycle's last commit"),
+            std::string::npos)
+      << result.err;
+  // The standby has every deletion once it catches up.
+  ASSERT_TRUE(
+      eventually([&] { return pending_count(standby.url("app")) == 0; }, std::chrono::seconds(30)));
+}
+
 TEST_F(PgServerTest, TlsSettingsAndPasswordsFromUrlEnvironmentAndPgpassNeverShown) {
   const std::string password = "S3cret-pw-C0FFEE";
   OwnServer server(shared_server_port() + 6);
