@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <thread>
@@ -27,7 +28,13 @@ class PoolerTest : public BackendTest {
   void SetUp() override {
     BackendTest::SetUp();
     if (!db_) return;
-    if (!PgBouncer::available()) GTEST_SKIP() << "pgbouncer is not installed";
+    if (!PgBouncer::available()) {
+      const char* required = std::getenv("BATCH_CLEANUP_REQUIRE_PG");
+      if (required != nullptr && std::string(required) == "1") {
+        FAIL() << "pgbouncer is not installed (scripts/install-deps.sh installs it)";
+      }
+      GTEST_SKIP() << "pgbouncer is not installed";
+    }
     db_->create_original_schema();
     dbname_ = db_->scalar("SELECT current_database()");
   }
