@@ -51,6 +51,13 @@ struct PolicyCounts {
   std::int64_t email = 0;    // the row's email exists in users (after --normalize-email)
   std::int64_t phone = 0;    // the row's phone exists in users (--match phone)
   std::int64_t expired = 0;  // created more than --expire-after ago
+
+  PolicyCounts& operator+=(const PolicyCounts& other) {
+    email += other.email;
+    phone += other.phone;
+    expired += other.expired;
+    return *this;
+  }
 };
 
 // What a dry run found each policy would do, counted set-based over the whole pending table.

@@ -33,20 +33,4 @@ class CancelWatchdog {
   std::thread thread_;
 };
 
-// Releases the instance lock when a cycle ends, however it ends.
-class InstanceLockRelease {
- public:
-  InstanceLockRelease(store::Store& store, bool& held) : store_(store), held_(held) {}
-  ~InstanceLockRelease() {
-    if (held_) store_.instance_lock().unlock();
-    held_ = false;
-  }
-  InstanceLockRelease(const InstanceLockRelease&) = delete;
-  InstanceLockRelease& operator=(const InstanceLockRelease&) = delete;
-
- private:
-  store::Store& store_;
-  bool& held_;
-};
-
 }  // namespace batch_cleanup::engine

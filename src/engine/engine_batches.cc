@@ -256,9 +256,7 @@ void CleanupEngine::record_batch(const store::BatchResult& result, CycleReport& 
   ++report.batches;
   report.candidates += result.matched;
   report.deleted += result.deleted;
-  report.deleted_by_policy.email += result.deleted_by_policy.email;
-  report.deleted_by_policy.phone += result.deleted_by_policy.phone;
-  report.deleted_by_policy.expired += result.deleted_by_policy.expired;
+  report.deleted_by_policy += result.deleted_by_policy;
   report.skipped += result.skipped;
   report.no_longer_matching += result.no_longer_matching;
   report.failed += static_cast<std::int64_t>(result.failures.size());

@@ -46,9 +46,7 @@ struct BatchCleanupService::Impl {
   // Adds a finished cycle's counts to the status. Caller holds state_mutex.
   void count_report(const CycleReport& report) {
     status.total_deleted += report.deleted;
-    status.total_deleted_by_policy.email += report.deleted_by_policy.email;
-    status.total_deleted_by_policy.phone += report.deleted_by_policy.phone;
-    status.total_deleted_by_policy.expired += report.deleted_by_policy.expired;
+    status.total_deleted_by_policy += report.deleted_by_policy;
     status.total_failed += report.failed;
     status.total_skipped += report.skipped;
     status.total_no_longer_matching += report.no_longer_matching;

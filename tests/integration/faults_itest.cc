@@ -197,38 +197,6 @@ TEST_P(FaultTest, APausedLeaseHolderIsFencedAfterATakeover) {
             "0");
 }
 
-// Both backends: the tables are dropped and recreated under a running daemon. The cycles in
-// between fail (a clear error each), the daemon goes on, and it cleans the new tables.
-TEST_P(FaultTest, TablesDroppedAndRecreatedUnderADaemon) {
-  db_->insert_users(0, 30);
-  db_->insert_pending(0, 30);
-  const int http = shared_server_port() + (db_->is_postgres() ? 19 : 20);
-  ChildProcess daemon({tool_binary(), "--daemon", "--interval", "1s", "--http-listen",
-                       fmt::format("127.0.0.1:{}", http), "--database-url", db_->url()},
-                      {});
-  ASSERT_TRUE(eventually([&] { return db_->count(kPending) == 0; }, std::chrono::seconds(20)));
-  db_->exec("DROP TABLE core_mstr_one_qlick_pending_users_tbl");
-  ASSERT_TRUE(eventually(
-      [&] { return metric(http, "batch_cleanup_cycles_total{outcome=\"failed\"}") >= 1; },
-      std::chrono::seconds(20)))
-      << daemon.current_err();
-  EXPECT_NE(daemon.current_err().find("pending table 'core_mstr_one_qlick_pending_users_tbl' "
-                                      "does not exist"),
-            std::string::npos)
-      << daemon.current_err();
-  db_->exec(
-      "CREATE TABLE core_mstr_one_qlick_pending_users_tbl (pending_user_id TEXT PRIMARY KEY, "
-      "email TEXT UNIQUE, full_name TEXT)");
-  db_->insert_pending(0, 25);  // 25 new rows, all matching
-  ASSERT_TRUE(eventually([&] { return db_->count(kPending) == 0; }, std::chrono::seconds(30)))
-      << daemon.current_err();
-  EXPECT_TRUE(eventually([&] { return metric(http, "batch_cleanup_rows_deleted_total") == 55; },
-                         std::chrono::seconds(10)));
-  EXPECT_EQ(metric(http, "batch_cleanup_job_halted"), 0);
-  daemon.signal(SIGTERM);
-  EXPECT_EQ(daemon.wait(std::chrono::seconds(20)).exit_code, 0);
-}
-
 // The daemon's connection is terminated between two cycles: the next cycle reconnects and runs;
 // no cycle fails.
 TEST_P(FaultTest, AConnectionLostBetweenCyclesIsRetried) {
@@ -349,12 +317,15 @@ TEST_P(FaultTest, LeastPrivilegeBisectsAroundLockedRows) {
 INSTANTIATE_TEST_SUITE_P(Postgres, FaultTest, ::testing::Values(TestBackend::kPostgres),
                          backend_param_name);
 
-// The schema change on SQLite too.
-class SqliteFaultTest : public FaultTest {};
-TEST_P(SqliteFaultTest, TablesDroppedAndRecreatedUnderADaemon) {
+// The schema change on both backends.
+class SchemaChangeTest : public FaultTest {};
+
+// Both backends: the tables are dropped and recreated under a running daemon. The cycles in
+// between fail (a clear error each), the daemon goes on, and it cleans the new tables.
+TEST_P(SchemaChangeTest, TablesDroppedAndRecreatedUnderADaemon) {
   db_->insert_users(0, 30);
   db_->insert_pending(0, 30);
-  const int http = shared_server_port() + 20;
+  const int http = shared_server_port() + (db_->is_postgres() ? 19 : 20);
   ChildProcess daemon({tool_binary(), "--daemon", "--interval", "1s", "--http-listen",
                        fmt::format("127.0.0.1:{}", http), "--database-url", db_->url()},
                       {});
@@ -364,18 +335,25 @@ TEST_P(SqliteFaultTest, TablesDroppedAndRecreatedUnderADaemon) {
       [&] { return metric(http, "batch_cleanup_cycles_total{outcome=\"failed\"}") >= 1; },
       std::chrono::seconds(20)))
       << daemon.current_err();
+  EXPECT_NE(daemon.current_err().find("pending table 'core_mstr_one_qlick_pending_users_tbl' "
+                                      "does not exist"),
+            std::string::npos)
+      << daemon.current_err();
   db_->exec(
       "CREATE TABLE core_mstr_one_qlick_pending_users_tbl (pending_user_id TEXT PRIMARY KEY, "
       "email TEXT UNIQUE, full_name TEXT)");
-  db_->insert_pending(0, 25);
+  db_->insert_pending(0, 25);  // 25 new rows, all matching
   ASSERT_TRUE(eventually([&] { return db_->count(kPending) == 0; }, std::chrono::seconds(30)))
       << daemon.current_err();
   EXPECT_TRUE(eventually([&] { return metric(http, "batch_cleanup_rows_deleted_total") == 55; },
                          std::chrono::seconds(10)));
+  EXPECT_EQ(metric(http, "batch_cleanup_job_halted"), 0);
   daemon.signal(SIGTERM);
   EXPECT_EQ(daemon.wait(std::chrono::seconds(20)).exit_code, 0);
 }
-INSTANTIATE_TEST_SUITE_P(Sqlite, SqliteFaultTest, ::testing::Values(TestBackend::kSqlite),
+
+INSTANTIATE_TEST_SUITE_P(Backends, SchemaChangeTest,
+                         ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
                          backend_param_name);
 
 }  // namespace
