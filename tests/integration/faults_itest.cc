@@ -76,7 +76,8 @@ TEST(FailedCycleTest, AnOutageLongerThanTheRetriesStillCountsWhatTheCycleCommitt
        fmt::format("127.0.0.1:{}", http), "--database-url", server.url("app")},
       {});
   ASSERT_TRUE(eventually([&] { return pending_count(server.url("app")) <= 150; },
-                         std::chrono::seconds(30)));
+                         std::chrono::seconds(30)))
+      << daemon.current_err();
   server.halt("immediate");
   // The cycle fails after its retries; its report says what it had committed.
   ASSERT_TRUE(eventually([&] { return !json_reports(daemon.current_out()).empty(); },
