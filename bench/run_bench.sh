@@ -6,7 +6,7 @@
 #   single     DELETE FROM pending p USING users u WHERE p.email = u.email   (one transaction)
 #   per_record the original's approach: one DELETE and one COMMIT per row, from the client
 #              (psql \gexec); run on the first PER_RECORD_ROWS candidates and projected
-#   batch_cleanup at its defaults, and with --batch-time 50ms
+#   batch_cleanup at its defaults, with --workers 2, and with --batch-time 50ms
 #   dry_run    batch_cleanup --dry-run, next to SELECT count(*) of the same join
 #
 # Writes bench/results/<scale>.tsv, bench/results/*.plan.txt (EXPLAIN of the batch statements),
@@ -81,6 +81,8 @@ for n in "${scales[@]}"; do
     echo "   single: ${single_ms} ms"
 
     run_contender_tool batch_cleanup "defaults (--batch-size 5000)"
+    run_contender_tool batch_cleanup_workers2 "--workers 2 (two connections, page-range halves)" \
+      --workers 2
     run_contender_tool batch_cleanup_batch_time "--batch-time 50ms" --batch-time 50ms
     if [ "$n" -le 1000000 ] && [ "$rep" -eq 1 ]; then
       run_contender_tool batch_cleanup_key "--batch-strategy key (keyset by uuid)" --batch-strategy key

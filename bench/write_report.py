@@ -56,7 +56,7 @@ for s in scales:
     w("")
     w("| contender | time | rows/s | × single DELETE | batch p50 | batch p99 | batches | peak RSS | note |")
     w("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name in ["single", "batch_cleanup", "batch_cleanup_batch_time", "batch_cleanup_key", "per_record", "count", "dry_run"]:
+    for name in ["single", "batch_cleanup", "batch_cleanup_workers2", "batch_cleanup_batch_time", "batch_cleanup_key", "per_record", "count", "dry_run"]:
         if name not in d:
             continue
         rows = d[name]

@@ -35,7 +35,7 @@ if [ "$which" = all ] || [ "$which" = thread ]; then
   export BATCH_CLEANUP_TEST_PG_URL BATCH_CLEANUP_TEST_PG_DIR=$pg_dir BATCH_CLEANUP_REQUIRE_PG=1
   export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
   # The threads: the service's worker and its stop, the cancel watchdog, the HTTP server of a
-  # daemon, several jobs side by side, the embedded worker, signals.
+  # daemon, several jobs side by side, the embedded worker, signals, --workers.
   ctest --test-dir build-tsan --output-on-failure -j2 --timeout 600 \
-    -R 'unit\.(Engine|SafetyEngine|Service|Worker|Http|Health|Observability)|Concurrency|Library|Http|SdNotify|Probe|JobIsolation|ConfigFile.*Daemon|Daemon|Signal|Sigterm'
+    -R 'unit\.(Engine|SafetyEngine|Service|Worker|Http|Health|Observability)|Concurrency|Library|Http|SdNotify|Probe|JobIsolation|ConfigFile.*Daemon|Daemon|Signal|Sigterm|WorkersTest'
 fi

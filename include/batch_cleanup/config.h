@@ -74,6 +74,11 @@ struct CleanupConfig {
   // Upper bound on deleted rows per second, enforced by pausing between batches; 0 = none.
   double max_rate = 0;
   BatchStrategy batch_strategy = BatchStrategy::kAuto;
+  // PostgreSQL: batches run on this many connections at once, each over its own part of the
+  // pending table (page ranges, or key ranges with the key strategy), while the cycle's own
+  // connection holds the instance lock. --sleep and --max-rate hold for the cycle as a whole.
+  // SQLite (one writer) accepts only 1.
+  int workers = 1;
 
   // Count and sample the candidates; write nothing at all.
   bool dry_run = false;

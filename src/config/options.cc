@@ -156,6 +156,12 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
       ->envname("BATCH_CLEANUP_BATCH_STRATEGY")
       ->check(CLI::IsMember({"auto", "physical", "key"}))
       ->capture_default_str();
+  app.add_option("--workers", config.workers,
+                 "PostgreSQL: run batches on this many connections at once, each over its own "
+                 "part of the table (1..64); SQLite accepts only 1")
+      ->envname("BATCH_CLEANUP_WORKERS")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   app.add_option(
          "--batch-time", texts.batch_time,
          "Target time per batch (e.g. 50ms): the batch size adapts to it; 0 = fixed --batch-size")

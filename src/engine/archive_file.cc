@@ -77,6 +77,7 @@ std::map<std::string, std::vector<std::string>> ArchiveFile::unresolved_in_file(
 }
 
 int ArchiveFile::reconcile(store::BatchStore& store) {
+  std::lock_guard lock(mutex_);
   if (!file_scanned_) {
     for (auto& [batch, keys] : unresolved_in_file()) in_doubt_[batch] = std::move(keys);
     file_scanned_ = true;
@@ -98,20 +99,24 @@ int ArchiveFile::reconcile(store::BatchStore& store) {
 }
 
 void ArchiveFile::begin_cycle(const std::string& cycle_id) {
+  std::lock_guard lock(mutex_);
   cycle_id_ = cycle_id;
   batch_seq_ = 0;
 }
 
 void ArchiveFile::before_commit(const std::vector<store::PendingRow>& rows) {
-  open_batch_ = cycle_id_ + "-" + std::to_string(++batch_seq_);
-  open_keys_.clear();
+  std::lock_guard lock(mutex_);
+  const std::string batch = cycle_id_ + "-" + std::to_string(++batch_seq_);
+  open_batches_[std::this_thread::get_id()] = batch;
+  std::vector<std::string> keys;
+  keys.reserve(rows.size());
   const std::string now = util::iso8601_utc(std::chrono::system_clock::now());
   std::string text;
   for (const auto& row : rows) {
     auto whole = nlohmann::json::parse(row.row_json, nullptr, /*allow_exceptions=*/false);
     if (whole.is_discarded()) whole = nlohmann::json(row.row_json);
     text += nlohmann::json({{"type", "row"},
-                            {"batch", open_batch_},
+                            {"batch", batch},
                             {"cycle_id", cycle_id_},
                             {"archived_at", now},
                             {"key", row.key},
@@ -119,20 +124,22 @@ void ArchiveFile::before_commit(const std::vector<store::PendingRow>& rows) {
                             {"row", whole}})
                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
             "\n";
-    open_keys_.push_back(row.key);
+    keys.push_back(row.key);
   }
   // Until the outcome line is written, the batch counts as in doubt.
-  in_doubt_[open_batch_] = open_keys_;
+  in_doubt_[batch] = std::move(keys);
   append(text, true);
 }
 
 void ArchiveFile::after_commit(bool committed) noexcept {
-  if (open_batch_.empty()) return;
+  std::lock_guard lock(mutex_);
+  const auto open = open_batches_.find(std::this_thread::get_id());
+  if (open == open_batches_.end()) return;
   try {
     const nlohmann::json line = {{"type", committed ? "commit" : "rollback"},
-                                 {"batch", open_batch_}};
+                                 {"batch", open->second}};
     append(line.dump() + "\n", false);
-    in_doubt_.erase(open_batch_);
+    in_doubt_.erase(open->second);
   } catch (const std::exception& e) {
     // Left in doubt: reconciled when the next cycle starts.
     try {
@@ -140,7 +147,7 @@ void ArchiveFile::after_commit(bool committed) noexcept {
     } catch (...) {
     }
   }
-  open_batch_.clear();
+  open_batches_.erase(open);
 }
 
 }  // namespace batch_cleanup::engine

@@ -15,7 +15,9 @@
 #pragma once
 
 #include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/batch_store.h"
@@ -23,6 +25,8 @@
 
 namespace batch_cleanup::engine {
 
+// Thread-safe: the workers of a cycle (--workers) share one file, each thread with at most one
+// batch between before_commit and after_commit.
 class ArchiveFile final : public store::CommitObserver {
  public:
   // Opens (creating, mode 0600: the file holds personal data) `path` for appending. Throws
@@ -52,8 +56,9 @@ class ArchiveFile final : public store::CommitObserver {
   bool file_scanned_ = false;
   std::string cycle_id_;
   long long batch_seq_ = 0;
-  std::string open_batch_;  // between before_commit and after_commit
-  std::vector<std::string> open_keys_;
+  std::mutex mutex_;
+  // Per thread: the batch between before_commit and after_commit.
+  std::map<std::thread::id, std::string> open_batches_;
   std::map<std::string, std::vector<std::string>> in_doubt_;  // batch -> keys
 };
 

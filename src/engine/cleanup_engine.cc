@@ -130,6 +130,7 @@ void CleanupEngine::prepare(CycleReport& report) {
         std::string(e.what()) + " (it was fine before: the next cycle checks again)");
   }
   with_retries([&] { store_->configure(decision.plan); });
+  plan_ = decision.plan;
   prepared_once_ = true;
   strategy_ = decision.strategy;
   // Warnings and notes once per job (they repeat every cycle otherwise).
@@ -158,15 +159,19 @@ bool CleanupEngine::run_cycle_body(CycleReport& report) {
     logging::logger()->warn("{} (a run without --dry-run would be refused)", refusal);
     report.warnings.push_back(refusal);
   }
-  logging::logger()->info("cycle {} started ({}{}, strategy {}, batch size {}; {})",
-                          report.cycle_id, report.backend, config_.dry_run ? ", dry run" : "",
-                          strategy_, config_.batch_size, describe_policies(config_));
+  logging::logger()->info(
+      "cycle {} started ({}{}, strategy {}, batch size {}{}; {})", report.cycle_id, report.backend,
+      config_.dry_run ? ", dry run" : "", strategy_, config_.batch_size,
+      config_.workers > 1 && !config_.dry_run ? fmt::format(", {} workers", config_.workers)
+                                              : std::string(),
+      describe_policies(config_));
 
   if (config_.dry_run) {
     run_dry(report);
     return true;
   }
-  if (!config_.archive_table.empty()) with_retries([&] { prepare_archive(report.cycle_id); });
+  if (!config_.archive_table.empty())
+    with_retries([&] { prepare_archive(*store_, report.cycle_id); });
   if (!config_.archive_file.empty()) {
     if (!archive_file_) archive_file_ = std::make_unique<ArchiveFile>(config_.archive_file);
     with_retries([&] { return archive_file_->reconcile(store_->batches()); });
@@ -245,8 +250,8 @@ std::string CleanupEngine::check_guards() {
   return {};
 }
 
-void CleanupEngine::prepare_archive(const std::string& cycle_id) {
-  auto& archive = store_->archive();
+void CleanupEngine::prepare_archive(store::Store& store, const std::string& cycle_id) {
+  auto& archive = store.archive();
   auto facts = archive.inspect_archive();
   if (!facts.exists && facts.required_database.empty()) {
     archive.create();

@@ -21,6 +21,8 @@
 namespace batch_cleanup::engine {
 
 class CancelWatchdog;
+class CycleLedger;
+struct BatchLane;
 
 // A cycle as it ended: its report (what it committed, also when it failed: report.error holds
 // the message then), and the failure, null when it did not fail.
@@ -51,6 +53,10 @@ class CleanupEngine {
   // set, it replaces the progress log line written every config.progress_interval.
   void set_progress_observer(std::function<void(const CycleProgress&)> observer);
 
+  // With config.workers > 1: how the engine opens a store for each worker (of the same
+  // configuration as its own). Without it, such a cycle fails with ConfigError.
+  void set_store_factory(std::function<std::unique_ptr<store::Store>()> factory);
+
   // Connects with exponential backoff and equal jitter: 1 + config.retries attempts. Throws
   // ConnectionError when every attempt failed, or as soon as a stop is requested.
   void connect_with_retry();
@@ -79,12 +85,14 @@ class CleanupEngine {
   // After a reconnect inside a cycle: keeps (or takes again) the instance lock and re-arms the
   // archive. False when another instance took the lock meanwhile.
   bool restore_session_state(CycleReport& report);
-  void prepare_archive(const std::string& cycle_id);
+  void prepare_archive(store::Store& store, const std::string& cycle_id);
+  // connect_with_retry() for any store (a worker's).
+  void connect_store(store::Store& store, bool& connected);
   void purge_archive(CycleReport& report);
   // With --max-replication-lag or --max-replication-lag-bytes: waits while a standby has not
   // replayed the cycle's commits closely enough. False when a stop was requested (or the lock
   // lost) meanwhile.
-  bool wait_for_replicas(CycleReport& report);
+  bool wait_for_replicas(BatchLane& lane);
   // Runs `operation`; a retryable DatabaseError also marks the connection for a reconnect.
   template <typename Operation>
   auto on_session(Operation&& operation) -> decltype(operation());
@@ -92,11 +100,34 @@ class CleanupEngine {
   // config.retries times.
   template <typename Operation>
   auto with_retries(Operation&& operation) -> decltype(operation());
+  // on_session() for a lane's store.
+  template <typename Operation>
+  auto on_lane(BatchLane& lane, Operation&& operation) -> decltype(operation());
   void run_batches(CycleReport& report);
+  store::RowDetail row_detail() const;
+  // A lane's batches until its slice is covered, the cycle stops or fails (engine_batches.cc).
+  void run_lane(BatchLane& lane, std::chrono::steady_clock::time_point cycle_start);
+  // --workers: the coordinator, its workers' stores and threads (engine_workers.cc).
+  void run_workers(CycleReport& report, const std::string& lock_token);
+  void open_worker_store(store::Store& store, bool& connected, const std::string& lock_token,
+                         const std::string& cycle_id, const store::PassSlice& slice);
+  // The progress observer or the periodic progress line: of the one lane, or (with the
+  // ledger's report mutex held) of every worker's.
+  void report_lane_progress(const CycleReport& totals, double progress,
+                            std::chrono::steady_clock::time_point cycle_start,
+                            std::chrono::steady_clock::time_point& last_progress);
+  void report_progress(std::chrono::steady_clock::time_point cycle_start);
+  // Waits on a lane: the one lane keeps the lock meanwhile (wait_holding_lock); a worker's
+  // wait ends early when the cycle ends (lock_lost).
+  bool lane_wait(BatchLane& lane, std::chrono::steady_clock::duration duration, bool& lock_lost);
+  // After a lane's connection was lost: connects again and restores its session's state.
+  bool reconnect_lane(BatchLane& lane);
   // One batch, retried after transient errors and resolved after an in-doubt commit. False
   // when the cycle must end (a stop, a lost lock); `result` holds the committed batch.
-  bool run_one_batch(std::int64_t rows, store::RowDetail detail, CancelWatchdog& watchdog,
-                     std::int64_t& target_rows, CycleReport& report, store::BatchResult& result);
+  // `max_rows` (with --max-deletes): the most it may delete; 0: no limit.
+  bool run_one_batch(BatchLane& lane, std::int64_t rows, std::int64_t max_rows,
+                     store::RowDetail detail, CancelWatchdog& watchdog, std::int64_t& target_rows,
+                     store::BatchResult& result);
   void run_dry(CycleReport& report);
   void record_batch(const store::BatchResult& result, CycleReport& report) const;
   // --batch-time: scales target_rows towards the target batch duration.
@@ -117,6 +148,11 @@ class CleanupEngine {
   bool lock_warned_ = false;
   std::chrono::steady_clock::time_point lock_renewed_{};
   std::string strategy_;
+  store::BatchPlan plan_;  // the last prepare()'s, for the workers' stores
+  std::function<std::unique_ptr<store::Store>()> store_factory_;
+  bool workers_warned_ = false;
+  const std::vector<BatchLane*>* worker_lanes_ = nullptr;  // while run_workers() runs
+  std::chrono::steady_clock::time_point last_progress_line_{};
   std::vector<std::string> preflight_warnings_;
   std::vector<std::string> logged_notes_;  // preflight notes already logged (once per job)
   std::deque<RunRecord> pending_history_;  // records the database could not take yet

@@ -14,44 +14,76 @@
 
 namespace batch_cleanup::engine {
 
-void CleanupEngine::run_batches(CycleReport& report) {
-  std::vector<double> latencies;
-  with_retries([&] { store_->batches().begin_pass(); });
-  CancelWatchdog watchdog(*store_, *stop_, kCancelGrace);
+namespace {
+
+// Whatever ends the batches (a stop, an error), the report keeps every committed batch's time.
+struct Percentiles {
+  CycleReport& report;
+  std::vector<double>& latencies;
+  ~Percentiles() {
+    report.batch_durations_ms = latencies;
+    report.batch_p50_ms = percentile(latencies, 0.50);
+    report.batch_p99_ms = percentile(latencies, 0.99);
+    report.batch_max_ms =
+        latencies.empty() ? 0 : *std::max_element(latencies.begin(), latencies.end());
+  }
+};
+
+}  // namespace
+
+store::RowDetail CleanupEngine::row_detail() const {
   // The engine decides what a batch must tell about its rows: the whole rows for the archive
   // file, keys for the debug log, counts otherwise.
-  const store::RowDetail detail = !config_.archive_file.empty() ? store::RowDetail::kWholeRows
-                                  : logging::logger()->should_log(spdlog::level::debug)
-                                      ? store::RowDetail::kKeys
-                                      : store::RowDetail::kCounts;
+  return !config_.archive_file.empty()                         ? store::RowDetail::kWholeRows
+         : logging::logger()->should_log(spdlog::level::debug) ? store::RowDetail::kKeys
+                                                               : store::RowDetail::kCounts;
+}
+
+void CleanupEngine::run_batches(CycleReport& report) {
+  if (config_.workers > 1) {
+    const std::string token = store_->instance_lock().share_token();
+    if (!token.empty()) {
+      run_workers(report, token);
+      return;
+    }
+    if (!workers_warned_) {
+      logging::logger()->warn(
+          "--workers {}: the instance lock here is {}, which other connections cannot prove; "
+          "cycles run on one connection (the lease table makes workers possible: see "
+          "--lease-table)",
+          config_.workers, store_->instance_lock().describe());
+      workers_warned_ = true;
+    }
+  }
+  BatchLane lane(*store_, connected_, report);
+  Percentiles percentiles{report, lane.latencies};
+  with_retries([&] { store_->batches().begin_pass(); });
+  run_lane(lane, Clock::now());
+}
+
+void CleanupEngine::run_lane(BatchLane& lane, Clock::time_point cycle_start) {
+  CycleReport& report = lane.report;
+  CycleLedger* ledger = lane.ledger;
+  CancelWatchdog watchdog(lane.store, *stop_, kCancelGrace);
+  const store::RowDetail detail = row_detail();
   std::int64_t target_rows = config_.batch_size;
   auto last_progress = Clock::now();
-  const auto cycle_start = Clock::now();
-  // Whatever ends the loop (a stop, an error), the report keeps every committed batch.
-  struct Percentiles {
-    CycleReport& report;
-    std::vector<double>& latencies;
-    ~Percentiles() {
-      report.batch_durations_ms = latencies;
-      report.batch_p50_ms = percentile(latencies, 0.50);
-      report.batch_p99_ms = percentile(latencies, 0.99);
-      report.batch_max_ms =
-          latencies.empty() ? 0 : *std::max_element(latencies.begin(), latencies.end());
-    }
-  } percentiles{report, latencies};
 
   while (true) {
-    if (stop_->requested()) {
+    if (stop_->requested() || (ledger && ledger->aborted())) {
       report.interrupted = true;
-      logging::logger()->info("stop requested: ending cycle {} between batches", report.cycle_id);
+      if (stop_->requested()) {
+        logging::logger()->info("stop requested: ending cycle {} between batches", report.cycle_id);
+      }
       break;
     }
     std::int64_t batch_rows = target_rows;
+    std::int64_t budget = 0;  // with --max-deletes: the most this batch may delete
     if (config_.max_deletes >= 0) {
       // A hard cap: rows that appeared after the guard's count are left for the next cycle.
-      const std::int64_t remaining = config_.max_deletes - report.deleted;
-      if (remaining <= 0) {
-        if (config_.max_deletes > 0) {
+      budget = ledger ? ledger->reserve(target_rows) : config_.max_deletes - report.deleted;
+      if (budget <= 0) {
+        if (config_.max_deletes > 0 && !(ledger && ledger->aborted())) {
           const std::string warning = fmt::format(
               "cycle stopped at --max-deletes {}; any remaining rows are left for the next cycle",
               config_.max_deletes);
@@ -60,51 +92,88 @@ void CleanupEngine::run_batches(CycleReport& report) {
         }
         break;
       }
-      batch_rows = std::min(batch_rows, remaining);
+      batch_rows = std::min(batch_rows, budget);
     }
-    if (!keep_lock(report)) break;
-    store::BatchResult result;
+    if (!ledger && !keep_lock(report)) break;
     const auto batch_start = Clock::now();
-    if (!run_one_batch(batch_rows, detail, watchdog, target_rows, report, result)) break;
-    const double batch_ms = ms_since(batch_start);
-    latencies.push_back(batch_ms);
-    record_batch(result, report);
-    if (config_.batch_time.count() > 0) adapt_batch_size(result, batch_ms, target_rows);
-    if (progress_observer_) {
-      progress_observer_({report.cycle_id, result.progress, report.candidates, report.deleted,
-                          report.failed, report.skipped, report.batches, ms_since(cycle_start)});
+    if (ledger) {
+      double waited_ms = 0;
+      if (!ledger->start_batch(*stop_, waited_ms)) {
+        ledger->finish_batch(batch_start, budget, 0, false);
+        report.interrupted = true;
+        break;
+      }
+      report.throttle_ms += waited_ms;
+      report.phases.wait_ms += waited_ms;
     }
-    // An observer (the terminal's progress bar) replaces the periodic progress line.
-    if (!progress_observer_ && Clock::now() - last_progress >= config_.progress_interval) {
-      last_progress = Clock::now();
-      const double seconds = ms_since(cycle_start) / 1000.0;
-      logging::CountsLogScope counts({{"deleted", report.deleted},
-                                      {"failed", report.failed},
-                                      {"skipped", report.skipped},
-                                      {"batches", report.batches}});
-      logging::logger()->info(
-          "progress: {:.1f}% of the table, deleted={} failed={} skipped={} rate={:.0f} rows/s",
-          result.progress * 100.0, report.deleted, report.failed, report.skipped,
-          seconds > 0 ? report.deleted / seconds : 0.0);
+    store::BatchResult result;
+    const auto run_start = Clock::now();
+    bool committed = false;
+    try {
+      committed = run_one_batch(lane, batch_rows, budget, detail, watchdog, target_rows, result);
+    } catch (...) {
+      if (ledger) ledger->finish_batch(run_start, budget, 0, false);
+      throw;
+    }
+    if (ledger) ledger->finish_batch(run_start, budget, committed ? result.deleted : 0, committed);
+    if (!committed) break;
+    const double batch_ms = ms_since(run_start);
+    lane.latencies.push_back(batch_ms);
+    if (config_.batch_time.count() > 0) adapt_batch_size(result, batch_ms, target_rows);
+    if (ledger) {
+      std::lock_guard lock(ledger->report_mutex());
+      lane.progress = result.progress;
+      record_batch(result, report);
+      report_progress(cycle_start);
+    } else {
+      record_batch(result, report);
+      report_lane_progress(report, result.progress, cycle_start, last_progress);
     }
     if (result.exhausted) break;
-    if (!throttle(result, batch_ms, report) || !wait_for_replicas(report)) {
+    if (!ledger && !throttle(result, batch_ms, report)) {
+      report.interrupted = true;
+      break;
+    }
+    if (!wait_for_replicas(lane)) {
       report.interrupted = true;
       break;
     }
   }
 }
 
-bool CleanupEngine::run_one_batch(std::int64_t rows, store::RowDetail detail,
-                                  CancelWatchdog& watchdog, std::int64_t& target_rows,
-                                  CycleReport& report, store::BatchResult& result) {
+void CleanupEngine::report_lane_progress(const CycleReport& totals, double progress,
+                                         Clock::time_point cycle_start,
+                                         Clock::time_point& last_progress) {
+  if (progress_observer_) {
+    progress_observer_({totals.cycle_id, progress, totals.candidates, totals.deleted, totals.failed,
+                        totals.skipped, totals.batches, ms_since(cycle_start)});
+    return;  // an observer (the terminal's progress bar) replaces the periodic progress line
+  }
+  if (Clock::now() - last_progress < config_.progress_interval) return;
+  last_progress = Clock::now();
+  const double seconds = ms_since(cycle_start) / 1000.0;
+  logging::CountsLogScope counts({{"deleted", totals.deleted},
+                                  {"failed", totals.failed},
+                                  {"skipped", totals.skipped},
+                                  {"batches", totals.batches}});
+  logging::logger()->info(
+      "progress: {:.1f}% of the table, deleted={} failed={} skipped={} rate={:.0f} rows/s",
+      progress * 100.0, totals.deleted, totals.failed, totals.skipped,
+      seconds > 0 ? static_cast<double>(totals.deleted) / seconds : 0.0);
+}
+
+bool CleanupEngine::run_one_batch(BatchLane& lane, std::int64_t rows, std::int64_t max_rows,
+                                  store::RowDetail detail, CancelWatchdog& watchdog,
+                                  std::int64_t& target_rows, store::BatchResult& result) {
+  CycleReport& report = lane.report;
   const bool track_lsn =
       config_.max_replication_lag.count() > 0 || config_.max_replication_lag_bytes > 0;
   int attempts = 0;
   while (true) {
     watchdog.batch_started();
     try {
-      result = store_->batches().run_next_batch({std::min(rows, target_rows), detail, track_lsn});
+      result = lane.store.batches().run_next_batch(
+          {std::min(rows, target_rows), detail, track_lsn, max_rows});
       watchdog.batch_finished();
       return true;
     } catch (const DatabaseError& e) {
@@ -115,7 +184,11 @@ bool CleanupEngine::run_one_batch(std::int64_t rows, store::RowDetail detail,
         return false;
       }
       if (e.sqlstate() == store::sqlstate::kLeaseLost) {
-        lock_held_ = false;
+        if (lane.ledger) {
+          lane.ledger->abort();
+        } else {
+          lock_held_ = false;
+        }
         const std::string warning = std::string(e.what()) + ": cycle " + report.cycle_id +
                                     " ends here; its batch rolled back";
         logging::logger()->warn("{}", warning);
@@ -138,7 +211,7 @@ bool CleanupEngine::run_one_batch(std::int64_t rows, store::RowDetail detail,
       }
       if (attempts > std::max(0, config_.retries)) {
         if (store::sqlstate::ends_session(e)) {
-          connected_ = false;
+          lane.connected = false;
           throw ConnectionError(std::string("database connection lost and not recovered: ") +
                                 e.what());
         }
@@ -151,20 +224,16 @@ bool CleanupEngine::run_one_batch(std::int64_t rows, store::RowDetail detail,
                                 config::format_duration(delay));
         const auto wait_start = Clock::now();
         bool lock_lost = false;
-        const bool stopped = wait_holding_lock(delay, report, lock_lost);
+        const bool stopped = lane_wait(lane, delay, lock_lost);
         report.phases.wait_ms += ms_since(wait_start);
         if (stopped || lock_lost) {
           report.interrupted = true;
           return false;
         }
       }
-      if (store::sqlstate::ends_session(e)) {
-        connected_ = false;
-        connect_with_retry();
-        if (!restore_session_state(report)) return false;
-      }
+      if (store::sqlstate::ends_session(e) && !reconnect_lane(lane)) return false;
       if (e.kind() == ErrorKind::kInDoubt) {
-        const auto outcome = on_session([&] { return store_->batches().resolve_in_doubt(); });
+        const auto outcome = on_lane(lane, [&] { return lane.store.batches().resolve_in_doubt(); });
         using State = store::InDoubtOutcome::State;
         if (outcome.state == State::kCommitted) {
           logging::logger()->warn(
@@ -191,13 +260,43 @@ bool CleanupEngine::run_one_batch(std::int64_t rows, store::RowDetail detail,
   }
 }
 
-bool CleanupEngine::wait_for_replicas(CycleReport& report) {
+bool CleanupEngine::lane_wait(BatchLane& lane, Clock::duration duration, bool& lock_lost) {
+  if (!lane.ledger) return wait_holding_lock(duration, lane.report, lock_lost);
+  // A worker: the coordinator keeps the lock; the wait ends early when the cycle does.
+  const auto end = Clock::now() + duration;
+  while (Clock::now() < end) {
+    const auto chunk =
+        std::min<Clock::duration>(end - Clock::now(), std::chrono::milliseconds(100));
+    if (stop_->wait_for(chunk)) return true;
+    if (lane.ledger->aborted()) {
+      lock_lost = true;
+      return false;
+    }
+  }
+  return false;
+}
+
+bool CleanupEngine::reconnect_lane(BatchLane& lane) {
+  lane.connected = false;
+  if (!lane.ledger) {
+    connect_with_retry();
+    return restore_session_state(lane.report);
+  }
+  connect_store(lane.store, lane.connected);
+  if (!config_.archive_table.empty()) {
+    on_lane(lane, [&] { prepare_archive(lane.store, lane.report.cycle_id); });
+  }
+  return !lane.ledger->aborted();
+}
+
+bool CleanupEngine::wait_for_replicas(BatchLane& lane) {
+  CycleReport& report = lane.report;
   const auto max_time = config_.max_replication_lag;
   const auto max_bytes = config_.max_replication_lag_bytes;
   if (max_time.count() <= 0 && max_bytes <= 0) return true;
   bool paused = false;
   while (true) {
-    const auto lag = on_session([&] { return store_->batches().replication_lag(); });
+    const auto lag = on_lane(lane, [&] { return lane.store.batches().replication_lag(); });
     const bool too_late = max_time.count() > 0 && lag.time > max_time;
     const bool too_far = max_bytes > 0 && lag.bytes > max_bytes;
     if (!too_late && !too_far) {
@@ -219,7 +318,7 @@ bool CleanupEngine::wait_for_replicas(CycleReport& report) {
       paused = true;
     }
     bool lock_lost = false;
-    if (wait_holding_lock(kLagPollInterval, report, lock_lost) || lock_lost) return false;
+    if (lane_wait(lane, kLagPollInterval, lock_lost) || lock_lost) return false;
   }
 }
 

@@ -21,16 +21,20 @@ std::chrono::milliseconds CleanupEngine::backoff_delay(int attempt) const {
 }
 
 void CleanupEngine::connect_with_retry() {
+  connect_store(*store_, connected_);
+  flush_pending_history();
+}
+
+void CleanupEngine::connect_store(store::Store& store, bool& connected) {
   const int attempts = 1 + std::max(0, config_.retries);
   for (int attempt = 0; attempt < attempts; ++attempt) {
     try {
-      store_->connect();
-      connected_ = true;
-      logging::logger()->debug("connected to {}", store_->backend_name());
-      flush_pending_history();
+      store.connect();
+      connected = true;
+      logging::logger()->debug("connected to {}", store.backend_name());
       return;
     } catch (const DatabaseError& e) {
-      connected_ = false;
+      connected = false;
       if (e.kind() != ErrorKind::kRetryable) throw;
       if (attempt + 1 == attempts) {
         throw ConnectionError("database unreachable after " + std::to_string(attempts) +
@@ -120,7 +124,9 @@ bool CleanupEngine::wait_holding_lock(Clock::duration duration, CycleReport& rep
 
 bool CleanupEngine::restore_session_state(CycleReport& report) {
   if (lock_held_ && !keep_lock(report, /*now=*/true)) return false;
-  if (!config_.archive_table.empty()) on_session([&] { prepare_archive(report.cycle_id); });
+  if (!config_.archive_table.empty()) {
+    on_session([&] { prepare_archive(*store_, report.cycle_id); });
+  }
   return true;
 }
 

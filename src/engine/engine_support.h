@@ -8,6 +8,7 @@
 
 #include "batch_cleanup/errors.h"
 #include "config/duration.h"
+#include "engine/batch_lane.h"
 #include "engine/cleanup_engine.h"
 #include "log/logger.h"
 #include "store/sqlstate.h"
@@ -42,6 +43,16 @@ auto CleanupEngine::on_session(Operation&& operation) -> decltype(operation()) {
     return operation();
   } catch (const DatabaseError& e) {
     if (e.kind() == ErrorKind::kRetryable) connected_ = false;
+    throw;
+  }
+}
+
+template <typename Operation>
+auto CleanupEngine::on_lane(BatchLane& lane, Operation&& operation) -> decltype(operation()) {
+  try {
+    return operation();
+  } catch (const DatabaseError& e) {
+    if (e.kind() == ErrorKind::kRetryable) lane.connected = false;
     throw;
   }
 }

@@ -117,6 +117,7 @@ struct BatchCleanupService::Impl {
       if (!engine) {
         engine = std::make_unique<engine::CleanupEngine>(config, store::make_store(config), stop);
         if (progress_observer) engine->set_progress_observer(progress_observer);
+        engine->set_store_factory([config = config] { return store::make_store(config); });
       }
       outcome = engine->run(mode);
     } catch (const std::exception& e) {

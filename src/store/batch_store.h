@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,18 @@ class BatchStore {
 
   // Starts a new pass over the pending table. Batches then cover it front to back.
   virtual void begin_pass() = 0;
+
+  // Splits the next pass into `count` disjoint slices that together cover the table, for as
+  // many workers (each on a store of its own). A store that cannot split returns one slice.
+  virtual std::vector<PassSlice> plan_slices(int count) {
+    (void)count;
+    return {PassSlice{}};
+  }
+  // Starts a pass over one slice of plan_slices() (made by any store of the same tables).
+  virtual void begin_slice(const PassSlice& slice) {
+    if (!slice.whole()) throw std::logic_error("this store's passes cannot be split");
+    begin_pass();
+  }
 
   // Runs the next batch as one transaction: find about request.target_rows matching rows not
   // held by others, DELETE them with the predicate re-checked, isolate rows a constraint or

@@ -42,6 +42,19 @@ struct BatchRequest {
   RowDetail detail = RowDetail::kCounts;
   // Note where the commit ends in the write-ahead log (for replication_lag()).
   bool track_commit_lsn = false;
+  // The most rows the batch may delete (what --max-deletes leaves the batch); 0: no limit but
+  // the store's own bound of 4 x target_rows.
+  std::int64_t max_rows = 0;
+};
+
+// A part of a pass, for one of the workers of a cycle (BatchStore::plan_slices). The bounds
+// are the store's own (page numbers, or key values), opaque to the engine.
+struct PassSlice {
+  int index = 0;      // 0 .. count - 1
+  int count = 1;      // 1: the whole table
+  std::string lower;  // empty: from the start of the table
+  std::string upper;  // empty: to its end (and whatever is appended while the pass runs)
+  bool whole() const { return count == 1; }
 };
 
 // Something a batch had to do besides the plain path, for the engine to log.

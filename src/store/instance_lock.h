@@ -24,6 +24,14 @@ class InstanceLock {
   virtual std::string describe() const = 0;
   // Advice for the operator about the lock chosen (a fallback and why); empty when none.
   virtual std::string warning() const { return {}; }
+
+  // The workers of a cycle (each on a store of its own) prove this store's lock in their batch
+  // transactions. share_token(): while held, what they need for that; empty when the lock
+  // cannot be shared (then a cycle runs on one connection). follow(token), on a worker's store:
+  // its batches prove the cycle's lock `token` instead of holding one of their own (try_lock,
+  // keep_alive and unlock are then not used).
+  virtual std::string share_token() const { return {}; }
+  virtual void follow(const std::string& token) { (void)token; }
 };
 
 }  // namespace batch_cleanup::store

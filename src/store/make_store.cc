@@ -1,3 +1,6 @@
+#include <fmt/format.h>
+
+#include "batch_cleanup/errors.h"
 #include "config/database_url.h"
 #include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -8,6 +11,12 @@ namespace batch_cleanup::store {
 std::unique_ptr<Store> make_store(const CleanupConfig& config) {
   const auto target = config::parse_database_url(config::database_url_of(config));
   if (target.backend == config::Backend::kSqlite) {
+    if (config.workers > 1) {
+      throw ConfigError(fmt::format(
+          "--workers {}: SQLite lets one connection write at a time, so more workers would only "
+          "wait for each other. HINT: use --workers 1 (the default) with SQLite",
+          config.workers));
+    }
     return sqlite::make_sqlite_store(config, target);
   }
   return postgres::make_postgres_store(config, target);

@@ -87,8 +87,9 @@ class Kill9Test : public BackendTest {
     return {tool_binary(),    "--run-once", "--batch-size",    "100",
             "--sleep",        "10ms",       "--archive-table", "bc_archive",
             "--archive-file", archive_file, "--database-url",  db_->url(),
-            "--log-level",    "warning"};
+            "--log-level",    "warning",    "--workers",       std::to_string(workers_)};
   }
+  void random_kills();
   void expect_every_row_in_exactly_one_place(const std::string& when) {
     EXPECT_EQ(db_->scalar("SELECT count(*) FROM core_mstr_one_qlick_pending_users_tbl p JOIN "
                           "bc_archive a ON a.pending_user_id = p.pending_user_id"),
@@ -103,9 +104,20 @@ class Kill9Test : public BackendTest {
         << when;
   }
   std::filesystem::path dir_;
+  int workers_ = 1;
 };
 
-TEST_P(Kill9Test, RandomKillsLeaveNoHalfBatchAndTheNextRunFinishes) {
+TEST_P(Kill9Test, RandomKillsLeaveNoHalfBatchAndTheNextRunFinishes) { random_kills(); }
+
+// The same with two workers (PostgreSQL): each worker's batches are whole or absent, and the
+// archive file they share holds each deleted row once.
+TEST_P(Kill9Test, RandomKillsOfTwoWorkersLeaveNoHalfBatch) {
+  if (!db_->is_postgres()) GTEST_SKIP() << "SQLite has one writer (--workers 1)";
+  workers_ = 2;
+  random_kills();
+}
+
+void Kill9Test::random_kills() {
   std::mt19937 random{std::random_device{}()};
   std::uniform_int_distribution<int> delay_ms(40, 900);
   const int total = iterations();

@@ -152,6 +152,21 @@ PgBatchStatements build_batch_statements(const PgBatchTables& t, const BatchPlan
         predicate(b, t);
       },
       "limit", last_key);
+  s.lock_first_upto = locking(
+      t, plan, t.key,
+      [&t](sql::Builder& b) {
+        b.sql("p." + t.key + " <= ").slot("upto").cast(t.key_type).sql(" AND ");
+        predicate(b, t);
+      },
+      "limit", last_key);
+  s.lock_after_upto = locking(
+      t, plan, t.key,
+      [&t](sql::Builder& b) {
+        b.sql("p." + t.key + " > ").slot("after").cast(t.key_type).sql(" AND p." + t.key + " <= ");
+        b.slot("upto").cast(t.key_type).sql(" AND ");
+        predicate(b, t);
+      },
+      "limit", last_key);
   s.delete_locked = deleting(
       t,
       [&t](sql::Builder& b) {

@@ -22,7 +22,7 @@ struct PgBatchTables {
   std::vector<PendingColumn> pending_columns;
 };
 
-// Slots: "lo"/"hi" (tid text) of a range; "after" (key text) and "limit" of a keyset batch;
+// Slots: "lo"/"hi" (tid text) of a range; "after", "upto" (key text) and "limit" of a keyset batch;
 // "locators" (an array literal of ctids or keys) and "locator" of the careful path; "cycle" (the
 // archive's cycle id) wherever the archive is on.
 struct PgBatchStatements {
@@ -37,6 +37,9 @@ struct PgBatchStatements {
   // locator (the key), key, email per locked row.
   sql::Statement lock_first;
   sql::Statement lock_after;
+  // The same within a worker's slice of keys: up to the slot "upto" (included).
+  sql::Statement lock_first_upto;
+  sql::Statement lock_after_upto;
   // Both: delete locked rows, predicate re-checked. Rows: locator, reason[, row json].
   sql::Statement delete_locked;
   sql::Statement delete_one;

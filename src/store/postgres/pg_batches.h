@@ -104,6 +104,7 @@ std::unique_ptr<PgBatches> make_physical_batches(PgSession& session, sql::Execut
                                                  const PgBatchSetup& setup,
                                                  const std::string& pending_oid);
 std::unique_ptr<PgBatches> make_key_batches(PgSession& session, sql::Executor& executor,
-                                            const PgBatchSetup& setup);
+                                            const PgBatchSetup& setup,
+                                            const std::string& pending_oid);
 
 }  // namespace batch_cleanup::store::postgres

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <random>
+#include <stdexcept>
 
 #include "batch_cleanup/errors.h"
 #include "batch_cleanup/history.h"
@@ -143,8 +145,17 @@ bool PgInstanceLock::take_advisory() {
 
 bool PgInstanceLock::keep_alive() {
   if (!held_) return false;
+  if (mechanism_ == Mechanism::kFollower) return true;
   if (mechanism_ == Mechanism::kLease) {
-    held_ = renew_lease();
+    try {
+      held_ = renew_lease();
+      renewal_due_ = false;
+    } catch (const DatabaseError& e) {
+      // The workers' batches hold the row (FOR SHARE) for longer than the lock timeout: the
+      // lease is still ours (a takeover would have to wait as well); renew it a moment later.
+      if (e.sqlstate() != sqlstate::kLockNotAvailable) throw;
+      renewal_due_ = true;
+    }
     return held_;
   }
   // A new connection lost the session lock: take it again.
@@ -158,6 +169,18 @@ bool PgInstanceLock::keep_alive() {
 }
 
 void PgInstanceLock::prove_held() {
+  if (mechanism_ == Mechanism::kFollower) {
+    const auto rows = session_.exec("SELECT 1 FROM " + table_.quoted() +
+                                        " WHERE name = $1 AND holder = $2 AND epoch = $3::bigint "
+                                        "FOR SHARE",
+                                    {"batch_cleanup:" + target_, holder_, std::to_string(epoch_)});
+    if (rows.rows() == 0) {
+      throw DatabaseError(ErrorKind::kFatal, std::string(sqlstate::kLeaseLost),
+                          "the lease of " + target_ + " (epoch " + std::to_string(epoch_) +
+                              ") was taken over by another instance");
+    }
+    return;
+  }
   if (!held_) {
     throw DatabaseError(ErrorKind::kFatal, std::string(sqlstate::kLeaseLost),
                         "the instance lock is not held");
@@ -178,7 +201,7 @@ void PgInstanceLock::prove_held() {
 }
 
 void PgInstanceLock::unlock() noexcept {
-  if (!held_) return;
+  if (!held_ || mechanism_ == Mechanism::kFollower) return;
   held_ = false;
   try {
     if (!session_.connected()) return;  // the lease expires; a session lock died with it
@@ -200,7 +223,23 @@ void PgInstanceLock::unlock() noexcept {
 }
 
 std::chrono::milliseconds PgInstanceLock::keep_alive_interval() const {
-  return mechanism_ == Mechanism::kLease ? ttl_ / 2 : std::chrono::milliseconds(0);
+  if (mechanism_ != Mechanism::kLease) return std::chrono::milliseconds(0);
+  return renewal_due_ ? std::min<std::chrono::milliseconds>(ttl_ / 2, std::chrono::seconds(1))
+                      : ttl_ / 2;
+}
+
+std::string PgInstanceLock::share_token() const {
+  if (mechanism_ != Mechanism::kLease || !held_) return {};
+  return holder_ + " " + std::to_string(epoch_);
+}
+
+void PgInstanceLock::follow(const std::string& token) {
+  const auto space = token.rfind(' ');
+  if (space == std::string::npos) throw std::invalid_argument("not a lease token: " + token);
+  holder_ = token.substr(0, space);
+  epoch_ = std::stoll(token.substr(space + 1));
+  mechanism_ = Mechanism::kFollower;
+  held_ = true;
 }
 
 std::string PgInstanceLock::describe() const {
@@ -209,6 +248,9 @@ std::string PgInstanceLock::describe() const {
       return "lease in " + table_.display() + " (epoch " + std::to_string(epoch_) + ")";
     case Mechanism::kAdvisory:
       return "session advisory lock (server process " + std::to_string(advisory_pid_) + ")";
+    case Mechanism::kFollower:
+      return "a worker of the lease in " + table_.display() + " (epoch " + std::to_string(epoch_) +
+             ")";
     case Mechanism::kUndecided:
       break;
   }

@@ -28,6 +28,12 @@ class PgInstanceLock final : public InstanceLock {
   std::chrono::milliseconds keep_alive_interval() const override;
   std::string describe() const override;
   std::string warning() const override { return warning_; }
+  // "holder epoch" of a held lease; empty for the advisory fallback (a session lock cannot be
+  // proven from another session).
+  std::string share_token() const override;
+  // Batches then check, with FOR SHARE on the lease row, that the cycle's lease still has this
+  // holder and epoch: a takeover (an UPDATE of that row) waits for them, and fences the next.
+  void follow(const std::string& token) override;
 
   // Inside a batch's transaction, before it deletes: renews the lease (its row stays locked
   // until the transaction ends, so no other instance can take over meanwhile). Throws
@@ -39,7 +45,7 @@ class PgInstanceLock final : public InstanceLock {
   std::string lease_table_ddl() const;
 
  private:
-  enum class Mechanism { kUndecided, kLease, kAdvisory };
+  enum class Mechanism { kUndecided, kLease, kAdvisory, kFollower };
 
   // The lease table exists or could be created now; false when the role may not.
   bool lease_table_usable(std::string& why_not);
@@ -60,6 +66,8 @@ class PgInstanceLock final : public InstanceLock {
   std::string warning_;
   bool held_ = false;
   long long epoch_ = 0;
+  // A renewal waited too long for the workers' row locks: try again soon, not in ttl / 2.
+  bool renewal_due_ = false;
   int advisory_pid_ = 0;         // the server process that holds the advisory lock
   int advisory_generation_ = 0;  // the session's connection it was taken on
 };

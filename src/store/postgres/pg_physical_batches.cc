@@ -40,12 +40,30 @@ class PgPhysicalBatches final : public PgBatches {
                     std::string pending_oid)
       : PgBatches(session, executor, setup), pending_oid_(std::move(pending_oid)) {}
 
-  void begin_pass() override {
-    next_block_ = 0;
+  void begin_pass() override { begin_slice(PassSlice{}); }
+
+  // Slices of whole pages: [lower, upper), the last one open-ended (pages appended while the
+  // pass runs are its).
+  std::vector<PassSlice> plan_slices(int count) override {
+    const long long pages = relation_pages();
+    std::vector<PassSlice> slices;
+    for (int i = 0; i < count; ++i) {
+      PassSlice slice{i, count, std::to_string(pages * i / count), ""};
+      if (i + 1 < count) slice.upper = std::to_string(pages * (i + 1) / count);
+      slices.push_back(std::move(slice));
+    }
+    return slices;
+  }
+
+  void begin_slice(const PassSlice& slice) override {
+    first_block_ = slice.lower.empty() ? 0 : std::stoll(slice.lower);
+    fixed_end_ = !slice.upper.empty();
+    next_block_ = first_block_;
     next_offset_ = 0;
-    exhausted_ = false;
     end_block_ = relation_pages();
     tuples_per_page_ = measure_tuples_per_page();
+    if (fixed_end_) end_block_ = std::min(end_block_, std::stoll(slice.upper));
+    exhausted_ = false;
     // MaxHeapTuplesPerPage: (block size - page header) / (tuple header + line pointer).
     const auto block_size =
         session_.exec("SELECT current_setting('block_size')::bigint").integer(0, 0);
@@ -121,7 +139,8 @@ class PgPhysicalBatches final : public PgBatches {
                    kMaxPagesPerBatch);
     const double pages = std::clamp(static_cast<double>(target_rows) / density_, 0.0, cap);
     if (next_offset_ == 0 && pages >= 1.0) {
-      return {next_block_ + static_cast<long long>(std::ceil(pages)), 0};
+      const long long end = next_block_ + static_cast<long long>(std::ceil(pages));
+      return {fixed_end_ ? std::min(end, end_block_) : end, 0};
     }
     // Past the line pointers a page of this table usually has: the rest of the page (it is most
     // likely empty; were it not, the rollback-and-halve below keeps the batch bounded).
@@ -170,7 +189,8 @@ class PgPhysicalBatches final : public PgBatches {
     const RowDetail detail = request.detail;
     const bool whole_rows = detail == RowDetail::kWholeRows;
     const auto& s = statements(whole_rows);
-    const auto bound = static_cast<std::int64_t>(kMaxScanFactor * static_cast<double>(target_rows));
+    auto bound = static_cast<std::int64_t>(kMaxScanFactor * static_cast<double>(target_rows));
+    if (request.max_rows > 0) bound = std::min(bound, request.max_rows);
     TidPos end = range_end(target_rows);
     BatchResult result;
     {
@@ -282,16 +302,21 @@ class PgPhysicalBatches final : public PgBatches {
     next_block_ = end.block;
     next_offset_ = end.offset;
     if (next_block_ >= end_block_) {
-      end_block_ = relation_pages();  // the table may have grown while we worked
+      // The table may have grown while we worked (its pages are the last slice's).
+      if (!fixed_end_) end_block_ = relation_pages();
       exhausted_ = next_block_ >= end_block_;
     }
+    const long long span = end_block_ - first_block_;
     result.progress =
-        end_block_ > 0 ? std::min(1.0, static_cast<double>(next_block_) / end_block_) : 1.0;
+        span > 0 ? std::clamp(static_cast<double>(next_block_ - first_block_) / span, 0.0, 1.0)
+                 : 1.0;
     result.exhausted = exhausted_;
   }
 
   std::string pending_oid_;
   // Pass state; advanced only after a batch commits.
+  long long first_block_ = 0;  // where the pass (or its slice) starts
+  bool fixed_end_ = false;     // a slice that ends at end_block_, whatever is appended
   long long next_block_ = 0;
   long long next_offset_ = 0;            // line pointer within next_block_ (0: its start)
   long long max_tuples_per_page_ = 291;  // MaxHeapTuplesPerPage for the server's block size

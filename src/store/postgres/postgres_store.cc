@@ -67,7 +67,7 @@ class PostgresStore final : public RoleStore {
     setup_.fence = [this] { pg_lock_->prove_held(); };
     auto batches = plan.addressing == Addressing::kPhysical
                        ? make_physical_batches(session_, executor_, setup_, catalog_.pending_oid)
-                       : make_key_batches(session_, executor_, setup_);
+                       : make_key_batches(session_, executor_, setup_, catalog_.pending_oid);
     pg_batches_ = batches.get();
     batches_ = std::move(batches);
     dry_run_ = std::make_unique<sql::SqlDryRunQueries>(
