@@ -31,6 +31,8 @@ class CycleLedger {
   // finish_batch(). Waits while every row left is reserved by batches in flight; 0: the budget
   // is spent. Without --max-deletes, `wanted`.
   std::int64_t reserve(std::int64_t wanted);
+  // Returns a reservation that no batch used (the lane ends before its batch started).
+  void release(std::int64_t reserved);
   // Waits until a batch may start: --sleep after the cycle's last batch, --max-rate over the
   // cycle's deletions, no lease renewal waiting. False when the cycle ends (a stop, an abort).
   // `waited_ms`: the time spent for --sleep and --max-rate.

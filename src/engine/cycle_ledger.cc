@@ -25,6 +25,13 @@ std::int64_t CycleLedger::reserve(std::int64_t wanted) {
   }
 }
 
+void CycleLedger::release(std::int64_t reserved) {
+  if (max_deletes_ < 0) return;
+  std::lock_guard lock(mutex_);
+  reserved_ -= reserved;
+  changed_.notify_all();
+}
+
 bool CycleLedger::start_batch(const StopFlag& stop, double& waited_ms) {
   const auto start = Clock::now();
   std::unique_lock lock(mutex_);

@@ -95,11 +95,10 @@ void CleanupEngine::run_lane(BatchLane& lane, Clock::time_point cycle_start) {
       batch_rows = std::min(batch_rows, budget);
     }
     if (!ledger && !keep_lock(report)) break;
-    const auto batch_start = Clock::now();
     if (ledger) {
       double waited_ms = 0;
       if (!ledger->start_batch(*stop_, waited_ms)) {
-        ledger->finish_batch(batch_start, budget, 0, false);
+        ledger->release(budget);
         report.interrupted = true;
         break;
       }

@@ -107,7 +107,9 @@ void CleanupEngine::run_workers(CycleReport& report, const std::string& lock_tok
   for (auto& worker : workers) {
     ledger.lane_started();
     threads.emplace_back([this, &ledger, &report, cycle_start, worker = worker.get()] {
-      logging::CycleLogScope scope(report.cycle_id);
+      // A worker's log lines name the job and the cycle, as the engine thread's do.
+      logging::JobLogScope job_scope(config_.job_name);
+      logging::CycleLogScope cycle_scope(report.cycle_id);
       try {
         run_lane(*worker->lane, cycle_start);
       } catch (...) {
