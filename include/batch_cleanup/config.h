@@ -94,6 +94,10 @@ struct CleanupConfig {
   bool statement_timeout_set = false;
   std::chrono::milliseconds connect_timeout{3000};
 
+  // SQLite: the page cache of the tool's own connection, in MiB (PRAGMA cache_size on that
+  // connection only); 0 keeps SQLite's default (2 MiB). The database file is not changed.
+  std::int64_t sqlite_cache_mb = 0;
+
   // Connection attempts after the first one, with exponential backoff and equal jitter (half fixed,
   // half random).
   int retries = 5;

@@ -185,6 +185,13 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
                  "set, a lower statement_timeout of the role or database applies")
       ->envname("BATCH_CLEANUP_STATEMENT_TIMEOUT")
       ->default_str("30s");
+  app.add_option("--sqlite-cache-mb", config.sqlite_cache_mb,
+                 "SQLite: page cache of the tool's own connection in MiB (0..4096; 0 = SQLite's "
+                 "default, 2 MiB): a batch's index pages are then written once per commit, at "
+                 "the cost of this much memory; the database file is not changed")
+      ->envname("BATCH_CLEANUP_SQLITE_CACHE_MB")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{4096}))
+      ->capture_default_str();
   app.add_option("--connect-timeout", texts.connect_timeout,
                  "Per connection attempt; bare number = s")
       ->envname("BATCH_CLEANUP_CONNECT_TIMEOUT")
@@ -488,6 +495,8 @@ void validate_config(const CleanupConfig& config) {
   if (config.retries < 0 || config.retries > 20) throw ConfigError("invalid retries: use 0..20");
   if (config.sample_size < 0 || config.sample_size > 1000)
     throw ConfigError("invalid sample size: use 0..1000");
+  if (config.sqlite_cache_mb < 0 || config.sqlite_cache_mb > 4096)
+    throw ConfigError("invalid SQLite cache size: use 0..4096 MiB");
   if (config.progress_interval.count() < 100)
     throw ConfigError("invalid progress interval: at least 100ms");
   if (config.batch_time.count() != 0 && config.batch_time.count() < 5) {

@@ -72,7 +72,8 @@ TEST_P(HistoryTest, EveryNonDryCycleIsRecordedWithWhatItDid) {
   EXPECT_EQ(rows[0][4], "0");
   EXPECT_EQ(rows[0][5], "0");
   EXPECT_EQ(rows[0][6], std::to_string(first_report["batches"].get<long long>()));
-  EXPECT_GE(first_report["batches"].get<long long>(), 10);
+  // 100 rows per batch; a batch holds at most 4x that.
+  EXPECT_GE(first_report["batches"].get<long long>(), 3);
   EXPECT_EQ(rows[0][7], "success");
   EXPECT_FALSE(rows[0][8].has_value());
   EXPECT_EQ(rows[0][9], this_host());

@@ -18,100 +18,94 @@ double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// A batch examines at most max(kMinScanRows, kScanFactor * target) rows after the cursor, so a
-// table with few matches is covered by several short write transactions rather than one long one.
-constexpr std::int64_t kMinScanRows = 65536;
-constexpr std::int64_t kScanFactor = 8;
-constexpr std::int64_t kMaxScanRows = std::int64_t{1} << 40;
+constexpr std::int64_t kMaxRows = std::int64_t{1} << 40;
+// A chunk examines at most this many times its rows after the cursor (the bound PostgreSQL's
+// ranges keep too), so a table with few matches is covered by several short statements rather
+// than one long scan under the write lock.
+constexpr std::int64_t kWindowFactor = 4;
 // SQLite's write lock is not fair: a writer of the application waiting in its busy handler
 // (which sleeps up to 100ms between attempts) would keep losing it to back-to-back batches.
 // Between two batches the store leaves the lock free for as long as the last batch held it,
 // up to this cap, so the application's writes get through.
 constexpr std::chrono::milliseconds kMaxYield{100};
 
-const sql::Dialect& dialect() { return sqlite_dialect(); }
-
-// Slots a statement binds from sqlite3_values (after construction); given as NULL first.
+// Slots bound from sqlite3_values after the others (given as NULL first).
 const sql::Slots kValueSlots = {
     {"after", sql::Value{}}, {"upper", sql::Value{}}, {"locator", sql::Value{}}};
 
-void tally(BatchResult& result) {
-  result.deleted = static_cast<std::int64_t>(result.deleted_rows.size());
-  result.skipped = 0;  // SQLite has no row locks: the batch holds the database's write lock
-  result.no_longer_matching =
-      result.matched - result.deleted - static_cast<std::int64_t>(result.failures.size());
-}
-
 }  // namespace
 
-sql::Slots SqliteBatches::batch_slots() const {
-  sql::Slots slots = cutoffs_;
+void SqliteBatches::Bound::bind(SqliteStatement& statement, int index) const {
+  if (has_rowid_) {
+    statement.bind(index, rowid_);
+  } else if (value_) {
+    statement.bind(index, value_.get());
+  }
+}
+
+SqliteBatches::Bound SqliteBatches::Bound::copy() const {
+  if (has_rowid_) return Bound(rowid_);
+  if (!value_) return {};
+  OwnedValue copied(sqlite3_value_dup(value_.get()));
+  if (!copied) throw DatabaseError(ErrorKind::kFatal, "SQLITE_NOMEM", "out of memory");
+  return Bound(std::move(copied));
+}
+
+SqliteBatches::Bound SqliteBatches::Bound::of(const OwnedValue& value) {
+  OwnedValue copied(sqlite3_value_dup(value.get()));
+  if (!copied) throw DatabaseError(ErrorKind::kFatal, "SQLITE_NOMEM", "out of memory");
+  return Bound(std::move(copied));
+}
+
+std::int64_t SqliteBatches::Bound::rowid() const {
+  return has_rowid_ ? rowid_ : (value_ ? sqlite3_value_int64(value_.get()) : 0);
+}
+
+SqliteBatches::SqliteBatches(SqliteConnection& connection, sql::Executor& executor,
+                             SqliteBatchSetup setup)
+    : connection_(connection), executor_(executor), setup_(std::move(setup)), statements_(setup_) {
+  needs_cutoffs_ =
+      setup_.predicate.min_age.count() > 0 || setup_.predicate.expire_after.count() > 0;
+}
+
+SqliteReturning SqliteBatches::returning_for(RowDetail detail) const {
+  switch (detail) {
+    case RowDetail::kWholeRows:
+      return SqliteReturning::kWholeRows;
+    case RowDetail::kKeys:
+      return SqliteReturning::kKeys;
+    case RowDetail::kCounts:
+      break;
+  }
+  return setup_.single_reason.empty() ? SqliteReturning::kReason : SqliteReturning::kLocator;
+}
+
+SqliteStatement& SqliteBatches::prepare(const sql::Statement& built, const sql::Slots& extra) {
+  SqliteStatement& statement = connection_.kept(built.text());
+  statement.reset();
+  sql::Slots slots = extra;
+  slots.insert(slots.end(), cutoffs_.begin(), cutoffs_.end());
   slots.insert(slots.end(), kValueSlots.begin(), kValueSlots.end());
-  return slots;
-}
-
-void SqliteBatches::append_range(sql::Builder& b, bool upper) const {
-  const std::string& loc = setup_.locator;
-  // Rows with a NULL key are never addressed by key batches.
-  if (cursor_) {
-    b.sql(loc + " > ").slot("after");
-  } else {
-    b.sql(loc + " IS NOT NULL");
-  }
-  if (upper) b.sql(" AND " + loc + " <= ").slot("upper");
-  b.sql(" AND ");
-  sql::append_predicate(b, setup_.predicate, "p", sql::Probe::kPerRow);
-}
-
-// RETURNING names columns unqualified: SQLite 3.40 rejects p.col there on WITHOUT ROWID tables.
-std::string SqliteBatches::returning(bool whole_rows) const {
-  std::string out = " RETURNING " + setup_.key + ", " + setup_.email;
-  if (!whole_rows) return out;
-  // The whole row for the archive file; BLOBs as hex (JSON has no bytes).
-  std::string fields;
-  for (const auto& column : setup_.pending_columns) {
-    const std::string quoted = config::quote_identifier(column.name);
-    std::string literal = column.name;  // a name from the schema: escape its quotes
-    for (std::size_t at = 0; (at = literal.find('\'', at)) != std::string::npos; at += 2) {
-      literal.insert(at, 1, '\'');
-    }
-    fields += (fields.empty() ? "" : ", ") +
-              ("'" + literal + "', CASE typeof(" + quoted + ") WHEN 'blob' THEN hex(" + quoted +
-               ") ELSE " + quoted + " END");
-  }
-  return out + ", json_object(" + fields + ")";
+  statement.bind_all(built, slots);
+  return statement;
 }
 
 void SqliteBatches::bind_range(SqliteStatement& statement, const sql::Statement& built,
-                               const sqlite3_value* upper) const {
-  if (cursor_) statement.bind(built.slot_number("after"), cursor_.get());
-  if (upper != nullptr) statement.bind(built.slot_number("upper"), upper);
-}
-
-PendingRow SqliteBatches::returned_row(const SqliteStatement& statement, bool whole_rows) const {
-  return {statement.text(0), statement.text(1), whole_rows ? statement.text(2) : std::string()};
-}
-
-sql::Statement SqliteBatches::delete_one_statement(bool whole_rows) const {
-  sql::Builder b(dialect());
-  b.sql("DELETE FROM " + setup_.pending + " AS p WHERE " + setup_.locator + " = ")
-      .slot("locator")
-      .sql(" AND ");
-  sql::append_predicate(b, setup_.predicate, "p", sql::Probe::kPerRow);
-  b.sql(returning(whole_rows));
-  // delete_row() binds the locator as the statement's first parameter.
-  return b.build();
+                               const Bound& after, const Bound& upper) const {
+  if (!after.empty()) after.bind(statement, built.slot_number("after"));
+  if (!upper.empty()) upper.bind(statement, built.slot_number("upper"));
 }
 
 void SqliteBatches::begin_pass() {
   connection_.begin_operation();
-  cursor_.reset();
+  cursor_ = Bound();
   exhausted_ = false;
   first_locator_ = last_locator_ = 0;
   if (!setup_.key_mode) {
     // Both ends of the rowid b-tree: O(log n), for progress only.
-    SqliteStatement bounds(connection_, "SELECT min(" + setup_.locator + "), max(" +
-                                            setup_.locator + ") FROM " + setup_.pending + " p");
+    SqliteStatement bounds(connection_, "SELECT min(p." + setup_.locator_column + "), max(p." +
+                                            setup_.locator_column + ") FROM " + setup_.pending +
+                                            " p");
     if (bounds.step() && !bounds.is_null(0)) {
       first_locator_ = bounds.integer(0);
       last_locator_ = bounds.integer(1);
@@ -130,37 +124,25 @@ void SqliteBatches::yield_to_other_writers() {
   if (Clock::now() < resume) std::this_thread::sleep_until(resume);
 }
 
-OwnedValue SqliteBatches::row_after_cursor(std::int64_t offset) {
-  sql::Builder b(dialect());
-  b.sql("SELECT " + setup_.locator + " FROM " + setup_.pending + " p WHERE ");
-  if (cursor_) {
-    b.sql(setup_.locator + " > ").slot("after");
-  } else {
-    b.sql(setup_.locator + " IS NOT NULL");
-  }
-  b.sql(" ORDER BY " + setup_.locator + " LIMIT 1 OFFSET ").slot("offset");
-  const sql::Statement built = b.build();
-  sql::Slots slots = kValueSlots;
-  slots.emplace_back("offset", offset);
-  SqliteStatement find(connection_, built, slots);
-  bind_range(find, built, nullptr);
-  if (!find.step()) return nullptr;
-  return find.value(0);
+// The locator `offset` rows after `after`: the inclusive end of a window of offset + 1 rows.
+// Empty when the table ends before.
+SqliteBatches::Bound SqliteBatches::row_after(const Bound& after, std::int64_t offset) {
+  const sql::Statement& built = statements_.window(!after.empty());
+  SqliteStatement& find = prepare(built, {{"offset", offset}});
+  SqliteReset done(find);
+  bind_range(find, built, after, {});
+  if (!find.step()) return {};
+  if (!setup_.key_mode) return Bound(find.integer(0));
+  return Bound(find.value(0));
 }
 
-std::vector<SqliteBatches::Candidate> SqliteBatches::select_matches(const sqlite3_value* upper,
+std::vector<SqliteBatches::Candidate> SqliteBatches::select_matches(const Bound& after,
+                                                                    const Bound& upper,
                                                                     std::int64_t limit) {
-  sql::Builder b(dialect());
-  b.sql("SELECT " + setup_.locator + ", p." + setup_.key + ", p." + setup_.email + ", ");
-  sql::append_reason(b, setup_.predicate, "p", sql::Probe::kPerRow);
-  b.sql(" FROM " + setup_.pending + " p WHERE ");
-  append_range(b, upper != nullptr);
-  b.sql(" ORDER BY " + setup_.locator + " LIMIT ").slot("limit");
-  const sql::Statement built = b.build();
-  sql::Slots slots = batch_slots();
-  slots.emplace_back("limit", limit);
-  SqliteStatement select(connection_, built, slots);
-  bind_range(select, built, upper);
+  const sql::Statement& built = statements_.select(!after.empty(), !upper.empty());
+  SqliteStatement& select = prepare(built, {{"limit", limit}});
+  SqliteReset done(select);
+  bind_range(select, built, after, upper);
   std::vector<Candidate> out;
   while (select.step()) {
     out.push_back({select.value(0), {select.text(1), select.text(2)}});
@@ -170,45 +152,53 @@ std::vector<SqliteBatches::Candidate> SqliteBatches::select_matches(const sqlite
 }
 
 BatchResult SqliteBatches::run_next_batch(const BatchRequest& request) {
-  const std::int64_t target_rows = std::clamp<std::int64_t>(request.target_rows, 1, kMaxScanRows);
+  const std::int64_t target_rows = std::clamp<std::int64_t>(request.target_rows, 1, kMaxRows);
+  std::int64_t max_rows = kMaxChunks * target_rows;
+  if (request.max_rows > 0) max_rows = std::min(max_rows, request.max_rows);
+  max_rows = std::max(max_rows, target_rows);
   const bool whole_rows = request.detail == RowDetail::kWholeRows;
-  const std::int64_t scan_rows =
-      std::clamp(target_rows * kScanFactor, std::max(kMinScanRows, target_rows), kMaxScanRows);
   BatchResult result;
   auto phase_start = Clock::now();
   yield_to_other_writers();
-  std::vector<Candidate> candidates;
-  OwnedValue upper;  // inclusive upper bound of this batch's range; null: the end of the table
-  bool end_of_table = false;
-  bool isolate_each = false;
+  const Bound start = cursor_.copy();  // where the batch starts
+  Bound first_window;                  // the end of its first chunk's window
+  std::int64_t first_limit = 0;
+  Bound end = cursor_.copy();  // the last locator covered so far
+  bool isolate_first = false;
+  int chunks = 0;
   {
     SqliteTransaction tx(connection_);
     const auto locked_at = Clock::now();
-    // One "now" for the batch's SELECT and DELETE (and any isolation).
-    cutoffs_ = cutoff_slots(connection_, setup_.predicate.min_age, setup_.predicate.expire_after);
+    // One "now" for the batch's statements (and any isolation).
+    if (needs_cutoffs_) {
+      cutoffs_ = cutoff_slots(connection_, setup_.predicate.min_age, setup_.predicate.expire_after);
+    }
     result.timings.wait_ms = ms_since(phase_start);  // yielding, then waiting for the lock
-    phase_start = locked_at;
-    // The batch's range: from the cursor to the target_rows-th matching row, but no further
-    // than scan_rows rows, so a sparse table does not hold the write lock for a long scan.
-    OwnedValue window_end = row_after_cursor(scan_rows - 1);
-    candidates = select_matches(window_end.get(), target_rows);
-    result.matched = static_cast<std::int64_t>(candidates.size());
-    if (result.matched == target_rows) {
-      upper.reset(sqlite3_value_dup(candidates.back().locator.get()));
-      if (!upper) throw DatabaseError(ErrorKind::kFatal, "SQLITE_NOMEM", "out of memory");
-    } else {
-      upper = std::move(window_end);
-      end_of_table = !upper;
+    auto chunk_start = locked_at;
+    while (true) {
+      const std::int64_t limit = std::min(target_rows, max_rows - result.matched);
+      Chunk chunk = run_chunk(tx, end, limit, request.detail, result);
+      if (++chunks == 1) {
+        first_window = chunk.window.copy();
+        first_limit = limit;
+      }
+      if (chunk.rolled_back) {
+        result.events.push_back({BatchEvent::Kind::kTransactionRolledBack, result.matched, "", ""});
+        isolate_first = true;
+        break;
+      }
+      end = std::move(chunk.end);
+      const auto now = Clock::now();
+      const auto chunk_time = now - chunk_start;
+      chunk_start = now;
+      // Another chunk while the matches keep coming, the bound allows it, and the write lock
+      // would still be held for less than kHoldBudget.
+      if (end.empty() || chunk.refused || chunk.taken < chunk.limit || chunks >= kMaxChunks ||
+          result.matched >= max_rows || now - locked_at + chunk_time > kHoldBudget) {
+        break;
+      }
     }
-    result.timings.find_ms = ms_since(phase_start);
-    phase_start = Clock::now();
-    if (!candidates.empty() && !delete_batch(tx, upper.get(), candidates, whole_rows, result)) {
-      result.events.push_back({BatchEvent::Kind::kTransactionRolledBack,
-                               static_cast<std::int64_t>(candidates.size()), "", ""});
-      isolate_each = true;
-    }
-    result.timings.delete_ms = ms_since(phase_start);
-    if (!isolate_each) {
+    if (!isolate_first) {
       phase_start = Clock::now();
       try {
         commit_observed(tx, result.deleted_rows);
@@ -219,32 +209,49 @@ BatchResult SqliteBatches::run_next_batch(const BatchRequest& request) {
         if (e.kind() != ErrorKind::kRowLevel) throw;
         // A deferred constraint (DEFERRABLE INITIALLY DEFERRED foreign key) refused the
         // COMMIT: no savepoint can tell which row, so the rows are isolated by halves.
-        result.events.push_back({BatchEvent::Kind::kCommitRefused,
-                                 static_cast<std::int64_t>(candidates.size()), e.sqlstate(),
-                                 e.what()});
-        isolate_each = true;
+        result.events.push_back(
+            {BatchEvent::Kind::kCommitRefused, result.matched, e.sqlstate(), e.what()});
+        isolate_first = true;
       }
     }
   }  // not committed: rolled back here
-  if (isolate_each) {
+  if (isolate_first) {
+    // Nothing of the transaction is left: its first chunk's rows are done again by halves, each
+    // part in its own transaction, and the pass moves past that chunk only.
     phase_start = Clock::now();
-    result.deleted_rows.clear();
-    result.failures.clear();
+    auto events = std::move(result.events);
+    result = BatchResult();
+    result.events = std::move(events);
+    std::vector<Candidate> candidates;
+    {
+      SqliteTransaction tx(connection_);
+      if (needs_cutoffs_) {
+        cutoffs_ =
+            cutoff_slots(connection_, setup_.predicate.min_age, setup_.predicate.expire_after);
+      }
+      candidates = select_matches(start, first_window, first_limit);
+    }
+    result.matched = static_cast<std::int64_t>(candidates.size());
+    end = result.matched == first_limit ? Bound::of(candidates.back().locator)
+                                        : std::move(first_window);
     isolate(candidates, whole_rows, result, /*known_refused=*/true);
-    tally(result);
     result.timings.delete_ms += ms_since(phase_start);
   }
-
+  result.no_longer_matching =
+      result.matched - result.deleted - static_cast<std::int64_t>(result.failures.size());
   tally_policies(result, setup_.single_reason);
   // The batch is durable: advance the pass.
-  if (upper) cursor_ = std::move(upper);
-  if (end_of_table) exhausted_ = true;
+  if (end.empty()) {
+    exhausted_ = true;
+  } else {
+    cursor_ = std::move(end);
+  }
   result.exhausted = exhausted_;
   if (exhausted_) {
     result.progress = 1.0;
-  } else if (!setup_.key_mode && cursor_ && last_locator_ > first_locator_) {
-    const long double done = static_cast<long double>(sqlite3_value_int64(cursor_.get())) -
-                             static_cast<long double>(first_locator_) + 1;
+  } else if (!setup_.key_mode && !cursor_.empty() && last_locator_ > first_locator_) {
+    const long double done =
+        static_cast<long double>(cursor_.rowid()) - static_cast<long double>(first_locator_) + 1;
     const long double total =
         static_cast<long double>(last_locator_) - static_cast<long double>(first_locator_) + 1;
     result.progress = static_cast<double>(std::clamp<long double>(done / total, 0, 1));
@@ -252,72 +259,195 @@ BatchResult SqliteBatches::run_next_batch(const BatchRequest& request) {
   return result;
 }
 
-// Deletes the batch's range with the predicate re-checked, in one statement under a savepoint.
-// BEGIN IMMEDIATE holds the write lock, so the range holds exactly the selected candidates. When
-// a constraint or trigger refuses, retries row by row, each under its own savepoint, recording
-// the refused rows. Returns false when SQLite rolled the whole transaction back (a trigger's
-// RAISE(ROLLBACK, ...)): the caller then isolates the rows.
-bool SqliteBatches::delete_batch(const SqliteTransaction& tx, const sqlite3_value* upper,
-                                 const std::vector<Candidate>& candidates, bool whole_rows,
-                                 BatchResult& result) {
-  connection_.exec("SAVEPOINT bc_batch");
+// One chunk of the open transaction: the matching rows among the next kWindowFactor x limit
+// rows after `after`, at most `limit` of them, deleted with the predicate inside the DELETE,
+// under a savepoint. When a constraint or trigger refuses the statement, the chunk's rows are
+// deleted one by one, each under its own savepoint, and the refused ones recorded. The chunk
+// ends at its last deleted row when it took `limit` rows, else at the end of its window.
+SqliteBatches::Chunk SqliteBatches::run_chunk(const SqliteTransaction& tx, const Bound& after,
+                                              std::int64_t limit, RowDetail detail,
+                                              BatchResult& result) {
+  Chunk chunk;
+  chunk.limit = limit;
+  const bool whole_rows = detail == RowDetail::kWholeRows;
+  auto phase_start = Clock::now();
+  // The window: from the cursor to the chunk's (kWindowFactor x limit)-th row.
+  chunk.window = row_after(after, std::min(kMaxRows, kWindowFactor * limit) - 1);
+  result.timings.find_ms += ms_since(phase_start);
+  phase_start = Clock::now();
+  const Tally before = tally_of(result);
+  run("SAVEPOINT bc_chunk");
   try {
-    sql::Builder b(dialect());
-    b.sql("DELETE FROM " + setup_.pending + " AS p WHERE ");
-    append_range(b, upper != nullptr);
-    b.sql(returning(whole_rows));
-    const sql::Statement built = b.build();
-    SqliteStatement range(connection_, built, batch_slots());
-    bind_range(range, built, upper);
-    // Under the write lock the rows and users cannot change between the SELECT of the
-    // candidates and this DELETE: each deleted row's reason is its candidate's.
-    std::unordered_map<std::string, const std::string*> reasons;
-    for (const auto& candidate : candidates) reasons[candidate.row.key] = &candidate.row.reason;
-    while (range.step()) {
-      result.deleted_rows.push_back(returned_row(range, whole_rows));
-      const auto found = reasons.find(result.deleted_rows.back().key);
-      if (found != reasons.end()) result.deleted_rows.back().reason = *found->second;
+    if (setup_.key_mode) {
+      const auto candidates = select_matches(after, chunk.window, limit);
+      result.timings.find_ms += ms_since(phase_start);
+      phase_start = Clock::now();
+      take(candidates, chunk, result);
+      if (!candidates.empty()) {
+        delete_candidates(tx, after, chunk.end, candidates, whole_rows, chunk, result);
+      }
+    } else {
+      delete_first_matches(after, limit, detail, chunk, result);
     }
   } catch (const DatabaseError& e) {
     if (e.kind() != ErrorKind::kRowLevel) throw;
-    result.deleted_rows.clear();
-    if (!tx.active()) return false;
-    result.events.push_back({BatchEvent::Kind::kBatchRefused,
-                             static_cast<std::int64_t>(candidates.size()), e.sqlstate(), e.what()});
-    connection_.exec("ROLLBACK TO SAVEPOINT bc_batch");
-    const sql::Statement built = delete_one_statement(whole_rows);
-    SqliteStatement one(connection_, built, batch_slots());
+    restore(before, result);
+    if (!tx.active()) {
+      chunk.rolled_back = true;
+      return chunk;
+    }
+    if (setup_.key_mode) throw;  // delete_candidates() handles the refusals of its statement
+    // Done again the careful way: the chunk's candidates, one by one.
+    run("ROLLBACK TO SAVEPOINT bc_chunk");
+    const auto candidates = select_matches(after, chunk.window, limit);
+    take(candidates, chunk, result);
+    result.events.push_back({BatchEvent::Kind::kBatchRefused, chunk.taken, e.sqlstate(), e.what()});
+    chunk.refused = true;
     for (const auto& candidate : candidates) {
-      if (delete_row(tx, one, candidate, whole_rows, result)) return false;
+      if (delete_row(tx, candidate, whole_rows, result)) {
+        restore(before, result);
+        chunk.rolled_back = true;
+        return chunk;
+      }
     }
   }
-  connection_.exec("RELEASE SAVEPOINT bc_batch");
-  tally(result);
-  return true;
+  run("RELEASE SAVEPOINT bc_chunk");
+  result.timings.delete_ms += ms_since(phase_start);
+  return chunk;
+}
+
+void SqliteBatches::take(const std::vector<Candidate>& candidates, Chunk& chunk,
+                         BatchResult& result) const {
+  chunk.taken = static_cast<std::int64_t>(candidates.size());
+  chunk.end =
+      chunk.taken == chunk.limit ? Bound::of(candidates.back().locator) : chunk.window.copy();
+  result.matched += chunk.taken;
+}
+
+SqliteBatches::Tally SqliteBatches::tally_of(const BatchResult& result) {
+  return {result.matched, result.deleted, result.deleted_rows.size(), result.failures.size(),
+          result.deleted_by_policy};
+}
+
+void SqliteBatches::restore(const Tally& tally, BatchResult& result) {
+  result.matched = tally.matched;
+  result.deleted = tally.deleted;
+  result.deleted_rows.resize(tally.rows);
+  result.failures.resize(tally.failures);
+  result.deleted_by_policy = tally.by_policy;
+}
+
+void SqliteBatches::run(const char* sql) { connection_.exec_kept(sql); }
+
+// Rowid order: deletes the window's first `limit` matching rows in one statement, tallying them
+// into `result`. The chunk ends at the last deleted rowid when it took `limit` rows, else at
+// the end of its window.
+void SqliteBatches::delete_first_matches(const Bound& after, std::int64_t limit, RowDetail detail,
+                                         Chunk& chunk, BatchResult& result) {
+  const SqliteReturning returning = returning_for(detail);
+  const sql::Statement& built =
+      statements_.first_matches_delete(!after.empty(), !chunk.window.empty(), returning);
+  SqliteStatement& statement = prepare(built, {{"limit", limit}});
+  SqliteReset done(statement);
+  bind_range(statement, built, after, chunk.window);
+  std::int64_t rows = 0;
+  std::int64_t last = 0;
+  while (statement.step()) {
+    const std::int64_t rowid = statement.integer(0);
+    last = rows == 0 ? rowid : std::max(last, rowid);
+    ++rows;
+    switch (returning) {
+      case SqliteReturning::kLocator:
+        break;
+      case SqliteReturning::kReason:
+        count_reason(statement.text(1), result.deleted_by_policy);
+        break;
+      case SqliteReturning::kKeys:
+      case SqliteReturning::kWholeRows:
+        result.deleted_rows.push_back(
+            {statement.text(2), statement.text(3),
+             returning == SqliteReturning::kWholeRows ? statement.text(4) : std::string()});
+        result.deleted_rows.back().reason = statement.text(1);
+        count_reason(result.deleted_rows.back().reason, result.deleted_by_policy);
+        break;
+    }
+  }
+  if (returning == SqliteReturning::kLocator) {
+    count_reason(setup_.single_reason, result.deleted_by_policy, rows);
+  }
+  result.deleted += rows;
+  result.matched += rows;
+  chunk.taken = rows;
+  chunk.end = rows == limit ? Bound(last) : chunk.window.copy();
+}
+
+// Key order: deletes the range up to the last candidate with the predicate re-checked. Under the
+// write lock the range holds exactly the candidates, so each deleted row's reason is its
+// candidate's. When a constraint or trigger refuses the statement, retries row by row.
+void SqliteBatches::delete_candidates(const SqliteTransaction& tx, const Bound& after,
+                                      const Bound& upper, const std::vector<Candidate>& candidates,
+                                      bool whole_rows, Chunk& chunk, BatchResult& result) {
+  const Tally before = tally_of(result);
+  run("SAVEPOINT bc_range");
+  try {
+    const sql::Statement& built =
+        statements_.range_delete(!after.empty(), !upper.empty(), whole_rows);
+    SqliteStatement& range = prepare(built);
+    SqliteReset done(range);
+    bind_range(range, built, after, upper);
+    std::unordered_map<std::string, const std::string*> reasons;
+    for (const auto& candidate : candidates) reasons[candidate.row.key] = &candidate.row.reason;
+    while (range.step()) {
+      result.deleted_rows.push_back(
+          {range.text(0), range.text(1), whole_rows ? range.text(2) : std::string()});
+      const auto found = reasons.find(result.deleted_rows.back().key);
+      if (found != reasons.end()) result.deleted_rows.back().reason = *found->second;
+      count_reason(result.deleted_rows.back().reason, result.deleted_by_policy);
+      ++result.deleted;
+    }
+  } catch (const DatabaseError& e) {
+    if (e.kind() != ErrorKind::kRowLevel) throw;
+    restore(before, result);
+    if (!tx.active()) throw;  // run_chunk() sees the transaction gone
+    result.events.push_back({BatchEvent::Kind::kBatchRefused,
+                             static_cast<std::int64_t>(candidates.size()), e.sqlstate(), e.what()});
+    run("ROLLBACK TO SAVEPOINT bc_range");
+    chunk.refused = true;
+    for (const auto& candidate : candidates) {
+      if (auto refusal = delete_row(tx, candidate, whole_rows, result)) {
+        throw DatabaseError(ErrorKind::kRowLevel, refusal->sqlstate, refusal->message);
+      }
+    }
+  }
+  run("RELEASE SAVEPOINT bc_range");
 }
 
 // Deletes one candidate (predicate re-checked) under a savepoint of `tx`, adding it to
 // out.deleted_rows, or to out.failures when a constraint or trigger refuses it. Returns the
 // refusal instead when it rolled back the whole transaction (RAISE(ROLLBACK, ...)).
-std::optional<RowError> SqliteBatches::delete_row(const SqliteTransaction& tx, SqliteStatement& one,
+std::optional<RowError> SqliteBatches::delete_row(const SqliteTransaction& tx,
                                                   const Candidate& candidate, bool whole_rows,
                                                   BatchResult& out) {
-  connection_.exec("SAVEPOINT bc_row");
+  run("SAVEPOINT bc_row");
   try {
-    one.reset();
-    one.bind(1, candidate.locator.get());
+    const sql::Statement& built = statements_.delete_one(whole_rows);
+    SqliteStatement& one = prepare(built);
+    SqliteReset done(one);
+    one.bind(built.slot_number("locator"), candidate.locator.get());
     while (one.step()) {
-      out.deleted_rows.push_back(returned_row(one, whole_rows));
+      out.deleted_rows.push_back(
+          {one.text(0), one.text(1), whole_rows ? one.text(2) : std::string()});
       out.deleted_rows.back().reason = candidate.row.reason;
+      count_reason(candidate.row.reason, out.deleted_by_policy);
+      ++out.deleted;
     }
-    connection_.exec("RELEASE SAVEPOINT bc_row");
+    run("RELEASE SAVEPOINT bc_row");
   } catch (const DatabaseError& e) {
     if (e.kind() != ErrorKind::kRowLevel) throw;
-    one.reset();
     RowError refusal{candidate.row, e.sqlstate(), e.what()};
     if (!tx.active()) return refusal;
-    connection_.exec("ROLLBACK TO SAVEPOINT bc_row");
-    connection_.exec("RELEASE SAVEPOINT bc_row");
+    run("ROLLBACK TO SAVEPOINT bc_row");
+    run("RELEASE SAVEPOINT bc_row");
     out.failures.push_back(std::move(refusal));
   }
   return std::nullopt;
@@ -353,12 +483,8 @@ std::optional<RowError> SqliteBatches::delete_in_own_transaction(std::span<const
   BatchResult part;
   {
     SqliteTransaction tx(connection_);
-    {
-      const sql::Statement built = delete_one_statement(whole_rows);
-      SqliteStatement one(connection_, built, batch_slots());
-      for (const auto& candidate : rows) {
-        if (auto refusal = delete_row(tx, one, candidate, whole_rows, part)) return refusal;
-      }
+    for (const auto& candidate : rows) {
+      if (auto refusal = delete_row(tx, candidate, whole_rows, part)) return refusal;
     }
     try {
       commit_observed(tx, part.deleted_rows);
@@ -369,6 +495,10 @@ std::optional<RowError> SqliteBatches::delete_in_own_transaction(std::span<const
   }
   for (auto& row : part.deleted_rows) result.deleted_rows.push_back(std::move(row));
   for (auto& failure : part.failures) result.failures.push_back(std::move(failure));
+  result.deleted += part.deleted;
+  result.deleted_by_policy.email += part.deleted_by_policy.email;
+  result.deleted_by_policy.phone += part.deleted_by_policy.phone;
+  result.deleted_by_policy.expired += part.deleted_by_policy.expired;
   return std::nullopt;
 }
 
@@ -387,11 +517,11 @@ void SqliteBatches::commit_observed(SqliteTransaction& tx, const std::vector<Pen
 std::string SqliteBatches::explain(std::int64_t target_rows) {
   connection_.begin_operation();
   std::string out;
-  const auto plan = [&](const std::string& title, sql::Builder& b) {
-    const sql::Statement built = b.build();
+  const auto plan = [&](const std::string& title, const sql::Statement& built) {
     out += "-- " + title + "\n" + built.text() + "\n";
-    sql::Slots slots = batch_slots();
-    slots.emplace_back("limit", target_rows);
+    sql::Slots slots = {{"limit", target_rows}, {"offset", kWindowFactor * target_rows - 1}};
+    slots.insert(slots.end(), cutoffs_.begin(), cutoffs_.end());
+    slots.insert(slots.end(), kValueSlots.begin(), kValueSlots.end());
     SqliteStatement explain(connection_, "EXPLAIN QUERY PLAN " + built.text());
     const auto values = built.values(slots);
     for (std::size_t i = 0; i < values.size(); ++i)
@@ -399,23 +529,21 @@ std::string SqliteBatches::explain(std::int64_t target_rows) {
     while (explain.step()) out += explain.text(3) + "\n";
     out += "\n";
   };
-  cutoffs_ = cutoff_slots(connection_, setup_.predicate.min_age, setup_.predicate.expire_after);
-  {
-    sql::Builder b(dialect());
-    b.sql("SELECT " + setup_.locator + ", p." + setup_.key + ", p." + setup_.email + " FROM " +
-          setup_.pending + " p WHERE " + setup_.locator + " > ")
-        .slot("after")
-        .sql(" AND ");
-    sql::append_predicate(b, setup_.predicate, "p", sql::Probe::kPerRow);
-    b.sql(" ORDER BY " + setup_.locator + " LIMIT ").slot("limit");
-    plan("select the batch's matching rows (up to " + std::to_string(target_rows) + ")", b);
+  if (needs_cutoffs_) {
+    cutoffs_ = cutoff_slots(connection_, setup_.predicate.min_age, setup_.predicate.expire_after);
   }
-  {
-    sql::Builder b(dialect());
-    b.sql("DELETE FROM " + setup_.pending + " AS p WHERE ");
-    append_range(b, true);
-    b.sql(returning(false));
-    plan("delete the batch's range, predicate re-checked", b);
+  const std::string window = std::to_string(kWindowFactor * target_rows);
+  plan("the end of the chunk's window (" + window + " rows after the cursor)",
+       statements_.window(true));
+  if (setup_.key_mode) {
+    plan("select the chunk's matching rows (up to " + std::to_string(target_rows) + ")",
+         statements_.select(true, true));
+    plan("delete the chunk's range, predicate re-checked",
+         statements_.range_delete(true, true, false));
+  } else {
+    plan("delete the window's first " + std::to_string(target_rows) + " matching rows (up to " +
+             std::to_string(kMaxChunks) + " chunks per transaction)",
+         statements_.first_matches_delete(true, true, returning_for(RowDetail::kCounts)));
   }
   return out;
 }

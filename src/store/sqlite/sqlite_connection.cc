@@ -139,9 +139,30 @@ bool equal_nocase(std::string_view a, std::string_view b) {
   });
 }
 
+SqliteConnection::SqliteConnection() = default;
+
+SqliteConnection::~SqliteConnection() { close(); }
+
+void SqliteConnection::close() noexcept {
+  kept_.clear();  // finalized first: the handle closes for good only without statements
+  sqlite3* db = nullptr;
+  {
+    std::lock_guard lock(cancel_mutex_);
+    db = std::exchange(db_, nullptr);
+  }
+  if (db != nullptr) sqlite3_close_v2(db);  // rolls back an open transaction
+}
+
+SqliteStatement& SqliteConnection::kept(const std::string& sql) {
+  const auto found = kept_.find(sql);
+  if (found != kept_.end()) return *found->second;
+  auto statement = std::make_unique<SqliteStatement>(*this, sql);
+  return *kept_.emplace(sql, std::move(statement)).first->second;
+}
+
 void SqliteConnection::open(const std::string& path, bool read_only,
                             std::chrono::milliseconds busy_timeout,
-                            std::chrono::milliseconds statement_timeout) {
+                            std::chrono::milliseconds statement_timeout, std::int64_t cache_kib) {
   close();
   statement_timeout_ = statement_timeout;
   busy_timeout_ = busy_timeout;
@@ -182,6 +203,7 @@ void SqliteConnection::open(const std::string& path, bool read_only,
   try {
     // Connection-level settings only: nothing persistent (journal_mode, ...) is touched.
     exec("PRAGMA foreign_keys = ON");
+    if (cache_kib > 0) exec("PRAGMA cache_size = -" + std::to_string(cache_kib));
     if (read_only) exec("PRAGMA query_only = ON");
     // Read the schema now: a file that is not a database fails here, not in preflight.
     exec("SELECT count(*) FROM sqlite_schema");

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "batch_cleanup/errors.h"
@@ -38,26 +39,31 @@ struct ValueFree {
 // A copy of a column value with its storage class, used as a batch bound (rowid or key).
 using OwnedValue = std::unique_ptr<sqlite3_value, ValueFree>;
 
-// The handle, error translation, cancel and statement timeout.
+class SqliteStatement;
+
+// The handle, error translation, cancel and statement timeout, and the statements kept
+// prepared on the handle.
 class SqliteConnection {
  public:
-  SqliteConnection() = default;
+  SqliteConnection();
   SqliteConnection(const SqliteConnection&) = delete;
   SqliteConnection& operator=(const SqliteConnection&) = delete;
-  ~SqliteConnection() { close(); }
+  ~SqliteConnection();
 
-  // Opens an existing database file; closes any previous handle first.
+  // Opens an existing database file; closes any previous handle first. `cache_kib` sizes the
+  // handle's page cache (0: SQLite's default); nothing persistent in the file is touched.
   void open(const std::string& path, bool read_only, std::chrono::milliseconds busy_timeout,
-            std::chrono::milliseconds statement_timeout);
+            std::chrono::milliseconds statement_timeout, std::int64_t cache_kib = 0);
 
-  void close() noexcept {
-    sqlite3* db = nullptr;
-    {
-      std::lock_guard lock(cancel_mutex_);
-      db = std::exchange(db_, nullptr);
-    }
-    if (db != nullptr) sqlite3_close_v2(db);  // rolls back an open transaction
-  }
+  // Finalizes the kept statements, then closes the handle, which rolls back an open
+  // transaction and releases the file's locks. A statement still prepared would keep the
+  // handle (and its write lock) alive as a zombie.
+  void close() noexcept;
+
+  // The statement `sql`, prepared on the first call and kept until close(): statements run in
+  // every batch are prepared once per connection. The caller binds it and, when done, resets
+  // it (SqliteReset); it is shared by every caller passing the same text. Throws DatabaseError.
+  SqliteStatement& kept(const std::string& sql);
 
   // The handle, or a retryable error when there is none (the engine reconnects).
   sqlite3* handle() const {
@@ -94,6 +100,8 @@ class SqliteConnection {
 
   // Runs one statement without parameters, discarding rows.
   void exec(const std::string& sql);
+  // The same with the statement kept prepared (statements of every batch).
+  void exec_kept(const std::string& sql);
 
   // ROLLBACK when a transaction is open; never throws. If even that fails, the handle is closed
   // (which rolls back) so that no write lock outlives the batch.
@@ -113,6 +121,7 @@ class SqliteConnection {
 
   sqlite3* db_ = nullptr;
   std::string path_;
+  std::unordered_map<std::string, std::unique_ptr<SqliteStatement>> kept_;
   mutable std::mutex cancel_mutex_;  // guards db_ between cancel() and close()
   std::atomic<bool> cancel_requested_{false};
   std::chrono::milliseconds statement_timeout_{0};
@@ -136,8 +145,7 @@ class SqliteStatement {
   SqliteStatement(SqliteConnection& connection, const sql::Statement& statement,
                   const sql::Slots& slots)
       : SqliteStatement(connection, statement.text()) {
-    const auto values = statement.values(slots);
-    for (std::size_t i = 0; i < values.size(); ++i) bind(static_cast<int>(i + 1), values[i]);
+    bind_all(statement, slots);
   }
   SqliteStatement(const SqliteStatement&) = delete;
   SqliteStatement& operator=(const SqliteStatement&) = delete;
@@ -180,6 +188,12 @@ class SqliteStatement {
   // Makes the statement runnable again (bindings are kept).
   void reset() noexcept { sqlite3_reset(stmt_); }
 
+  // Binds a built statement's values, slots from `slots`, replacing every earlier binding.
+  void bind_all(const sql::Statement& statement, const sql::Slots& slots) {
+    const auto values = statement.values(slots);
+    for (std::size_t i = 0; i < values.size(); ++i) bind(static_cast<int>(i + 1), values[i]);
+  }
+
   bool is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
   std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
   double real(int column) const { return sqlite3_column_double(stmt_, column); }
@@ -204,8 +218,28 @@ class SqliteStatement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
+// Resets a kept statement when it goes out of scope, so that it holds no read of the database
+// between uses, whether it ran to the end or not.
+class SqliteReset {
+ public:
+  explicit SqliteReset(SqliteStatement& statement) : statement_(statement) { statement_.reset(); }
+  SqliteReset(const SqliteReset&) = delete;
+  SqliteReset& operator=(const SqliteReset&) = delete;
+  ~SqliteReset() { statement_.reset(); }
+
+ private:
+  SqliteStatement& statement_;
+};
+
 inline void SqliteConnection::exec(const std::string& sql) {
   SqliteStatement statement(*this, sql);
+  while (statement.step()) {
+  }
+}
+
+inline void SqliteConnection::exec_kept(const std::string& sql) {
+  SqliteStatement& statement = kept(sql);
+  SqliteReset done(statement);
   while (statement.step()) {
   }
 }
@@ -216,7 +250,7 @@ class SqliteTransaction {
  public:
   explicit SqliteTransaction(SqliteConnection& connection, bool read_only = false)
       : connection_(connection) {
-    connection_.exec(read_only ? "BEGIN" : "BEGIN IMMEDIATE");
+    connection_.exec_kept(read_only ? "BEGIN" : "BEGIN IMMEDIATE");
   }
   SqliteTransaction(const SqliteTransaction&) = delete;
   SqliteTransaction& operator=(const SqliteTransaction&) = delete;
@@ -227,7 +261,7 @@ class SqliteTransaction {
   // Throws DatabaseError; the transaction is still open (and rolled back by the destructor)
   // when COMMIT fails, e.g. SQLITE_BUSY or a deferred foreign key.
   void commit() {
-    connection_.exec("COMMIT");
+    connection_.exec_kept("COMMIT");
     committed_ = true;
   }
 

@@ -19,7 +19,8 @@ class SqliteScopedTransaction final : public sql::Transaction {
 
 sql::Slots cutoff_slots(SqliteConnection& connection, std::chrono::milliseconds min_age,
                         std::chrono::milliseconds expire_after) {
-  SqliteStatement now(connection, "SELECT julianday('now', ?1), julianday('now', ?2)");
+  SqliteStatement& now = connection.kept("SELECT julianday('now', ?1), julianday('now', ?2)");
+  SqliteReset done(now);
   now.bind(1, seconds_ago(min_age)).bind(2, seconds_ago(expire_after));
   now.step();
   return {{sql::kMinAgeCutoffSlot, now.real(0)}, {sql::kExpireCutoffSlot, now.real(1)}};

@@ -54,7 +54,7 @@ class SqliteStore final : public RoleStore {
     connection_.begin_operation();
     connection_.open(target_.sqlite_path, config_.dry_run,
                      std::max<std::chrono::milliseconds>(config_.lock_timeout, kMinBusyTimeout),
-                     config_.statement_timeout);
+                     config_.statement_timeout, config_.sqlite_cache_mb * 1024);
   }
 
   PreflightFacts inspect() override {
@@ -72,16 +72,8 @@ class SqliteStore final : public RoleStore {
     const sql::PredicateSpec spec = sql::policy_predicate(executor_, config_, columns());
     predicate_ = spec;
     const bool key_mode = plan.addressing == Addressing::kKey || catalog_.rowid.empty();
-    SqliteBatchSetup setup;
-    setup.pending = catalog_.pending.quoted();
-    setup.key = names_.key;
-    setup.email = names_.email;
-    setup.locator = key_mode ? "p." + names_.key : "p." + config::quote_identifier(catalog_.rowid);
-    setup.key_mode = key_mode;
-    setup.predicate = spec;
-    setup.pending_columns = catalog_.pending.columns;
-    setup.single_reason = single_reason(config_);
-    batches_ = std::make_unique<SqliteBatches>(connection_, executor_, std::move(setup));
+    batches_ = std::make_unique<SqliteBatches>(
+        connection_, executor_, batch_setup(config_, catalog_, names_, spec, key_mode));
     dry_run_ = std::make_unique<sql::SqlDryRunQueries>(
         executor_, sql::CleanedTables{catalog_.pending.quoted(), names_.key, spec});
   }
@@ -89,11 +81,7 @@ class SqliteStore final : public RoleStore {
   void cancel() noexcept override { connection_.cancel(); }
 
  private:
-  // SQLite resolves the users table's database in inspect(): statements name it.
-  sql::PredicateColumns columns() const {
-    return {catalog_.users.name.empty() ? names_.users.quoted() : catalog_.users.quoted(),
-            names_.email, names_.phone, names_.created, ""};
-  }
+  sql::PredicateColumns columns() const { return predicate_columns(catalog_, names_); }
 
   CleanupConfig config_;
   config::DatabaseTarget target_;
@@ -106,6 +94,28 @@ class SqliteStore final : public RoleStore {
 };
 
 }  // namespace
+
+sql::PredicateColumns predicate_columns(const SqliteCatalog& catalog, const TableNames& names) {
+  // SQLite resolves the users table's database in inspect(): statements name it.
+  return {catalog.users.name.empty() ? names.users.quoted() : catalog.users.quoted(), names.email,
+          names.phone, names.created, ""};
+}
+
+SqliteBatchSetup batch_setup(const CleanupConfig& config, const SqliteCatalog& catalog,
+                             const TableNames& names, const sql::PredicateSpec& predicate,
+                             bool key_mode) {
+  SqliteBatchSetup setup;
+  setup.pending = catalog.pending.quoted();
+  setup.pending_name = config::quote_identifier(catalog.pending.name);
+  setup.key = names.key;
+  setup.email = names.email;
+  setup.locator_column = key_mode ? names.key : config::quote_identifier(catalog.rowid);
+  setup.key_mode = key_mode;
+  setup.predicate = predicate;
+  setup.pending_columns = catalog.pending.columns;
+  setup.single_reason = single_reason(config);
+  return setup;
+}
 
 std::unique_ptr<Store> make_sqlite_store(const CleanupConfig& config,
                                          const config::DatabaseTarget& target) {
