@@ -58,7 +58,7 @@ class Rig {
 
   BatchResult next(std::int64_t target, RowDetail detail = RowDetail::kCounts,
                    std::int64_t max_rows = 0) {
-    return batches_->run_next_batch({target, detail, max_rows});
+    return batches_->run_next_batch({target, detail, /*track_commit_lsn=*/false, max_rows});
   }
 
   // The statements prepared on the handle now.
