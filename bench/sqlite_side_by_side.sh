@@ -12,24 +12,7 @@ n=${3:-300000}
 reps=${4:-3}
 work=$(mktemp -d /tmp/bc_sqlite_sbs_XXXXXX)
 trap 'rm -rf "$work"' EXIT
-python3 - "$work/template.db" "$n" <<'PY'
-import sqlite3, sys
-path, n = sys.argv[1], int(sys.argv[2])
-db = sqlite3.connect(path)
-db.executescript("""
-CREATE TABLE core_mstr_one_qlick_users_tbl (user_id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE,
-  full_name TEXT, created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP);
-CREATE TABLE core_mstr_one_qlick_pending_users_tbl (pending_user_id TEXT PRIMARY KEY, email TEXT UNIQUE,
-  full_name TEXT, otp_hash TEXT, created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP);
-""")
-db.executemany("INSERT INTO core_mstr_one_qlick_users_tbl (user_id, email, full_name) VALUES (lower(hex(randomblob(16))), ?, ?)",
-               ((f"user{i}@example.com", f"User {i}") for i in range(1, n + 1)))
-db.executemany("INSERT INTO core_mstr_one_qlick_pending_users_tbl (pending_user_id, email, full_name, otp_hash) VALUES (lower(hex(randomblob(16))), ?, ?, hex(randomblob(8)))",
-               (((f"user{i}@example.com" if i % 2 == 0 else f"new{i}@example.com"), f"Pending {i}") for i in range(1, n + 1)))
-db.commit()
-db.execute("ANALYZE")
-db.close()
-PY
+python3 "$(dirname "$0")/sqlite_dataset.py" "$work/template.db" "$n"
 now() { date +%s%3N; }
 copy() {  # journal mode
   cp "$work/template.db" "$work/run.db"
