@@ -434,16 +434,6 @@ void finish_options(const OptionTexts& texts, CleanupConfig& config) {
 }  // namespace batch_cleanup::config
 
 namespace batch_cleanup {
-namespace {
-
-// A list value without the spaces and tabs around it.
-std::string store_text(const std::string& value) {
-  const auto first = value.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return {};
-  return value.substr(first, value.find_last_not_of(" \t\r\n") - first + 1);
-}
-
-}  // namespace
 
 CleanupConfig config_from_environment() {
   CLI::App app{"batch_cleanup"};
@@ -458,110 +448,6 @@ CleanupConfig config_from_environment() {
   }
   config::finish_options(texts, config);
   return config;
-}
-
-void validate_config(const CleanupConfig& config) {
-  const auto& job = config.job_name;
-  if (job.empty() || job.size() > 64 ||
-      job.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-          std::string::npos) {
-    throw ConfigError("invalid job name '" + job +
-                      "': use 1 to 64 letters, digits, '_', '.' or '-'");
-  }
-  config::parse_table_name(config.users_table, "users table");
-  config::parse_table_name(config.pending_table, "pending table");
-  config::validate_identifier(config.pending_key, "pending key");
-  config::validate_identifier(config.email_column, "email column");
-  config::parse_table_name(config.history_table, "history table");
-  config::parse_table_name(config.lease_table, "lease table");
-  if (config.lease_ttl < std::chrono::seconds(2)) {
-    throw ConfigError("invalid --lease-ttl: must be at least 2s");
-  }
-  const auto resolved = config.database_url.empty() ? std::string() : config.database_url;
-  if (!resolved.empty()) config::parse_database_url(resolved);
-  if (config.batch_size < 1 || config.batch_size > 1'000'000) {
-    throw ConfigError("invalid batch size " + std::to_string(config.batch_size) +
-                      ": use 1..1000000");
-  }
-  if (config.interval.count() < 1000) {
-    throw ConfigError("invalid interval: must be at least 1s");
-  }
-  if (config.lock_timeout.count() < 1 || config.statement_timeout.count() < 1) {
-    throw ConfigError("invalid timeout: lock and statement timeouts must be positive");
-  }
-  if (config.connect_timeout.count() < 1000) {
-    throw ConfigError("invalid connect timeout: must be at least 1s");
-  }
-  if (config.retries < 0 || config.retries > 20) throw ConfigError("invalid retries: use 0..20");
-  if (config.sample_size < 0 || config.sample_size > 1000)
-    throw ConfigError("invalid sample size: use 0..1000");
-  if (config.sqlite_cache_mb < 0 || config.sqlite_cache_mb > 4096)
-    throw ConfigError("invalid SQLite cache size: use 0..4096 MiB");
-  if (config.progress_interval.count() < 100)
-    throw ConfigError("invalid progress interval: at least 100ms");
-  if (config.batch_time.count() != 0 && config.batch_time.count() < 5) {
-    throw ConfigError("invalid batch time: at least 5ms (or 0 for a fixed batch size)");
-  }
-  if (config.max_rate < 0) throw ConfigError("invalid max rate: must not be negative");
-  if (config.max_fraction < 0 || config.max_fraction > 1)
-    throw ConfigError("invalid max fraction: use a number greater than 0 and at most 1");
-  if (!config.archive_table.empty()) {
-    const auto archive = config::parse_table_name(config.archive_table, "archive table");
-    for (const auto* other : {&config.users_table, &config.pending_table}) {
-      const auto name = config::parse_table_name(*other, "table");
-      if (name.name == archive.name && name.schema == archive.schema) {
-        throw ConfigError("invalid --archive-table '" + config.archive_table +
-                          "': it names the users or pending table; use a table of its own");
-      }
-    }
-  }
-  if (config.match_phone) config::validate_identifier(config.phone_column, "phone column");
-  if (config.expire_after.count() > 0 || config.min_age.count() > 0) {
-    config::validate_identifier(config.created_column, "created column");
-    const auto& zone = config.created_time_zone;
-    if (zone.empty() || zone.size() > 64 ||
-        zone.find_first_not_of(
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-:.") !=
-            std::string::npos) {
-      throw ConfigError("invalid --created-time-zone '" + zone +
-                        "': give a zone name such as UTC or Europe/Paris");
-    }
-  }
-  if (!config.match_email && !config.match_phone && config.expire_after.count() <= 0) {
-    throw ConfigError(
-        "no deletion policy: --match none needs --expire-after (or match email and/or phone)");
-  }
-  if (config.expire_after.count() < 0 || config.min_age.count() < 0) {
-    throw ConfigError("invalid age: --expire-after and --min-age must not be negative");
-  }
-  // An exemption that can never match fails open (its row is deleted): refuse it instead.
-  for (const auto& value : config.exclude_emails) {
-    const auto email = store_text(value);
-    if (email.empty() || email.find('@') == std::string::npos ||
-        email.find_first_of(" \t\r\n") != std::string::npos) {
-      throw ConfigError("invalid --exclude-email '" + value +
-                        "': give one whole address such as ceo@example.com (for a whole domain "
-                        "use --exclude-domain; comments in a list file start with '#' after a "
-                        "space)");
-    }
-  }
-  for (const auto& value : config.exclude_domains) {
-    auto domain = store_text(value);
-    if (!domain.empty() && domain.front() == '@') domain.erase(0, 1);
-    const bool valid = !domain.empty() && std::all_of(domain.begin(), domain.end(), [](char c) {
-      const auto byte = static_cast<unsigned char>(c);
-      return byte >= 0x80 || std::isalnum(byte) != 0 || c == '.' || c == '-' || c == '_';
-    });
-    if (!valid) {
-      throw ConfigError("invalid --exclude-domain '" + value +
-                        "': give a domain such as example.com: letters, digits, '.', '-' (no "
-                        "'@' inside, no wildcard: list each subdomain)");
-    }
-  }
-  if (config.archive_retention.count() < 0)
-    throw ConfigError("invalid archive retention: must not be negative");
-  if (config.archive_retention.count() > 0 && config.archive_table.empty())
-    throw ConfigError("--archive-retention needs --archive-table");
 }
 
 }  // namespace batch_cleanup

@@ -250,6 +250,14 @@ void TestDatabase::insert_users(long long first, long long n) {
   }
 }
 
+void TestDatabase::slow_pending_deletes(double seconds) {
+  exec(fmt::format(
+      "CREATE OR REPLACE FUNCTION slow_down() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+      "PERFORM pg_sleep({}); RETURN NULL; END $$; CREATE TRIGGER slow_down AFTER DELETE ON "
+      "core_mstr_one_qlick_pending_users_tbl FOR EACH STATEMENT EXECUTE FUNCTION slow_down()",
+      seconds));
+}
+
 void TestDatabase::insert_pending(long long first, long long n, const std::string& key_prefix) {
   if (is_postgres()) {
     exec(fmt::format(

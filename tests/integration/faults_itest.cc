@@ -51,13 +51,6 @@ class FaultTest : public BackendTest {
     if (!db_) return;
     db_->create_original_schema();
   }
-  void slow_deletes(double seconds) {
-    db_->exec(fmt::format(
-        "CREATE OR REPLACE FUNCTION slow_down() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "PERFORM pg_sleep({}); RETURN NULL; END $$; CREATE TRIGGER slow_down AFTER DELETE ON {} "
-        "FOR EACH STATEMENT EXECUTE FUNCTION slow_down()",
-        seconds, kPending));
-  }
   std::string dbname() { return db_->scalar("SELECT current_database()"); }
 };
 
@@ -75,8 +68,8 @@ TEST(FailedCycleTest, AnOutageLongerThanTheRetriesStillCountsWhatTheCycleCommitt
        "--connect-timeout", "1s", "--output", "json", "--http-listen",
        fmt::format("127.0.0.1:{}", http), "--database-url", server.url("app")},
       {});
-  ASSERT_TRUE(eventually([&] { return pending_count(server.url("app")) <= 150; },
-                         std::chrono::seconds(30)))
+  ASSERT_TRUE(
+      eventually([&] { return pending_count(server.url("app")) <= 150; }, std::chrono::seconds(30)))
       << daemon.current_err();
   server.halt("immediate");
   // The cycle fails after its retries; its report says what it had committed.
@@ -261,7 +254,7 @@ TEST_P(FaultTest, BatchesStayBoundedWhenTheFrontPagesAreEmpty) {
 TEST_P(FaultTest, TheRolesLowerStatementTimeoutApplies) {
   db_->insert_users(0, 20);
   db_->insert_pending(0, 20);
-  slow_deletes(0.2);
+  db_->slow_pending_deletes(0.2);
   const std::string role = fmt::format("bc_slow_{:08x}", std::random_device{}());
   db_->exec("CREATE ROLE " + role + " LOGIN; GRANT SELECT ON core_mstr_one_qlick_users_tbl TO " +
             role + "; GRANT SELECT, DELETE, UPDATE ON " + kPending + " TO " + role +

@@ -48,14 +48,6 @@ class PoolerTest : public BackendTest {
               "current_setting('idle_in_transaction_session_timeout'), "
               "current_setting('application_name'), pg_backend_pid())");
   }
-  // Every DELETE statement takes `seconds` (runs overlap).
-  void slow_deletes(double seconds) {
-    db_->exec(fmt::format(
-        "CREATE FUNCTION slow_down() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM "
-        "pg_sleep({}); RETURN NULL; END $$; CREATE TRIGGER slow_down AFTER DELETE ON {} FOR EACH "
-        "STATEMENT EXECUTE FUNCTION slow_down()",
-        seconds, kPending));
-  }
   long long advisory_locks() {
     return std::stoll(db_->scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"));
   }
@@ -92,7 +84,7 @@ TEST_P(PoolerTest, TransactionModeRunsLeaveThePooledConnectionAsTheyFoundIt) {
 TEST_P(PoolerTest, ConcurrentRunsThroughATransactionPoolerDeleteOnceByOneInstance) {
   db_->insert_users(0, 300);
   db_->insert_pending(0, 400);  // p0..p299 match
-  slow_deletes(0.1);
+  db_->slow_pending_deletes(0.1);
   // Every transaction of a client may land on another server process.
   PgBouncer bouncer(shared_server_port() + 11, shared_server_port(),
                     {"transaction", 3, 0, true, {"postgres"}});
@@ -129,7 +121,7 @@ TEST_P(PoolerTest, ConcurrentRunsThroughATransactionPoolerDeleteOnceByOneInstanc
 TEST_P(PoolerTest, AKilledHoldersLeaseExpiresAndTheNextRunTakesOver) {
   db_->insert_users(0, 200);
   db_->insert_pending(0, 200);
-  slow_deletes(0.2);
+  db_->slow_pending_deletes(0.2);
   PgBouncer bouncer(shared_server_port() + 12, shared_server_port(),
                     {"transaction", 2, 0, false, {"postgres"}});
   const std::string before = session_state(bouncer);

@@ -40,13 +40,6 @@ class WorkersTest : public BackendTest {
     db_->create_original_schema();
   }
   bool skip_sqlite() const { return !db_->is_postgres(); }
-  void slow_deletes(double seconds) {
-    db_->exec(fmt::format(
-        "CREATE OR REPLACE FUNCTION slow_down() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "PERFORM pg_sleep({}); RETURN NULL; END $$; CREATE TRIGGER slow_down AFTER DELETE ON {} "
-        "FOR EACH STATEMENT EXECUTE FUNCTION slow_down()",
-        seconds, kPending));
-  }
 };
 
 // Both strategies, with 2 and 3 workers: exactly the matching rows go, every other row stays,
@@ -115,7 +108,7 @@ TEST_P(WorkersTest, MaxDeletesIsOneBudgetForAllWorkers) {
   if (skip_sqlite()) GTEST_SKIP() << "PostgreSQL only";
   db_->insert_users(0, 400);
   db_->insert_pending(0, 200);
-  slow_deletes(0.05);
+  db_->slow_pending_deletes(0.05);
   ChildProcess child({tool_binary(), "--run-once", "--output", "json", "--batch-size", "10",
                       "--workers", "2", "--max-deletes", "200", "--database-url", db_->url()},
                      {});
@@ -171,7 +164,7 @@ TEST_P(WorkersTest, SigtermStopsEveryWorker) {
   if (skip_sqlite()) GTEST_SKIP() << "PostgreSQL only";
   db_->insert_users(0, 3000);
   db_->insert_pending(0, 3000);
-  slow_deletes(0.2);
+  db_->slow_pending_deletes(0.2);
   ChildProcess child({tool_binary(), "--run-once", "--output", "json", "--batch-size", "20",
                       "--workers", "3", "--database-url", db_->url()},
                      {});
@@ -208,7 +201,7 @@ TEST_P(WorkersTest, ATakeoverOfTheLeaseEndsEveryWorker) {
   if (skip_sqlite()) GTEST_SKIP() << "PostgreSQL only";
   db_->insert_users(0, 3000);
   db_->insert_pending(0, 3000);
-  slow_deletes(0.1);
+  db_->slow_pending_deletes(0.1);
   ChildProcess child({tool_binary(), "--run-once", "--output", "json", "--batch-size", "20",
                       "--workers", "2", "--database-url", db_->url()},
                      {});

@@ -143,30 +143,22 @@ PgBatchStatements build_batch_statements(const PgBatchTables& t, const BatchPlan
     return s;
   }
   const std::string last_key = "(SELECT loc::text FROM matched ORDER BY loc DESC LIMIT 1)";
-  s.lock_first = locking(
-      t, plan, t.key, [&t](sql::Builder& b) { predicate(b, t); }, "limit", last_key);
-  s.lock_after = locking(
-      t, plan, t.key,
-      [&t](sql::Builder& b) {
-        b.sql("p." + t.key + " > ").slot("after").cast(t.key_type).sql(" AND ");
-        predicate(b, t);
-      },
-      "limit", last_key);
-  s.lock_first_upto = locking(
-      t, plan, t.key,
-      [&t](sql::Builder& b) {
-        b.sql("p." + t.key + " <= ").slot("upto").cast(t.key_type).sql(" AND ");
-        predicate(b, t);
-      },
-      "limit", last_key);
-  s.lock_after_upto = locking(
-      t, plan, t.key,
-      [&t](sql::Builder& b) {
-        b.sql("p." + t.key + " > ").slot("after").cast(t.key_type).sql(" AND p." + t.key + " <= ");
-        b.slot("upto").cast(t.key_type).sql(" AND ");
-        predicate(b, t);
-      },
-      "limit", last_key);
+  // Keyset windows: after the pass's last key (or from the start), up to the end of a worker's
+  // slice (or to the end of the table).
+  const auto keyset = [&](bool after, bool upto) {
+    return locking(
+        t, plan, t.key,
+        [&t, after, upto](sql::Builder& b) {
+          if (after) b.sql("p." + t.key + " > ").slot("after").cast(t.key_type).sql(" AND ");
+          if (upto) b.sql("p." + t.key + " <= ").slot("upto").cast(t.key_type).sql(" AND ");
+          predicate(b, t);
+        },
+        "limit", last_key);
+  };
+  s.lock_first = keyset(false, false);
+  s.lock_after = keyset(true, false);
+  s.lock_first_upto = keyset(false, true);
+  s.lock_after_upto = keyset(true, true);
   s.delete_locked = deleting(
       t,
       [&t](sql::Builder& b) {
