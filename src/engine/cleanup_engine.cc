@@ -283,7 +283,7 @@ void CleanupEngine::run_dry(CycleReport& report) {
   auto& queries = store_->dry_run();
   with_retries([&] {
     report.candidates = queries.count_candidates();
-    report.policies = queries.preview_policies();
+    report.policies = queries.preview_policies(report.candidates);
     for (auto& email : report.policies.collision_sample) {
       email = logging::maybe_mask_email(email, config_.log_pii);
     }

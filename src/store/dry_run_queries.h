@@ -18,8 +18,10 @@ class DryRunQueries {
   // Up to `limit` candidate rows in key order, with their reasons.
   virtual std::vector<PendingRow> sample_candidates(std::int64_t limit) = 0;
   // What each policy and protection would do, counted set-based. Collision samples are raw
-  // emails; the engine masks them.
-  virtual PolicyPreview preview_policies() = 0;
+  // emails; the engine masks them. `candidates` is count_candidates() of the same cycle: where
+  // the preview's one figure is that count (the exact email policy alone, nothing kept by age or
+  // exemption), no second pass over the table runs.
+  virtual PolicyPreview preview_policies(std::int64_t candidates) = 0;
   // Rows in the pending table.
   virtual std::int64_t count_pending() = 0;
   // True when the users table has no row at all (one probe, not a count).

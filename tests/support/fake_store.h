@@ -218,9 +218,9 @@ class FakeStore final : public store::Store,
     return out;
   }
 
-  PolicyPreview preview_policies() override {
+  PolicyPreview preview_policies(std::int64_t candidates) override {
     PolicyPreview preview;
-    preview.email = count_candidates();
+    preview.email = candidates;
     return preview;
   }
 

@@ -55,7 +55,7 @@ std::vector<PendingRow> SqlDryRunQueries::sample_candidates(std::int64_t limit) 
 
 // One pass over the pending table; each policy's users side is a distinct set joined by hash
 // (or a transient index), so no policy probes the users table once per pending row.
-PolicyPreview SqlDryRunQueries::preview_policies() {
+PolicyPreview SqlDryRunQueries::preview_policies(std::int64_t candidates) {
   const Dialect& d = executor_.dialect();
   const auto& spec = tables_.predicate;
   const bool email = spec.match_email;
@@ -63,6 +63,12 @@ PolicyPreview SqlDryRunQueries::preview_policies() {
   const bool phone = !spec.phone.empty();
   const bool expiry = spec.expire_after.count() > 0;
   const bool exemptions = has_exemptions(spec);
+  if (email && !normalizing && !phone && !expiry && !exemptions && spec.min_age.count() <= 0) {
+    // The candidates are exactly the rows whose email exists in users: already counted.
+    PolicyPreview preview;
+    preview.email = candidates;
+    return preview;
+  }
 
   Builder b(d);
   // The outer counts read the flags of the inner select: e, x, ph, ex, old, keep.
