@@ -20,8 +20,9 @@ int run_explain(const CleanupConfig& config) {
   auto& batches = store->batches();
   batches.begin_pass();
   std::cout << "-- backend " << store->backend_name() << ", strategy " << decision.strategy
-            << ", batch size " << config.batch_size << "\n\n"
-            << batches.explain(config.batch_size);
+            << ", batch size " << config.batch_size << "\n";
+  for (const auto& note : decision.notes) std::cout << "-- " << note << "\n";
+  std::cout << "\n" << batches.explain(config.batch_size);
   return kExitSuccess;
 }
 

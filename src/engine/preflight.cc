@@ -157,6 +157,37 @@ void choose_addressing(const CleanupConfig& config, const PreflightFacts& facts,
   const bool physical = config.batch_strategy != BatchStrategy::kKey && available;
   decision.plan.addressing = physical ? store::Addressing::kPhysical : store::Addressing::kKey;
   decision.strategy = physical ? physical_name : "key";
+  if (physical) {
+    decision.notes.push_back(
+        sqlite ? "batch shape: rowid ranges, each DELETE re-checking the predicate per row"
+               : "batch shape: ranges of the heap's ctid order (Tid Range Scan), each DELETE "
+                 "probing the users index per pending row");
+    return;
+  }
+  // A keyset over the email order visits the users' email index in order (cheap, cached probes)
+  // instead of in the random order of a uuid key. Rows without an email are then not visited,
+  // which is right only when no policy can match them.
+  const bool only_email_matches =
+      config.match_email && !config.match_phone && config.expire_after.count() <= 0;
+  decision.plan.keyset_by_email = !sqlite && facts.pending_email_unique && only_email_matches &&
+                                  config.email_column != config.pending_key;
+  if (decision.plan.keyset_by_email) {
+    decision.notes.push_back("batch shape: keyset over the unique index of '" +
+                             config.email_column +
+                             "' (email order: the probes of the users "
+                             "index come in its order); rows locked by key '" +
+                             config.pending_key + "'");
+  } else {
+    decision.notes.push_back(
+        "batch shape: keyset over '" + config.pending_key + "'" +
+        (sqlite                        ? ""
+         : !only_email_matches         ? " (the phone or expired policy matches rows without an "
+                                         "email, so the email order cannot be walked)"
+         : !facts.pending_email_unique ? " (a unique index on '" + config.email_column +
+                                             "' would let batches walk the email order, which "
+                                             "is cheaper)"
+                                       : ""));
+  }
 }
 
 }  // namespace

@@ -74,7 +74,10 @@ struct PreflightFacts {
   ColumnFacts created;  // with --expire-after or --min-age
   TimeKind created_kind = TimeKind::kUnknown;
 
-  bool key_unique = false;       // a single-column unique index (or primary key) on the key column
+  bool key_unique = false;  // a single-column unique index (or primary key) on the key column
+  // PostgreSQL: a single-column unique index on the pending table's email column (what a keyset
+  // over the email order needs).
+  bool pending_email_unique = false;
   IndexFacts users_email_index;  // serves the (normalised) email probe of a batch
   IndexFacts users_phone_index;  // with --match phone
   // With --normalize-email: normalised emails several users rows share; -1: not counted.
@@ -106,6 +109,9 @@ struct BatchPlan {
   // other sessions hold are detected by a lock wait of lock_probe_wait_ms each.
   bool skip_locked = true;
   long long lock_probe_wait_ms = 50;
+  // Key batches (PostgreSQL): walk the pending email's unique index instead of the key's, so
+  // that each batch's probes of the users' email index come in index order.
+  bool keyset_by_email = false;
   // The limits every transaction sets (the configured ones, or the server's when lower).
   std::chrono::milliseconds statement_timeout{30000};
   std::chrono::milliseconds lock_timeout{2000};

@@ -22,29 +22,44 @@ void reason(sql::Builder& b, const PgBatchTables& t) {
   b.sql(")::text");
 }
 
-enum class Returns { kRows, kCountPerReason };
+// kRows: the `returned` expressions, the reason (and the row as JSON) per deleted row.
+// kCountPerReason: one row per reason, its count. kWindowCounts: the same after a summary row
+// (NULL, the last locator of the CTE "matched", its row count), for a keyset window.
+enum class Returns { kRows, kCountPerReason, kWindowCounts };
 
-// A DELETE ... WHERE `where` returning the `returned` expressions (over p) for each deleted row,
-// then its reason, then the row as JSON (`whole_rows`). With the archive on, the same statement
-// inserts the deleted rows into it, with their reason and the cycle id (slot "cycle"). With
-// kCountPerReason, `returned` must be empty and the statement returns one row per reason: the
-// reason and how many rows it deleted (nothing per row crosses the network).
+// A DELETE ... WHERE `where` returning what `returns` says (`returned` over p; empty when
+// counting). With the archive on, the same statement inserts the deleted rows into it, with their
+// reason and the cycle id (slot "cycle"). `first_cte`, when set, writes a CTE that comes before
+// the DELETE's (the keyset window).
 sql::Statement deleting(const PgBatchTables& t, const Append& where,
-                        const std::vector<std::string>& returned, Returns returns,
-                        bool whole_rows) {
+                        const std::vector<std::string>& returned, Returns returns, bool whole_rows,
+                        const Append& first_cte = {}) {
   sql::Builder b(dialect());
   const bool archive = !t.archive.empty();
-  const bool counting = returns == Returns::kCountPerReason;
+  const bool counting = returns != Returns::kRows;
   const std::string reason_alias = "bc_r" + std::to_string(returned.size());
+  const auto open_cte = [&] {
+    b.sql("WITH ");
+    if (first_cte) {
+      first_cte(b);
+      b.sql(", ");
+    }
+    b.sql("d AS (");
+  };
   const auto head = [&] {
     b.sql("DELETE FROM " + t.pending + " p WHERE ");
     where(b);
     b.sql(" RETURNING ");
   };
-  const std::string counted = " SELECT " + reason_alias + ", count(*) FROM d GROUP BY 1";
+  const std::string counted =
+      (returns == Returns::kWindowCounts
+           ? " SELECT NULL::text, (SELECT loc::text FROM matched ORDER BY loc DESC LIMIT 1), "
+             "(SELECT count(*) FROM matched) UNION ALL SELECT " +
+                 reason_alias + ", NULL, count(*) FROM d GROUP BY 1"
+           : " SELECT " + reason_alias + ", count(*) FROM d GROUP BY 1");
   if (!archive) {
     if (counting) {
-      b.sql("WITH d AS (");
+      open_cte();
       head();
       reason(b, t);
       b.sql(" AS " + reason_alias + ")" + counted);
@@ -56,7 +71,7 @@ sql::Statement deleting(const PgBatchTables& t, const Append& where,
     if (whole_rows) b.sql(", row_to_json(p)::text");
     return b.build();
   }
-  b.sql("WITH d AS (");
+  open_cte();
   head();
   std::string selected;
   for (std::size_t i = 0; i < returned.size(); ++i) {
@@ -143,36 +158,53 @@ PgBatchStatements build_batch_statements(const PgBatchTables& t, const BatchPlan
     return s;
   }
   const std::string last_key = "(SELECT loc::text FROM matched ORDER BY loc DESC LIMIT 1)";
-  // Keyset windows: after the pass's last key (or from the start), up to the end of a worker's
-  // slice (or to the end of the table).
-  const auto keyset = [&](bool after, bool upto) {
-    return locking(
-        t, plan, t.key,
-        [&t, after, upto](sql::Builder& b) {
-          if (after) b.sql("p." + t.key + " > ").slot("after").cast(t.key_type).sql(" AND ");
-          if (upto) b.sql("p." + t.key + " <= ").slot("upto").cast(t.key_type).sql(" AND ");
-          predicate(b, t);
-        },
-        "limit", last_key);
+  const auto window_where = [&t](KeysetWindow window) {
+    return [&t, window](sql::Builder& b) {
+      if (window.after) {
+        b.sql("p." + t.keyset + " > ").slot("after").cast(t.keyset_type).sql(" AND ");
+      }
+      if (window.upto) {
+        b.sql("p." + t.keyset + " <= ").slot("upto").cast(t.keyset_type).sql(" AND ");
+      }
+      predicate(b, t);
+    };
   };
-  s.lock_first = keyset(false, false);
-  s.lock_after = keyset(true, false);
-  s.lock_first_upto = keyset(false, true);
-  s.lock_after_upto = keyset(true, true);
+  const Append in_window = [&t](sql::Builder& b) {
+    b.sql("p." + t.keyset + " = ANY (ARRAY(SELECT loc FROM matched)) AND ");
+    predicate(b, t);
+  };
+  for (const bool after : {false, true}) {
+    for (const bool upto : {false, true}) {
+      const KeysetWindow window{after, upto};
+      const Append matched = [&t, where = window_where(window)](sql::Builder& b) {
+        b.sql("matched AS MATERIALIZED (SELECT p." + t.keyset + " AS loc FROM " + t.pending +
+              " p WHERE ");
+        where(b);
+        b.sql(" ORDER BY p." + t.keyset + " LIMIT ").slot("limit").sql(")");
+      };
+      s.fast_window[window.index()] =
+          deleting(t, in_window, {}, Returns::kWindowCounts, false, matched);
+      s.lock_window[window.index()] =
+          locking(t, plan, t.keyset, window_where(window), "limit", last_key);
+    }
+  }
   s.delete_locked = deleting(
       t,
       [&t](sql::Builder& b) {
-        b.sql("p." + t.key + " = ANY (").slot("locators").cast(t.key_type + "[]").sql(") AND ");
+        b.sql("p." + t.keyset + " = ANY (")
+            .slot("locators")
+            .cast(t.keyset_type + "[]")
+            .sql(") AND ");
         predicate(b, t);
       },
-      {"p." + t.key + "::text"}, Returns::kRows, whole_rows);
+      {"p." + t.keyset + "::text"}, Returns::kRows, whole_rows);
   s.delete_one = deleting(
       t,
       [&t](sql::Builder& b) {
-        b.sql("p." + t.key + " = ").slot("locator").cast(t.key_type).sql(" AND ");
+        b.sql("p." + t.keyset + " = ").slot("locator").cast(t.keyset_type).sql(" AND ");
         predicate(b, t);
       },
-      {"p." + t.key + "::text"}, Returns::kRows, whole_rows);
+      {"p." + t.keyset + "::text"}, Returns::kRows, whole_rows);
   return s;
 }
 

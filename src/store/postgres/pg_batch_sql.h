@@ -1,6 +1,7 @@
 // The statements of PostgreSQL batches, built once per plan, archive state and row detail.
 #pragma once
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -20,11 +21,23 @@ struct PgBatchTables {
   sql::PredicateSpec predicate;
   std::string archive;  // the archive table; empty: no archive
   std::vector<PendingColumn> pending_columns;
+  // Key batches walk this unique column's order (the key, or the email: BatchPlan's
+  // keyset_by_email), cast as keyset_type.
+  std::string keyset;
+  std::string keyset_type;
 };
 
-// Slots: "lo"/"hi" (tid text) of a range; "after", "upto" (key text) and "limit" of a keyset batch;
-// "locators" (an array literal of ctids or keys) and "locator" of the careful path; "cycle" (the
-// archive's cycle id) wherever the archive is on.
+// A keyset window: after the pass's last keyset value (or from the start), up to the end of a
+// worker's slice (or to the end of the table).
+struct KeysetWindow {
+  bool after = false;
+  bool upto = false;
+  std::size_t index() const { return (after ? 1U : 0U) + (upto ? 2U : 0U); }
+};
+
+// Slots: "lo"/"hi" (tid text) of a range; "after", "upto" (keyset text) and "limit" of a keyset
+// batch; "locators" (an array literal of ctids or keyset values) and "locator" of the careful
+// path; "cycle" (the archive's cycle id) wherever the archive is on.
 struct PgBatchStatements {
   // Physical ranges. The fast path: one DELETE of the range's matching rows.
   sql::Statement fast_delete;            // rows: none (its row count)
@@ -33,13 +46,15 @@ struct PgBatchStatements {
   // The careful path: lock the range's free matching rows. Rows: a summary row (NULL locator,
   // NULL, NULL, matched count), then locator, key, email per locked row.
   sql::Statement lock_range;
-  // Keyset batches. Rows: a summary row (NULL, the batch's last key, NULL, matched count), then
-  // locator (the key), key, email per locked row.
-  sql::Statement lock_first;
-  sql::Statement lock_after;
-  // The same within a worker's slice of keys: up to the slot "upto" (included).
-  sql::Statement lock_first_upto;
-  sql::Statement lock_after_upto;
+  // Keyset batches, one statement per KeysetWindow::index(). The fast path: one statement that
+  // picks the window's first "limit" matching rows and deletes them, predicate re-checked. Rows:
+  // a summary row (NULL, the window's last keyset value, its matched count), then reason and
+  // deleted count per reason.
+  std::array<sql::Statement, 4> fast_window;
+  // The careful path: lock the window's free matching rows. Rows: a summary row (NULL, the
+  // window's last keyset value, NULL, matched count), then locator (the keyset value), key,
+  // email per locked row.
+  std::array<sql::Statement, 4> lock_window;
   // Both: delete locked rows, predicate re-checked. Rows: locator, reason[, row json].
   sql::Statement delete_locked;
   sql::Statement delete_one;

@@ -181,8 +181,7 @@ void PgBatches::delete_locked(const std::vector<LockedRow>& locked, bool whole_r
 // them, or (without SKIP LOCKED) one is held by another session, the part is split in halves,
 // each tried again, until every bad row stands alone: k bad rows cost about 2k*log2(n/k)
 // statements, not n.
-void PgBatches::delete_part(std::span<const LockedRow> rows, bool whole_rows,
-                            BatchResult& result) {
+void PgBatches::delete_part(std::span<const LockedRow> rows, bool whole_rows, BatchResult& result) {
   if (rows.empty()) return;
   const auto& s = statements(whole_rows);
   std::vector<std::string> locators;

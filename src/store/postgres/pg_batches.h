@@ -50,7 +50,7 @@ class PgBatches : public BatchStore {
 
  protected:
   struct LockedRow {
-    std::string locator;  // ctid text (physical) or key text (keyset)
+    std::string locator;  // ctid text (physical) or keyset value text (keyset)
     PendingRow row;
   };
 
@@ -65,7 +65,7 @@ class PgBatches : public BatchStore {
   const PgBatchStatements& statements(bool whole_rows);
   sql::Slots with_cycle(sql::Slots slots) const;
   // Reads the result of a lock statement: the summary row (matched count and, for keysets, the
-  // batch's last key) and one row per locked row. Returns the last key.
+  // window's last keyset value) and one row per locked row. Returns that last value.
   std::optional<std::string> read_locked(const PgResult& rows, std::vector<LockedRow>& locked,
                                          BatchResult& result);
   // Deletes the locked rows (predicate re-checked), isolating refused (and, without SKIP LOCKED,

@@ -91,7 +91,7 @@ bool column_indexed(PgSession& session, const std::string& oid, const std::strin
              .integer(0, 0) > 0;
 }
 
-bool key_unique(PgSession& session, const std::string& oid, const std::string& attnum) {
+bool column_unique(PgSession& session, const std::string& oid, const std::string& attnum) {
   return session
              .exec(
                  "SELECT count(*) FROM pg_catalog.pg_index i WHERE i.indrelid = $1::oid AND "
@@ -193,14 +193,17 @@ PgCatalog inspect_catalog(PgSession& session, const TableNames& names,
 
   const Column key = column(session, pending, config.pending_key);
   facts.key = key.facts;
-  facts.pending_email = column(session, pending, config.email_column).facts;
+  const Column pending_email = column(session, pending, config.email_column);
+  facts.pending_email = pending_email.facts;
   const Column users_email = column(session, users, config.email_column);
   facts.users_email = users_email.facts;
   if (!facts.key.exists || !facts.pending_email.exists || !facts.users_email.exists) {
     return catalog;
   }
   catalog.key_type = key.facts.type;
-  facts.key_unique = key_unique(session, pending.oid, key.attnum);
+  catalog.email_type = pending_email.facts.type;
+  facts.key_unique = column_unique(session, pending.oid, key.attnum);
+  facts.pending_email_unique = column_unique(session, pending.oid, pending_email.attnum);
   if (config.match_email) inspect_email_index(session, names, config, users, users_email, facts);
   if (config.match_phone) {
     facts.pending_phone = column(session, pending, config.phone_column).facts;

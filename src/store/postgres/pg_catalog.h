@@ -23,7 +23,8 @@ struct PgCatalog {
   PreflightFacts facts;
   std::string pending_oid;
   std::string users_oid;
-  std::string key_type;  // format_type() of the key column
+  std::string key_type;    // format_type() of the key column
+  std::string email_type;  // format_type() of the pending email column
   std::vector<PendingColumn> pending_columns;
   std::string qualified_pending;  // schema.table, as the server resolved it
   // The zone the creation column is read in ("" for timestamptz).

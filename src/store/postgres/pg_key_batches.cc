@@ -1,12 +1,14 @@
-// Keyset batches: the next target_rows matching rows in key order, locked (SKIP LOCKED), then
-// deleted with the predicate re-checked. For partitioned tables, and where ctid ranges are not
-// available (PostgreSQL before 14).
+// Keyset batches: the next target_rows matching rows in the order of a unique column (the
+// pending email where its unique index allows, else the key), deleted by one statement with the
+// predicate re-checked, or, when a row is held or refused, locked (SKIP LOCKED) and then deleted.
+// For partitioned tables, and where ctid ranges are not available (PostgreSQL before 14).
 #include <fmt/format.h>
 
 #include <algorithm>
 
 #include "store/postgres/pg_batches.h"
 #include "store/reasons.h"
+#include "store/sqlstate.h"
 
 namespace batch_cleanup::store::postgres {
 namespace {
@@ -39,7 +41,7 @@ class PgKeyBatches final : public PgBatches {
     const auto rows = session_.exec(
         "SELECT q::text FROM unnest((SELECT percentile_disc($1::float8[]) WITHIN GROUP (ORDER "
         "BY p." +
-            setup_.tables.key + ") FROM " + setup_.tables.pending +
+            setup_.tables.keyset + ") FROM " + setup_.tables.pending +
             " p TABLESAMPLE SYSTEM ($2::float8))) q",
         {array, fmt::format("{}", sample_percent())});
     std::vector<std::string> bounds;
@@ -64,28 +66,59 @@ class PgKeyBatches final : public PgBatches {
     exhausted_ = false;
   }
 
+  // The fast path (counts only): one statement picks the window's matching rows and deletes them,
+  // predicate re-checked, under a short lock timeout. When a row of the window is held locked by
+  // another session or refused, the window is done again the careful way: lock what is free
+  // (SKIP LOCKED), delete it, isolate refused rows.
   BatchResult run_next_batch(const BatchRequest& request) override {
     const std::int64_t target_rows = std::max<std::int64_t>(1, request.target_rows);
     const bool whole_rows = request.detail == RowDetail::kWholeRows;
     const auto& s = statements(whole_rows);
+    const KeysetWindow window{last_key_.has_value(), upto_.has_value()};
+    sql::Slots slots{{"limit", target_rows}};
+    if (last_key_) slots.emplace_back("after", *last_key_);
+    if (upto_) slots.emplace_back("upto", *upto_);
     BatchResult result;
     std::optional<std::string> batch_last_key;
     {
       auto phase_start = Clock::now();
       PgTransaction tx(session_, PgTransaction::Kind::kTrackedWrite);
       if (setup_.fence) setup_.fence();
-      sql::Slots slots{{"limit", target_rows}};
-      if (last_key_) slots.emplace_back("after", *last_key_);
-      if (upto_) slots.emplace_back("upto", *upto_);
-      const auto& lock = upto_ ? (last_key_ ? s.lock_after_upto : s.lock_first_upto)
-                               : (last_key_ ? s.lock_after : s.lock_first);
-      const auto rows = session_.run(lock, slots);
-      std::vector<LockedRow> locked;
-      batch_last_key = read_locked(rows, locked, result);
-      result.timings.find_ms = ms_since(phase_start);
-      phase_start = Clock::now();
-      if (!locked.empty()) delete_locked(locked, whole_rows, result);
-      result.timings.delete_ms = ms_since(phase_start);
+      bool fast = false;
+      if (request.detail == RowDetail::kCounts) {
+        session_.exec("SAVEPOINT bc_fast");
+        try {
+          session_.exec("SELECT set_config('lock_timeout', $1, true)", {lock_probe_wait()});
+          const auto rows = session_.run(s.fast_window[window.index()], with_cycle(slots));
+          batch_last_key = read_window_counts(rows, result);
+          session_.exec("RELEASE SAVEPOINT bc_fast");
+          fast = true;
+        } catch (const DatabaseError& e) {
+          if (e.sqlstate() != sqlstate::kLockNotAvailable && e.kind() != ErrorKind::kRowLevel) {
+            throw;
+          }
+          result = BatchResult{};
+          result.events.push_back(
+              {BatchEvent::Kind::kRangeHeldOrRefused, 0, e.sqlstate(),
+               "keyset window after " + last_key_.value_or("the start") + ": " + e.what()});
+          session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
+          session_.exec("RELEASE SAVEPOINT bc_fast");
+          session_.exec("SELECT set_config('lock_timeout', $1, true)", {setup_.lock_timeout});
+        }
+        result.timings.delete_ms = ms_since(phase_start);
+      }
+      if (!fast) {
+        phase_start = Clock::now();
+        const auto rows = session_.run(s.lock_window[window.index()], slots);
+        std::vector<LockedRow> locked;
+        auto events = std::move(result.events);
+        batch_last_key = read_locked(rows, locked, result);
+        result.events = std::move(events);
+        result.timings.find_ms = ms_since(phase_start);
+        phase_start = Clock::now();
+        if (!locked.empty()) delete_locked(locked, whole_rows, result);
+        result.timings.delete_ms += ms_since(phase_start);
+      }
       phase_start = Clock::now();
       commit_batch(tx, result, request.track_commit_lsn,
                    [this, target_rows, batch_last_key](BatchResult& committed) {
@@ -113,7 +146,12 @@ class PgKeyBatches final : public PgBatches {
   std::vector<PlanStep> plan_steps(std::int64_t target_rows) override {
     const auto& s = statements(false);
     return {
-        {"lock the batch's matching rows (first batch)", &s.lock_first, {{"limit", target_rows}}},
+        {"fast path: delete the first window's matching rows",
+         &s.fast_window[KeysetWindow{}.index()],
+         {{"limit", target_rows}}},
+        {"careful path: lock the window's free matching rows (first window)",
+         &s.lock_window[KeysetWindow{}.index()],
+         {{"limit", target_rows}}},
         {"delete the locked rows, predicate re-checked",
          &s.delete_locked,
          {{"locators", std::string("{}")}}},
@@ -122,6 +160,24 @@ class PgKeyBatches final : public PgBatches {
   }
 
  private:
+  // Reads a fast window's result: the summary row (NULL, the window's last keyset value, its
+  // matched count), then deleted rows per reason. Returns the last keyset value.
+  std::optional<std::string> read_window_counts(const PgResult& rows, BatchResult& result) {
+    std::optional<std::string> last;
+    for (int r = 0; r < rows.rows(); ++r) {
+      if (rows.is_null(r, 0)) {
+        last = rows.optional_text(r, 1);
+        result.matched = rows.integer(r, 2);
+        continue;
+      }
+      count_reason(rows.text(r, 0), result.deleted_by_policy, rows.integer(r, 2));
+      result.deleted += rows.integer(r, 2);
+    }
+    // Rows the statement matched but, re-checked by the DELETE, no longer matching.
+    result.no_longer_matching = result.matched - result.deleted;
+    return last;
+  }
+
   // Of the table's rows, the share a sample of about 20,000 takes (all of a small table).
   double sample_percent() {
     const double rows = std::stod(

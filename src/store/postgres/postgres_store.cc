@@ -58,8 +58,17 @@ class PostgresStore final : public RoleStore {
 
   void configure(const BatchPlan& plan) override {
     const sql::PredicateSpec spec = sql::policy_predicate(executor_, config_, columns());
-    setup_.tables = {names_.pending.quoted(), names_.key, names_.email, catalog_.key_type, spec, "",
-                     catalog_.pending_columns};
+    // Key batches walk the email's unique index where the plan says so.
+    const bool by_email = plan.keyset_by_email;
+    setup_.tables = {names_.pending.quoted(),
+                     names_.key,
+                     names_.email,
+                     catalog_.key_type,
+                     spec,
+                     "",
+                     catalog_.pending_columns,
+                     by_email ? names_.email : names_.key,
+                     by_email ? catalog_.email_type : catalog_.key_type};
     setup_.plan = plan;
     setup_.lock_timeout = std::to_string(plan.lock_timeout.count()) + "ms";
     session_.set_limits(limits(plan.statement_timeout, plan.lock_timeout));
