@@ -9,7 +9,7 @@ packages=(
   # 12 root (mmdebstrap), the OCI image (umoci, skopeo), units, manifests (yamllint)
   file lintian man-db zsh bash-completion mmdebstrap mount umoci skopeo yamllint python3-yaml systemd
   libpq-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libcpp-httplib-dev libtomlplusplus-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libtomlplusplus-dev
   postgresql postgresql-client openssl
   # the fault tier: a real connection pooler
   pgbouncer

@@ -21,6 +21,21 @@ namespace {
                       "archive file '" + path + "': " + what + ": " + std::strerror(errno));
 }
 
+// A JSON string, invalid UTF-8 replaced.
+std::string json_string(const std::string& text) {
+  return nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// The row as the line's "row" value: the store's JSON object verbatim when it is valid JSON on
+// one line (numbers keep their digits, columns their order), else the JSON text as a string.
+void append_row_value(std::string& out, const std::string& row_json) {
+  if (row_json.find('\n') == std::string::npos && nlohmann::json::accept(row_json)) {
+    out += row_json;
+  } else {
+    out += json_string(row_json);
+  }
+}
+
 }  // namespace
 
 ArchiveFile::ArchiveFile(std::string path) : path_(std::move(path)) {
@@ -111,19 +126,20 @@ void ArchiveFile::before_commit(const std::vector<store::PendingRow>& rows) {
   std::vector<std::string> keys;
   keys.reserve(rows.size());
   const std::string now = util::iso8601_utc(std::chrono::system_clock::now());
+  // Written by hand, keys in the order nlohmann::json would sort them, without building a
+  // document per row: this runs inside the batch's transaction, while its rows are locked.
+  const std::string head = "{\"archived_at\":" + json_string(now) +
+                           ",\"batch\":" + json_string(batch) +
+                           ",\"cycle_id\":" + json_string(cycle_id_) + ",\"key\":";
   std::string text;
   for (const auto& row : rows) {
-    auto whole = nlohmann::json::parse(row.row_json, nullptr, /*allow_exceptions=*/false);
-    if (whole.is_discarded()) whole = nlohmann::json(row.row_json);
-    text += nlohmann::json({{"type", "row"},
-                            {"batch", batch},
-                            {"cycle_id", cycle_id_},
-                            {"archived_at", now},
-                            {"key", row.key},
-                            {"reason", row.reason},
-                            {"row", whole}})
-                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
-            "\n";
+    text += head;
+    text += json_string(row.key);
+    text += ",\"reason\":";
+    text += json_string(row.reason);
+    text += ",\"row\":";
+    append_row_value(text, row.row_json);
+    text += ",\"type\":\"row\"}\n";
     keys.push_back(row.key);
   }
   // Until the outcome line is written, the batch counts as in doubt.
