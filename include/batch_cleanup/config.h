@@ -12,7 +12,7 @@ namespace batch_cleanup {
 //   kAuto: physical order (ctid block ranges) on plain tables, key order elsewhere.
 //   kPhysical: always ctid block ranges (rejected for partitioned tables).
 //   kKey: keyset batches ordered by the pending key column.
-enum class BatchStrategy { kAuto, kPhysical, kKey };
+enum class BatchStrategy { kAuto, kPhysical, kKey, kEmail };
 
 // How emails are compared (the same expression on both sides of the comparison).
 //   kNone: exactly, byte for byte (the original's behaviour).

@@ -321,7 +321,8 @@ int run_command_line(int argc, char** argv) {
   std::string job_name;  // --job of a subcommand
   auto* explain = app.add_subcommand(
       "explain",
-      "Print the query plans of the batch statements for the configured tables (reads only)");
+      "Print the batch shape chosen (and why) and the query plans of the batch statements for "
+      "the configured tables (reads only)");
   explain->add_option("--job", job_name, "The job of the configuration file to explain");
   HistoryOptions history_options;
   auto* history = declare_history_command(app, history_options);

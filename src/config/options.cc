@@ -151,10 +151,13 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
       ->envname("BATCH_CLEANUP_BATCH_SIZE")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1'000'000}))
       ->capture_default_str();
-  app.add_option("--batch-strategy", texts.batch_strategy,
-                 "auto, physical (PostgreSQL ctid ranges) or key (keyset by --pending-key)")
+  app.add_option(
+         "--batch-strategy", texts.batch_strategy,
+         "auto, physical (PostgreSQL ctid ranges), key (keyset over the pending email's unique "
+         "index where it can, else --pending-key) or email (PostgreSQL: ranges of the email "
+         "order, joined with the same range of users)")
       ->envname("BATCH_CLEANUP_BATCH_STRATEGY")
-      ->check(CLI::IsMember({"auto", "physical", "key"}))
+      ->check(CLI::IsMember({"auto", "physical", "key", "email"}))
       ->capture_default_str();
   app.add_option("--workers", config.workers,
                  "PostgreSQL: run batches on this many connections at once, each over its own "
@@ -422,11 +425,13 @@ void finish_options(const OptionTexts& texts, CleanupConfig& config) {
     config.batch_strategy = BatchStrategy::kPhysical;
   } else if (texts.batch_strategy == "key") {
     config.batch_strategy = BatchStrategy::kKey;
+  } else if (texts.batch_strategy == "email") {
+    config.batch_strategy = BatchStrategy::kEmail;
   } else if (texts.batch_strategy == "auto") {
     config.batch_strategy = BatchStrategy::kAuto;
   } else {
     throw ConfigError("invalid --batch-strategy '" + texts.batch_strategy +
-                      "': use auto, physical or key");
+                      "': use auto, physical, key or email");
   }
   validate_config(config);
 }

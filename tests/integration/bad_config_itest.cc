@@ -42,7 +42,7 @@ const std::vector<BadConfig>& cases() {
       {{"--run-once", "--progress-interval", "10ms"}, "invalid progress interval: at least 100ms"},
       {{"--run-once", "--output", "xml"}, "--output: xml not in {text,json}"},
       {{"--run-once", "--batch-strategy", "ctid"},
-       "--batch-strategy: ctid not in {auto,physical,key}"},
+       "--batch-strategy: ctid not in {auto,physical,key,email}"},
       {{"--run-once", "--users-table", "users;drop"},
        "invalid users table 'users;drop': character ';' is not allowed (letters, digits, _ and $, "
        "not starting with a digit, at most 63 bytes)"},

@@ -42,11 +42,11 @@ class WorkersTest : public BackendTest {
   bool skip_sqlite() const { return !db_->is_postgres(); }
 };
 
-// Both strategies, with 2 and 3 workers: exactly the matching rows go, every other row stays,
+// Every strategy, with 2 and 3 workers: exactly the matching rows go, every other row stays,
 // and the report and the history row count each deletion once.
 TEST_P(WorkersTest, WorkersDeleteExactlyTheMatchingRowsWithEitherStrategy) {
   if (skip_sqlite()) GTEST_SKIP() << "PostgreSQL only (SQLite: see SqliteRefusesWorkers)";
-  for (const std::string strategy : {"physical", "key"}) {
+  for (const std::string strategy : {"physical", "key", "email"}) {
     for (const int workers : {2, 3}) {
       SCOPED_TRACE(fmt::format("{} with {} workers", strategy, workers));
       db_->exec(fmt::format("TRUNCATE {}; TRUNCATE core_mstr_one_qlick_users_tbl", kPending));

@@ -186,6 +186,31 @@ PgBatchStatements build_batch_statements(const PgBatchTables& t, const BatchPlan
           deleting(t, in_window, {}, Returns::kWindowCounts, false, matched);
       s.lock_window[window.index()] =
           locking(t, plan, t.keyset, window_where(window), "limit", last_key);
+      if (plan.addressing != Addressing::kEmailRanges) continue;
+      const auto bounds = [&t, window](sql::Builder& b) {
+        if (window.after) {
+          b.sql(" AND p." + t.keyset + " > ").slot("after").cast(t.keyset_type);
+        }
+        if (window.upto) {
+          b.sql(" AND p." + t.keyset + " <= ").slot("upto").cast(t.keyset_type);
+        }
+      };
+      sql::Builder end(dialect());
+      end.sql("SELECT p." + t.keyset + "::text FROM " + t.pending + " p WHERE p." + t.keyset +
+              " IS NOT NULL");
+      bounds(end);
+      end.sql(" ORDER BY p." + t.keyset + " OFFSET ").slot("span").sql(" LIMIT 1");
+      s.range_end[window.index()] = end.build();
+      s.range_delete[window.index()] = deleting(
+          t,
+          [&t, window, bounds](sql::Builder& b) {
+            b.sql("p." + t.keyset + " IS NOT NULL");
+            bounds(b);
+            b.sql(" AND ");
+            sql::append_predicate_in_email_range(b, t.predicate, "p",
+                                                 {window.after, window.upto, t.keyset_type});
+          },
+          {}, Returns::kCountPerReason, false);
     }
   }
   s.delete_locked = deleting(

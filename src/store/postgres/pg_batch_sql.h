@@ -55,6 +55,11 @@ struct PgBatchStatements {
   // window's last keyset value, NULL, matched count), then locator (the keyset value), key,
   // email per locked row.
   std::array<sql::Statement, 4> lock_window;
+  // Email ranges (also per KeysetWindow::index(), "upto" being the range's end). The range's
+  // end: the email "span" entries past "after" (rows: one, or none when the rest is shorter).
+  std::array<sql::Statement, 4> range_end;
+  // The range's DELETE, the users side bounded by the same range. Rows: reason, count.
+  std::array<sql::Statement, 4> range_delete;
   // Both: delete locked rows, predicate re-checked. Rows: locator, reason[, row json].
   sql::Statement delete_locked;
   sql::Statement delete_one;

@@ -1,5 +1,9 @@
 #include "store/postgres/pg_catalog.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+
 #include "batch_cleanup/errors.h"
 #include "store/reasons.h"
 
@@ -99,6 +103,30 @@ bool column_unique(PgSession& session, const std::string& oid, const std::string
                  "i.indexprs IS NULL AND i.indpred IS NULL",
                  {oid, attnum})
              .integer(0, 0) > 0;
+}
+
+// How many rows a heap page visited in email order serves: 3 runs of 2,000 consecutive emails
+// from random starts (a TABLESAMPLE of about 8 pages), their rows over their distinct pages.
+void measure_email_order(PgSession& session, const TableNames& names, const std::string& oid,
+                         const std::string& email, PreflightFacts& facts) {
+  facts.pending_pages =
+      session
+          .exec("SELECT pg_relation_size($1::oid) / current_setting('block_size')::bigint", {oid})
+          .integer(0, 0);
+  if (facts.pending_pages == 0) return;
+  const double percent = std::min(100.0, 100.0 * 8.0 / static_cast<double>(facts.pending_pages));
+  const std::string pending = names.pending.quoted();
+  const auto row = session.exec(
+      "SELECT coalesce(sum(n)::float8 / nullif(sum(pages), 0), 0)::text FROM (SELECT count(*) AS "
+      "n, count(DISTINCT (w.ctid::text::point)[0]) AS pages FROM (SELECT s." +
+          email + " AS start FROM " + pending + " s TABLESAMPLE SYSTEM ($1::float8) WHERE s." +
+          email +
+          " IS NOT NULL ORDER BY random() LIMIT 3) starts CROSS JOIN LATERAL (SELECT p.ctid "
+          "FROM " +
+          pending + " p WHERE p." + email + " >= starts.start ORDER BY p." + email +
+          " LIMIT 2000) w GROUP BY starts.start) runs",
+      {fmt::format("{}", percent)});
+  facts.email_order_rows_per_page = std::stod(row.text(0, 0));
 }
 
 void inspect_email_index(PgSession& session, const TableNames& names, const CleanupConfig& config,
@@ -204,6 +232,9 @@ PgCatalog inspect_catalog(PgSession& session, const TableNames& names,
   catalog.email_type = pending_email.facts.type;
   facts.key_unique = column_unique(session, pending.oid, key.attnum);
   facts.pending_email_unique = column_unique(session, pending.oid, pending_email.attnum);
+  if (facts.pending_email_unique && !facts.pending.partitioned) {
+    measure_email_order(session, names, pending.oid, names.email, facts);
+  }
   if (config.match_email) inspect_email_index(session, names, config, users, users_email, facts);
   if (config.match_phone) {
     facts.pending_phone = column(session, pending, config.phone_column).facts;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "store/postgres/pg_batches.h"
 #include "store/reasons.h"
@@ -18,6 +19,9 @@ using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
+
+// An email range never covers more than this many times the target rows.
+constexpr double kMaxScanFactor = 4.0;
 
 class PgKeyBatches final : public PgBatches {
  public:
@@ -71,6 +75,7 @@ class PgKeyBatches final : public PgBatches {
   // another session or refused, the window is done again the careful way: lock what is free
   // (SKIP LOCKED), delete it, isolate refused rows.
   BatchResult run_next_batch(const BatchRequest& request) override {
+    if (setup_.plan.addressing == Addressing::kEmailRanges) return run_email_range(request);
     const std::int64_t target_rows = std::max<std::int64_t>(1, request.target_rows);
     const bool whole_rows = request.detail == RowDetail::kWholeRows;
     const auto& s = statements(whole_rows);
@@ -130,6 +135,116 @@ class PgKeyBatches final : public PgBatches {
     return result;
   }
 
+  // Email ranges: the next `span` emails of the pending index (fewer at the end of the pass or
+  // slice), span = target / the share of entries that matched so far, never more than
+  // kMaxScanFactor * target (nor the request's max_rows), so that no range can match more. Its
+  // DELETE bounds the users side by the same range; a range holding a held or refused row is done
+  // the careful way (lock what is free, delete, isolate). A range that deleted more than the
+  // bound anyway (rows inserted into it since its end was read) is rolled back and halved.
+  BatchResult run_email_range(const BatchRequest& request) {
+    const std::int64_t target_rows = std::max<std::int64_t>(1, request.target_rows);
+    const bool whole_rows = request.detail == RowDetail::kWholeRows;
+    const auto& s = statements(whole_rows);
+    auto bound = static_cast<std::int64_t>(kMaxScanFactor * static_cast<double>(target_rows));
+    if (request.max_rows > 0) bound = std::min(bound, request.max_rows);
+    auto span = static_cast<std::int64_t>(
+        std::clamp(std::ceil(static_cast<double>(target_rows) / density_), 1.0,
+                   static_cast<double>(std::max<std::int64_t>(1, bound))));
+    BatchResult result;
+    std::optional<std::string> range_end;
+    KeysetWindow window;
+    sql::Slots window_slots;
+    {
+      auto phase_start = Clock::now();
+      PgTransaction tx(session_, PgTransaction::Kind::kTrackedWrite);
+      if (setup_.fence) setup_.fence();
+      bool fast = false;
+      while (true) {
+        sql::Slots slots{{"span", span - 1}};
+        if (last_key_) slots.emplace_back("after", *last_key_);
+        if (upto_) slots.emplace_back("upto", *upto_);
+        const auto end_rows = session_.run(
+            s.range_end[KeysetWindow{last_key_.has_value(), upto_.has_value()}.index()], slots);
+        range_end.reset();
+        if (end_rows.rows() > 0) range_end = end_rows.text(0, 0);
+        const auto upper = range_end ? range_end : upto_;
+        window = KeysetWindow{last_key_.has_value(), upper.has_value()};
+        window_slots = {{"limit", span}};
+        if (last_key_) window_slots.emplace_back("after", *last_key_);
+        if (upper) window_slots.emplace_back("upto", *upper);
+        result = BatchResult{};
+        if (request.detail != RowDetail::kCounts) break;
+        session_.exec("SAVEPOINT bc_fast");
+        try {
+          session_.exec("SELECT set_config('lock_timeout', $1, true)", {lock_probe_wait()});
+          const auto deleted =
+              session_.run(s.range_delete[window.index()], with_cycle(window_slots));
+          for (int r = 0; r < deleted.rows(); ++r) {
+            count_reason(deleted.text(r, 0), result.deleted_by_policy, deleted.integer(r, 1));
+            result.deleted += deleted.integer(r, 1);
+          }
+          if (result.deleted > bound && span > 1) {
+            session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
+            session_.exec("RELEASE SAVEPOINT bc_fast");
+            span /= 2;
+            continue;
+          }
+          session_.exec("RELEASE SAVEPOINT bc_fast");
+          result.matched = result.deleted;
+          fast = true;
+        } catch (const DatabaseError& e) {
+          if (e.sqlstate() != sqlstate::kLockNotAvailable && e.kind() != ErrorKind::kRowLevel) {
+            throw;
+          }
+          result.events.push_back(
+              {BatchEvent::Kind::kRangeHeldOrRefused, 0, e.sqlstate(),
+               "email range after " + last_key_.value_or("the start") + ": " + e.what()});
+          session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
+          session_.exec("RELEASE SAVEPOINT bc_fast");
+          session_.exec("SELECT set_config('lock_timeout', $1, true)", {setup_.lock_timeout});
+        }
+        break;
+      }
+      result.timings.delete_ms = ms_since(phase_start);
+      if (!fast) {
+        // The range's matching rows (at most span of them), locked, then deleted.
+        phase_start = Clock::now();
+        std::vector<LockedRow> locked;
+        auto events = std::move(result.events);
+        read_locked(session_.run(s.lock_window[window.index()], window_slots), locked, result);
+        result.events = std::move(events);
+        result.timings.find_ms = ms_since(phase_start);
+        phase_start = Clock::now();
+        if (!locked.empty()) delete_locked(locked, whole_rows, result);
+        result.timings.delete_ms += ms_since(phase_start);
+      }
+      phase_start = Clock::now();
+      commit_batch(tx, result, request.track_commit_lsn,
+                   [this, span, range_end](BatchResult& committed) {
+                     advance_range(span, range_end, committed);
+                   });
+      result.timings.commit_ms = ms_since(phase_start);
+    }
+    advance_range(span, range_end, result);
+    return result;
+  }
+
+  // The range is durable: the pass goes on after its end (or is done), the match density adapts.
+  void advance_range(std::int64_t span, const std::optional<std::string>& range_end,
+                     BatchResult& result) {
+    const double observed = static_cast<double>(result.matched) / static_cast<double>(span);
+    density_ = result.matched > 0 ? std::clamp(0.3 * density_ + 0.7 * observed, 1e-4, 1.0)
+                                  : std::max(1e-4, density_ / 4);
+    if (range_end) {
+      last_key_ = range_end;
+    } else {
+      exhausted_ = true;
+    }
+    result.progress = exhausted_ ? 1.0 : 0.0;
+    result.exhausted = exhausted_;
+    tally_policies(result, setup_.single_reason);
+  }
+
   // The batch is durable: advance the pass.
   void advance(std::int64_t target_rows, const std::optional<std::string>& batch_last_key,
                BatchResult& result) {
@@ -145,6 +260,24 @@ class PgKeyBatches final : public PgBatches {
 
   std::vector<PlanStep> plan_steps(std::int64_t target_rows) override {
     const auto& s = statements(false);
+    if (setup_.plan.addressing == Addressing::kEmailRanges) {
+      const KeysetWindow first{false, true};
+      return {
+          {"the first range's end: the email --batch-size entries in",
+           &s.range_end[0],
+           {{"span", target_rows - 1}}},
+          {"fast path: delete the range's matching rows, users bounded by the same range",
+           &s.range_delete[first.index()],
+           {{"upto", std::string("m")}}},
+          {"careful path: lock the range's free matching rows",
+           &s.lock_window[first.index()],
+           {{"limit", target_rows}, {"upto", std::string("m")}}},
+          {"delete the locked rows, predicate re-checked",
+           &s.delete_locked,
+           {{"locators", std::string("{}")}}},
+          {"isolate one refused row", &s.delete_one, {{"locator", sql::Value{}}}},
+      };
+    }
     return {
         {"fast path: delete the first window's matching rows",
          &s.fast_window[KeysetWindow{}.index()],
@@ -194,6 +327,8 @@ class PgKeyBatches final : public PgBatches {
   std::optional<std::string> last_key_;
   std::optional<std::string> upto_;  // a worker's slice ends at this key (included)
   bool exhausted_ = false;
+  // Email ranges: the share of index entries that matched, adapted range by range.
+  double density_ = 1.0;
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "store/sql/predicate.h"
 
 #include <functional>
+#include <stdexcept>
 #include <vector>
 
 #include "store/reasons.h"
@@ -101,6 +102,27 @@ void append_predicate(Builder& b, const PredicateSpec& spec, std::string_view ro
     parts[i].first(b);
   }
   if (parts.size() > 1) b.sql(")");
+  if (spec.min_age.count() > 0) {
+    b.sql(" AND ");
+    append_old_enough(b, spec, row);
+  }
+  if (has_exemptions(spec)) {
+    b.sql(" AND ");
+    append_not_exempt(b, spec, row);
+  }
+}
+
+void append_predicate_in_email_range(Builder& b, const PredicateSpec& spec, std::string_view row,
+                                     const EmailRange& range) {
+  if (!spec.match_email || spec.normalize != EmailNormalization::kNone || !spec.phone.empty() ||
+      spec.expire_after.count() > 0) {
+    throw std::logic_error("email ranges serve the exact email policy alone");
+  }
+  b.sql("EXISTS (SELECT 1 FROM " + spec.users + " u WHERE u." + spec.email + " = " +
+        column_of(row, spec.email));
+  if (range.after) b.sql(" AND u." + spec.email + " > ").slot("after").cast(range.type);
+  if (range.upto) b.sql(" AND u." + spec.email + " <= ").slot("upto").cast(range.type);
+  b.sql(")");
   if (spec.min_age.count() > 0) {
     b.sql(" AND ");
     append_old_enough(b, spec, row);

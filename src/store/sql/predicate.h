@@ -38,6 +38,20 @@ enum class Probe { kAny, kPerRow };
 
 // The predicate as a whole.
 void append_predicate(Builder& b, const PredicateSpec& spec, std::string_view row, Probe probe);
+
+// A window of the pending email order: (slot "after", slot "upto"], either end open; values
+// cast as `type`.
+struct EmailRange {
+  bool after = false;
+  bool upto = false;
+  std::string type;
+};
+// The predicate for rows whose email lies in `range`, with the users side bounded by the same
+// range, so that the planner can join the two index ranges (merge or hash) instead of probing
+// users once per row. The exact email policy alone (no normalisation, phone or expiry: throws
+// std::logic_error otherwise), with --min-age and the exemptions.
+void append_predicate_in_email_range(Builder& b, const PredicateSpec& spec, std::string_view row,
+                                     const EmailRange& range);
 // The reason of a row the predicate matches: the first policy that matches, in the order email,
 // phone, expired (the last one needs no test of its own, so it binds nothing the policies
 // before it do not).
