@@ -188,7 +188,11 @@ void choose_addressing(const CleanupConfig& config, const PreflightFacts& facts,
   const std::string locality =
       fmt::format("{:.1f} rows per heap page visited in email order, {} pages",
                   facts.email_order_rows_per_page, facts.pending_pages);
-  const bool email_pays = refusal.empty() && facts.pending_pages >= kEmailRangesMinPages &&
+  // With several workers, email slices put every worker on the same heap pages (the rows of
+  // a range of emails share pages across the whole table): measured at 1M rows with 2 workers,
+  // 2.07-2.55 s against 1.24-1.31 s for page slices. auto keeps page slices then.
+  const bool email_pays = refusal.empty() && config.workers <= 1 &&
+                          facts.pending_pages >= kEmailRangesMinPages &&
                           facts.email_order_rows_per_page >= kEmailRangesMinRowsPerPage;
   if (config.batch_strategy == BatchStrategy::kEmail ||
       (config.batch_strategy == BatchStrategy::kAuto && email_pays)) {
@@ -208,7 +212,9 @@ void choose_addressing(const CleanupConfig& config, const PreflightFacts& facts,
     std::string why_not_email;
     if (!sqlite && config.batch_strategy == BatchStrategy::kAuto) {
       why_not_email =
-          !refusal.empty() ? "; not email ranges: " + refusal
+          !refusal.empty()     ? "; not email ranges: " + refusal
+          : config.workers > 1 ? "; not email ranges: with --workers, page slices keep the "
+                                 "workers on different pages"
           : facts.pending_pages < kEmailRangesMinPages
               ? fmt::format("; not email ranges: fewer than {} pages", kEmailRangesMinPages)
               : fmt::format("; not email ranges: {} (fewer than {:.0f} rows per page)", locality,

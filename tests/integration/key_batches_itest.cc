@@ -186,6 +186,13 @@ TEST_P(PostgresEmailRangesTest, AutoTakesThemWhereTheEmailOrderSharesHeapPages) 
                 : plan.out.find("SubPlan", plan.out.find("-- careful path")))
       << plan.out;
 
+  // With workers, page slices keep them on different heap pages.
+  const auto with_workers = run_tool({"explain", "--workers", "2", "--database-url", db_->url()});
+  ASSERT_EQ(with_workers.exit_code, 0) << with_workers.err;
+  EXPECT_NE(with_workers.out.find("strategy physical"), std::string::npos) << with_workers.out;
+  EXPECT_NE(with_workers.out.find("not email ranges: with --workers"), std::string::npos)
+      << with_workers.out;
+
   const auto result = run_tool(
       {"--run-once", "--output", "json", "--batch-size", "1000", "--database-url", db_->url()});
   ASSERT_EQ(result.exit_code, 0) << result.err;
