@@ -128,8 +128,13 @@ void check_policies(const CleanupConfig& config, const PreflightFacts& facts,
 }
 
 // Email ranges pay off only where a run of consecutive emails shares heap pages (measured:
-// 31 rows per page visited on the bench data, 1.05 with random emails, where they were 1.8x
-// slower than ctid ranges) and where the table is big enough for the shape to matter.
+// 31 rows per page visited on the bench data, 1.1 with random emails, where they were 1.9x
+// slower than ctid ranges), where the table is big enough for the shape to matter, and where
+// the pending heap fits in shared_buffers: a range's pages are visited again by later ranges
+// (this data: a page holds 65 rows, a range's run on it 31), which costs nothing in the buffer
+// cache and a read (and the write of a dirty page evicted) outside it. On the bench data at the
+// default 128 MB: 1M rows (15,384 pages, 94% of shared_buffers) 1.46 s with email ranges,
+// 1.96 s with ctid ranges; 5M rows (77,000 pages, 4.7 times shared_buffers) 15.6 s and 9.4 s.
 constexpr double kEmailRangesMinRowsPerPage = 4.0;
 constexpr long long kEmailRangesMinPages = 1000;
 
@@ -186,13 +191,14 @@ void choose_addressing(const CleanupConfig& config, const PreflightFacts& facts,
                       ". HINT: use --batch-strategy auto");
   }
   const std::string locality =
-      fmt::format("{:.1f} rows per heap page visited in email order, {} pages",
-                  facts.email_order_rows_per_page, facts.pending_pages);
+      fmt::format("{:.1f} rows per heap page visited in email order, {} pages, shared_buffers {}",
+                  facts.email_order_rows_per_page, facts.pending_pages, facts.shared_buffers_pages);
   // With several workers, email slices put every worker on the same heap pages (the rows of
-  // a range of emails share pages across the whole table): measured at 1M rows with 2 workers,
-  // 2.07-2.55 s against 1.24-1.31 s for page slices. auto keeps page slices then.
+  // a range of emails share pages across the whole table): at 1M rows with 2 workers, 2.07-2.55
+  // s with email slices, 0.98-1.31 s with page slices (BENCHMARKS.md). auto keeps page slices.
+  const bool fits = facts.pending_pages <= facts.shared_buffers_pages;
   const bool email_pays = refusal.empty() && config.workers <= 1 &&
-                          facts.pending_pages >= kEmailRangesMinPages &&
+                          facts.pending_pages >= kEmailRangesMinPages && fits &&
                           facts.email_order_rows_per_page >= kEmailRangesMinRowsPerPage;
   if (config.batch_strategy == BatchStrategy::kEmail ||
       (config.batch_strategy == BatchStrategy::kAuto && email_pays)) {
@@ -217,8 +223,12 @@ void choose_addressing(const CleanupConfig& config, const PreflightFacts& facts,
                                  "workers on different pages"
           : facts.pending_pages < kEmailRangesMinPages
               ? fmt::format("; not email ranges: fewer than {} pages", kEmailRangesMinPages)
-              : fmt::format("; not email ranges: {} (fewer than {:.0f} rows per page)", locality,
-                            kEmailRangesMinRowsPerPage);
+          : !fits ? fmt::format(
+                        "; not email ranges: the heap ({} pages) is larger than "
+                        "shared_buffers ({} pages)",
+                        facts.pending_pages, facts.shared_buffers_pages)
+                  : fmt::format("; not email ranges: {} (fewer than {:.0f} rows per page)",
+                                locality, kEmailRangesMinRowsPerPage);
     }
     decision.notes.push_back(
         (sqlite ? std::string("batch shape: rowid ranges, each DELETE re-checking the predicate "

@@ -84,6 +84,8 @@ struct PreflightFacts {
   // is in no particular email order, up to the rows per page when it is in email order.
   long long pending_pages = 0;
   double email_order_rows_per_page = 0;
+  // The server's shared_buffers, in pages (0: not read).
+  long long shared_buffers_pages = 0;
   IndexFacts users_email_index;  // serves the (normalised) email probe of a batch
   IndexFacts users_phone_index;  // with --match phone
   // With --normalize-email: normalised emails several users rows share; -1: not counted.

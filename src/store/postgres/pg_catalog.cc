@@ -113,6 +113,10 @@ void measure_email_order(PgSession& session, const TableNames& names, const std:
       session
           .exec("SELECT pg_relation_size($1::oid) / current_setting('block_size')::bigint", {oid})
           .integer(0, 0);
+  facts.shared_buffers_pages =
+      session
+          .exec("SELECT setting::bigint FROM pg_catalog.pg_settings WHERE name = 'shared_buffers'")
+          .integer(0, 0);
   if (facts.pending_pages == 0) return;
   const double percent = std::min(100.0, 100.0 * 8.0 / static_cast<double>(facts.pending_pages));
   const std::string pending = names.pending.quoted();
