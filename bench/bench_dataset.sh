@@ -12,6 +12,11 @@ INSERT INTO $users_tbl (email, full_name) SELECT 'user' || i || '@example.com', 
 INSERT INTO $pending_tbl (email, full_name, otp_hash)
   SELECT CASE WHEN i % 2 = 0 THEN 'user' || i || '@example.com' ELSE 'new' || i || '@example.com' END,
          'Pending ' || i, md5(i::text) FROM generate_series(1, $n) i;
+-- The archive both archiving contenders write to, shaped as batch_cleanup creates its own.
+CREATE TABLE bench_archive (LIKE $pending_tbl, archived_at timestamptz NOT NULL DEFAULT now(),
+  cycle_id text NOT NULL, reason text NOT NULL);
+CREATE INDEX ON bench_archive (archived_at);
+CREATE INDEX ON bench_archive (cycle_id);
 VACUUM ANALYZE;
 SQL
   psql_q postgres -c "CHECKPOINT"

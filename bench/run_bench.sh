@@ -4,13 +4,16 @@
 # template database, then runs every contender on a fresh copy (CREATE DATABASE ... TEMPLATE):
 #
 #   single     DELETE FROM pending p USING users u WHERE p.email = u.email   (one transaction)
+#   single_archive  the same, its rows inserted into an archive table by the same statement
 #   per_record the original's approach: one DELETE and one COMMIT per row, from the client
 #              (psql \gexec); run on the first PER_RECORD_ROWS candidates and projected
-#   batch_cleanup at its defaults, with --workers 2, and with --batch-time 50ms
+#   batch_cleanup at its defaults (auto: email ranges on this data), with --batch-strategy
+#              physical, with --workers 2, with --batch-time 50ms, with --batch-strategy key
+#              (keyset over the unique email index) and with --archive-table
 #   dry_run    batch_cleanup --dry-run, next to SELECT count(*) of the same join
 #
-# Writes bench/results/<scale>.tsv, bench/results/*.plan.txt (EXPLAIN of the batch statements),
-# bench/BENCHMARKS.md and bench/results/scaling.png.
+# Writes bench/results/<scale>.tsv, bench/results/<scale>.plan.txt (the defaults),
+# <scale>.physical.plan.txt and <scale>.key.plan.txt (EXPLAIN of each batch shape), BENCHMARKS.md and bench/results/scaling.png.
 #
 #   bench/run_bench.sh                 # scales 100000 1000000 5000000 (pending rows)
 #   bench/run_bench.sh 100000          # one scale
@@ -80,13 +83,23 @@ for n in "${scales[@]}"; do
       "DELETE ... USING, one transaction"
     echo "   single: ${single_ms} ms"
 
-    run_contender_tool batch_cleanup "defaults (--batch-size 5000)"
+    fresh_copy
+    start=$(now_ms)
+    psql_q bench_run -c "WITH d AS (DELETE FROM $pending_tbl p USING $users_tbl u WHERE p.email = u.email RETURNING p.*) INSERT INTO bench_archive SELECT d.*, now(), 'single', 'email exists in users' FROM d"
+    single_archive_ms=$(($(now_ms) - start))
+    record single_archive "$single_archive_ms" "$(psql_q bench_run -c "SELECT count(*) FROM bench_archive")" "" "" "" 1 \
+      "WITH d AS (DELETE ... RETURNING p.*) INSERT INTO archive SELECT ..., one transaction"
+    echo "   single_archive: ${single_archive_ms} ms"
+
+    run_contender_tool batch_cleanup "defaults (--batch-size 5000; the shape auto chose)"
+    run_contender_tool batch_cleanup_physical "--batch-strategy physical (ctid ranges)" \
+      --batch-strategy physical
     run_contender_tool batch_cleanup_workers2 "--workers 2 (two connections, page-range halves)" \
       --workers 2
     run_contender_tool batch_cleanup_batch_time "--batch-time 50ms" --batch-time 50ms
-    if [ "$n" -le 1000000 ] && [ "$rep" -eq 1 ]; then
-      run_contender_tool batch_cleanup_key "--batch-strategy key (keyset by uuid)" --batch-strategy key
-    fi
+    run_contender_tool batch_cleanup_key "--batch-strategy key (keyset over the unique email index)" \
+      --batch-strategy key
+    run_contender_tool batch_cleanup_archive "--archive-table bench_archive" --archive-table bench_archive
 
     # Dry run and count(*) on the same warm copy: one unmeasured count first warms the cache.
     fresh_copy
@@ -116,6 +129,10 @@ for n in "${scales[@]}"; do
   echo "   per-record: ${per_ms} ms for $done_rows rows, projected ${projected} ms"
 
   build/batch_cleanup explain --database-url "$conn dbname=bench_tpl" >"$results/$n.plan.txt"
+  build/batch_cleanup explain --batch-strategy physical --database-url "$conn dbname=bench_tpl" \
+    >"$results/$n.physical.plan.txt"
+  build/batch_cleanup explain --batch-strategy key --database-url "$conn dbname=bench_tpl" \
+    >"$results/$n.key.plan.txt"
 done
 
 if [ "$sqlite_rows" -gt 0 ]; then

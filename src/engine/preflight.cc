@@ -134,7 +134,7 @@ void check_policies(const CleanupConfig& config, const PreflightFacts& facts,
 // (this data: a page holds 65 rows, a range's run on it 31), which costs nothing in the buffer
 // cache and a read (and the write of a dirty page evicted) outside it. On the bench data at the
 // default 128 MB: 1M rows (15,384 pages, 94% of shared_buffers) 1.46 s with email ranges,
-// 1.96 s with ctid ranges; 5M rows (77,000 pages, 4.7 times shared_buffers) 15.6 s and 9.4 s.
+// 1.96 s with ctid ranges; 5M rows (78,876 pages, 4.8 times shared_buffers) 15.6 s and 9.4 s.
 constexpr double kEmailRangesMinRowsPerPage = 4.0;
 constexpr long long kEmailRangesMinPages = 1000;
 

@@ -261,17 +261,20 @@ class PgKeyBatches final : public PgBatches {
   std::vector<PlanStep> plan_steps(std::int64_t target_rows) override {
     const auto& s = statements(false);
     if (setup_.plan.addressing == Addressing::kEmailRanges) {
-      const KeysetWindow first{false, true};
+      // The plans of the first range as it would run: its end read now (none on a table of
+      // fewer rows than --batch-size).
+      const sql::Slots span{{"span", target_rows - 1}};
+      const auto end_rows = session_.run(s.range_end[KeysetWindow{}.index()], span);
+      const KeysetWindow first{false, end_rows.rows() > 0};
+      sql::Slots range{{"limit", target_rows}};
+      if (first.upto) range.emplace_back("upto", end_rows.text(0, 0));
       return {
           {"the first range's end: the email --batch-size entries in",
-           &s.range_end[0],
-           {{"span", target_rows - 1}}},
+           &s.range_end[KeysetWindow{}.index()], span},
           {"fast path: delete the range's matching rows, users bounded by the same range",
-           &s.range_delete[first.index()],
-           {{"upto", std::string("m")}}},
-          {"careful path: lock the range's free matching rows",
-           &s.lock_window[first.index()],
-           {{"limit", target_rows}, {"upto", std::string("m")}}},
+           &s.range_delete[first.index()], range},
+          {"careful path: lock the range's free matching rows", &s.lock_window[first.index()],
+           range},
           {"delete the locked rows, predicate re-checked",
            &s.delete_locked,
            {{"locators", std::string("{}")}}},
