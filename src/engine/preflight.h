@@ -14,7 +14,7 @@ namespace batch_cleanup::engine {
 
 struct PreflightDecision {
   store::BatchPlan plan;
-  std::string strategy;  // as reports name it: "physical", "rowid", "key" or "email"
+  std::string strategy;               // as reports name it: "physical", "rowid", "key" or "email"
   std::vector<std::string> warnings;  // advice for the operator (CREATE INDEX ...)
   std::vector<std::string> notes;     // what was chosen and why (the timeouts that apply)
 };
