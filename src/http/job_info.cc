@@ -1,8 +1,8 @@
 #include "http/job_info.h"
 
+#include "batch_cleanup/version.h"
 #include "config/database_url.h"
 #include "config/duration.h"
-#include "batch_cleanup/version.h"
 
 namespace batch_cleanup::http {
 namespace {

@@ -8,8 +8,8 @@
 #include <array>
 #include <chrono>
 
-#include "observability/process_metrics.h"
 #include "batch_cleanup/version.h"
+#include "observability/process_metrics.h"
 
 namespace batch_cleanup::observability {
 namespace {
