@@ -48,8 +48,12 @@ class PoolerTest : public BackendTest {
               "current_setting('idle_in_transaction_session_timeout'), "
               "current_setting('application_name'), pg_backend_pid())");
   }
+  // Advisory locks held in this test's database (other tests share the server, and a daemon
+  // of theirs on the advisory fallback holds one in its own database).
   long long advisory_locks() {
-    return std::stoll(db_->scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"));
+    return std::stoll(
+        db_->scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())"));
   }
   std::string dbname_;
 };
