@@ -28,6 +28,18 @@ std::string PgBatches::lock_probe_wait() const {
   return std::to_string(setup_.plan.lock_probe_wait_ms) + "ms";
 }
 
+void PgBatches::fall_back_from_fast_path(const DatabaseError& error, const std::string& what,
+                                         BatchResult& result) {
+  if (error.sqlstate() != sqlstate::kLockNotAvailable && error.kind() != ErrorKind::kRowLevel) {
+    throw;
+  }
+  result.events.push_back(
+      {BatchEvent::Kind::kRangeHeldOrRefused, 0, error.sqlstate(), what + ": " + error.what()});
+  session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
+  session_.exec("RELEASE SAVEPOINT bc_fast");
+  session_.exec("SELECT set_config('lock_timeout', $1, true)", {setup_.lock_timeout});
+}
+
 std::string PgBatches::explain(std::int64_t target_rows) {
   std::string out;
   for (const auto& step : plan_steps(target_rows)) {

@@ -79,6 +79,12 @@ class PgBatches : public BatchStore {
   void commit_batch(PgTransaction& tx, const BatchResult& result, bool track_lsn,
                     std::function<void(BatchResult&)> advance);
   std::string lock_probe_wait() const;
+  // Called from the handler of an error of a fast path's statement (run in SAVEPOINT bc_fast
+  // under the lock probe timeout): when a row was held (lock_not_available) or refused, notes
+  // the event for `what`, rolls the savepoint back and restores --lock-timeout, so the batch can
+  // be done the careful way; any other error is rethrown.
+  void fall_back_from_fast_path(const DatabaseError& error, const std::string& what,
+                                BatchResult& result);
 
   PgSession& session_;
   sql::Executor& executor_;

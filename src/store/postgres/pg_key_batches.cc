@@ -9,7 +9,6 @@
 
 #include "store/postgres/pg_batches.h"
 #include "store/reasons.h"
-#include "store/sqlstate.h"
 
 namespace batch_cleanup::store::postgres {
 namespace {
@@ -99,31 +98,14 @@ class PgKeyBatches final : public PgBatches {
           session_.exec("RELEASE SAVEPOINT bc_fast");
           fast = true;
         } catch (const DatabaseError& e) {
-          if (e.sqlstate() != sqlstate::kLockNotAvailable && e.kind() != ErrorKind::kRowLevel) {
-            throw;
-          }
           result = BatchResult{};
-          result.events.push_back(
-              {BatchEvent::Kind::kRangeHeldOrRefused, 0, e.sqlstate(),
-               "keyset window after " + last_key_.value_or("the start") + ": " + e.what()});
-          session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
-          session_.exec("RELEASE SAVEPOINT bc_fast");
-          session_.exec("SELECT set_config('lock_timeout', $1, true)", {setup_.lock_timeout});
+          fall_back_from_fast_path(e, "keyset window after " + last_key_.value_or("the start"),
+                                   result);
         }
         result.timings.delete_ms = ms_since(phase_start);
       }
-      if (!fast) {
-        phase_start = Clock::now();
-        const auto rows = session_.run(s.lock_window[window.index()], slots);
-        std::vector<LockedRow> locked;
-        auto events = std::move(result.events);
-        batch_last_key = read_locked(rows, locked, result);
-        result.events = std::move(events);
-        result.timings.find_ms = ms_since(phase_start);
-        phase_start = Clock::now();
-        if (!locked.empty()) delete_locked(locked, whole_rows, result);
-        result.timings.delete_ms += ms_since(phase_start);
-      }
+      if (!fast)
+        batch_last_key = run_careful(s.lock_window[window.index()], slots, whole_rows, result);
       phase_start = Clock::now();
       commit_batch(tx, result, request.track_commit_lsn,
                    [this, target_rows, batch_last_key](BatchResult& committed) {
@@ -193,31 +175,15 @@ class PgKeyBatches final : public PgBatches {
           result.matched = result.deleted;
           fast = true;
         } catch (const DatabaseError& e) {
-          if (e.sqlstate() != sqlstate::kLockNotAvailable && e.kind() != ErrorKind::kRowLevel) {
-            throw;
-          }
-          result.events.push_back(
-              {BatchEvent::Kind::kRangeHeldOrRefused, 0, e.sqlstate(),
-               "email range after " + last_key_.value_or("the start") + ": " + e.what()});
-          session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
-          session_.exec("RELEASE SAVEPOINT bc_fast");
-          session_.exec("SELECT set_config('lock_timeout', $1, true)", {setup_.lock_timeout});
+          fall_back_from_fast_path(e, "email range after " + last_key_.value_or("the start"),
+                                   result);
         }
         break;
       }
       result.timings.delete_ms = ms_since(phase_start);
-      if (!fast) {
-        // The range's matching rows (at most span of them), locked, then deleted.
-        phase_start = Clock::now();
-        std::vector<LockedRow> locked;
-        auto events = std::move(result.events);
-        read_locked(session_.run(s.lock_window[window.index()], window_slots), locked, result);
-        result.events = std::move(events);
-        result.timings.find_ms = ms_since(phase_start);
-        phase_start = Clock::now();
-        if (!locked.empty()) delete_locked(locked, whole_rows, result);
-        result.timings.delete_ms += ms_since(phase_start);
-      }
+      // The careful path: the range's matching rows (at most span of them). It ends at
+      // range_end whatever the lock statement saw last.
+      if (!fast) run_careful(s.lock_window[window.index()], window_slots, whole_rows, result);
       phase_start = Clock::now();
       commit_batch(tx, result, request.track_commit_lsn,
                    [this, span, range_end](BatchResult& committed) {
@@ -296,6 +262,23 @@ class PgKeyBatches final : public PgBatches {
   }
 
  private:
+  // The careful path of a window or range: its free matching rows locked (SKIP LOCKED), then
+  // deleted with the predicate re-checked and refused rows isolated. Keeps the events noted so
+  // far. Returns the last keyset value the lock statement matched.
+  std::optional<std::string> run_careful(const sql::Statement& lock, const sql::Slots& slots,
+                                         bool whole_rows, BatchResult& result) {
+    auto phase_start = Clock::now();
+    std::vector<LockedRow> locked;
+    auto events = std::move(result.events);
+    auto last = read_locked(session_.run(lock, slots), locked, result);
+    result.events = std::move(events);
+    result.timings.find_ms = ms_since(phase_start);
+    phase_start = Clock::now();
+    if (!locked.empty()) delete_locked(locked, whole_rows, result);
+    result.timings.delete_ms += ms_since(phase_start);
+    return last;
+  }
+
   // Reads a fast window's result: the summary row (NULL, the window's last keyset value, its
   // matched count), then deleted rows per reason. Returns the last keyset value.
   std::optional<std::string> read_window_counts(const PgResult& rows, BatchResult& result) {

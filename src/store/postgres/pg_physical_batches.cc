@@ -8,7 +8,6 @@
 
 #include "store/postgres/pg_batches.h"
 #include "store/reasons.h"
-#include "store/sqlstate.h"
 
 namespace batch_cleanup::store::postgres {
 namespace {
@@ -239,15 +238,8 @@ class PgPhysicalBatches final : public PgBatches {
           result.matched = result.deleted;
           fast = true;
         } catch (const DatabaseError& e) {
-          if (e.sqlstate() != sqlstate::kLockNotAvailable && e.kind() != ErrorKind::kRowLevel) {
-            throw;
-          }
-          result.events.push_back(
-              {BatchEvent::Kind::kRangeHeldOrRefused, 0, e.sqlstate(),
-               tid_text(next_block_, next_offset_) + " to " + tid_text(end) + ": " + e.what()});
-          session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
-          session_.exec("RELEASE SAVEPOINT bc_fast");
-          session_.exec("SELECT set_config('lock_timeout', $1, true)", {setup_.lock_timeout});
+          fall_back_from_fast_path(e, tid_text(next_block_, next_offset_) + " to " + tid_text(end),
+                                   result);
         }
         break;
       }

@@ -94,14 +94,10 @@ bool append_not_exempt(Builder& b, const PredicateSpec& spec, std::string_view r
   return appended;
 }
 
-void append_predicate(Builder& b, const PredicateSpec& spec, std::string_view row, Probe probe) {
-  const auto parts = policies(spec, row, probe);
-  if (parts.size() > 1) b.sql("(");
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    if (i > 0) b.sql(" OR ");
-    parts[i].first(b);
-  }
-  if (parts.size() > 1) b.sql(")");
+namespace {
+
+// What every predicate adds to its policies: --min-age, then the exemptions.
+void append_protections(Builder& b, const PredicateSpec& spec, std::string_view row) {
   if (spec.min_age.count() > 0) {
     b.sql(" AND ");
     append_old_enough(b, spec, row);
@@ -110,6 +106,19 @@ void append_predicate(Builder& b, const PredicateSpec& spec, std::string_view ro
     b.sql(" AND ");
     append_not_exempt(b, spec, row);
   }
+}
+
+}  // namespace
+
+void append_predicate(Builder& b, const PredicateSpec& spec, std::string_view row, Probe probe) {
+  const auto parts = policies(spec, row, probe);
+  if (parts.size() > 1) b.sql("(");
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) b.sql(" OR ");
+    parts[i].first(b);
+  }
+  if (parts.size() > 1) b.sql(")");
+  append_protections(b, spec, row);
 }
 
 void append_predicate_in_email_range(Builder& b, const PredicateSpec& spec, std::string_view row,
@@ -123,14 +132,7 @@ void append_predicate_in_email_range(Builder& b, const PredicateSpec& spec, std:
   if (range.after) b.sql(" AND u." + spec.email + " > ").slot("after").cast(range.type);
   if (range.upto) b.sql(" AND u." + spec.email + " <= ").slot("upto").cast(range.type);
   b.sql(")");
-  if (spec.min_age.count() > 0) {
-    b.sql(" AND ");
-    append_old_enough(b, spec, row);
-  }
-  if (has_exemptions(spec)) {
-    b.sql(" AND ");
-    append_not_exempt(b, spec, row);
-  }
+  append_protections(b, spec, row);
 }
 
 void append_reason(Builder& b, const PredicateSpec& spec, std::string_view row, Probe probe) {
