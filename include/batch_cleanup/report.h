@@ -30,6 +30,15 @@ struct PhaseTimings {
   double archive_ms = 0;  // copying rows to --archive-table / --archive-file (0 without either)
   double wait_ms = 0;     // waiting: for the write lock (SQLite), yielding to other writers,
                           // and backing off before a retried batch
+
+  PhaseTimings& operator+=(const PhaseTimings& other) {
+    find_ms += other.find_ms;
+    delete_ms += other.delete_ms;
+    commit_ms += other.commit_ms;
+    archive_ms += other.archive_ms;
+    wait_ms += other.wait_ms;
+    return *this;
+  }
 };
 
 // A cycle in flight, as reported after every batch (see
@@ -79,12 +88,9 @@ struct PolicyPreview {
   std::vector<std::string> collision_sample;
 };
 
-struct CycleReport {
-  std::string cycle_id;  // unique per cycle, also used in logs
-  bool dry_run = false;
-  std::string backend;   // "postgresql" or "sqlite"
-  std::string strategy;  // "physical" (ctid ranges), "key" or "rowid"
-
+// What a cycle, or a part of it (a batch, a worker's share), counted: the one sum every total
+// is made of (the workers' shares of a cycle, the service's totals).
+struct RowTally {
   // Rows that matched the predicate when their batch ran (in a dry run: the whole join).
   std::int64_t candidates = 0;
   std::int64_t deleted = 0;
@@ -94,7 +100,29 @@ struct CycleReport {
   std::int64_t batches = 0;
   std::int64_t batch_retries = 0;  // batches re-run after a transient error
   PolicyCounts deleted_by_policy;  // `deleted`, split by the policy that matched each row
-  PolicyPreview policies;          // dry run only: what each policy would do
+
+  RowTally& operator+=(const RowTally& other) {
+    candidates += other.candidates;
+    deleted += other.deleted;
+    failed += other.failed;
+    skipped += other.skipped;
+    no_longer_matching += other.no_longer_matching;
+    batches += other.batches;
+    batch_retries += other.batch_retries;
+    deleted_by_policy += other.deleted_by_policy;
+    return *this;
+  }
+};
+
+// The counts (RowTally's fields: candidates, deleted, failed, skipped, no_longer_matching,
+// batches, batch_retries, deleted_by_policy) and what else the cycle did.
+struct CycleReport : RowTally {
+  std::string cycle_id;  // unique per cycle, also used in logs
+  bool dry_run = false;
+  std::string backend;   // the store's label: "postgresql" or "sqlite"
+  std::string strategy;  // "physical" (ctid ranges), "key" or "rowid"
+
+  PolicyPreview policies;  // dry run only: what each policy would do
 
   double duration_ms = 0;
   double batch_p50_ms = 0;

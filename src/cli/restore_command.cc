@@ -33,9 +33,6 @@ CLI::App* declare_restore_command(CLI::App& app, RestoreOptions& options) {
 
 namespace {
 
-// SQLSTATE insufficient_privilege.
-constexpr const char* kInsufficientPrivilege = "42501";
-
 int restore(const CleanupConfig& config, const RestoreOptions& options, const std::string& output) {
   if (config.archive_table.empty()) {
     throw ConfigError("restore needs --archive-table: the table the rows were archived to");
@@ -107,7 +104,7 @@ int run_restore(const CleanupConfig& config, const RestoreOptions& options,
       return restore(config, options, output);
     } catch (const DatabaseError& e) {
       // A missing privilege is the operator's to grant, like the preflight's findings (exit 2).
-      if (e.sqlstate() != kInsufficientPrivilege) throw;
+      if (e.cause() != ErrorCause::kPrivilege) throw;
       throw ConfigError(std::string("restore refused: ") + e.what() +
                         " HINT: restore needs INSERT on " + config.pending_table +
                         " and SELECT, DELETE on " + config.archive_table);

@@ -20,7 +20,7 @@ CLI::App* declare_restore_command(CLI::App& app, RestoreOptions& options);
 
 // Runs the restore and prints its report (text or json). Returns the exit code: 0 every
 // selected row restored, 1 some rows skipped (conflicts). Throws ConfigError (exit 2; also for a
-// missing privilege, SQLSTATE 42501), ConnectionError (exit 3) and DatabaseError; with json
+// missing privilege), ConnectionError (exit 3) and DatabaseError; with json
 // output it first prints a report whose "error" field holds the message.
 int run_restore(const CleanupConfig& config, const RestoreOptions& options,
                 const std::string& output);

@@ -17,7 +17,7 @@ namespace batch_cleanup::engine {
 namespace {
 
 [[noreturn]] void io_error(const std::string& path, const char* what) {
-  throw DatabaseError(ErrorKind::kFatal, "",
+  throw DatabaseError(ErrorCause::kOther, "",
                       "archive file '" + path + "': " + what + ": " + std::strerror(errno));
 }
 

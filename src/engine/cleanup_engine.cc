@@ -126,7 +126,7 @@ void CleanupEngine::prepare(CycleReport& report) {
     // fails, the next one looks again. Before the first success, it is the configuration's.
     if (!prepared_once_) throw;
     throw DatabaseError(
-        ErrorKind::kFatal, "42P01",
+        ErrorCause::kUndefinedObject, "",
         std::string(e.what()) + " (it was fine before: the next cycle checks again)");
   }
   with_retries([&] { store_->configure(decision.plan); });

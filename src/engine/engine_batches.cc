@@ -182,7 +182,7 @@ bool CleanupEngine::run_one_batch(BatchLane& lane, std::int64_t rows, std::int64
         report.interrupted = true;
         return false;
       }
-      if (e.sqlstate() == store::sqlstate::kLeaseLost) {
+      if (e.cause() == ErrorCause::kLeaseLost) {
         if (lane.ledger) {
           lane.ledger->abort();
         } else {
@@ -198,28 +198,28 @@ bool CleanupEngine::run_one_batch(BatchLane& lane, std::int64_t rows, std::int64
       if (e.kind() != ErrorKind::kRetryable && e.kind() != ErrorKind::kInDoubt) throw;
       // A statement timeout is answered with a smaller batch, down to one row: that is not a
       // retry of the same work, and does not use up --retries.
-      const bool timed_out = store::sqlstate::is_statement_timeout(e.sqlstate());
+      const bool timed_out = e.cause() == ErrorCause::kStatementTimeout;
       if (timed_out && target_rows > 1) {
         target_rows = std::max<std::int64_t>(1, target_rows / 2);
         logging::logger()->warn("batch hit the statement timeout; running it again with {} rows",
                                 target_rows);
-        if (!store::sqlstate::ends_session(e)) continue;
+        if (!e.ends_session()) continue;
       } else {
         ++attempts;
         ++report.batch_retries;
       }
       if (attempts > std::max(0, config_.retries)) {
-        if (store::sqlstate::ends_session(e)) {
+        if (e.ends_session()) {
           lane.connected = false;
           throw ConnectionError(std::string("database connection lost and not recovered: ") +
                                 e.what());
         }
         throw;
       }
-      if (!timed_out || store::sqlstate::ends_session(e)) {
+      if (!timed_out || e.ends_session()) {
         const auto delay = backoff_delay(std::max(0, attempts - 1));
         logging::logger()->warn("batch failed with a transient error ({} {}); retry {}/{} in {}",
-                                e.sqlstate(), e.what(), attempts, config_.retries,
+                                e.code(), e.what(), attempts, config_.retries,
                                 config::format_duration(delay));
         const auto wait_start = Clock::now();
         bool lock_lost = false;
@@ -230,7 +230,7 @@ bool CleanupEngine::run_one_batch(BatchLane& lane, std::int64_t rows, std::int64
           return false;
         }
       }
-      if (store::sqlstate::ends_session(e) && !reconnect_lane(lane)) return false;
+      if (e.ends_session() && !reconnect_lane(lane)) return false;
       if (e.kind() == ErrorKind::kInDoubt) {
         const auto outcome = on_lane(lane, [&] { return lane.store.batches().resolve_in_doubt(); });
         using State = store::InDoubtOutcome::State;
@@ -358,11 +358,7 @@ void CleanupEngine::record_batch(const store::BatchResult& result, CycleReport& 
   report.skipped += result.skipped;
   report.no_longer_matching += result.no_longer_matching;
   report.failed += static_cast<std::int64_t>(result.failures.size());
-  report.phases.find_ms += result.timings.find_ms;
-  report.phases.delete_ms += result.timings.delete_ms;
-  report.phases.commit_ms += result.timings.commit_ms;
-  report.phases.archive_ms += result.timings.archive_ms;
-  report.phases.wait_ms += result.timings.wait_ms;
+  report.phases += result.timings;
   log_batch_events(result);
   auto log = logging::logger();
   if (log->should_log(spdlog::level::debug)) {

@@ -6,7 +6,6 @@
 #include "engine/cleanup_engine.h"
 #include "engine/engine_support.h"
 #include "log/logger.h"
-#include "store/sqlstate.h"
 
 namespace batch_cleanup::engine {
 

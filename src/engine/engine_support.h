@@ -11,7 +11,6 @@
 #include "engine/batch_lane.h"
 #include "engine/cleanup_engine.h"
 #include "log/logger.h"
-#include "store/sqlstate.h"
 
 namespace batch_cleanup::engine {
 
@@ -66,14 +65,14 @@ auto CleanupEngine::with_retries(Operation&& operation) -> decltype(operation())
         // A lease outlives the connection; a session lock must be taken again.
         if (lock_held_ && !store_->instance_lock().keep_alive()) {
           lock_held_ = false;
-          throw DatabaseError(ErrorKind::kFatal, std::string(store::sqlstate::kLeaseLost),
+          throw DatabaseError(ErrorCause::kLeaseLost, "",
                               "the instance lock was taken over while reconnecting");
         }
       }
       return operation();
     } catch (const DatabaseError& e) {
       if (e.kind() != ErrorKind::kRetryable) throw;
-      connected_ = connected_ && !store::sqlstate::ends_session(e);
+      connected_ = connected_ && !e.ends_session();
       if (attempt >= config_.retries) {
         if (!connected_) {
           throw ConnectionError(std::string("database connection lost and not recovered: ") +
@@ -82,7 +81,7 @@ auto CleanupEngine::with_retries(Operation&& operation) -> decltype(operation())
         throw;
       }
       const auto delay = backoff_delay(attempt);
-      logging::logger()->warn("{} ({}); retry {}/{} in {}", e.what(), e.sqlstate(), attempt + 1,
+      logging::logger()->warn("{} ({}); retry {}/{} in {}", e.what(), e.code(), attempt + 1,
                               config_.retries, config::format_duration(delay));
       if (stop_->wait_for(delay)) {
         throw ConnectionError(std::string("stopped while retrying: ") + e.what());

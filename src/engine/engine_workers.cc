@@ -30,22 +30,11 @@ struct Worker {
 };
 
 void add_report(CycleReport& total, CycleReport& part, std::size_t max_failures) {
-  total.candidates += part.candidates;
-  total.deleted += part.deleted;
-  total.failed += part.failed;
-  total.skipped += part.skipped;
-  total.no_longer_matching += part.no_longer_matching;
-  total.batches += part.batches;
-  total.batch_retries += part.batch_retries;
-  total.deleted_by_policy += part.deleted_by_policy;
+  static_cast<RowTally&>(total) += part;
   total.throttle_ms += part.throttle_ms;
   total.replication_pauses += part.replication_pauses;
   total.interrupted = total.interrupted || part.interrupted;
-  total.phases.find_ms += part.phases.find_ms;
-  total.phases.delete_ms += part.phases.delete_ms;
-  total.phases.commit_ms += part.phases.commit_ms;
-  total.phases.archive_ms += part.phases.archive_ms;
-  total.phases.wait_ms += part.phases.wait_ms;
+  total.phases += part.phases;
   for (auto& failure : part.failures) {
     if (total.failures.size() >= max_failures) break;
     total.failures.push_back(std::move(failure));
@@ -173,11 +162,7 @@ void CleanupEngine::report_progress(Clock::time_point cycle_start) {
   totals.cycle_id = (*worker_lanes_).front()->report.cycle_id;
   double progress = 0;
   for (const BatchLane* lane : *worker_lanes_) {
-    totals.candidates += lane->report.candidates;
-    totals.deleted += lane->report.deleted;
-    totals.failed += lane->report.failed;
-    totals.skipped += lane->report.skipped;
-    totals.batches += lane->report.batches;
+    static_cast<RowTally&>(totals) += lane->report;
     progress += lane->progress;
   }
   progress /= static_cast<double>(worker_lanes_->size());

@@ -105,10 +105,11 @@ void check_policies(const CleanupConfig& config, const PreflightFacts& facts,
   }
   if (!facts.created.checked) return;
   require_column(facts.created, config.created_column, facts.pending, "--created-column");
-  if (!facts.time_zones_supported && config.created_time_zone != "UTC") {
+  if (!facts.capabilities.time_zones && config.created_time_zone != "UTC") {
     throw ConfigError("--created-time-zone '" + config.created_time_zone +
-                      "' works on PostgreSQL only: SQLite reads creation times without an "
-                      "offset as UTC. HINT: store times with their offset (…+02:00), or in UTC");
+                      "' works on PostgreSQL only: " + facts.capabilities.product +
+                      " reads creation times without an offset as UTC. HINT: store times with "
+                      "their offset (…+02:00), or in UTC");
   }
   if (facts.created_kind == store::TimeKind::kNotATime) {
     throw ConfigError("column '" + config.created_column + "' of '" + facts.pending.name +
@@ -140,7 +141,10 @@ constexpr long long kEmailRangesMinPages = 1000;
 
 // Why email ranges cannot run here; empty when they can.
 std::string email_ranges_refusal(const CleanupConfig& config, const PreflightFacts& facts) {
-  if (facts.backend != "postgresql") return "they need PostgreSQL";
+  if (!facts.capabilities.email_ranges) {
+    return "they need a server that joins two index ranges (" + facts.capabilities.product +
+           " cannot)";
+  }
   if (!config.match_email || config.match_phone || config.expire_after.count() > 0) {
     return "they need the email policy alone";
   }
@@ -161,10 +165,14 @@ std::string email_ranges_refusal(const CleanupConfig& config, const PreflightFac
 // ranges where the email order's heap locality says they are cheaper.
 void choose_addressing(const CleanupConfig& config, const PreflightFacts& facts,
                        PreflightDecision& decision) {
-  const bool sqlite = facts.backend == "sqlite";
-  const std::string physical_name = sqlite ? "rowid" : "physical";
+  const auto& capabilities = facts.capabilities;
+  const bool rowid = capabilities.physical_order == store::PhysicalOrder::kRowid;
+  const std::string physical_name = rowid ? "rowid" : "physical";
   const auto why_not = [&]() -> std::string {
-    switch (facts.physical) {
+    const auto physical = capabilities.physical_order == store::PhysicalOrder::kNone
+                              ? store::PhysicalSupport::kNoPhysicalOrder
+                              : facts.physical;
+    switch (physical) {
       case store::PhysicalSupport::kPartitioned:
         return "needs a plain table, but '" + facts.pending.name + "' is partitioned";
       case store::PhysicalSupport::kWithoutRowid:
@@ -173,14 +181,18 @@ void choose_addressing(const CleanupConfig& config, const PreflightFacts& facts,
         return "needs a rowid table, but '" + facts.pending.name +
                "' is a table whose rowid names are all shadowed";
       case store::PhysicalSupport::kServerTooOld:
-        return "needs PostgreSQL 14 or later (Tid Range Scan), but the server is " +
+        return "needs " + capabilities.physical_needs + ", but the server is " +
                facts.server_version;
+      case store::PhysicalSupport::kNoPhysicalOrder:
+        return "needs a physical row order to range over, and " + capabilities.product +
+               " offers none";
       case store::PhysicalSupport::kAvailable:
         break;
     }
     return "";
   };
-  const bool available = facts.physical == store::PhysicalSupport::kAvailable;
+  const bool available = facts.physical == store::PhysicalSupport::kAvailable &&
+                         capabilities.physical_order != store::PhysicalOrder::kNone;
   if (config.batch_strategy == BatchStrategy::kPhysical && !available) {
     throw ConfigError("--batch-strategy physical " + why_not() +
                       ". HINT: use --batch-strategy key or auto");
@@ -216,7 +228,7 @@ void choose_addressing(const CleanupConfig& config, const PreflightFacts& facts,
   decision.strategy = physical ? physical_name : "key";
   if (physical) {
     std::string why_not_email;
-    if (!sqlite && config.batch_strategy == BatchStrategy::kAuto) {
+    if (capabilities.email_ranges && config.batch_strategy == BatchStrategy::kAuto) {
       why_not_email =
           !refusal.empty()     ? "; not email ranges: " + refusal
           : config.workers > 1 ? "; not email ranges: with --workers, page slices keep the "
@@ -231,10 +243,10 @@ void choose_addressing(const CleanupConfig& config, const PreflightFacts& facts,
                                 locality, kEmailRangesMinRowsPerPage);
     }
     decision.notes.push_back(
-        (sqlite ? std::string("batch shape: rowid ranges, each DELETE re-checking the predicate "
-                              "per row")
-                : "batch shape: ranges of the heap's ctid order (Tid Range Scan), each DELETE "
-                  "probing the users index per pending row") +
+        (rowid ? std::string("batch shape: rowid ranges, each DELETE re-checking the predicate "
+                             "per row")
+               : "batch shape: ranges of the heap's ctid order (Tid Range Scan), each DELETE "
+                 "probing the users index per pending row") +
         why_not_email);
     return;
   }
@@ -243,8 +255,8 @@ void choose_addressing(const CleanupConfig& config, const PreflightFacts& facts,
   // which is right only when no policy can match them.
   const bool only_email_matches =
       config.match_email && !config.match_phone && config.expire_after.count() <= 0;
-  decision.plan.keyset_by_email = !sqlite && facts.pending_email_unique && only_email_matches &&
-                                  config.email_column != config.pending_key;
+  decision.plan.keyset_by_email = capabilities.email_keyset && facts.pending_email_unique &&
+                                  only_email_matches && config.email_column != config.pending_key;
   if (decision.plan.keyset_by_email) {
     decision.notes.push_back("batch shape: keyset over the unique index of '" +
                              config.email_column +
@@ -254,7 +266,7 @@ void choose_addressing(const CleanupConfig& config, const PreflightFacts& facts,
   } else {
     decision.notes.push_back(
         "batch shape: keyset over '" + config.pending_key + "'" +
-        (sqlite                        ? ""
+        (!capabilities.email_keyset    ? ""
          : !only_email_matches         ? " (the phone or expired policy matches rows without an "
                                          "email, so the email order cannot be walked)"
          : !facts.pending_email_unique ? " (a unique index on '" + config.email_column +
@@ -267,10 +279,10 @@ void choose_addressing(const CleanupConfig& config, const PreflightFacts& facts,
 }  // namespace
 
 PreflightDecision decide_preflight(const CleanupConfig& config, const PreflightFacts& facts) {
-  if (facts.backend == "postgresql" && facts.server_version_num < kOldestPostgres) {
-    throw ConfigError("PostgreSQL " + facts.server_version +
-                      " is not supported: batch_cleanup needs PostgreSQL 12 or later. HINT: "
-                      "upgrade the server");
+  if (!facts.capabilities.oldest_supported.empty()) {
+    throw ConfigError(facts.capabilities.product + " " + facts.server_version +
+                      " is not supported: batch_cleanup needs " +
+                      facts.capabilities.oldest_supported + " or later. HINT: upgrade the server");
   }
   PreflightDecision decision;
   check_tables(config, facts);
@@ -306,8 +318,8 @@ PreflightDecision decide_preflight(const CleanupConfig& config, const PreflightF
       std::min<long long>(kLockProbeWaitMs, decision.plan.lock_timeout.count());
   // FOR UPDATE SKIP LOCKED needs UPDATE on the pending table. Without it, a row another session
   // holds is found by a short lock wait instead (and skipped just the same).
-  decision.plan.skip_locked = facts.pending.can_update;
-  if (!decision.plan.skip_locked) {
+  decision.plan.skip_locked = facts.capabilities.skip_locked && facts.pending.can_update;
+  if (facts.capabilities.skip_locked && !facts.pending.can_update) {
     decision.warnings.push_back(fmt::format(
         "the role has no UPDATE privilege on {}: rows that other sessions hold locked are "
         "detected by a {} ms lock wait each instead of SKIP LOCKED. HINT: GRANT UPDATE ON {} TO "

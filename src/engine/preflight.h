@@ -31,8 +31,4 @@ void check_restore_tables(const CleanupConfig& config, const store::PreflightFac
 // table, lives in another database, or lacks columns). `facts` of an existing table.
 void check_archive_table(const store::ArchiveFacts& facts);
 
-// The oldest PostgreSQL server batch_cleanup runs against, and the first with Tid Range Scan.
-inline constexpr int kOldestPostgres = 120000;
-inline constexpr int kPhysicalBatchesPostgres = 140000;
-
 }  // namespace batch_cleanup::engine

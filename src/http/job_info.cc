@@ -3,6 +3,7 @@
 #include "batch_cleanup/version.h"
 #include "config/database_url.h"
 #include "config/duration.h"
+#include "store/store.h"
 
 namespace batch_cleanup::http {
 namespace {
@@ -30,7 +31,7 @@ nlohmann::json job_info(const CleanupConfig& config) {
                          {"archive_table", config.archive_table}};
   try {
     const auto target = config::parse_database_url(config.database_url);
-    info["backend"] = target.backend == config::Backend::kSqlite ? "sqlite" : "postgresql";
+    info["backend"] = store::backend_name(target);
     info["database"] = target.redacted;
   } catch (const std::exception&) {
     info["backend"] = "unknown";

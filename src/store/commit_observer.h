@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "batch_cleanup/errors.h"
 #include "store/batch_types.h"
 
 namespace batch_cleanup::store {
@@ -18,5 +19,27 @@ class CommitObserver {
   // COMMIT) or the process died.
   virtual void after_commit(bool committed) noexcept = 0;
 };
+
+// The one contract every store keeps around a deleting transaction's COMMIT: `commit()` runs
+// between `observer`'s before_commit(rows) and after_commit(true); after_commit(false) when the
+// COMMIT failed and the transaction rolled back; neither when its outcome is in doubt (a
+// DatabaseError of cause kInDoubt: the engine asks the database later). Without an observer, or
+// without rows, only `commit()` runs.
+template <typename Commit>
+void commit_observed(CommitObserver* observer, const std::vector<PendingRow>& rows,
+                     Commit&& commit) {
+  if (rows.empty()) observer = nullptr;
+  if (observer != nullptr) observer->before_commit(rows);
+  try {
+    commit();
+  } catch (const DatabaseError& e) {
+    if (observer != nullptr && e.cause() != ErrorCause::kInDoubt) observer->after_commit(false);
+    throw;
+  } catch (...) {
+    if (observer != nullptr) observer->after_commit(false);
+    throw;
+  }
+  if (observer != nullptr) observer->after_commit(true);
+}
 
 }  // namespace batch_cleanup::store

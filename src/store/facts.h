@@ -41,10 +41,11 @@ enum class TimeKind {
 // Why batches cannot address rows physically (ctid or rowid ranges).
 enum class PhysicalSupport {
   kAvailable,
-  kPartitioned,    // PostgreSQL partitioned table: no ctid across partitions
-  kWithoutRowid,   // SQLite WITHOUT ROWID table
-  kRowidShadowed,  // SQLite: columns named rowid, _rowid_ and oid hide the rowid
-  kServerTooOld,   // PostgreSQL before 14: no Tid Range Scan, every range would be a seq scan
+  kPartitioned,      // PostgreSQL partitioned table: no ctid across partitions
+  kWithoutRowid,     // SQLite WITHOUT ROWID table
+  kRowidShadowed,    // SQLite: columns named rowid, _rowid_ and oid hide the rowid
+  kServerTooOld,     // PostgreSQL before 14: no Tid Range Scan, every range would be a seq scan
+  kNoPhysicalOrder,  // the backend has no row locator to range over (Capabilities)
 };
 
 // An index the users table lacks, and the statement that would add it.
@@ -54,9 +55,52 @@ struct IndexFacts {
   std::string advice;  // CREATE INDEX ... in the backend's dialect (when !present)
 };
 
+// How a backend's batches can range over the physical order of rows.
+enum class PhysicalOrder {
+  kNone,       // rows have no physical locator batches can range over
+  kHeapPages,  // PostgreSQL: ctid ranges of the heap (Tid Range Scan)
+  kRowid,      // SQLite: rowid ranges
+};
+
+// The ways a backend can keep one instance active per target (store/instance_lock.h).
+enum class LockMechanism {
+  kLeaseTable,    // a lease row, proven inside every batch (works through poolers)
+  kAdvisoryLock,  // a session-level server lock (direct connections only)
+  kLockFile,      // a lock on a file next to the database (one machine)
+};
+
+// What a backend can do. The engine decides from these (and the facts below), never from the
+// backend's name; every field is the store's, filled by Store::inspect().
+struct Capabilities {
+  // The backend's label in reports, metrics, history and /status ("postgresql", "sqlite").
+  std::string backend;
+  // The server's product name, for messages ("PostgreSQL", "SQLite").
+  std::string product;
+  // Empty when the server is supported; otherwise the oldest version this store runs against,
+  // in words ("PostgreSQL 12").
+  std::string oldest_supported;
+  PhysicalOrder physical_order = PhysicalOrder::kNone;
+  // With PhysicalSupport::kServerTooOld: the server version physical ranges need, in words
+  // ("PostgreSQL 14 or later (Tid Range Scan)").
+  std::string physical_needs;
+  bool email_ranges = false;      // batches over ranges of the pending email's unique index order
+  bool email_keyset = false;      // key batches may walk the pending email's unique index
+  bool skip_locked = false;       // FOR UPDATE SKIP LOCKED
+  bool delete_returning = false;  // DELETE ... RETURNING (else: read the rows, then delete them)
+  bool savepoints = false;
+  // Every limit and setting a transaction makes ends with it (SET LOCAL): nothing outlives it
+  // on a pooled connection.
+  bool transaction_scoped_settings = false;
+  // Creation times stored without an offset can be read in a named time zone.
+  bool time_zones = false;
+  // A pass splits into disjoint slices for --workers (BatchStore::plan_slices).
+  bool parallel_slices = false;
+  std::vector<LockMechanism> lock_mechanisms;
+};
+
 struct PreflightFacts {
-  std::string backend;         // "postgresql" or "sqlite"
-  int server_version_num = 0;  // PostgreSQL's server_version_num; SQLite's version number
+  Capabilities capabilities;
+  int server_version_num = 0;  // the server's version as a number (PostgreSQL's server_version_num)
   std::string server_version;  // human-readable
   // How names resolve, for messages about missing tables.
   bool names_case_sensitive = true;  // PostgreSQL: quoted identifiers are exact
@@ -94,9 +138,7 @@ struct PreflightFacts {
   PhysicalSupport physical = PhysicalSupport::kAvailable;
   // The database file is read-only (SQLite; the path), so nothing can be deleted.
   std::string read_only_file;
-  // Whether --created-time-zone values other than UTC can be honoured, and, when the server
-  // refused the configured zone, its message.
-  bool time_zones_supported = true;
+  // When the server refused the configured --created-time-zone, its message.
   std::string created_time_zone_error;
   // The limits the role, the database or the server set for the session (PostgreSQL:
   // statement_timeout and lock_timeout as a session would start with them); zero: none.

@@ -2,7 +2,9 @@
 
 #include "batch_cleanup/errors.h"
 #include "config/database_url.h"
+#include "store/postgres/pg_capabilities.h"
 #include "store/postgres/postgres_store.h"
+#include "store/sqlite/sqlite_capabilities.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 
@@ -20,6 +22,10 @@ std::unique_ptr<Store> make_store(const CleanupConfig& config) {
     return sqlite::make_sqlite_store(config, target);
   }
   return postgres::make_postgres_store(config, target);
+}
+
+std::string backend_name(const config::DatabaseTarget& target) {
+  return target.backend == config::Backend::kSqlite ? sqlite::kBackendName : postgres::kBackendName;
 }
 
 }  // namespace batch_cleanup::store

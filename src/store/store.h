@@ -11,6 +11,7 @@
 #include <string>
 
 #include "batch_cleanup/config.h"
+#include "config/database_url.h"
 #include "store/archive_table.h"
 #include "store/batch_store.h"
 #include "store/dry_run_queries.h"
@@ -24,7 +25,7 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // "postgresql" or "sqlite".
+  // The backend's label in reports, metrics, history and /status (Capabilities::backend).
   virtual std::string backend_name() const = 0;
 
   // Opens the connection (closing any previous one). Throws DatabaseError(kRetryable) when the
@@ -52,5 +53,8 @@ class Store {
 
 // Creates the store for config.database_url (or DATABASE_URL). Throws ConfigError.
 std::unique_ptr<Store> make_store(const CleanupConfig& config);
+
+// The label of the backend `target` names, as its store's backend_name() gives it.
+std::string backend_name(const config::DatabaseTarget& target);
 
 }  // namespace batch_cleanup::store

@@ -74,18 +74,22 @@ class FakeStore final : public store::Store,
   void connect() override {
     ++db_.connects;
     if (db_.connect_fatal) {
-      throw DatabaseError(ErrorKind::kFatal, "28P01", "password authentication failed");
+      throw DatabaseError(ErrorCause::kAuthentication, "28P01", "password authentication failed");
     }
     if (db_.connect_failures > 0) {
       --db_.connect_failures;
-      throw DatabaseError(ErrorKind::kRetryable, "08006", "connection refused");
+      throw DatabaseError(ErrorCause::kConnectionLost, "08006", "connection refused");
     }
   }
 
   // Every table, column, privilege and index is there.
   store::PreflightFacts inspect() override {
     store::PreflightFacts facts;
-    facts.backend = "fake";
+    facts.capabilities.backend = "fake";
+    facts.capabilities.product = "the fake store";
+    facts.capabilities.skip_locked = true;
+    facts.capabilities.savepoints = true;
+    facts.capabilities.time_zones = true;
     for (auto* table : {&facts.pending, &facts.users}) {
       table->exists = table->is_table = true;
       table->can_select = table->can_delete = table->can_insert = table->can_update = true;
@@ -163,7 +167,7 @@ class FakeStore final : public store::Store,
     if (db_.commit_in_doubt_once && result.deleted > 0) {
       db_.commit_in_doubt_once = false;  // the deletion did commit, but we never heard back
       in_doubt_ = result;
-      throw DatabaseError(ErrorKind::kInDoubt, "08006", "connection lost during COMMIT");
+      throw DatabaseError(ErrorCause::kInDoubt, "08006", "connection lost during COMMIT");
     }
     return result;
   }
@@ -230,7 +234,7 @@ class FakeStore final : public store::Store,
   // ---- HistoryTable
   void record_run(const RunRecord& run) override {
     if (db_.history_fails) {
-      throw DatabaseError(ErrorKind::kFatal, "42501", "permission denied for schema public");
+      throw DatabaseError(ErrorCause::kPrivilege, "42501", "permission denied for schema public");
     }
     db_.history.push_back(run);
   }

@@ -62,7 +62,7 @@ TEST_F(EngineHistoryTest, DryRunsAndNoHistoryRecordNothing) {
 }
 
 TEST_F(EngineHistoryTest, AFailedCycleIsRecordedWithItsError) {
-  db_.batch_errors.push_back(DatabaseError(ErrorKind::kFatal, "42501", "permission denied"));
+  db_.batch_errors.push_back(DatabaseError(ErrorCause::kPrivilege, "42501", "permission denied"));
   auto engine = make_engine();
   EXPECT_THROW(engine.run_cycle(), DatabaseError);
   ASSERT_EQ(db_.history.size(), 1u);
@@ -100,7 +100,7 @@ TEST_F(EngineHistoryTest, ProgressIsReportedAfterEveryBatch) {
 TEST_F(EngineHistoryTest, BackoffWaitsCountAsWaitTime) {
   config_.retry_base_delay = std::chrono::milliseconds(40);
   config_.retry_max_delay = std::chrono::milliseconds(40);
-  db_.batch_errors.push_back(DatabaseError(ErrorKind::kRetryable, "40P01", "deadlock detected"));
+  db_.batch_errors.push_back(DatabaseError(ErrorCause::kConflict, "40P01", "deadlock detected"));
   const auto report = make_engine().run_cycle();
   EXPECT_EQ(report.batch_retries, 1);
   EXPECT_GE(report.phases.wait_ms, 19.0);  // equal jitter: at least half the 40 ms delay

@@ -88,7 +88,7 @@ TEST_F(EngineTest, AuthenticationFailureIsNotRetried) {
 
 TEST_F(EngineTest, TransientBatchErrorIsRetriedWithoutDoubleCounting) {
   add_matching(5);
-  db_.batch_errors.push_back(DatabaseError(ErrorKind::kRetryable, "40P01", "deadlock detected"));
+  db_.batch_errors.push_back(DatabaseError(ErrorCause::kConflict, "40P01", "deadlock detected"));
   const auto report = run();
   EXPECT_EQ(report.deleted, 5);
   EXPECT_EQ(report.batch_retries, 1);
@@ -98,7 +98,7 @@ TEST_F(EngineTest, TransientBatchErrorIsRetriedWithoutDoubleCounting) {
 TEST_F(EngineTest, LostConnectionDuringBatchReconnects) {
   add_matching(5);
   db_.batch_errors.push_back(
-      DatabaseError(ErrorKind::kRetryable, "08006", "server closed the connection"));
+      DatabaseError(ErrorCause::kConnectionLost, "08006", "server closed the connection"));
   const auto report = run();
   EXPECT_EQ(report.deleted, 5);
   EXPECT_EQ(db_.connects, 2);
@@ -107,7 +107,7 @@ TEST_F(EngineTest, LostConnectionDuringBatchReconnects) {
 TEST_F(EngineTest, StatementTimeoutRetriesTheBatchSmaller) {
   add_matching(5);
   config_.batch_size = 4;
-  db_.batch_errors.push_back(DatabaseError(ErrorKind::kRetryable, "57014",
+  db_.batch_errors.push_back(DatabaseError(ErrorCause::kStatementTimeout, "57014",
                                            "canceling statement due to statement timeout"));
   const auto report = run();
   EXPECT_EQ(report.deleted, 5);
@@ -120,7 +120,7 @@ TEST_F(EngineTest, PersistentTransientErrorEndsTheCycleAfterRetries) {
   add_matching(5);
   config_.retries = 2;
   for (int i = 0; i < 5; ++i) {
-    db_.batch_errors.push_back(DatabaseError(ErrorKind::kRetryable, "55P03", "lock timeout"));
+    db_.batch_errors.push_back(DatabaseError(ErrorCause::kLockTimeout, "55P03", "lock timeout"));
   }
   EXPECT_THROW(run(), DatabaseError);
   EXPECT_EQ(db_.batch_calls, 3);
@@ -128,7 +128,7 @@ TEST_F(EngineTest, PersistentTransientErrorEndsTheCycleAfterRetries) {
 
 TEST_F(EngineTest, FatalBatchErrorIsNotRetried) {
   add_matching(5);
-  db_.batch_errors.push_back(DatabaseError(ErrorKind::kFatal, "42501", "permission denied"));
+  db_.batch_errors.push_back(DatabaseError(ErrorCause::kPrivilege, "42501", "permission denied"));
   EXPECT_THROW(run(), DatabaseError);
   EXPECT_EQ(db_.batch_calls, 1);
   EXPECT_EQ(db_.pending.size(), 5u);
@@ -196,7 +196,7 @@ TEST_F(EngineTest, StopDuringRetryBackoffEndsTheCycle) {
   config_.retry_base_delay = std::chrono::milliseconds(5000);
   config_.retry_max_delay = std::chrono::milliseconds(5000);
   db_.batch_errors.push_back(
-      DatabaseError(ErrorKind::kRetryable, "40001", "serialization failure"));
+      DatabaseError(ErrorCause::kConflict, "40001", "serialization failure"));
   std::thread stopper([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     stop_->request();

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "batch_cleanup/errors.h"
+#include "store/postgres/pg_capabilities.h"
 
 namespace batch_cleanup::engine {
 namespace {
@@ -15,8 +16,8 @@ namespace {
 // 1M rows: 15,384 pages, 31 rows per page visited in email order, 128 MB shared_buffers.
 store::PreflightFacts bench_like_facts() {
   store::PreflightFacts facts;
-  facts.backend = "postgresql";
   facts.server_version_num = 150000;
+  facts.capabilities = store::postgres::postgres_capabilities(facts.server_version_num);
   facts.server_version = "15.0";
   for (auto* table : {&facts.pending, &facts.users}) {
     table->exists = true;

@@ -7,7 +7,6 @@
 
 #include "store/postgres/pg_dialect.h"
 #include "store/sql/table_sql.h"
-#include "store/sqlstate.h"
 
 namespace batch_cleanup::store::postgres {
 
@@ -30,11 +29,11 @@ std::string PgBatches::lock_probe_wait() const {
 
 void PgBatches::fall_back_from_fast_path(const DatabaseError& error, const std::string& what,
                                          BatchResult& result) {
-  if (error.sqlstate() != sqlstate::kLockNotAvailable && error.kind() != ErrorKind::kRowLevel) {
+  if (error.cause() != ErrorCause::kLockTimeout && error.cause() != ErrorCause::kRowRefused) {
     throw;
   }
   result.events.push_back(
-      {BatchEvent::Kind::kRangeHeldOrRefused, 0, error.sqlstate(), what + ": " + error.what()});
+      {BatchEvent::Kind::kRangeHeldOrRefused, 0, error.code(), what + ": " + error.what()});
   session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
   session_.exec("RELEASE SAVEPOINT bc_fast");
   session_.exec("SELECT set_config('lock_timeout', $1, true)", {setup_.lock_timeout});
@@ -217,20 +216,20 @@ void PgBatches::delete_part(std::span<const LockedRow> rows, bool whole_rows, Ba
     }
     result.deleted += deleted.rows();
   } catch (const DatabaseError& e) {
-    const bool held = !setup_.plan.skip_locked && e.sqlstate() == sqlstate::kLockNotAvailable;
-    if (e.kind() != ErrorKind::kRowLevel && !held) throw;
+    const bool held = !setup_.plan.skip_locked && e.cause() == ErrorCause::kLockTimeout;
+    if (e.cause() != ErrorCause::kRowRefused && !held) throw;
     session_.exec("ROLLBACK TO SAVEPOINT bc_part");
     session_.exec("RELEASE SAVEPOINT bc_part");
     if (rows.size() == 1) {
       if (held) {
         ++result.skipped;  // held by another session: left for the next cycle
       } else {
-        result.failures.push_back({rows.front().row, e.sqlstate(), e.what()});
+        result.failures.push_back({rows.front().row, e.code(), e.what()});
       }
       return;
     }
     result.events.push_back({BatchEvent::Kind::kBatchRefused,
-                             static_cast<std::int64_t>(rows.size()), e.sqlstate(), e.what()});
+                             static_cast<std::int64_t>(rows.size()), e.code(), e.what()});
     const auto half = rows.size() / 2;
     delete_part(rows.first(half), whole_rows, result);
     delete_part(rows.subspan(half), whole_rows, result);
@@ -238,15 +237,7 @@ void PgBatches::delete_part(std::span<const LockedRow> rows, bool whole_rows, Ba
 }
 
 void PgBatches::commit_observed(PgTransaction& tx, const std::vector<PendingRow>& rows) {
-  CommitObserver* observer = rows.empty() ? nullptr : observer_;
-  if (observer != nullptr) observer->before_commit(rows);
-  try {
-    tx.commit();
-  } catch (const DatabaseError& e) {
-    if (observer != nullptr && e.kind() != ErrorKind::kInDoubt) observer->after_commit(false);
-    throw;
-  }
-  if (observer != nullptr) observer->after_commit(true);
+  store::commit_observed(observer_, rows, [&] { tx.commit(); });
 }
 
 }  // namespace batch_cleanup::store::postgres

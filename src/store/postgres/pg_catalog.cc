@@ -195,12 +195,11 @@ PgCatalog inspect_catalog(PgSession& session, const TableNames& names,
                           const CleanupConfig& config) {
   PgCatalog catalog;
   auto& facts = catalog.facts;
-  facts.backend = "postgresql";
   facts.server_version_num = session.server_version();
+  facts.capabilities = postgres_capabilities(facts.server_version_num);
   facts.server_version = session.exec("SHOW server_version").text(0, 0);
   facts.names_case_sensitive = true;
   facts.has_roles = true;
-  facts.time_zones_supported = true;
   // What a session starts with (the role's, the database's, the server's), whatever this
   // transaction set locally.
   const auto limits = session.exec(
@@ -259,7 +258,7 @@ PgCatalog inspect_catalog(PgSession& session, const TableNames& names,
 
   if (facts.pending.partitioned) {
     facts.physical = PhysicalSupport::kPartitioned;
-  } else if (facts.server_version_num < 140000) {
+  } else if (facts.server_version_num < kPhysicalBatchesServer) {
     facts.physical = PhysicalSupport::kServerTooOld;
   }
   const auto columns = session.exec(

@@ -9,6 +9,7 @@
 #include "batch_cleanup/config.h"
 #include "config/identifier.h"
 #include "store/facts.h"
+#include "store/postgres/pg_capabilities.h"
 #include "store/postgres/pg_session.h"
 #include "store/table_names.h"
 

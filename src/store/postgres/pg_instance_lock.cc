@@ -9,7 +9,7 @@
 #include "batch_cleanup/errors.h"
 #include "batch_cleanup/history.h"
 #include "store/postgres/pg_dialect.h"
-#include "store/sqlstate.h"
+#include "store/postgres/pg_sqlstate.h"
 
 namespace batch_cleanup::store::postgres {
 namespace {
@@ -96,7 +96,7 @@ bool PgInstanceLock::take_lease() {
     return true;
   } catch (const DatabaseError& e) {
     // The holder's batch has the row locked (it renews it): held.
-    if (e.sqlstate() == sqlstate::kLockNotAvailable) return false;
+    if (e.cause() == ErrorCause::kLockTimeout) return false;
     throw;
   }
 }
@@ -153,7 +153,7 @@ bool PgInstanceLock::keep_alive() {
     } catch (const DatabaseError& e) {
       // The workers' batches hold the row (FOR SHARE) for longer than the lock timeout: the
       // lease is still ours (a takeover would have to wait as well); renew it a moment later.
-      if (e.sqlstate() != sqlstate::kLockNotAvailable) throw;
+      if (e.cause() != ErrorCause::kLockTimeout) throw;
       renewal_due_ = true;
     }
     return held_;
@@ -175,20 +175,20 @@ void PgInstanceLock::prove_held() {
                                         "FOR SHARE",
                                     {"batch_cleanup:" + target_, holder_, std::to_string(epoch_)});
     if (rows.rows() == 0) {
-      throw DatabaseError(ErrorKind::kFatal, std::string(sqlstate::kLeaseLost),
+      throw DatabaseError(ErrorCause::kLeaseLost, std::string(sqlstate::kLeaseLost),
                           "the lease of " + target_ + " (epoch " + std::to_string(epoch_) +
                               ") was taken over by another instance");
     }
     return;
   }
   if (!held_) {
-    throw DatabaseError(ErrorKind::kFatal, std::string(sqlstate::kLeaseLost),
+    throw DatabaseError(ErrorCause::kLeaseLost, std::string(sqlstate::kLeaseLost),
                         "the instance lock is not held");
   }
   if (mechanism_ == Mechanism::kLease) {
     if (!renew_lease()) {
       held_ = false;
-      throw DatabaseError(ErrorKind::kFatal, std::string(sqlstate::kLeaseLost),
+      throw DatabaseError(ErrorCause::kLeaseLost, std::string(sqlstate::kLeaseLost),
                           "the lease of " + target_ + " (epoch " + std::to_string(epoch_) +
                               ") was taken over by another instance");
     }

@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "log/mask.h"
-#include "store/sqlstate.h"
+#include "store/postgres/pg_sqlstate.h"
 
 namespace batch_cleanup::store::postgres {
 namespace {
@@ -77,7 +77,7 @@ long long PgResult::integer(int row, int column) const {
     if (used != value.size()) throw std::invalid_argument(value);
     return number;
   } catch (const std::logic_error&) {
-    throw DatabaseError(ErrorKind::kFatal, "22P02",
+    throw DatabaseError(ErrorCause::kOther, std::string(sqlstate::kInvalidTextRepresentation),
                         "expected an integer in column " + std::to_string(column + 1) + ", got " +
                             (is_null(row, column) ? "NULL" : "'" + value + "'") +
                             " (was a table dropped?)");
@@ -118,7 +118,7 @@ void PgSession::connect(const std::string& conninfo, std::chrono::milliseconds c
   const auto started = Clock::now();
   PGconn* conn = PQconnectdbParams(keywords, values, 1);
   if (conn == nullptr) {
-    throw DatabaseError(ErrorKind::kRetryable, std::string(sqlstate::kConnectionFailure),
+    throw DatabaseError(ErrorCause::kConnectionLost, std::string(sqlstate::kConnectionFailure),
                         "out of memory connecting");
   }
   if (PQstatus(conn) != CONNECTION_OK) {
@@ -136,10 +136,8 @@ void PgSession::connect(const std::string& conninfo, std::chrono::milliseconds c
     if (code.empty() && used_password) code = sqlstate::kInvalidPassword;
     // A refusal (authentication, an unknown database or role, no pg_hba.conf entry) will not
     // heal by retrying; a server starting up or out of connections will.
-    const bool refused = !code.empty() && sqlstate::classify(code) != ErrorKind::kRetryable;
-    throw DatabaseError(refused ? ErrorKind::kFatal : ErrorKind::kRetryable,
-                        code.empty() ? std::string(sqlstate::kConnectionFailure) : code,
-                        "cannot connect: " + message);
+    if (code.empty()) code = sqlstate::kConnectionFailure;
+    throw DatabaseError(sqlstate::cause_of(code), code, "cannot connect: " + message);
   }
   // The server's NOTICEs ("relation ... already exists, skipping") are not the operator's: libpq
   // would print them on stderr.
@@ -193,7 +191,7 @@ PgResult PgSession::exec(const std::string& sql,
 PgResult PgSession::send_and_wait(const std::string& sql,
                                   const std::vector<std::optional<std::string>>* params) {
   if (conn_ == nullptr) {
-    throw DatabaseError(ErrorKind::kRetryable, std::string(sqlstate::kConnectionDoesNotExist),
+    throw DatabaseError(ErrorCause::kConnectionLost, std::string(sqlstate::kConnectionDoesNotExist),
                         "not connected");
   }
   int sent = 0;
@@ -257,7 +255,7 @@ PgResult PgSession::send_and_wait(const std::string& sql,
 
 void PgSession::throw_lost(const std::string& why) {
   close();
-  throw DatabaseError(ErrorKind::kRetryable, std::string(sqlstate::kConnectionFailure),
+  throw DatabaseError(ErrorCause::kConnectionLost, std::string(sqlstate::kConnectionFailure),
                       "connection lost: " + why);
 }
 
@@ -286,7 +284,7 @@ void PgSession::throw_error(PGresult* result) {
     if (code.substr(0, 2) != "57") code = sqlstate::kConnectionFailure;
     message = "connection lost: " + message;
   }
-  throw DatabaseError(sqlstate::classify(code), code, logging::scrub(message, secret_));
+  throw DatabaseError(sqlstate::cause_of(code), code, logging::scrub(message, secret_));
 }
 
 PgTransaction::PgTransaction(PgSession& session, bool read_only)
@@ -341,7 +339,7 @@ void PgTransaction::commit() {
     session_.send_and_wait("COMMIT", nullptr);
   } catch (const DatabaseError& e) {
     if (e.kind() == ErrorKind::kRetryable && !session_.connected()) {
-      throw DatabaseError(ErrorKind::kInDoubt, e.sqlstate(),
+      throw DatabaseError(ErrorCause::kInDoubt, e.code(),
                           std::string("commit in doubt: ") + e.what());
     }
     throw;

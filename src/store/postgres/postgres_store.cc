@@ -35,7 +35,7 @@ class PostgresStore final : public RoleStore {
     lock_ = std::move(lock);
   }
 
-  std::string backend_name() const override { return "postgresql"; }
+  std::string backend_name() const override { return kBackendName; }
 
   void connect() override {
     session_.set_limits(limits(config_.statement_timeout, config_.lock_timeout));

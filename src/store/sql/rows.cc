@@ -29,7 +29,7 @@ double Rows::real(std::size_t row, std::size_t column) const {
   char* end = nullptr;
   const double value = std::strtod(cell->c_str(), &end);
   if (end == cell->c_str()) {
-    throw DatabaseError(ErrorKind::kFatal, "22P02",
+    throw DatabaseError(ErrorCause::kOther, "",
                         "not a number in column " + std::to_string(column) + ": '" + *cell + "'");
   }
   return value;

@@ -47,13 +47,13 @@ SqliteBatches::Bound SqliteBatches::Bound::copy() const {
   if (has_rowid_) return Bound(rowid_);
   if (!value_) return {};
   OwnedValue copied(sqlite3_value_dup(value_.get()));
-  if (!copied) throw DatabaseError(ErrorKind::kFatal, "SQLITE_NOMEM", "out of memory");
+  if (!copied) throw DatabaseError(ErrorCause::kOther, "SQLITE_NOMEM", "out of memory");
   return Bound(std::move(copied));
 }
 
 SqliteBatches::Bound SqliteBatches::Bound::of(const OwnedValue& value) {
   OwnedValue copied(sqlite3_value_dup(value.get()));
-  if (!copied) throw DatabaseError(ErrorKind::kFatal, "SQLITE_NOMEM", "out of memory");
+  if (!copied) throw DatabaseError(ErrorCause::kOther, "SQLITE_NOMEM", "out of memory");
   return Bound(std::move(copied));
 }
 
@@ -206,11 +206,11 @@ BatchResult SqliteBatches::run_next_batch(const BatchRequest& request) {
         last_commit_ = Clock::now();
         last_hold_ = last_commit_ - locked_at;
       } catch (const DatabaseError& e) {
-        if (e.kind() != ErrorKind::kRowLevel) throw;
+        if (e.cause() != ErrorCause::kRowRefused) throw;
         // A deferred constraint (DEFERRABLE INITIALLY DEFERRED foreign key) refused the
         // COMMIT: no savepoint can tell which row, so the rows are isolated by halves.
         result.events.push_back(
-            {BatchEvent::Kind::kCommitRefused, result.matched, e.sqlstate(), e.what()});
+            {BatchEvent::Kind::kCommitRefused, result.matched, e.code(), e.what()});
         isolate_first = true;
       }
     }
@@ -290,7 +290,7 @@ SqliteBatches::Chunk SqliteBatches::run_chunk(const SqliteTransaction& tx, const
       delete_first_matches(after, limit, detail, chunk, result);
     }
   } catch (const DatabaseError& e) {
-    if (e.kind() != ErrorKind::kRowLevel) throw;
+    if (e.cause() != ErrorCause::kRowRefused) throw;
     restore(before, result);
     if (!tx.active()) {
       chunk.rolled_back = true;
@@ -301,7 +301,7 @@ SqliteBatches::Chunk SqliteBatches::run_chunk(const SqliteTransaction& tx, const
     run("ROLLBACK TO SAVEPOINT bc_chunk");
     const auto candidates = select_matches(after, chunk.window, limit);
     take(candidates, chunk, result);
-    result.events.push_back({BatchEvent::Kind::kBatchRefused, chunk.taken, e.sqlstate(), e.what()});
+    result.events.push_back({BatchEvent::Kind::kBatchRefused, chunk.taken, e.code(), e.what()});
     chunk.refused = true;
     for (const auto& candidate : candidates) {
       if (delete_row(tx, candidate, whole_rows, result)) {
@@ -406,16 +406,16 @@ void SqliteBatches::delete_candidates(const SqliteTransaction& tx, const Bound& 
       ++result.deleted;
     }
   } catch (const DatabaseError& e) {
-    if (e.kind() != ErrorKind::kRowLevel) throw;
+    if (e.cause() != ErrorCause::kRowRefused) throw;
     restore(before, result);
     if (!tx.active()) throw;  // run_chunk() sees the transaction gone
     result.events.push_back({BatchEvent::Kind::kBatchRefused,
-                             static_cast<std::int64_t>(candidates.size()), e.sqlstate(), e.what()});
+                             static_cast<std::int64_t>(candidates.size()), e.code(), e.what()});
     run("ROLLBACK TO SAVEPOINT bc_range");
     chunk.refused = true;
     for (const auto& candidate : candidates) {
       if (auto refusal = delete_row(tx, candidate, whole_rows, result)) {
-        throw DatabaseError(ErrorKind::kRowLevel, refusal->sqlstate, refusal->message);
+        throw DatabaseError(ErrorCause::kRowRefused, refusal->sqlstate, refusal->message);
       }
     }
   }

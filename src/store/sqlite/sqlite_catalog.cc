@@ -215,12 +215,11 @@ SqliteCatalog inspect_catalog(SqliteConnection& connection, const TableNames& na
                               const CleanupConfig& config) {
   SqliteCatalog catalog;
   auto& facts = catalog.facts;
-  facts.backend = "sqlite";
+  facts.capabilities = sqlite_capabilities();
   facts.server_version_num = sqlite3_libversion_number();
   facts.server_version = sqlite3_libversion();
   facts.names_case_sensitive = false;
   facts.has_roles = false;
-  facts.time_zones_supported = false;
 
   catalog.pending = resolve(connection, names.pending);
   facts.pending = relation_facts(catalog.pending, names.pending);

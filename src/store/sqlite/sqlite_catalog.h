@@ -10,6 +10,7 @@
 #include "batch_cleanup/config.h"
 #include "config/identifier.h"
 #include "store/facts.h"
+#include "store/sqlite/sqlite_capabilities.h"
 #include "store/sqlite/sqlite_connection.h"
 #include "store/table_names.h"
 

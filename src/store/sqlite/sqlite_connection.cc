@@ -113,21 +113,27 @@ std::string code_name(int code) {
   return "SQLITE_" + std::to_string(code);
 }
 
-ErrorKind classify(int code) {
+ErrorCause cause_of(int code) {
   switch (code & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_INTERRUPT:
+    case SQLITE_BUSY:    // the busy timeout ran out: another connection holds the write lock
+    case SQLITE_LOCKED:  // a table lock of a connection sharing the cache
+      return ErrorCause::kLockTimeout;
+    case SQLITE_INTERRUPT:  // the statement timeout (the progress handler), or a cancel
+      return ErrorCause::kStatementTimeout;
     case SQLITE_PROTOCOL:  // a WAL lock race; SQLite itself says "try again"
-      return ErrorKind::kRetryable;
+      return ErrorCause::kServerBusy;
     case SQLITE_CONSTRAINT:  // FOREIGNKEY, TRIGGER (RAISE(ABORT|FAIL|ROLLBACK, ...)), CHECK, ...
-      return ErrorKind::kRowLevel;
+      return ErrorCause::kRowRefused;
+    case SQLITE_AUTH:  // an authorizer refused the statement
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+      return ErrorCause::kPrivilege;
     default:
       break;
   }
   // A statement aborted because its transaction was rolled back (e.g. by an interrupt).
-  if (code == SQLITE_ABORT_ROLLBACK) return ErrorKind::kRetryable;
-  return ErrorKind::kFatal;
+  if (code == SQLITE_ABORT_ROLLBACK) return ErrorCause::kConflict;
+  return ErrorCause::kOther;
 }
 
 bool equal_nocase(std::string_view a, std::string_view b) {
@@ -188,9 +194,10 @@ void SqliteConnection::open(const std::string& path, bool read_only,
     if (!std::filesystem::exists(path, ec) && !ec) {
       throw ConfigError("SQLite database file '" + path + "' does not exist");
     }
-    throw DatabaseError(
-        classify(code) == ErrorKind::kRetryable ? ErrorKind::kRetryable : ErrorKind::kFatal,
-        code_name(code), "cannot open SQLite database file '" + path + "': " + message);
+    const ErrorCause cause = cause_of(code);
+    throw DatabaseError(kind_of(cause) == ErrorKind::kRetryable ? cause : ErrorCause::kOther,
+                        code_name(code),
+                        "cannot open SQLite database file '" + path + "': " + message);
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, static_cast<int>(std::min<long long>(busy_timeout.count(), INT_MAX)));
@@ -231,7 +238,7 @@ void SqliteConnection::fail(int rc) const {
     default:
       break;
   }
-  throw DatabaseError(classify(rc), code_name(rc), message);
+  throw DatabaseError(cause_of(rc), code_name(rc), message);
 }
 
 void SqliteConnection::rollback_quietly() noexcept {

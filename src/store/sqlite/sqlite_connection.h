@@ -26,9 +26,10 @@ using Clock = std::chrono::steady_clock;
 // "SQLITE_CONSTRAINT_FOREIGNKEY" for an (extended) result code; "SQLITE_<n>" when unknown.
 std::string code_name(int code);
 
-// How the engine reacts: lock waits and interruptions are retried, constraint and trigger
-// refusals isolate the row, everything else (I/O, corruption, read-only, schema) is fatal.
-ErrorKind classify(int code);
+// The cause a result code reports (errors.h): lock waits, interruptions and rolled-back
+// statements are retried, constraint and trigger refusals isolate the row, everything else (I/O,
+// corruption, read-only, schema) is fatal.
+ErrorCause cause_of(int code);
 
 // ASCII case-insensitive equality (SQLite's identifiers).
 bool equal_nocase(std::string_view a, std::string_view b);
@@ -68,7 +69,7 @@ class SqliteConnection {
   // The handle, or a retryable error when there is none (the engine reconnects).
   sqlite3* handle() const {
     if (db_ == nullptr) {
-      throw DatabaseError(ErrorKind::kRetryable, "08006", "not connected to the SQLite database");
+      throw DatabaseError(ErrorCause::kConnectionLost, "", "not connected to the SQLite database");
     }
     return db_;
   }
@@ -205,7 +206,7 @@ class SqliteStatement {
   }
   OwnedValue value(int column) const {
     OwnedValue copy(sqlite3_value_dup(sqlite3_column_value(stmt_, column)));
-    if (!copy) throw DatabaseError(ErrorKind::kFatal, "SQLITE_NOMEM", "out of memory");
+    if (!copy) throw DatabaseError(ErrorCause::kOther, "SQLITE_NOMEM", "out of memory");
     return copy;
   }
 

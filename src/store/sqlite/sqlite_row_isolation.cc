@@ -27,8 +27,8 @@ std::optional<RowError> SqliteBatches::delete_row(const SqliteTransaction& tx,
     }
     run("RELEASE SAVEPOINT bc_row");
   } catch (const DatabaseError& e) {
-    if (e.kind() != ErrorKind::kRowLevel) throw;
-    RowError refusal{candidate.row, e.sqlstate(), e.what()};
+    if (e.cause() != ErrorCause::kRowRefused) throw;
+    RowError refusal{candidate.row, e.code(), e.what()};
     if (!tx.active()) return refusal;
     run("ROLLBACK TO SAVEPOINT bc_row");
     run("RELEASE SAVEPOINT bc_row");
@@ -73,8 +73,8 @@ std::optional<RowError> SqliteBatches::delete_in_own_transaction(std::span<const
     try {
       commit_observed(tx, part.deleted_rows);
     } catch (const DatabaseError& e) {
-      if (e.kind() != ErrorKind::kRowLevel) throw;
-      return RowError{rows.front().row, e.sqlstate(), e.what()};
+      if (e.cause() != ErrorCause::kRowRefused) throw;
+      return RowError{rows.front().row, e.code(), e.what()};
     }
   }
   for (auto& row : part.deleted_rows) result.deleted_rows.push_back(std::move(row));
@@ -85,15 +85,7 @@ std::optional<RowError> SqliteBatches::delete_in_own_transaction(std::span<const
 }
 
 void SqliteBatches::commit_observed(SqliteTransaction& tx, const std::vector<PendingRow>& rows) {
-  CommitObserver* observer = rows.empty() ? nullptr : observer_;
-  if (observer != nullptr) observer->before_commit(rows);
-  try {
-    tx.commit();
-  } catch (...) {
-    if (observer != nullptr) observer->after_commit(false);
-    throw;
-  }
-  if (observer != nullptr) observer->after_commit(true);
+  store::commit_observed(observer_, rows, [&] { tx.commit(); });
 }
 
 }  // namespace batch_cleanup::store::sqlite

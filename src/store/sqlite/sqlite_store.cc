@@ -47,7 +47,7 @@ class SqliteStore final : public RoleStore {
     lock_ = std::make_unique<SqliteInstanceLock>(target_.sqlite_path + ".lock");
   }
 
-  std::string backend_name() const override { return "sqlite"; }
+  std::string backend_name() const override { return kBackendName; }
 
   void connect() override {
     sqlite_archive_->forget_trigger();  // temp objects live and die with the connection
