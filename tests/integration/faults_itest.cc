@@ -201,6 +201,10 @@ TEST_P(FaultTest, AConnectionLostBetweenCyclesIsRetried) {
                        fmt::format("127.0.0.1:{}", http), "--database-url", db_->url()},
                       {});
   ASSERT_TRUE(eventually([&] { return db_->count(kPending) == 0; }, std::chrono::seconds(20)));
+  // Between cycles: the first one has ended (its metrics are published after its history row
+  // and the lease's release), not just committed its last batch.
+  ASSERT_TRUE(eventually([&] { return metric(http, "batch_cleanup_rows_deleted_total") == 20; },
+                         std::chrono::seconds(10)));
   ASSERT_TRUE(eventually(
       [&] {
         return db_->scalar(

@@ -91,6 +91,13 @@ class Kill9Test : public BackendTest {
   }
   void random_kills();
   void expect_every_row_in_exactly_one_place(const std::string& when) {
+    if (db_->scalar(db_->is_postgres() ? "SELECT to_regclass('bc_archive') IS NULL"
+                                       : "SELECT count(*) = 0 FROM sqlite_master WHERE name = "
+                                         "'bc_archive'") == (db_->is_postgres() ? "t" : "1")) {
+      // Killed before its first cycle created the archive table: nothing was deleted yet.
+      EXPECT_EQ(db_->count("core_mstr_one_qlick_pending_users_tbl"), kPendingRows) << when;
+      return;
+    }
     EXPECT_EQ(db_->scalar("SELECT count(*) FROM core_mstr_one_qlick_pending_users_tbl p JOIN "
                           "bc_archive a ON a.pending_user_id = p.pending_user_id"),
               "0")

@@ -128,5 +128,85 @@ TEST(PreflightShapeTest, KeyBatchesWalkTheEmailWhereNoPolicyMatchesRowsWithoutOn
       << notes(decision);
 }
 
+// The preflight decides from the store's capabilities, never from its name: a backend with a
+// clustered primary key and nothing of PostgreSQL's (no physical order, no email ranges, no SKIP
+// LOCKED, an old server) is served by what it has, and refused, in its own name, where it cannot.
+store::PreflightFacts third_backend_facts() {
+  auto facts = bench_like_facts();
+  facts.capabilities = store::Capabilities{};
+  facts.capabilities.backend = "thirdsql";
+  facts.capabilities.product = "ThirdSQL";
+  facts.capabilities.savepoints = true;
+  facts.server_version = "7.1";
+  return facts;
+}
+
+TEST(PreflightCapabilitiesTest, ABackendWithoutPhysicalOrderOrEmailRangesGetsKeyBatches) {
+  const auto decision = decide_preflight(CleanupConfig{}, third_backend_facts());
+  EXPECT_EQ(decision.strategy, "key");
+  EXPECT_EQ(decision.plan.addressing, store::Addressing::kKey);
+  EXPECT_FALSE(decision.plan.keyset_by_email);  // no email keyset capability
+  EXPECT_FALSE(decision.plan.skip_locked);      // no SKIP LOCKED: found by the lock probe
+  // No advice to grant UPDATE for a SKIP LOCKED the backend does not have.
+  for (const auto& warning : decision.warnings) {
+    EXPECT_EQ(warning.find("UPDATE privilege"), std::string::npos) << warning;
+  }
+}
+
+TEST(PreflightCapabilitiesTest, WhatTheBackendCannotDoIsRefusedInItsOwnName) {
+  CleanupConfig physical;
+  physical.batch_strategy = BatchStrategy::kPhysical;
+  try {
+    decide_preflight(physical, third_backend_facts());
+    ADD_FAILURE() << "physical batches were accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("ThirdSQL offers none"), std::string::npos) << e.what();
+  }
+  CleanupConfig email;
+  email.batch_strategy = BatchStrategy::kEmail;
+  try {
+    decide_preflight(email, third_backend_facts());
+    ADD_FAILURE() << "email ranges were accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("ThirdSQL cannot"), std::string::npos) << e.what();
+  }
+  auto old = third_backend_facts();
+  old.capabilities.oldest_supported = "ThirdSQL 8";
+  try {
+    decide_preflight(CleanupConfig{}, old);
+    ADD_FAILURE() << "an unsupported server was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("ThirdSQL 7.1 is not supported: batch_cleanup needs "
+                                         "ThirdSQL 8 or later"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(PreflightCapabilitiesTest, PostgresCapabilitiesFollowTheServerVersion) {
+  const auto v11 = store::postgres::postgres_capabilities(110000);
+  EXPECT_EQ(v11.oldest_supported, "PostgreSQL 12");
+  const auto v15 = store::postgres::postgres_capabilities(150000);
+  EXPECT_TRUE(v15.oldest_supported.empty());
+  EXPECT_EQ(v15.backend, "postgresql");
+  EXPECT_EQ(v15.physical_order, store::PhysicalOrder::kHeapPages);
+  EXPECT_TRUE(v15.skip_locked && v15.transaction_scoped_settings && v15.parallel_slices);
+  // An old server's ctid ranges are refused with what they need.
+  CleanupConfig physical;
+  physical.batch_strategy = BatchStrategy::kPhysical;
+  auto facts = bench_like_facts();
+  facts.server_version = "13.4";
+  facts.physical = store::PhysicalSupport::kServerTooOld;
+  try {
+    decide_preflight(physical, facts);
+    ADD_FAILURE() << "ctid ranges were accepted on PostgreSQL 13";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("needs PostgreSQL 14 or later (Tid Range Scan), but the "
+                                         "server is 13.4"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace batch_cleanup::engine

@@ -9,6 +9,19 @@
 #include "store/sql/table_sql.h"
 
 namespace batch_cleanup::store::postgres {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// A batch never covers more than this many times its target rows: a window that matched more
+// is rolled back and shrunk.
+constexpr double kMaxScanFactor = 4.0;
+
+}  // namespace
 
 const PgBatchStatements& PgBatches::statements(bool whole_rows) {
   if (!statements_ || statements_whole_rows_ != whole_rows) {
@@ -37,6 +50,82 @@ void PgBatches::fall_back_from_fast_path(const DatabaseError& error, const std::
   session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
   session_.exec("RELEASE SAVEPOINT bc_fast");
   session_.exec("SELECT set_config('lock_timeout', $1, true)", {setup_.lock_timeout});
+}
+
+BatchResult PgBatches::run_batch(PgBatchWindow& window, const BatchRequest& request) {
+  const std::int64_t target_rows = std::max<std::int64_t>(1, request.target_rows);
+  const RowDetail detail = request.detail;
+  const bool whole_rows = detail == RowDetail::kWholeRows;
+  auto bound = static_cast<std::int64_t>(kMaxScanFactor * static_cast<double>(target_rows));
+  if (request.max_rows > 0) bound = std::min(bound, request.max_rows);
+  BatchResult result;
+  std::function<void(BatchResult&)> advance;
+  {
+    auto phase_start = Clock::now();
+    PgTransaction tx(session_, PgTransaction::Kind::kTrackedWrite);
+    if (setup_.fence) setup_.fence();
+    window.begin(target_rows, bound, detail);
+    bool fast = false;
+    while (true) {
+      window.locate();
+      result = BatchResult{};
+      sql::Slots slots;
+      const sql::Statement* statement = window.fast(detail, slots);
+      if (statement == nullptr) break;
+      session_.exec("SAVEPOINT bc_fast");
+      try {
+        session_.exec("SELECT set_config('lock_timeout', $1, true)", {lock_probe_wait()});
+        window.read_fast(session_.run(*statement, with_cycle(std::move(slots))), detail, result);
+        if (result.deleted > bound && window.shrink(result.deleted)) {
+          session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
+          session_.exec("RELEASE SAVEPOINT bc_fast");
+          continue;
+        }
+        session_.exec("RELEASE SAVEPOINT bc_fast");
+        fast = true;
+      } catch (const DatabaseError& e) {
+        result = BatchResult{};
+        fall_back_from_fast_path(e, window.describe(), result);
+      }
+      break;
+    }
+    result.timings.delete_ms = ms_since(phase_start);  // the fast DELETE finds and deletes
+    if (!fast) {
+      phase_start = Clock::now();
+      std::vector<LockedRow> locked;
+      const bool shrinkable = window.shrinkable();
+      while (true) {
+        // The careful path is bounded the same way: a lock statement that matched too many
+        // rows is rolled back (releasing its locks) and the window shrunk.
+        if (shrinkable) session_.exec("SAVEPOINT bc_careful");
+        locked.clear();
+        auto events = std::move(result.events);
+        result = BatchResult{};
+        result.events = std::move(events);
+        sql::Slots slots;
+        const sql::Statement& lock = window.lock(slots);
+        window.locked_up_to(read_locked(session_.run(lock, slots), locked, result));
+        if (shrinkable && result.matched > bound && window.shrink(result.matched)) {
+          session_.exec("ROLLBACK TO SAVEPOINT bc_careful");
+          session_.exec("RELEASE SAVEPOINT bc_careful");
+          window.locate();
+          continue;
+        }
+        if (shrinkable) session_.exec("RELEASE SAVEPOINT bc_careful");
+        break;
+      }
+      result.timings.find_ms = ms_since(phase_start);
+      phase_start = Clock::now();
+      if (!locked.empty()) delete_locked(locked, whole_rows, result);
+      result.timings.delete_ms += ms_since(phase_start);
+    }
+    phase_start = Clock::now();
+    advance = window.advance();
+    commit_batch(tx, result, request.track_commit_lsn, advance);
+    result.timings.commit_ms = ms_since(phase_start);
+  }
+  advance(result);
+  return result;
 }
 
 std::string PgBatches::explain(std::int64_t target_rows) {

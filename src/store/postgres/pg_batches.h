@@ -33,6 +33,41 @@ struct PgBatchSetup {
   std::function<void()> fence;
 };
 
+// One batch's rows as its algorithm bounds them (a ctid range, a keyset window, an email range):
+// the boundary provider of the one batch loop (PgBatches::run_batch), which owns the fast path,
+// the halving, the careful path, the observed commit and the advance. Every method but advance()
+// runs inside the batch's transaction.
+class PgBatchWindow {
+ public:
+  virtual ~PgBatchWindow() = default;
+  // A new batch of about `target_rows` matching rows, never more than `bound`.
+  virtual void begin(std::int64_t target_rows, std::int64_t bound, RowDetail detail) = 0;
+  // Reads what the window needs of the database (an email range's end): before the first
+  // attempt, and again after each shrink() once its attempt was rolled back.
+  virtual void locate() {}
+  // The fast path's statement (one DELETE of the window's matching rows, the predicate
+  // evaluated by the DELETE itself) and its slots; nullptr when this window has no fast path
+  // for `detail`.
+  virtual const sql::Statement* fast(RowDetail detail, sql::Slots& slots) = 0;
+  // Reads the fast statement's result: deleted (rows or counts per reason) and matched.
+  virtual void read_fast(const PgResult& rows, RowDetail detail, BatchResult& result) = 0;
+  // The window matched `matched` rows, more than the batch's bound: make it smaller (false when
+  // it cannot be; locate() follows a true).
+  virtual bool shrink(std::int64_t matched) = 0;
+  // Whether the careful path's lock statement can match more than the bound (a range; a window
+  // with a LIMIT cannot): it then runs under a savepoint, rolled back when it did.
+  virtual bool shrinkable() const = 0;
+  // The careful path's statement: the window's free matching rows, locked (SKIP LOCKED).
+  virtual const sql::Statement& lock(sql::Slots& slots) = 0;
+  // The last keyset value the lock statement matched (read_locked()).
+  virtual void locked_up_to(std::optional<std::string> last) { (void)last; }
+  // The window, for the events of the log ("keyset window after x").
+  virtual std::string describe() const = 0;
+  // What moves the pass past this window once its batch committed (and tallies its policies);
+  // kept with a batch whose commit is in doubt, until the database says it committed.
+  virtual std::function<void(BatchResult&)> advance() = 0;
+};
+
 class PgBatches : public BatchStore {
  public:
   PgBatches(PgSession& session, sql::Executor& executor, const PgBatchSetup& setup)
@@ -61,6 +96,14 @@ class PgBatches : public BatchStore {
     sql::Slots slots;
   };
   virtual std::vector<PlanStep> plan_steps(std::int64_t target_rows) = 0;
+
+  // The one batch loop: a transaction that proves the instance lock, then the window's fast
+  // path under a savepoint and a short lock timeout, rolled back and shrunk while it deleted more
+  // than the bound (kMaxScanFactor * the target rows, at most the request's max_rows); when a
+  // row was held or refused, the careful path (lock what is free, shrink while it matched more
+  // than the bound, delete with the predicate re-checked, isolate refused rows by halving); the
+  // observed commit; the advance.
+  BatchResult run_batch(PgBatchWindow& window, const BatchRequest& request);
 
   const PgBatchStatements& statements(bool whole_rows);
   sql::Slots with_cycle(sql::Slots slots) const;

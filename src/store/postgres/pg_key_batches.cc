@@ -13,15 +13,6 @@
 namespace batch_cleanup::store::postgres {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-// An email range never covers more than this many times the target rows.
-constexpr double kMaxScanFactor = 4.0;
-
 class PgKeyBatches final : public PgBatches {
  public:
   PgKeyBatches(PgSession& session, sql::Executor& executor, const PgBatchSetup& setup,
@@ -69,130 +60,18 @@ class PgKeyBatches final : public PgBatches {
     exhausted_ = false;
   }
 
-  // The fast path (counts only): one statement picks the window's matching rows and deletes them,
-  // predicate re-checked, under a short lock timeout. When a row of the window is held locked by
-  // another session or refused, the window is done again the careful way: lock what is free
-  // (SKIP LOCKED), delete it, isolate refused rows.
+  // Key windows: one statement picks the window's matching rows and deletes them, predicate
+  // re-checked, under a short lock timeout (counts only). When a row of the window is held
+  // locked by another session or refused, the window is done again the careful way: lock what
+  // is free (SKIP LOCKED), delete it, isolate refused rows. Email ranges: the next `span` emails
+  // of the pending index (fewer at the end of the pass or slice), span = target / the share of
+  // entries that matched so far, never more than the bound, so that no range can match more. Its
+  // DELETE bounds the users side by the same range; a range holding a held or refused row is
+  // done the careful way. A range that deleted more than the bound anyway (rows inserted into it
+  // since its end was read) is rolled back and halved (PgBatches::run_batch).
   BatchResult run_next_batch(const BatchRequest& request) override {
-    if (setup_.plan.addressing == Addressing::kEmailRanges) return run_email_range(request);
-    const std::int64_t target_rows = std::max<std::int64_t>(1, request.target_rows);
-    const bool whole_rows = request.detail == RowDetail::kWholeRows;
-    const auto& s = statements(whole_rows);
-    const KeysetWindow window{last_key_.has_value(), upto_.has_value()};
-    sql::Slots slots{{"limit", target_rows}};
-    if (last_key_) slots.emplace_back("after", *last_key_);
-    if (upto_) slots.emplace_back("upto", *upto_);
-    BatchResult result;
-    std::optional<std::string> batch_last_key;
-    {
-      auto phase_start = Clock::now();
-      PgTransaction tx(session_, PgTransaction::Kind::kTrackedWrite);
-      if (setup_.fence) setup_.fence();
-      bool fast = false;
-      if (request.detail == RowDetail::kCounts) {
-        session_.exec("SAVEPOINT bc_fast");
-        try {
-          session_.exec("SELECT set_config('lock_timeout', $1, true)", {lock_probe_wait()});
-          const auto rows = session_.run(s.fast_window[window.index()], with_cycle(slots));
-          batch_last_key = read_window_counts(rows, result);
-          session_.exec("RELEASE SAVEPOINT bc_fast");
-          fast = true;
-        } catch (const DatabaseError& e) {
-          result = BatchResult{};
-          fall_back_from_fast_path(e, "keyset window after " + last_key_.value_or("the start"),
-                                   result);
-        }
-        result.timings.delete_ms = ms_since(phase_start);
-      }
-      if (!fast)
-        batch_last_key = run_careful(s.lock_window[window.index()], slots, whole_rows, result);
-      phase_start = Clock::now();
-      commit_batch(tx, result, request.track_commit_lsn,
-                   [this, target_rows, batch_last_key](BatchResult& committed) {
-                     advance(target_rows, batch_last_key, committed);
-                   });
-      result.timings.commit_ms = ms_since(phase_start);
-    }
-    advance(target_rows, batch_last_key, result);
-    return result;
-  }
-
-  // Email ranges: the next `span` emails of the pending index (fewer at the end of the pass or
-  // slice), span = target / the share of entries that matched so far, never more than
-  // kMaxScanFactor * target (nor the request's max_rows), so that no range can match more. Its
-  // DELETE bounds the users side by the same range; a range holding a held or refused row is done
-  // the careful way (lock what is free, delete, isolate). A range that deleted more than the
-  // bound anyway (rows inserted into it since its end was read) is rolled back and halved.
-  BatchResult run_email_range(const BatchRequest& request) {
-    const std::int64_t target_rows = std::max<std::int64_t>(1, request.target_rows);
-    const bool whole_rows = request.detail == RowDetail::kWholeRows;
-    const auto& s = statements(whole_rows);
-    auto bound = static_cast<std::int64_t>(kMaxScanFactor * static_cast<double>(target_rows));
-    if (request.max_rows > 0) bound = std::min(bound, request.max_rows);
-    auto span = static_cast<std::int64_t>(
-        std::clamp(std::ceil(static_cast<double>(target_rows) / density_), 1.0,
-                   static_cast<double>(std::max<std::int64_t>(1, bound))));
-    BatchResult result;
-    std::optional<std::string> range_end;
-    KeysetWindow window;
-    sql::Slots window_slots;
-    {
-      auto phase_start = Clock::now();
-      PgTransaction tx(session_, PgTransaction::Kind::kTrackedWrite);
-      if (setup_.fence) setup_.fence();
-      bool fast = false;
-      while (true) {
-        sql::Slots slots{{"span", span - 1}};
-        if (last_key_) slots.emplace_back("after", *last_key_);
-        if (upto_) slots.emplace_back("upto", *upto_);
-        const auto end_rows = session_.run(
-            s.range_end[KeysetWindow{last_key_.has_value(), upto_.has_value()}.index()], slots);
-        range_end.reset();
-        if (end_rows.rows() > 0) range_end = end_rows.text(0, 0);
-        const auto upper = range_end ? range_end : upto_;
-        window = KeysetWindow{last_key_.has_value(), upper.has_value()};
-        window_slots = {{"limit", span}};
-        if (last_key_) window_slots.emplace_back("after", *last_key_);
-        if (upper) window_slots.emplace_back("upto", *upper);
-        result = BatchResult{};
-        if (request.detail != RowDetail::kCounts) break;
-        session_.exec("SAVEPOINT bc_fast");
-        try {
-          session_.exec("SELECT set_config('lock_timeout', $1, true)", {lock_probe_wait()});
-          const auto deleted =
-              session_.run(s.range_delete[window.index()], with_cycle(window_slots));
-          for (int r = 0; r < deleted.rows(); ++r) {
-            count_reason(deleted.text(r, 0), result.deleted_by_policy, deleted.integer(r, 1));
-            result.deleted += deleted.integer(r, 1);
-          }
-          if (result.deleted > bound && span > 1) {
-            session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
-            session_.exec("RELEASE SAVEPOINT bc_fast");
-            span /= 2;
-            continue;
-          }
-          session_.exec("RELEASE SAVEPOINT bc_fast");
-          result.matched = result.deleted;
-          fast = true;
-        } catch (const DatabaseError& e) {
-          fall_back_from_fast_path(e, "email range after " + last_key_.value_or("the start"),
-                                   result);
-        }
-        break;
-      }
-      result.timings.delete_ms = ms_since(phase_start);
-      // The careful path: the range's matching rows (at most span of them). It ends at
-      // range_end whatever the lock statement saw last.
-      if (!fast) run_careful(s.lock_window[window.index()], window_slots, whole_rows, result);
-      phase_start = Clock::now();
-      commit_batch(tx, result, request.track_commit_lsn,
-                   [this, span, range_end](BatchResult& committed) {
-                     advance_range(span, range_end, committed);
-                   });
-      result.timings.commit_ms = ms_since(phase_start);
-    }
-    advance_range(span, range_end, result);
-    return result;
+    if (setup_.plan.addressing == Addressing::kEmailRanges) return run_batch(email_range_, request);
+    return run_batch(key_window_, request);
   }
 
   // The range is durable: the pass goes on after its end (or is done), the match density adapts.
@@ -262,22 +141,122 @@ class PgKeyBatches final : public PgBatches {
   }
 
  private:
-  // The careful path of a window or range: its free matching rows locked (SKIP LOCKED), then
-  // deleted with the predicate re-checked and refused rows isolated. Keeps the events noted so
-  // far. Returns the last keyset value the lock statement matched.
-  std::optional<std::string> run_careful(const sql::Statement& lock, const sql::Slots& slots,
-                                         bool whole_rows, BatchResult& result) {
-    auto phase_start = Clock::now();
-    std::vector<LockedRow> locked;
-    auto events = std::move(result.events);
-    auto last = read_locked(session_.run(lock, slots), locked, result);
-    result.events = std::move(events);
-    result.timings.find_ms = ms_since(phase_start);
-    phase_start = Clock::now();
-    if (!locked.empty()) delete_locked(locked, whole_rows, result);
-    result.timings.delete_ms += ms_since(phase_start);
-    return last;
-  }
+  // The next target_rows matching rows after the last key (up to the slice's end).
+  class KeyWindow final : public PgBatchWindow {
+   public:
+    explicit KeyWindow(PgKeyBatches& batches) : b_(batches) {}
+
+    void begin(std::int64_t target_rows, std::int64_t bound, RowDetail detail) override {
+      (void)bound;
+      target_rows_ = target_rows;
+      detail_ = detail;
+      window_ = KeysetWindow{b_.last_key_.has_value(), b_.upto_.has_value()};
+      slots_ = {{"limit", target_rows}};
+      if (b_.last_key_) slots_.emplace_back("after", *b_.last_key_);
+      if (b_.upto_) slots_.emplace_back("upto", *b_.upto_);
+      last_.reset();
+    }
+    const sql::Statement* fast(RowDetail detail, sql::Slots& slots) override {
+      if (detail != RowDetail::kCounts) return nullptr;
+      slots = slots_;
+      return &b_.statements(false).fast_window[window_.index()];
+    }
+    void read_fast(const PgResult& rows, RowDetail, BatchResult& result) override {
+      last_ = b_.read_window_counts(rows, result);
+    }
+    bool shrink(std::int64_t) override { return false; }  // the LIMIT bounds it
+    bool shrinkable() const override { return false; }
+    const sql::Statement& lock(sql::Slots& slots) override {
+      slots = slots_;
+      return b_.statements(detail_ == RowDetail::kWholeRows).lock_window[window_.index()];
+    }
+    void locked_up_to(std::optional<std::string> last) override { last_ = std::move(last); }
+    std::string describe() const override {
+      return "keyset window after " + b_.last_key_.value_or("the start");
+    }
+    std::function<void(BatchResult&)> advance() override {
+      return [this, target_rows = target_rows_, last = last_](BatchResult& committed) {
+        b_.advance(target_rows, last, committed);
+      };
+    }
+
+   private:
+    PgKeyBatches& b_;
+    std::int64_t target_rows_ = 1;
+    RowDetail detail_ = RowDetail::kCounts;
+    KeysetWindow window_;
+    sql::Slots slots_;
+    std::optional<std::string> last_;  // the window's last keyset value
+  };
+
+  // The next `span` emails of the pending email's unique index after the last one.
+  class EmailRange final : public PgBatchWindow {
+   public:
+    explicit EmailRange(PgKeyBatches& batches) : b_(batches) {}
+
+    void begin(std::int64_t target_rows, std::int64_t bound, RowDetail detail) override {
+      detail_ = detail;
+      span_ = static_cast<std::int64_t>(
+          std::clamp(std::ceil(static_cast<double>(target_rows) / b_.density_), 1.0,
+                     static_cast<double>(std::max<std::int64_t>(1, bound))));
+    }
+    // The range's end: the email span entries on (none at the end of the pass or slice).
+    void locate() override {
+      const auto& s = b_.statements(detail_ == RowDetail::kWholeRows);
+      sql::Slots slots{{"span", span_ - 1}};
+      if (b_.last_key_) slots.emplace_back("after", *b_.last_key_);
+      if (b_.upto_) slots.emplace_back("upto", *b_.upto_);
+      const auto end_rows = b_.session_.run(
+          s.range_end[KeysetWindow{b_.last_key_.has_value(), b_.upto_.has_value()}.index()], slots);
+      end_.reset();
+      if (end_rows.rows() > 0) end_ = end_rows.text(0, 0);
+      const auto upper = end_ ? end_ : b_.upto_;
+      window_ = KeysetWindow{b_.last_key_.has_value(), upper.has_value()};
+      slots_ = {{"limit", span_}};
+      if (b_.last_key_) slots_.emplace_back("after", *b_.last_key_);
+      if (upper) slots_.emplace_back("upto", *upper);
+    }
+    const sql::Statement* fast(RowDetail detail, sql::Slots& slots) override {
+      if (detail != RowDetail::kCounts) return nullptr;
+      slots = slots_;
+      return &b_.statements(false).range_delete[window_.index()];
+    }
+    void read_fast(const PgResult& deleted, RowDetail, BatchResult& result) override {
+      for (int r = 0; r < deleted.rows(); ++r) {
+        count_reason(deleted.text(r, 0), result.deleted_by_policy, deleted.integer(r, 1));
+        result.deleted += deleted.integer(r, 1);
+      }
+      result.matched = result.deleted;
+    }
+    bool shrink(std::int64_t) override {
+      if (span_ <= 1) return false;
+      span_ /= 2;
+      return true;
+    }
+    // The careful path's lock statement takes at most span rows: it ends at the range's end
+    // whatever it saw last.
+    bool shrinkable() const override { return false; }
+    const sql::Statement& lock(sql::Slots& slots) override {
+      slots = slots_;
+      return b_.statements(detail_ == RowDetail::kWholeRows).lock_window[window_.index()];
+    }
+    std::string describe() const override {
+      return "email range after " + b_.last_key_.value_or("the start");
+    }
+    std::function<void(BatchResult&)> advance() override {
+      return [this, span = span_, end = end_](BatchResult& committed) {
+        b_.advance_range(span, end, committed);
+      };
+    }
+
+   private:
+    PgKeyBatches& b_;
+    RowDetail detail_ = RowDetail::kCounts;
+    std::int64_t span_ = 1;
+    std::optional<std::string> end_;  // the range's last email; none: to the end
+    KeysetWindow window_;
+    sql::Slots slots_;
+  };
 
   // Reads a fast window's result: the summary row (NULL, the window's last keyset value, its
   // matched count), then deleted rows per reason. Returns the last keyset value.
@@ -315,6 +294,8 @@ class PgKeyBatches final : public PgBatches {
   bool exhausted_ = false;
   // Email ranges: the share of index entries that matched, adapted range by range.
   double density_ = 1.0;
+  KeyWindow key_window_{*this};
+  EmailRange email_range_{*this};
 };
 
 }  // namespace

@@ -12,12 +12,6 @@
 namespace batch_cleanup::store::postgres {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
 constexpr double kMaxPagesPerBatch = 1 << 20;
 // A physical batch never covers more than this many times the target rows.
 constexpr double kMaxScanFactor = 4.0;
@@ -33,7 +27,13 @@ std::string tid_text(long long block, long long offset = 0) {
 }
 std::string tid_text(const TidPos& pos) { return tid_text(pos.block, pos.offset); }
 
-class PgPhysicalBatches final : public PgBatches {
+// The fast path: a single DELETE of the range's matching rows, the predicate evaluated by the
+// DELETE itself, under a short lock timeout. When a row of the range is held locked by another
+// session (lock_not_available) or a row is refused, the range is done again the careful way:
+// lock what is free (SKIP LOCKED), delete it, and isolate refused rows. A range that held more
+// than the bound is rolled back (to its savepoint) and halved until it does not: no batch commits
+// more (PgBatches::run_batch).
+class PgPhysicalBatches final : public PgBatches, private PgBatchWindow {
  public:
   PgPhysicalBatches(PgSession& session, sql::Executor& executor, const PgBatchSetup& setup,
                     std::string pending_oid)
@@ -72,9 +72,7 @@ class PgPhysicalBatches final : public PgBatches {
   }
 
   BatchResult run_next_batch(const BatchRequest& request) override {
-    BatchResult result = run_range(std::max<std::int64_t>(1, request.target_rows), request);
-    tally_policies(result, setup_.single_reason);
-    return result;
+    return run_batch(*this, request);
   }
 
   std::vector<PlanStep> plan_steps(std::int64_t target_rows) override {
@@ -94,6 +92,72 @@ class PgPhysicalBatches final : public PgBatches {
   }
 
  private:
+  // ---- The batch's window: the range from the cursor to end_.
+
+  void begin(std::int64_t target_rows, std::int64_t bound, RowDetail detail) override {
+    (void)bound;
+    detail_ = detail;
+    end_ = range_end(target_rows);
+  }
+
+  const sql::Statement* fast(RowDetail detail, sql::Slots& slots) override {
+    const auto& s = statements(detail == RowDetail::kWholeRows);
+    slots = {{"lo", tid_text(next_block_, next_offset_)}, {"hi", tid_text(end_)}};
+    // Rows come back only when asked for. Otherwise, with several policies or the archive table
+    // (whose INSERT rides on the same statement), the statement returns a count per reason;
+    // with neither, just its row count.
+    if (detail != RowDetail::kCounts) return &s.fast_delete_returning;
+    return counting() ? &s.fast_delete_counting : &s.fast_delete;
+  }
+
+  bool counting() const { return !setup_.tables.archive.empty() || setup_.single_reason.empty(); }
+
+  void read_fast(const PgResult& deleted, RowDetail detail, BatchResult& result) override {
+    const bool want_rows = detail != RowDetail::kCounts;
+    if (!want_rows && counting()) {
+      for (int r = 0; r < deleted.rows(); ++r) {
+        count_reason(deleted.text(r, 0), result.deleted_by_policy, deleted.integer(r, 1));
+        result.deleted += deleted.integer(r, 1);
+      }
+    } else {
+      for (int r = 0; r < deleted.rows(); ++r) {
+        result.deleted_rows.push_back(
+            {deleted.text(r, 0), deleted.optional_text(r, 1).value_or("")});
+        result.deleted_rows.back().reason = deleted.text(r, 2);
+        if (detail == RowDetail::kWholeRows)
+          result.deleted_rows.back().row_json = deleted.text(r, 3);
+      }
+      result.deleted = want_rows ? deleted.rows() : deleted.affected();
+    }
+    result.matched = result.deleted;
+  }
+
+  bool shrink(std::int64_t matched) override {
+    TidPos smaller = end_;
+    if (!halve(smaller)) return false;
+    learn_density(end_, matched);
+    end_ = smaller;
+    return true;
+  }
+
+  bool shrinkable() const override { return true; }
+
+  const sql::Statement& lock(sql::Slots& slots) override {
+    slots = {{"lo", tid_text(next_block_, next_offset_)}, {"hi", tid_text(end_)}};
+    return statements(detail_ == RowDetail::kWholeRows).lock_range;
+  }
+
+  std::string describe() const override {
+    return tid_text(next_block_, next_offset_) + " to " + tid_text(end_);
+  }
+
+  std::function<void(BatchResult&)> advance() override {
+    return [this, end = end_](BatchResult& committed) {
+      move_past(end, committed);
+      tally_policies(committed, setup_.single_reason);
+    };
+  }
+
   long long relation_pages() {
     return session_
         .exec("SELECT pg_relation_size($1::oid) / current_setting('block_size')::bigint",
@@ -155,7 +219,7 @@ class PgPhysicalBatches final : public PgBatches {
   }
 
   // Half of the range from the cursor to `end`; false when it is a single line pointer.
-  bool shrink(TidPos& end) const {
+  bool halve(TidPos& end) const {
     const long long from = linear({next_block_, next_offset_});
     const long long to = linear(end);
     if (to - from <= 1) return false;
@@ -178,115 +242,8 @@ class PgPhysicalBatches final : public PgBatches {
     density_ = std::max(density_, static_cast<double>(rows) / pages);
   }
 
-  // The fast path: a single DELETE of the range's matching rows, the predicate evaluated by the
-  // DELETE itself, under a short lock timeout. When a row of the range is held locked by another
-  // session (lock_not_available) or a row is refused, the range is done again the careful way:
-  // lock what is free (SKIP LOCKED), delete it, and isolate refused rows. A range that held more
-  // than kMaxScanFactor * target_rows matching rows is rolled back (to its savepoint) and halved
-  // until it does not: no batch commits more.
-  BatchResult run_range(std::int64_t target_rows, const BatchRequest& request) {
-    const RowDetail detail = request.detail;
-    const bool whole_rows = detail == RowDetail::kWholeRows;
-    const auto& s = statements(whole_rows);
-    auto bound = static_cast<std::int64_t>(kMaxScanFactor * static_cast<double>(target_rows));
-    if (request.max_rows > 0) bound = std::min(bound, request.max_rows);
-    TidPos end = range_end(target_rows);
-    BatchResult result;
-    {
-      auto phase_start = Clock::now();
-      PgTransaction tx(session_, PgTransaction::Kind::kTrackedWrite);
-      if (setup_.fence) setup_.fence();
-      bool fast = false;
-      while (true) {
-        result = BatchResult{};
-        const sql::Slots range{{"lo", tid_text(next_block_, next_offset_)}, {"hi", tid_text(end)}};
-        session_.exec("SAVEPOINT bc_fast");
-        try {
-          session_.exec("SELECT set_config('lock_timeout', $1, true)", {lock_probe_wait()});
-          // Rows come back only when asked for. Otherwise, with several policies or the archive
-          // table (whose INSERT rides on the same statement), the statement returns a count per
-          // reason; with neither, just its row count.
-          const bool want_rows = detail != RowDetail::kCounts;
-          const bool counting =
-              !want_rows && (!setup_.tables.archive.empty() || setup_.single_reason.empty());
-          const auto deleted = want_rows  ? session_.run(s.fast_delete_returning, with_cycle(range))
-                               : counting ? session_.run(s.fast_delete_counting, with_cycle(range))
-                                          : session_.run(s.fast_delete, range);
-          if (counting) {
-            for (int r = 0; r < deleted.rows(); ++r) {
-              count_reason(deleted.text(r, 0), result.deleted_by_policy, deleted.integer(r, 1));
-              result.deleted += deleted.integer(r, 1);
-            }
-          } else {
-            for (int r = 0; r < deleted.rows(); ++r) {
-              result.deleted_rows.push_back(
-                  {deleted.text(r, 0), deleted.optional_text(r, 1).value_or("")});
-              result.deleted_rows.back().reason = deleted.text(r, 2);
-              if (whole_rows) result.deleted_rows.back().row_json = deleted.text(r, 3);
-            }
-            result.deleted = want_rows ? deleted.rows() : deleted.affected();
-          }
-          TidPos smaller = end;
-          if (result.deleted > bound && shrink(smaller)) {
-            learn_density(end, result.deleted);
-            session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
-            session_.exec("RELEASE SAVEPOINT bc_fast");
-            end = smaller;
-            continue;
-          }
-          session_.exec("RELEASE SAVEPOINT bc_fast");
-          result.matched = result.deleted;
-          fast = true;
-        } catch (const DatabaseError& e) {
-          fall_back_from_fast_path(e, tid_text(next_block_, next_offset_) + " to " + tid_text(end),
-                                   result);
-        }
-        break;
-      }
-      result.timings.delete_ms = ms_since(phase_start);  // the range DELETE finds and deletes
-      if (!fast) {
-        phase_start = Clock::now();
-        std::vector<LockedRow> locked;
-        while (true) {
-          // The careful path is bounded the same way: a lock statement that matched too many
-          // rows is rolled back (releasing its locks) and the range halved.
-          const sql::Slots range{{"lo", tid_text(next_block_, next_offset_)},
-                                 {"hi", tid_text(end)}};
-          session_.exec("SAVEPOINT bc_careful");
-          locked.clear();
-          auto events = std::move(result.events);
-          result = BatchResult{};
-          result.events = std::move(events);
-          read_locked(session_.run(s.lock_range, range), locked, result);
-          TidPos smaller = end;
-          if (result.matched > bound && shrink(smaller)) {
-            learn_density(end, result.matched);
-            end = smaller;
-            session_.exec("ROLLBACK TO SAVEPOINT bc_careful");
-            session_.exec("RELEASE SAVEPOINT bc_careful");
-            continue;
-          }
-          session_.exec("RELEASE SAVEPOINT bc_careful");
-          break;
-        }
-        result.timings.find_ms = ms_since(phase_start);
-        phase_start = Clock::now();
-        if (!locked.empty()) delete_locked(locked, whole_rows, result);
-        result.timings.delete_ms += ms_since(phase_start);
-      }
-      phase_start = Clock::now();
-      commit_batch(tx, result, request.track_commit_lsn, [this, end](BatchResult& committed) {
-        advance(end, committed);
-        tally_policies(committed, setup_.single_reason);
-      });
-      result.timings.commit_ms = ms_since(phase_start);
-    }
-    advance(end, result);
-    return result;
-  }
-
   // The batch is durable: move the cursor past its range and adapt the density.
-  void advance(const TidPos& end, BatchResult& result) {
+  void move_past(const TidPos& end, BatchResult& result) {
     const double scanned = pages_to(end);
     const double observed = static_cast<double>(result.matched) / scanned;
     density_ = result.matched > 0 ? std::max(1e-4, 0.3 * density_ + 0.7 * observed)
@@ -306,6 +263,9 @@ class PgPhysicalBatches final : public PgBatches {
   }
 
   std::string pending_oid_;
+  // The batch in flight.
+  RowDetail detail_ = RowDetail::kCounts;
+  TidPos end_;
   // Pass state; advanced only after a batch commits.
   long long first_block_ = 0;  // where the pass (or its slice) starts
   bool fixed_end_ = false;     // a slice that ends at end_block_, whatever is appended
