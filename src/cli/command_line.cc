@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
-#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -280,12 +279,8 @@ void resolve_database_url(CleanupConfig& config) {
 void take_turns_on_shared_sqlite_files(std::vector<CleanupConfig>& configs) {
   std::map<std::string, std::vector<CleanupConfig*>> by_file;
   for (auto& c : configs) {
-    const auto target = config::parse_database_url(c.database_url);
-    if (target.backend == config::Backend::kSqlite) {
-      std::error_code error;
-      auto path = std::filesystem::weakly_canonical(target.sqlite_path, error);
-      by_file[error ? target.sqlite_path : path.string()].push_back(&c);
-    }
+    const auto file = store::lock_file_of(config::parse_database_url(c.database_url));
+    if (file) by_file[*file].push_back(&c);
   }
   for (auto& [file, jobs] : by_file) {
     if (jobs.size() < 2) continue;

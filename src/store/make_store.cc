@@ -1,5 +1,7 @@
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include "batch_cleanup/errors.h"
 #include "config/database_url.h"
 #include "store/postgres/pg_capabilities.h"
@@ -22,6 +24,13 @@ std::unique_ptr<Store> make_store(const CleanupConfig& config) {
     return sqlite::make_sqlite_store(config, target);
   }
   return postgres::make_postgres_store(config, target);
+}
+
+std::optional<std::string> lock_file_of(const config::DatabaseTarget& target) {
+  if (target.backend != config::Backend::kSqlite) return std::nullopt;
+  std::error_code error;
+  const auto path = std::filesystem::weakly_canonical(target.sqlite_path, error);
+  return error ? target.sqlite_path : path.string();
 }
 
 std::string backend_name(const config::DatabaseTarget& target) {

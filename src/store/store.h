@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "batch_cleanup/config.h"
@@ -56,5 +57,10 @@ std::unique_ptr<Store> make_store(const CleanupConfig& config);
 
 // The label of the backend `target` names, as its store's backend_name() gives it.
 std::string backend_name(const config::DatabaseTarget& target);
+
+// The file whose lock keeps one instance active, where the backend's instance lock is a lock
+// file (LockMechanism::kLockFile: one per database file, whatever the tables); none where the
+// lock is per target on a server.
+std::optional<std::string> lock_file_of(const config::DatabaseTarget& target);
 
 }  // namespace batch_cleanup::store
