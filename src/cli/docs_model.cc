@@ -1,6 +1,6 @@
 #include "cli/docs_model.h"
 
-#include "config/config_file.h"
+#include "config/option_set.h"
 
 namespace batch_cleanup::cli {
 namespace {

@@ -30,7 +30,7 @@ struct CliSettings {
   bool statistics = false;
   // The live progress bar on stderr: "auto" (when stderr is a terminal), "always", "never".
   std::string progress_bar = "auto";
-  // The TOML configuration file (config/config_file.h); empty: none.
+  // The TOML configuration file (config/config_file.h, config/resolve_config.h); empty: none.
   std::string config_file;
 };
 
