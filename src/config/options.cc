@@ -12,6 +12,36 @@
 #include "config/identifier.h"
 
 namespace batch_cleanup::config {
+namespace {
+
+struct Choices {
+  std::string_view option;
+  std::vector<std::string> values;
+};
+
+const std::vector<Choices>& choice_table() {
+  static const std::vector<Choices> table = {
+      {"output", {"text", "json"}},
+      {"log-format", {"text", "json"}},
+      {"progress-bar", {"auto", "always", "never"}},
+      {"normalize-email", {"none", "lower", "lower-trim"}},
+      {"batch-strategy", {"auto", "physical", "key", "email"}},
+  };
+  return table;
+}
+
+// CLI11's membership check for `option`, from its declared choices.
+CLI::IsMember one_of(std::string_view option) { return CLI::IsMember(option_choices(option)); }
+
+}  // namespace
+
+const std::vector<std::string>& option_choices(std::string_view long_name) {
+  static const std::vector<std::string> any;
+  for (const auto& entry : choice_table()) {
+    if (entry.option == long_name) return entry.values;
+  }
+  return any;
+}
 
 void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, CliSettings* cli) {
   if (cli != nullptr) {
@@ -21,7 +51,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
     once->excludes(daemon);
     app.add_option("--output", cli->output,
                    "Report format on stdout: text or json (one object per cycle)")
-        ->check(CLI::IsMember({"text", "json"}))
+        ->check(one_of("output"))
         ->envname("BATCH_CLEANUP_OUTPUT")
         ->capture_default_str();
     app.add_option("--log-level", cli->log_level, "trace, debug, info, warning or error")
@@ -32,7 +62,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
     app.add_option("--log-format", cli->log_format,
                    "Log line format: text, or json (one object per line: ts, level, msg, "
                    "cycle_id, counts)")
-        ->check(CLI::IsMember({"text", "json"}))
+        ->check(one_of("log-format"))
         ->envname("BATCH_CLEANUP_LOG_FORMAT")
         ->capture_default_str();
     app.add_option("--http-listen", cli->http_listen,
@@ -62,7 +92,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
         ->envname("BATCH_CLEANUP_STATISTICS");
     app.add_option("--progress-bar", cli->progress_bar,
                    "Live progress bar on stderr: auto (when stderr is a terminal), always, never")
-        ->check(CLI::IsMember({"auto", "always", "never"}))
+        ->check(one_of("progress-bar"))
         ->envname("BATCH_CLEANUP_PROGRESS_BAR")
         ->capture_default_str();
     app.add_option("--config", cli->config_file,
@@ -102,7 +132,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
                  "Compare emails as they are (none), lowercased (lower) or lowercased and trimmed "
                  "(lower-trim); the same expression on both tables")
       ->envname("BATCH_CLEANUP_NORMALIZE_EMAIL")
-      ->check(CLI::IsMember({"none", "lower", "lower-trim"}))
+      ->check(one_of("normalize-email"))
       ->capture_default_str();
   app.add_option("--phone-column", config.phone_column,
                  "Phone column, in both tables (for --match phone)")
@@ -157,7 +187,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
          "index where it can, else --pending-key) or email (PostgreSQL: ranges of the email "
          "order, joined with the same range of users)")
       ->envname("BATCH_CLEANUP_BATCH_STRATEGY")
-      ->check(CLI::IsMember({"auto", "physical", "key", "email"}))
+      ->check(one_of("batch-strategy"))
       ->capture_default_str();
   app.add_option("--workers", config.workers,
                  "PostgreSQL: run batches on this many connections at once, each over its own "
