@@ -10,6 +10,7 @@
 #include "config/database_url.h"
 #include "config/duration.h"
 #include "config/identifier.h"
+#include "config/option_ranges.h"
 
 namespace batch_cleanup::config {
 namespace {
@@ -29,6 +30,10 @@ const std::vector<Choices>& choice_table() {
   };
   return table;
 }
+
+// CLI11's range checks, from the declared ranges (config/option_ranges.h).
+CLI::Range range(const IntRange& r) { return CLI::Range(r.lo, r.hi); }
+CLI::Range range(const RealRange& r) { return CLI::Range(r.lo, r.hi); }
 
 // CLI11's membership check for `option`, from its declared choices.
 CLI::IsMember one_of(std::string_view option) { return CLI::IsMember(option_choices(option)); }
@@ -84,7 +89,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
                    "/readyz and /healthz answer 503 after this many consecutive failed cycles "
                    "(1..1000)")
         ->envname("BATCH_CLEANUP_UNHEALTHY_AFTER")
-        ->check(CLI::Range(std::int64_t{1}, std::int64_t{1000}))
+        ->check(range(kUnhealthyAfterRange))
         ->capture_default_str();
     app.add_flag("--statistics", cli->statistics,
                  "Print a per-phase timing table (find, delete, commit, archive, wait) after "
@@ -179,7 +184,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
   app.add_option("--batch-size", config.batch_size,
                  "Matching rows per batch transaction (1..1000000)")
       ->envname("BATCH_CLEANUP_BATCH_SIZE")
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1'000'000}))
+      ->check(range(kBatchSizeRange))
       ->capture_default_str();
   app.add_option(
          "--batch-strategy", texts.batch_strategy,
@@ -193,7 +198,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
                  "PostgreSQL: run batches on this many connections at once, each over its own "
                  "part of the table (1..64); SQLite accepts only 1")
       ->envname("BATCH_CLEANUP_WORKERS")
-      ->check(CLI::Range(1, 64))
+      ->check(range(kWorkersRange))
       ->capture_default_str();
   app.add_option(
          "--batch-time", texts.batch_time,
@@ -206,7 +211,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
   app.add_option("--max-rate", config.max_rate,
                  "At most this many deleted rows per second; 0 = no limit")
       ->envname("BATCH_CLEANUP_MAX_RATE")
-      ->check(CLI::Range(0.0, 1e9))
+      ->check(range(kMaxRateRange))
       ->capture_default_str();
   app.add_option("--lock-timeout", texts.lock_timeout,
                  "Longest wait for a lock (PostgreSQL lock_timeout; SQLite busy timeout); bare "
@@ -223,7 +228,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
                  "default, 2 MiB): a batch's index pages are then written once per commit, at "
                  "the cost of this much memory; the database file is not changed")
       ->envname("BATCH_CLEANUP_SQLITE_CACHE_MB")
-      ->check(CLI::Range(std::int64_t{0}, std::int64_t{4096}))
+      ->check(range(kSqliteCacheMbRange))
       ->capture_default_str();
   app.add_option("--connect-timeout", texts.connect_timeout,
                  "Per connection attempt; bare number = s")
@@ -233,11 +238,11 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
          "--retries", config.retries,
          "Retries of a connection or transient batch failure, with exponential backoff (0..20)")
       ->envname("BATCH_CLEANUP_RETRIES")
-      ->check(CLI::Range(0, 20))
+      ->check(range(kRetriesRange))
       ->capture_default_str();
   app.add_option("--sample-size", config.sample_size, "Candidate rows a dry run lists (0..1000)")
       ->envname("BATCH_CLEANUP_SAMPLE_SIZE")
-      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1000}))
+      ->check(range(kSampleSizeRange))
       ->capture_default_str();
   app.add_option("--progress-interval", texts.progress_interval,
                  "Progress log line period in long cycles")
@@ -288,7 +293,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
                  "PostgreSQL: pause between batches while a streaming standby is more than this "
                  "many bytes of WAL behind the cycle's last commit; 0 = no limit")
       ->envname("BATCH_CLEANUP_MAX_REPLICATION_LAG_BYTES")
-      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 50))
+      ->check(range(kMaxReplicationLagBytesRange))
       ->capture_default_str();
   app.add_option("--archive-file", config.archive_file,
                  "Append every deleted row as a JSON line to this file, fsynced before its batch "

@@ -11,6 +11,7 @@
 #include "batch_cleanup/errors.h"
 #include "config/database_url.h"
 #include "config/identifier.h"
+#include "config/option_ranges.h"
 
 namespace batch_cleanup {
 namespace {
@@ -22,11 +23,11 @@ std::string store_text(const std::string& value) {
   return value.substr(first, value.find_last_not_of(" \t\r\n") - first + 1);
 }
 
-// Refuses `value` outside lo..hi: "invalid --FLAG VALUE: use LO..HI<tail>".
-template <typename T>
-void check_range(T value, T lo, T hi, const char* flag, const char* tail = "") {
-  if (value < lo || value > hi) {
-    throw ConfigError(fmt::format("invalid {} {}: use {}..{}{}", flag, value, lo, hi, tail));
+// Refuses `value` outside the option's range: "invalid --FLAG VALUE: use LO..HI<tail>".
+void check_range(std::int64_t value, const config::IntRange& range, const char* tail = "") {
+  if (value < range.lo || value > range.hi) {
+    throw ConfigError(
+        fmt::format("invalid {} {}: use {}..{}{}", range.flag, value, range.lo, range.hi, tail));
   }
 }
 
@@ -44,18 +45,18 @@ void check_optional_age(std::chrono::milliseconds age, const char* flag) {
 // The ranges and enumerations the command line's parser checks (CLI::Range, CLI::IsMember in
 // options.cc) and the conversions of finish_options(), for a configuration built in C++.
 void check_option_ranges(const CleanupConfig& config) {
-  check_range<std::int64_t>(config.batch_size, 1, 1'000'000, "--batch-size");
-  check_range(config.workers, 1, 64, "--workers", ". HINT: SQLite accepts only 1");
-  check_range(config.retries, 0, 20, "--retries");
-  check_range<std::int64_t>(config.sample_size, 0, 1000, "--sample-size");
-  check_range<std::int64_t>(config.sqlite_cache_mb, 0, 4096, "--sqlite-cache-mb",
-                            " (MiB; 0 = SQLite's default)");
-  check_range<std::int64_t>(config.max_replication_lag_bytes, 0, std::int64_t{1} << 50,
-                            "--max-replication-lag-bytes", " (0 = no limit)");
-  if (!(config.max_rate >= 0 && config.max_rate <= 1e9)) {  // also refuses NaN
+  check_range(config.batch_size, config::kBatchSizeRange);
+  check_range(config.workers, config::kWorkersRange, ". HINT: SQLite accepts only 1");
+  check_range(config.retries, config::kRetriesRange);
+  check_range(config.sample_size, config::kSampleSizeRange);
+  check_range(config.sqlite_cache_mb, config::kSqliteCacheMbRange, " (MiB; 0 = SQLite's default)");
+  check_range(config.max_replication_lag_bytes, config::kMaxReplicationLagBytesRange,
+              " (0 = no limit)");
+  const auto& rate = config::kMaxRateRange;
+  if (!(config.max_rate >= rate.lo && config.max_rate <= rate.hi)) {  // also refuses NaN
     throw ConfigError(
-        fmt::format("invalid --max-rate {}: use 0..1000000000 rows per second (0 = no limit)",
-                    config.max_rate));
+        fmt::format("invalid {} {}: use {:.0f}..{:.0f} rows per second (0 = no limit)", rate.flag,
+                    config.max_rate, rate.lo, rate.hi));
   }
   switch (config.normalize_email) {
     case EmailNormalization::kNone:
