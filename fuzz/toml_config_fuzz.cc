@@ -9,6 +9,7 @@
 
 #include "batch_cleanup/errors.h"
 #include "config/config_file.h"
+#include "config/resolve_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

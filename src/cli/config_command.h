@@ -6,7 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
-#include "config/config_file.h"
+#include "config/resolve_config.h"
 
 namespace batch_cleanup::cli {
 

@@ -1,28 +1,10 @@
 #include "cli/docs_model.h"
 
-#include "config/config_file.h"
+#include "config/option_set.h"
+#include "config/options.h"
 
 namespace batch_cleanup::cli {
 namespace {
-
-// CLI11 keeps the set of a CLI::IsMember check only inside its validator, whose description
-// --help prints after the type: "TEXT:{text,json}". That description is the one place the set
-// can be read from without declaring it a second time.
-std::vector<std::string> choices_of(const std::string& value_type) {
-  const auto open = value_type.find(":{");
-  if (open == std::string::npos || value_type.back() != '}') return {};
-  const auto set = value_type.substr(open + 2, value_type.size() - open - 3);
-  if (set.find_first_of("{}:") != std::string::npos) return {};
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (true) {
-    const auto comma = set.find(',', start);
-    out.push_back(set.substr(start, comma == std::string::npos ? comma : comma - start));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
 
 std::vector<std::string> names_of(const CLI::Option& option) {
   std::vector<std::string> names;
@@ -31,7 +13,9 @@ std::vector<std::string> names_of(const CLI::Option& option) {
   return names;
 }
 
-OptionDoc describe_option(const CLI::Option& option) {
+// `main`: an option of the main command, declared by declare_options(), whose choices come from
+// its declaration (config::option_choices).
+OptionDoc describe_option(const CLI::Option& option, bool main) {
   OptionDoc doc;
   doc.names = names_of(option);
   doc.long_name = option.get_lnames().empty() ? "" : option.get_lnames().front();
@@ -40,7 +24,7 @@ OptionDoc describe_option(const CLI::Option& option) {
   doc.description = option.get_description();
   doc.env = option.get_envname();
   doc.default_value = option.get_default_str();
-  doc.choices = choices_of(doc.value_type);
+  if (main && doc.takes_value) doc.choices = config::option_choices(doc.long_name);
   const auto policy = option.get_multi_option_policy();
   doc.repeatable = doc.takes_value && (option.get_items_expected_max() > 1 ||
                                        policy == CLI::MultiOptionPolicy::TakeAll ||
@@ -57,11 +41,11 @@ OptionDoc describe_option(const CLI::Option& option) {
   return doc;
 }
 
-std::vector<OptionDoc> describe_options(const CLI::App& app) {
+std::vector<OptionDoc> describe_options(const CLI::App& app, bool main) {
   std::vector<OptionDoc> out;
   for (const auto* option : app.get_options()) {
     if (option->get_group().empty() || option->get_positional()) continue;
-    out.push_back(describe_option(*option));
+    out.push_back(describe_option(*option, main));
   }
   return out;
 }
@@ -72,11 +56,12 @@ ProgramDoc describe_program(const CLI::App& app) {
   ProgramDoc doc;
   doc.name = app.get_name();
   doc.description = app.get_description();
-  doc.options = describe_options(app);
+  doc.options = describe_options(app, true);
   for (const auto* command :
        app.get_subcommands([](const CLI::App* sub) { return !sub->get_group().empty(); })) {
     doc.commands.push_back(CommandDoc{command->get_name(), command->get_description(),
-                                      describe_options(*command), command->get_fallthrough()});
+                                      describe_options(*command, false),
+                                      command->get_fallthrough()});
   }
   return doc;
 }

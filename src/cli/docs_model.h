@@ -18,7 +18,8 @@ struct OptionDoc {
   std::string description;
   std::string env;            // its environment variable; empty: none
   std::string default_value;  // empty: none shown by --help
-  // The accepted values when CLI11 checks membership of a set; empty otherwise.
+  // The accepted values of an option that takes one of a set, as declared
+  // (config::option_choices); empty otherwise.
   std::vector<std::string> choices;
   bool repeatable = false;            // may be given several times
   char delimiter = '\0';              // values may also be separated by this; '\0': no

@@ -10,8 +10,43 @@
 #include "config/database_url.h"
 #include "config/duration.h"
 #include "config/identifier.h"
+#include "config/option_ranges.h"
 
 namespace batch_cleanup::config {
+namespace {
+
+struct Choices {
+  std::string_view option;
+  std::vector<std::string> values;
+};
+
+const std::vector<Choices>& choice_table() {
+  static const std::vector<Choices> table = {
+      {"output", {"text", "json"}},
+      {"log-format", {"text", "json"}},
+      {"progress-bar", {"auto", "always", "never"}},
+      {"normalize-email", {"none", "lower", "lower-trim"}},
+      {"batch-strategy", {"auto", "physical", "key", "email"}},
+  };
+  return table;
+}
+
+// CLI11's range checks, from the declared ranges (config/option_ranges.h).
+CLI::Range range(const IntRange& r) { return CLI::Range(r.lo, r.hi); }
+CLI::Range range(const RealRange& r) { return CLI::Range(r.lo, r.hi); }
+
+// CLI11's membership check for `option`, from its declared choices.
+CLI::IsMember one_of(std::string_view option) { return CLI::IsMember(option_choices(option)); }
+
+}  // namespace
+
+const std::vector<std::string>& option_choices(std::string_view long_name) {
+  static const std::vector<std::string> any;
+  for (const auto& entry : choice_table()) {
+    if (entry.option == long_name) return entry.values;
+  }
+  return any;
+}
 
 void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, CliSettings* cli) {
   if (cli != nullptr) {
@@ -21,7 +56,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
     once->excludes(daemon);
     app.add_option("--output", cli->output,
                    "Report format on stdout: text or json (one object per cycle)")
-        ->check(CLI::IsMember({"text", "json"}))
+        ->check(one_of("output"))
         ->envname("BATCH_CLEANUP_OUTPUT")
         ->capture_default_str();
     app.add_option("--log-level", cli->log_level, "trace, debug, info, warning or error")
@@ -32,7 +67,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
     app.add_option("--log-format", cli->log_format,
                    "Log line format: text, or json (one object per line: ts, level, msg, "
                    "cycle_id, counts)")
-        ->check(CLI::IsMember({"text", "json"}))
+        ->check(one_of("log-format"))
         ->envname("BATCH_CLEANUP_LOG_FORMAT")
         ->capture_default_str();
     app.add_option("--http-listen", cli->http_listen,
@@ -54,7 +89,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
                    "/readyz and /healthz answer 503 after this many consecutive failed cycles "
                    "(1..1000)")
         ->envname("BATCH_CLEANUP_UNHEALTHY_AFTER")
-        ->check(CLI::Range(std::int64_t{1}, std::int64_t{1000}))
+        ->check(range(kUnhealthyAfterRange))
         ->capture_default_str();
     app.add_flag("--statistics", cli->statistics,
                  "Print a per-phase timing table (find, delete, commit, archive, wait) after "
@@ -62,7 +97,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
         ->envname("BATCH_CLEANUP_STATISTICS");
     app.add_option("--progress-bar", cli->progress_bar,
                    "Live progress bar on stderr: auto (when stderr is a terminal), always, never")
-        ->check(CLI::IsMember({"auto", "always", "never"}))
+        ->check(one_of("progress-bar"))
         ->envname("BATCH_CLEANUP_PROGRESS_BAR")
         ->capture_default_str();
     app.add_option("--config", cli->config_file,
@@ -102,7 +137,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
                  "Compare emails as they are (none), lowercased (lower) or lowercased and trimmed "
                  "(lower-trim); the same expression on both tables")
       ->envname("BATCH_CLEANUP_NORMALIZE_EMAIL")
-      ->check(CLI::IsMember({"none", "lower", "lower-trim"}))
+      ->check(one_of("normalize-email"))
       ->capture_default_str();
   app.add_option("--phone-column", config.phone_column,
                  "Phone column, in both tables (for --match phone)")
@@ -149,7 +184,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
   app.add_option("--batch-size", config.batch_size,
                  "Matching rows per batch transaction (1..1000000)")
       ->envname("BATCH_CLEANUP_BATCH_SIZE")
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1'000'000}))
+      ->check(range(kBatchSizeRange))
       ->capture_default_str();
   app.add_option(
          "--batch-strategy", texts.batch_strategy,
@@ -157,13 +192,13 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
          "index where it can, else --pending-key) or email (PostgreSQL: ranges of the email "
          "order, joined with the same range of users)")
       ->envname("BATCH_CLEANUP_BATCH_STRATEGY")
-      ->check(CLI::IsMember({"auto", "physical", "key", "email"}))
+      ->check(one_of("batch-strategy"))
       ->capture_default_str();
   app.add_option("--workers", config.workers,
                  "PostgreSQL: run batches on this many connections at once, each over its own "
                  "part of the table (1..64); SQLite accepts only 1")
       ->envname("BATCH_CLEANUP_WORKERS")
-      ->check(CLI::Range(1, 64))
+      ->check(range(kWorkersRange))
       ->capture_default_str();
   app.add_option(
          "--batch-time", texts.batch_time,
@@ -176,7 +211,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
   app.add_option("--max-rate", config.max_rate,
                  "At most this many deleted rows per second; 0 = no limit")
       ->envname("BATCH_CLEANUP_MAX_RATE")
-      ->check(CLI::Range(0.0, 1e9))
+      ->check(range(kMaxRateRange))
       ->capture_default_str();
   app.add_option("--lock-timeout", texts.lock_timeout,
                  "Longest wait for a lock (PostgreSQL lock_timeout; SQLite busy timeout); bare "
@@ -193,7 +228,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
                  "default, 2 MiB): a batch's index pages are then written once per commit, at "
                  "the cost of this much memory; the database file is not changed")
       ->envname("BATCH_CLEANUP_SQLITE_CACHE_MB")
-      ->check(CLI::Range(std::int64_t{0}, std::int64_t{4096}))
+      ->check(range(kSqliteCacheMbRange))
       ->capture_default_str();
   app.add_option("--connect-timeout", texts.connect_timeout,
                  "Per connection attempt; bare number = s")
@@ -203,11 +238,11 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
          "--retries", config.retries,
          "Retries of a connection or transient batch failure, with exponential backoff (0..20)")
       ->envname("BATCH_CLEANUP_RETRIES")
-      ->check(CLI::Range(0, 20))
+      ->check(range(kRetriesRange))
       ->capture_default_str();
   app.add_option("--sample-size", config.sample_size, "Candidate rows a dry run lists (0..1000)")
       ->envname("BATCH_CLEANUP_SAMPLE_SIZE")
-      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1000}))
+      ->check(range(kSampleSizeRange))
       ->capture_default_str();
   app.add_option("--progress-interval", texts.progress_interval,
                  "Progress log line period in long cycles")
@@ -258,7 +293,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
                  "PostgreSQL: pause between batches while a streaming standby is more than this "
                  "many bytes of WAL behind the cycle's last commit; 0 = no limit")
       ->envname("BATCH_CLEANUP_MAX_REPLICATION_LAG_BYTES")
-      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 50))
+      ->check(range(kMaxReplicationLagBytesRange))
       ->capture_default_str();
   app.add_option("--archive-file", config.archive_file,
                  "Append every deleted row as a JSON line to this file, fsynced before its batch "

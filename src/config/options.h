@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "batch_cleanup/config.h"
@@ -30,7 +31,7 @@ struct CliSettings {
   bool statistics = false;
   // The live progress bar on stderr: "auto" (when stderr is a terminal), "always", "never".
   std::string progress_bar = "auto";
-  // The TOML configuration file (config/config_file.h); empty: none.
+  // The TOML configuration file (config/config_file.h, config/resolve_config.h); empty: none.
   std::string config_file;
 };
 
@@ -62,6 +63,11 @@ struct OptionTexts {
 // storing into `config` and `texts`. With `cli` non-null, also the mode, output and logging
 // options of the command line.
 void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, CliSettings* cli);
+
+// The accepted values of an option of declare_options() that takes one of a set, as declared
+// (its CLI11 membership check is made from the same list; the man pages and the completions list
+// it), by long name without dashes. Empty: the option takes any value.
+const std::vector<std::string>& option_choices(std::string_view long_name);
 
 // Converts `texts` into `config` and validates the result. Throws ConfigError.
 void finish_options(const OptionTexts& texts, CleanupConfig& config);

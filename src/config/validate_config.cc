@@ -1,11 +1,17 @@
-// validate_config(): a finished configuration checked as a whole (names, URL, combinations of
-// options), whether it came from the command line, the environment, a file or the library.
+// validate_config(): a finished configuration checked as a whole (names, URL, every option's
+// range and enumeration, combinations of options), whether it came from the command line, the
+// environment, a file or the library. It is the one check the library path runs
+// (BatchCleanupService's constructor): every range the command line's parser enforces is
+// enforced here too, naming the option as it is typed (--workers).
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "batch_cleanup/config.h"
 #include "batch_cleanup/errors.h"
 #include "config/database_url.h"
 #include "config/identifier.h"
+#include "config/option_ranges.h"
 
 namespace batch_cleanup {
 namespace {
@@ -15,6 +21,71 @@ std::string store_text(const std::string& value) {
   const auto first = value.find_first_not_of(" \t\r\n");
   if (first == std::string::npos) return {};
   return value.substr(first, value.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+// Refuses `value` outside the option's range: "invalid --FLAG VALUE: use LO..HI<tail>".
+void check_range(std::int64_t value, const config::IntRange& range, const char* tail = "") {
+  if (value < range.lo || value > range.hi) {
+    throw ConfigError(
+        fmt::format("invalid {} {}: use {}..{}{}", range.flag, value, range.lo, range.hi, tail));
+  }
+}
+
+// An optional age (0: off): otherwise at least one second, as the flags accept.
+void check_optional_age(std::chrono::milliseconds age, const char* flag) {
+  if (age.count() < 0) {
+    throw ConfigError(fmt::format("invalid {}: must not be negative (0 = off)", flag));
+  }
+  if (age.count() > 0 && age.count() < 1000) {
+    throw ConfigError(
+        fmt::format("invalid {} {}ms: must be at least 1s (0 = off)", flag, age.count()));
+  }
+}
+
+// The ranges and enumerations the command line's parser checks (CLI::Range, CLI::IsMember in
+// options.cc) and the conversions of finish_options(), for a configuration built in C++.
+void check_option_ranges(const CleanupConfig& config) {
+  check_range(config.batch_size, config::kBatchSizeRange);
+  check_range(config.workers, config::kWorkersRange, ". HINT: SQLite accepts only 1");
+  check_range(config.retries, config::kRetriesRange);
+  check_range(config.sample_size, config::kSampleSizeRange);
+  check_range(config.sqlite_cache_mb, config::kSqliteCacheMbRange, " (MiB; 0 = SQLite's default)");
+  check_range(config.max_replication_lag_bytes, config::kMaxReplicationLagBytesRange,
+              " (0 = no limit)");
+  const auto& rate = config::kMaxRateRange;
+  if (!(config.max_rate >= rate.lo && config.max_rate <= rate.hi)) {  // also refuses NaN
+    throw ConfigError(
+        fmt::format("invalid {} {}: use {:.0f}..{:.0f} rows per second (0 = no limit)", rate.flag,
+                    config.max_rate, rate.lo, rate.hi));
+  }
+  switch (config.normalize_email) {
+    case EmailNormalization::kNone:
+    case EmailNormalization::kLower:
+    case EmailNormalization::kLowerTrim:
+      break;
+    default:
+      throw ConfigError(fmt::format("invalid --normalize-email {}: use none, lower or lower-trim",
+                                    static_cast<int>(config.normalize_email)));
+  }
+  switch (config.batch_strategy) {
+    case BatchStrategy::kAuto:
+    case BatchStrategy::kPhysical:
+    case BatchStrategy::kKey:
+    case BatchStrategy::kEmail:
+      break;
+    default:
+      throw ConfigError(fmt::format("invalid --batch-strategy {}: use auto, physical, key or email",
+                                    static_cast<int>(config.batch_strategy)));
+  }
+  if (config.sleep_between_batches.count() < 0) {
+    throw ConfigError("invalid --sleep: must not be negative (0 = no pause)");
+  }
+  if (config.max_replication_lag.count() < 0) {
+    throw ConfigError("invalid --max-replication-lag: must not be negative (0 = no limit)");
+  }
+  check_optional_age(config.expire_after, "--expire-after");
+  check_optional_age(config.min_age, "--min-age");
+  check_optional_age(config.archive_retention, "--archive-retention");
 }
 
 }  // namespace
@@ -38,32 +109,29 @@ void validate_config(const CleanupConfig& config) {
   }
   const auto resolved = config.database_url.empty() ? std::string() : config.database_url;
   if (!resolved.empty()) config::parse_database_url(resolved);
-  if (config.batch_size < 1 || config.batch_size > 1'000'000) {
-    throw ConfigError("invalid batch size " + std::to_string(config.batch_size) +
-                      ": use 1..1000000");
-  }
+  check_option_ranges(config);
   if (config.interval.count() < 1000) {
     throw ConfigError("invalid interval: must be at least 1s");
   }
-  if (config.lock_timeout.count() < 1 || config.statement_timeout.count() < 1) {
-    throw ConfigError("invalid timeout: lock and statement timeouts must be positive");
+  if (config.lock_timeout.count() < 1) {
+    throw ConfigError("invalid --lock-timeout: must be positive");
+  }
+  if (config.statement_timeout.count() < 1) {
+    throw ConfigError("invalid --statement-timeout: must be positive");
   }
   if (config.connect_timeout.count() < 1000) {
     throw ConfigError("invalid connect timeout: must be at least 1s");
   }
-  if (config.retries < 0 || config.retries > 20) throw ConfigError("invalid retries: use 0..20");
-  if (config.sample_size < 0 || config.sample_size > 1000)
-    throw ConfigError("invalid sample size: use 0..1000");
-  if (config.sqlite_cache_mb < 0 || config.sqlite_cache_mb > 4096)
-    throw ConfigError("invalid SQLite cache size: use 0..4096 MiB");
   if (config.progress_interval.count() < 100)
     throw ConfigError("invalid progress interval: at least 100ms");
   if (config.batch_time.count() != 0 && config.batch_time.count() < 5) {
-    throw ConfigError("invalid batch time: at least 5ms (or 0 for a fixed batch size)");
+    throw ConfigError("invalid --batch-time: at least 5ms (or 0 for a fixed batch size)");
   }
-  if (config.max_rate < 0) throw ConfigError("invalid max rate: must not be negative");
-  if (config.max_fraction < 0 || config.max_fraction > 1)
-    throw ConfigError("invalid max fraction: use a number greater than 0 and at most 1");
+  if (!(config.max_fraction >= 0 && config.max_fraction <= 1))  // also refuses NaN
+    throw ConfigError(
+        fmt::format("invalid --max-fraction {}: use a number greater than 0 and at most 1 (0 = no "
+                    "limit)",
+                    config.max_fraction));
   if (!config.archive_table.empty()) {
     const auto archive = config::parse_table_name(config.archive_table, "archive table");
     for (const auto* other : {&config.users_table, &config.pending_table}) {
@@ -90,9 +158,6 @@ void validate_config(const CleanupConfig& config) {
     throw ConfigError(
         "no deletion policy: --match none needs --expire-after (or match email and/or phone)");
   }
-  if (config.expire_after.count() < 0 || config.min_age.count() < 0) {
-    throw ConfigError("invalid age: --expire-after and --min-age must not be negative");
-  }
   // An exemption that can never match fails open (its row is deleted): refuse it instead.
   for (const auto& value : config.exclude_emails) {
     const auto email = store_text(value);
@@ -117,8 +182,6 @@ void validate_config(const CleanupConfig& config) {
                         "'@' inside, no wildcard: list each subdomain)");
     }
   }
-  if (config.archive_retention.count() < 0)
-    throw ConfigError("invalid archive retention: must not be negative");
   if (config.archive_retention.count() > 0 && config.archive_table.empty())
     throw ConfigError("--archive-retention needs --archive-table");
 }

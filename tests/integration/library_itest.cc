@@ -1,7 +1,10 @@
 // The embeddable library: BatchCleanupService and the process-wide worker functions.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "batch_cleanup/batch_cleanup.h"
 #include "integration/backend_fixture.h"
@@ -63,6 +66,38 @@ TEST_P(LibraryTest, InvalidConfigIsRejectedAtConstruction) {
   c = config();
   c.batch_size = 0;
   EXPECT_THROW(BatchCleanupService{c}, ConfigError);
+}
+
+// The ranges the command line's parser enforces hold for a configuration built in C++ too: the
+// service refuses it before it connects, naming the option, and the table is not touched.
+TEST_P(LibraryTest, OutOfRangeOptionsAreRejectedLikeTheirFlags) {
+  db_->create_original_schema();
+  db_->insert_users(0, 5);
+  db_->insert_pending(0, 5);
+  const std::vector<std::pair<std::string, std::function<void(CleanupConfig&)>>> cases = {
+      {"--workers", [](CleanupConfig& c) { c.workers = 0; }},
+      {"--workers", [](CleanupConfig& c) { c.workers = 65; }},
+      {"--batch-size", [](CleanupConfig& c) { c.batch_size = -1; }},
+      {"--retries", [](CleanupConfig& c) { c.retries = 21; }},
+      {"--sample-size", [](CleanupConfig& c) { c.sample_size = -1; }},
+      {"--max-rate", [](CleanupConfig& c) { c.max_rate = -1; }},
+      {"--sqlite-cache-mb", [](CleanupConfig& c) { c.sqlite_cache_mb = 5000; }},
+      {"--max-replication-lag-bytes", [](CleanupConfig& c) { c.max_replication_lag_bytes = -1; }},
+      {"--min-age", [](CleanupConfig& c) { c.min_age = std::chrono::milliseconds(10); }},
+  };
+  for (const auto& [option, set] : cases) {
+    auto c = config();
+    set(c);
+    try {
+      BatchCleanupService service(c);
+      ADD_FAILURE() << option << ": the service accepted the configuration";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(option), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(start_batch_cleanup_worker(c), ConfigError) << option;
+    EXPECT_FALSE(get_cleanup_status().running) << option;
+  }
+  EXPECT_EQ(db_->count(kPending), 5);
 }
 
 TEST_P(LibraryTest, BackgroundThreadRunsOnScheduleAndStops) {

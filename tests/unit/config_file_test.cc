@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "batch_cleanup/errors.h"
+#include "config/resolve_config.h"
 
 namespace batch_cleanup::config {
 namespace {

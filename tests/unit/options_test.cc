@@ -244,5 +244,22 @@ TEST(ObservabilityOptionsTest, DefaultsFlagsAndEnvironment) {
   EXPECT_TRUE(config_from_environment().record_history);
 }
 
+// The sets the flags check are the declared ones: every declared value passes the flag, and a
+// value outside the set is refused.
+TEST(OptionsTest, ChoicesAreTheDeclaredSets) {
+  EXPECT_EQ(option_choices("output"), (std::vector<std::string>{"text", "json"}));
+  EXPECT_EQ(option_choices("batch-strategy"),
+            (std::vector<std::string>{"auto", "physical", "key", "email"}));
+  EXPECT_TRUE(option_choices("batch-size").empty());
+  for (const std::string option :
+       {"output", "log-format", "progress-bar", "normalize-email", "batch-strategy"}) {
+    ASSERT_FALSE(option_choices(option).empty()) << option;
+    for (const auto& value : option_choices(option)) {
+      EXPECT_NO_THROW(parse({"--" + option, value})) << option << " " << value;
+    }
+    EXPECT_THROW(parse({"--" + option, "not-a-choice"}), CLI::ParseError) << option;
+  }
+}
+
 }  // namespace
 }  // namespace batch_cleanup::config
