@@ -52,6 +52,7 @@ struct IndexFacts {
   bool checked = false;
   bool present = false;
   std::string advice;  // CREATE INDEX ... in the backend's dialect (when !present)
+  std::string served;  // what the index must serve, as the backend writes it: lower("email")
 };
 
 struct PreflightFacts {
