@@ -1,8 +1,8 @@
 // What differs between the SQL of two backends, and nothing else: identifier quoting, placeholders
 // and casts, trim, conditional counts, list membership, the database's clock, bounded deletes,
-// catalog probes and DDL types. The
-// statements themselves are written once (store/sql/*.cc) against this interface, so a third SQL
-// backend adds a dialect and its own batch algorithm, and the engine does not change.
+// catalog probes and DDL types. The statements themselves are written once (store/sql/*.cc)
+// against this interface, so a third SQL backend adds a dialect and its own batch algorithm, and
+// the engine does not change.
 //
 // `Builder&` methods append to the statement being built and bind what they need. Type names
 // given to Builder::cast() and the methods below are PostgreSQL's ("text[]", "timestamptz"); a
@@ -40,7 +40,8 @@ class Dialect {
 
   // ---- Identifiers
 
-  // `identifier` (validated: config/identifier.h) quoted for this database.
+  // `identifier` quoted for this database: a configured name (validated by config/identifier.h)
+  // or one read from the catalog (a column), whose quote characters are escaped.
   virtual std::string quote(std::string_view identifier) const = 0;
   // schema.name or name, each part quoted.
   std::string quote(const config::QualifiedName& name) const;
