@@ -35,21 +35,6 @@ QualifiedName parse_table_name(std::string_view text, std::string_view what) {
           validate_identifier(text.substr(dot + 1), what)};
 }
 
-std::string quote_identifier(std::string_view identifier) {
-  std::string out = "\"";
-  for (const char c : identifier) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
-
-std::string QualifiedName::quoted() const {
-  return schema.empty() ? quote_identifier(name)
-                        : quote_identifier(schema) + "." + quote_identifier(name);
-}
-
 std::string QualifiedName::display() const { return schema.empty() ? name : schema + "." + name; }
 
 }  // namespace batch_cleanup::config

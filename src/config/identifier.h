@@ -1,4 +1,5 @@
-// Validation and quoting of table and column names taken from configuration.
+// Validation of table and column names taken from configuration. Quoting them belongs to the
+// store's SQL dialect (store/sql/dialect.h).
 #pragma once
 
 #include <string>
@@ -11,8 +12,6 @@ struct QualifiedName {
   std::string schema;  // empty when unqualified (the search path decides)
   std::string name;
 
-  // "schema"."name" or "name", double-quoted, ready to splice into SQL.
-  std::string quoted() const;
   // schema.name as the user wrote it, for messages.
   std::string display() const;
 };
@@ -23,8 +22,5 @@ std::string validate_identifier(std::string_view text, std::string_view what);
 
 // Accepts "name" or "schema.name", each part as validate_identifier.
 QualifiedName parse_table_name(std::string_view text, std::string_view what);
-
-// Double-quotes a validated identifier.
-std::string quote_identifier(std::string_view identifier);
 
 }  // namespace batch_cleanup::config

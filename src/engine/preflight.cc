@@ -4,7 +4,6 @@
 
 #include "batch_cleanup/errors.h"
 #include "config/duration.h"
-#include "config/identifier.h"
 #include "store/reasons.h"
 
 namespace batch_cleanup::engine {
@@ -79,8 +78,10 @@ void check_policies(const CleanupConfig& config, const PreflightFacts& facts,
           "no index on " + facts.users.name + "(" + config.email_column +
           "): every batch will scan the users table. HINT: " + email_index.advice);
     } else {
-      const std::string shown = store::normalized_email(
-          config.normalize_email, config::quote_identifier(config.email_column));
+      const std::string shown =
+          email_index.served.empty()
+              ? store::normalized_email(config.normalize_email, config.email_column)
+              : email_index.served;
       decision.warnings.push_back("no index on " + facts.users.name + " supports " + shown +
                                   " (--normalize-email): every batch will scan the users table. "
                                   "HINT: " +

@@ -53,6 +53,7 @@ struct IndexFacts {
   bool checked = false;
   bool present = false;
   std::string advice;  // CREATE INDEX ... in the backend's dialect (when !present)
+  std::string served;  // what the index must serve, as the backend writes it: lower("email")
 };
 
 // How a backend's batches can range over the physical order of rows.

@@ -1,16 +1,18 @@
-// The configured table and column names, validated and quoted once (both SQL stores).
+// The configured table and column names, validated once, and quoted by the store's dialect (both
+// SQL stores).
 #pragma once
 
 #include <string>
 
 #include "batch_cleanup/config.h"
 #include "config/identifier.h"
+#include "store/sql/dialect.h"
 
 namespace batch_cleanup::store {
 
 struct TableNames {
   // Throws ConfigError for a name that is not a valid identifier.
-  explicit TableNames(const CleanupConfig& config);
+  TableNames(const CleanupConfig& config, const sql::Dialect& dialect);
   config::QualifiedName pending;
   config::QualifiedName users;
   config::QualifiedName history;

@@ -35,7 +35,7 @@ class Rig {
   Rig(std::string path, CleanupConfig config, bool key_mode = false)
       : path_(std::move(path)),
         config_(std::move(config)),
-        names_(config_),
+        names_(config_, store::sqlite::sqlite_dialect()),
         executor_(connection_, config_.min_age, config_.expire_after),
         key_mode_(key_mode) {
     open();

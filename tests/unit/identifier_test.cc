@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "batch_cleanup/errors.h"
+#include "store/postgres/pg_dialect.h"
+#include "store/sqlite/sqlite_dialect.h"
 
 namespace batch_cleanup::config {
 namespace {
@@ -34,21 +36,29 @@ TEST(IdentifierTest, ErrorNamesTheSetting) {
   }
 }
 
+// Quoting is the store's dialect's; PostgreSQL and SQLite double-quote.
+const store::sql::Dialect* const kDoubleQuoting[] = {&store::postgres::pg_dialect(),
+                                                     &store::sqlite::sqlite_dialect()};
+
 TEST(IdentifierTest, SchemaQualifiedTables) {
   const auto plain = parse_table_name("users", "users table");
   EXPECT_EQ(plain.schema, "");
-  EXPECT_EQ(plain.quoted(), "\"users\"");
+  for (const auto* dialect : kDoubleQuoting) EXPECT_EQ(dialect->quote(plain), "\"users\"");
   const auto qualified = parse_table_name("public.Users", "users table");
   EXPECT_EQ(qualified.schema, "public");
   EXPECT_EQ(qualified.name, "Users");
-  EXPECT_EQ(qualified.quoted(), "\"public\".\"Users\"");
+  for (const auto* dialect : kDoubleQuoting) {
+    EXPECT_EQ(dialect->quote(qualified), "\"public\".\"Users\"");
+  }
   EXPECT_EQ(qualified.display(), "public.Users");
   EXPECT_THROW(parse_table_name("a.b.c", "t"), ConfigError);
   EXPECT_THROW(parse_table_name(".b", "t"), ConfigError);
   EXPECT_THROW(parse_table_name("a.", "t"), ConfigError);
 }
 
-TEST(IdentifierTest, QuotingDoublesQuotes) { EXPECT_EQ(quote_identifier("a\"b"), "\"a\"\"b\""); }
+TEST(IdentifierTest, QuotingDoublesQuotes) {
+  for (const auto* dialect : kDoubleQuoting) EXPECT_EQ(dialect->quote("a\"b"), "\"a\"\"b\"");
+}
 
 }  // namespace
 }  // namespace batch_cleanup::config

@@ -1,6 +1,7 @@
 // The SQL both stores run, pinned per dialect: the builder's placeholders, the deletion predicate
-// and its reason, and the statements written once (history, collisions). Plus how per-policy
-// counts are tallied.
+// and its reason, and the statements written once (history, collisions, the archive purge). A
+// third, test-only dialect (positional ? markers, backtick quoting) proves the shared statements
+// take every difference from the dialect. Plus how per-policy counts are tallied.
 #include <gtest/gtest.h>
 
 #include <stdexcept>
@@ -10,17 +11,22 @@
 #include "store/sql/builder.h"
 #include "store/sql/dry_run_sql.h"
 #include "store/sql/history_sql.h"
+#include "store/sql/policy_spec.h"
 #include "store/sql/predicate.h"
+#include "store/sql/table_sql.h"
 #include "store/sqlite/sqlite_dialect.h"
+#include "store/table_names.h"
+#include "support/test_dialect.h"
 
 namespace batch_cleanup::store {
 namespace {
 
 const sql::Dialect& kPg = postgres::pg_dialect();
 const sql::Dialect& kSqlite = sqlite::sqlite_dialect();
+const sql::Dialect& kBacktick = testing::backtick_dialect();
 
 // Records the statements it is given; answers every query with no rows (tables that do not
-// exist yet), so the statements a role writes can be read back.
+// exist yet) and no changes, so the statements a role writes can be read back.
 class RecordingExecutor final : public sql::Executor {
  public:
   explicit RecordingExecutor(const sql::Dialect& dialect) : dialect_(dialect) {}
@@ -30,13 +36,19 @@ class RecordingExecutor final : public sql::Executor {
     values.push_back(statement.values(slots));
     return {};
   }
-  std::unique_ptr<sql::Transaction> begin(bool) override {
-    throw std::logic_error("no transactions here");
+  std::unique_ptr<sql::Transaction> begin(bool read_only) override {
+    if (read_only) throw std::logic_error("no read-only transactions here");
+    ++transactions;
+    return std::make_unique<NoTransaction>();
   }
   std::vector<std::string> texts;
   std::vector<std::vector<sql::Value>> values;
+  int transactions = 0;
 
  private:
+  struct NoTransaction final : sql::Transaction {
+    void commit() override {}
+  };
   const sql::Dialect& dialect_;
 };
 
@@ -72,6 +84,8 @@ TEST(SqlBuilderTest, NumbersPlaceholdersInTheDialectsStyleAndReusesSlots) {
     EXPECT_EQ(statement.parameter_count(), 3u);
     EXPECT_EQ(statement.slot_number("lo"), 2);
     EXPECT_EQ(statement.slot_number("hi"), 0);
+    EXPECT_EQ(statement.slot_positions("lo"), std::vector<int>{2});
+    EXPECT_TRUE(statement.slot_positions("hi").empty());
     const auto values = statement.values({{"lo", std::string("(0,1)")}});
     ASSERT_EQ(values.size(), 3u);
     EXPECT_EQ(std::get<std::int64_t>(values[0]), 7);
@@ -79,6 +93,29 @@ TEST(SqlBuilderTest, NumbersPlaceholdersInTheDialectsStyleAndReusesSlots) {
     EXPECT_EQ(std::get<std::string>(values[2]), "x");
     EXPECT_THROW(statement.values(), std::logic_error);  // a slot without a value
   }
+}
+
+TEST(SqlBuilderTest, APositionalDialectBindsASlotOncePerMarker) {
+  sql::Builder b(kBacktick);
+  b.sql("SELECT ").value(std::int64_t{7}).sql(", ").slot("lo").sql(", ").value("x");
+  b.sql(", ").slot("lo").cast("tid").sql(", ").slot("hi");
+  const auto statement = b.build();
+  EXPECT_EQ(statement.text(), "SELECT ?, ?, ?, ?, ?");
+  EXPECT_EQ(statement.parameter_count(), 5u);
+  EXPECT_TRUE(statement.has_slot("lo"));
+  EXPECT_EQ(statement.slot_positions("lo"), (std::vector<int>{2, 4}));
+  EXPECT_EQ(statement.slot_number("hi"), 5);
+  EXPECT_EQ(statement.slot_number("none"), 0);
+  EXPECT_THROW(statement.slot_number("lo"), std::logic_error);  // two parameters: no one number
+  // In marker order: the slot's value once per use.
+  const auto values = statement.values({{"hi", std::int64_t{9}}, {"lo", std::string("(0,1)")}});
+  ASSERT_EQ(values.size(), 5u);
+  EXPECT_EQ(std::get<std::int64_t>(values[0]), 7);
+  EXPECT_EQ(std::get<std::string>(values[1]), "(0,1)");
+  EXPECT_EQ(std::get<std::string>(values[2]), "x");
+  EXPECT_EQ(std::get<std::string>(values[3]), "(0,1)");
+  EXPECT_EQ(std::get<std::int64_t>(values[4]), 9);
+  EXPECT_THROW(statement.values({{"hi", std::int64_t{9}}}), std::logic_error);
 }
 
 TEST(SqlBuilderTest, ValuesAsPostgresqlReadsThem) {
@@ -200,6 +237,116 @@ TEST(PolicySqlTest, TheHistoryTableIsWrittenOnceForBothDialects) {
     EXPECT_EQ(std::get<std::int64_t>(executor.values[4][6]), 3);
     EXPECT_EQ(std::get<double>(executor.values[4][10]), 12.5);
   }
+}
+
+TEST(PolicySqlTest, TheThirdDialectQuotesAndMarksThePredicate) {
+  CleanupConfig config;
+  config.pending_table = "ops.pending";
+  config.users_table = "ops.users";
+  config.pending_key = "id";
+  config.normalize_email = EmailNormalization::kLowerTrim;
+  config.match_phone = true;
+  config.expire_after = std::chrono::hours(24 * 7);
+  config.min_age = std::chrono::minutes(15);
+  const TableNames names(config, kBacktick);
+  EXPECT_EQ(names.key, "`id`");
+  EXPECT_EQ(names.email, "`email`");
+  EXPECT_EQ(names.phone, "`phone`");
+  EXPECT_EQ(names.created, "`created_at`");
+  EXPECT_EQ(kBacktick.quote(names.users), "`ops`.`users`");
+  EXPECT_EQ(kBacktick.quote("a`b"), "`a``b`");
+  // The same names through the double-quoting dialects.
+  const TableNames by_pg(config, kPg);
+  EXPECT_EQ(by_pg.key, "\"id\"");
+  EXPECT_EQ(kSqlite.quote(by_pg.pending), "\"ops\".\"pending\"");
+
+  RecordingExecutor executor(kBacktick);  // no exemption lists: nothing to read
+  const sql::PredicateSpec spec =
+      sql::policy_predicate(executor, config,
+                            sql::PredicateColumns{kBacktick.quote(names.users), names.email,
+                                                  names.phone, names.created, ""});
+  EXPECT_TRUE(executor.texts.empty());
+  sql::Builder b(kBacktick);
+  b.sql("DELETE FROM " + kBacktick.quote(names.pending) + " WHERE ");
+  sql::append_predicate(b, spec, "p", sql::Probe::kPerRow);
+  // The expiry cutoff again: a positional statement binds it a second time.
+  b.sql(" RETURNING ");
+  sql::append_expired(b, spec, "p");
+  const auto built = b.build();
+  EXPECT_EQ(built.text(),
+            "DELETE FROM `ops`.`pending` WHERE (EXISTS (SELECT 1 FROM `ops`.`users` u WHERE "
+            "lower(trim(u.`email`)) = lower(trim(p.`email`))) OR (trim(p.`phone`) <> '' AND "
+            "EXISTS (SELECT 1 FROM `ops`.`users` u WHERE u.`phone` = p.`phone`)) OR "
+            "p.`created_at` < ?) AND p.`created_at` <= ? RETURNING p.`created_at` < ?");
+  const auto values = built.values({{sql::kExpireCutoffSlot, 1.5}, {sql::kMinAgeCutoffSlot, 2.5}});
+  ASSERT_EQ(values.size(), 3u);
+  EXPECT_EQ(std::get<double>(values[0]), 1.5);
+  EXPECT_EQ(std::get<double>(values[1]), 2.5);
+  EXPECT_EQ(std::get<double>(values[2]), 1.5);
+}
+
+TEST(PolicySqlTest, TheHistoryTableInTheThirdDialect) {
+  RunRecord run;
+  run.cycle_id = "c1";
+  run.deleted = 3;
+  RecordingExecutor executor(kBacktick);
+  sql::SqlHistoryTable table(executor, config::parse_table_name("ops.runs", "history table"));
+  table.record_run(run);
+  ASSERT_EQ(executor.texts.size(), 5u);
+  EXPECT_EQ(executor.texts[0],
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = coalesce(NULLIF(?, ''), "
+            "database()) AND table_name = ?");
+  EXPECT_EQ(std::get<std::string>(executor.values[0][0]), "ops");
+  EXPECT_EQ(std::get<std::string>(executor.values[0][1]), "runs");
+  EXPECT_EQ(executor.texts[1],
+            "CREATE TABLE IF NOT EXISTS `ops`.`runs` (run_id BIGINT AUTO_INCREMENT PRIMARY KEY, "
+            "cycle_id TEXT NOT NULL, started_at DATETIME(3) NOT NULL, finished_at DATETIME(3) NOT "
+            "NULL, host TEXT NOT NULL, mode TEXT NOT NULL, candidates BIGINT NOT NULL, deleted "
+            "BIGINT NOT NULL, failed BIGINT NOT NULL, skipped BIGINT NOT NULL, batches BIGINT NOT "
+            "NULL, duration_ms DOUBLE NOT NULL, outcome TEXT NOT NULL, error TEXT, job TEXT)");
+  EXPECT_EQ(executor.texts[3], "ALTER TABLE `ops`.`runs` ADD COLUMN job TEXT");
+  EXPECT_EQ(executor.texts[4],
+            "INSERT INTO `ops`.`runs` (cycle_id, started_at, finished_at, host, mode, candidates, "
+            "deleted, failed, skipped, batches, duration_ms, outcome, error, job) VALUES (?, ?, ?, "
+            "?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''), ?)");
+  ASSERT_EQ(executor.values[4].size(), 14u);
+  EXPECT_EQ(std::get<std::int64_t>(executor.values[4][6]), 3);
+}
+
+TEST(PolicySqlTest, TheArchivePurgeIsTheDialectsBoundedDelete) {
+  const auto purge = [](const sql::Dialect& dialect, const std::string& archive) {
+    RecordingExecutor executor(dialect);
+    // No row changes: one statement, one transaction.
+    EXPECT_EQ(sql::purge_archived(executor, archive, std::chrono::hours(1), 500), 0);
+    EXPECT_EQ(executor.transactions, 1);
+    return executor;
+  };
+  const auto pg = purge(kPg, kPg.quote(config::QualifiedName{"ops", "archive"}));
+  ASSERT_EQ(pg.texts.size(), 1u);
+  EXPECT_EQ(pg.texts[0],
+            "DELETE FROM \"ops\".\"archive\" WHERE ctid = ANY (ARRAY(SELECT ctid FROM "
+            "\"ops\".\"archive\" WHERE archived_at < now() - $1::interval LIMIT $2))");
+  EXPECT_EQ(std::get<std::string>(pg.values[0][0]), "3600000 milliseconds");
+  EXPECT_EQ(std::get<std::int64_t>(pg.values[0][1]), 500);
+
+  const auto lite = purge(kSqlite, "\"main\".\"archive\"");
+  ASSERT_EQ(lite.texts.size(), 1u);
+  EXPECT_EQ(lite.texts[0],
+            "DELETE FROM \"main\".\"archive\" WHERE rowid IN (SELECT rowid FROM "
+            "\"main\".\"archive\" WHERE archived_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1) "
+            "LIMIT ?2)");
+  EXPECT_EQ(std::get<std::string>(lite.values[0][0]), "-3600.000 seconds");
+
+  // No subquery on the table being deleted from (MySQL refuses LIMIT in one, and a subquery
+  // reading the table a DELETE changes).
+  const auto third = purge(kBacktick, kBacktick.quote(config::QualifiedName{"ops", "archive"}));
+  ASSERT_EQ(third.texts.size(), 1u);
+  EXPECT_EQ(third.texts[0],
+            "DELETE FROM `ops`.`archive` WHERE archived_at < utc_timestamp(3) - INTERVAL ? * 1000 "
+            "MICROSECOND ORDER BY archived_at LIMIT ?");
+  ASSERT_EQ(third.values[0].size(), 2u);
+  EXPECT_EQ(std::get<std::int64_t>(third.values[0][0]), 3600000);
+  EXPECT_EQ(std::get<std::int64_t>(third.values[0][1]), 500);
 }
 
 TEST(PolicySqlTest, CollisionsAreCountedByOneStatement) {

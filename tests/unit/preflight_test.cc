@@ -35,7 +35,7 @@ store::PreflightFacts bench_like_facts() {
   }
   facts.key_unique = true;
   facts.pending_email_unique = true;
-  facts.users_email_index = {true, true, ""};
+  facts.users_email_index = {true, true, "", ""};
   facts.pending_pages = 15384;
   facts.email_order_rows_per_page = 31;
   facts.shared_buffers_pages = 16384;

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "batch_cleanup/errors.h"
+#include "store/postgres/pg_dialect.h"
 #include "store/sql/restore_sql.h"
 #include "store/sql/table_sql.h"
 
@@ -15,7 +16,7 @@ config::QualifiedName PgArchiveTable::name() const {
 std::string PgArchiveTable::oid() {
   const auto rows =
       session_.exec("SELECT c.oid::text FROM pg_catalog.pg_class c WHERE c.oid = to_regclass($1)",
-                    {name().quoted()});
+                    {pg_dialect().quote(name())});
   return rows.rows() == 0 ? "" : rows.text(0, 0);
 }
 
@@ -38,33 +39,33 @@ ArchiveFacts PgArchiveTable::inspect_archive() {
 
 void PgArchiveTable::create() {
   const auto archive = name();
-  const std::string pending = names_.pending.quoted();
-  session_.exec("CREATE TABLE IF NOT EXISTS " + archive.quoted() + " (LIKE " + pending +
+  const std::string pending = pg_dialect().quote(names_.pending);
+  session_.exec("CREATE TABLE IF NOT EXISTS " + pg_dialect().quote(archive) + " (LIKE " + pending +
                 ", archived_at timestamptz NOT NULL DEFAULT now(), cycle_id text NOT NULL, "
                 "reason text NOT NULL)");
   for (const char* column : {"archived_at", "cycle_id"}) {
     session_.exec("CREATE INDEX IF NOT EXISTS " +
-                  config::quote_identifier(archive.name.substr(0, 40) + "_" + column + "_idx") +
-                  " ON " + archive.quoted() + " (" + column + ")");
+                  pg_dialect().quote(archive.name.substr(0, 40) + "_" + column + "_idx") + " ON " +
+                  pg_dialect().quote(archive) + " (" + column + ")");
   }
 }
 
 void PgArchiveTable::begin_cycle(const std::string& cycle_id) {
   setup_.archive_cycle = cycle_id;
   if (setup_.tables.archive.empty()) {
-    setup_.tables.archive = name().quoted();
+    setup_.tables.archive = pg_dialect().quote(name());
     on_change_();
   }
 }
 
 std::int64_t PgArchiveTable::purge(std::chrono::milliseconds older_than, std::int64_t batch_rows) {
   if (oid().empty()) return 0;
-  return sql::purge_archived(executor_, name().quoted(), older_than, batch_rows);
+  return sql::purge_archived(executor_, pg_dialect().quote(name()), older_than, batch_rows);
 }
 
 RestoreResult PgArchiveTable::restore(const RestoreRequest& request, bool dry_run) {
-  const sql::RestoreTables tables{name().quoted(), names_.pending.quoted(), names_.key,
-                                  names_.email};
+  const sql::RestoreTables tables{pg_dialect().quote(name()), pg_dialect().quote(names_.pending),
+                                  names_.key, names_.email};
   // The newest archived copy of each key, inserted unless a pending row has its key or email
   // (or another unique constraint refuses it), then removed from the archive: one statement.
   const auto put_rows_back = [&]() -> std::int64_t {
@@ -72,9 +73,9 @@ RestoreResult PgArchiveTable::restore(const RestoreRequest& request, bool dry_ru
     std::string values;
     for (const auto& column : catalog_.pending_columns) {
       if (column.generated) continue;
-      columns += (columns.empty() ? "" : ", ") + config::quote_identifier(column.name);
+      columns += (columns.empty() ? "" : ", ") + pg_dialect().quote(column.name);
       values += (values.empty() ? "" : ", ") + std::string("(s.bc_row).") +
-                config::quote_identifier(column.name);
+                pg_dialect().quote(column.name);
     }
     sql::Builder b(executor_.dialect());
     b.sql("WITH src AS (SELECT DISTINCT ON (a." + tables.key +

@@ -2,7 +2,6 @@
 
 #include <functional>
 
-#include "config/identifier.h"
 #include "store/postgres/pg_dialect.h"
 
 namespace batch_cleanup::store::postgres {
@@ -83,8 +82,8 @@ sql::Statement deleting(const PgBatchTables& t, const Append& where,
   std::string columns;
   std::string values;
   for (const auto& column : t.pending_columns) {
-    columns += config::quote_identifier(column.name) + ", ";
-    values += "(d.bc_row)." + config::quote_identifier(column.name) + ", ";
+    columns += dialect().quote(column.name) + ", ";
+    values += "(d.bc_row)." + dialect().quote(column.name) + ", ";
   }
   b.sql(" AS " + reason_alias + ", p AS bc_row), bc_archived AS (INSERT INTO " + t.archive + " (" +
         columns + "archived_at, cycle_id, reason) SELECT " + values + "now(), ")

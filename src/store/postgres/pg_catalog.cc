@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "batch_cleanup/errors.h"
+#include "store/postgres/pg_dialect.h"
 #include "store/reasons.h"
 
 namespace batch_cleanup::store::postgres {
@@ -24,7 +25,7 @@ Relation resolve(PgSession& session, const config::QualifiedName& name) {
       "has_table_privilege(c.oid, 'DELETE'), has_table_privilege(c.oid, 'INSERT'), "
       "has_any_column_privilege(c.oid, 'UPDATE') FROM pg_catalog.pg_class c "
       "WHERE c.oid = to_regclass($1)",
-      {name.quoted()});
+      {pg_dialect().quote(name)});
   if (rows.rows() == 0) return relation;
   relation.oid = rows.text(0, 0);
   relation.relkind = rows.text(0, 1);
@@ -66,9 +67,10 @@ bool users_index_serves(PgSession& session, const TableNames& names, const std::
                         const std::string& pending_side) {
   PgTransaction tx(session);
   session.exec("SELECT set_config('enable_seqscan', 'off', true)");
-  const auto plan = session.exec("EXPLAIN (COSTS OFF) SELECT 1 FROM " + names.pending.quoted() +
-                                 " p WHERE EXISTS (SELECT 1 FROM " + names.users.quoted() +
-                                 " u WHERE " + users_side + " = " + pending_side + " OFFSET 0)");
+  const auto plan =
+      session.exec("EXPLAIN (COSTS OFF) SELECT 1 FROM " + pg_dialect().quote(names.pending) +
+                   " p WHERE EXISTS (SELECT 1 FROM " + pg_dialect().quote(names.users) +
+                   " u WHERE " + users_side + " = " + pending_side + " OFFSET 0)");
   // A full index scan with a Filter does not count.
   bool in_users_index_scan = false;
   for (int r = 0; r < plan.rows(); ++r) {
@@ -119,7 +121,7 @@ void measure_email_order(PgSession& session, const TableNames& names, const std:
           .integer(0, 0);
   if (facts.pending_pages == 0) return;
   const double percent = std::min(100.0, 100.0 * 8.0 / static_cast<double>(facts.pending_pages));
-  const std::string pending = names.pending.quoted();
+  const std::string pending = pg_dialect().quote(names.pending);
   const auto row = session.exec(
       "SELECT coalesce(sum(n)::float8 / nullif(sum(pages), 0), 0)::text FROM (SELECT count(*) AS "
       "n, count(DISTINCT (w.ctid::text::point)[0]) AS pages FROM (SELECT s." +
@@ -139,21 +141,21 @@ void inspect_email_index(PgSession& session, const TableNames& names, const Clea
   index.checked = true;
   if (config.normalize_email == EmailNormalization::kNone) {
     index.present = column_indexed(session, users.oid, users_email.attnum);
-    index.advice =
-        "CREATE INDEX CONCURRENTLY ON " + names.users.quoted() + " (" + names.email + ");";
+    index.advice = "CREATE INDEX CONCURRENTLY ON " + pg_dialect().quote(names.users) + " (" +
+                   names.email + ");";
     return;
   }
+  index.served = normalized_email(config.normalize_email, names.email);
   index.present = users_index_serves(session, names,
                                      normalized_email(config.normalize_email, "u." + names.email),
                                      normalized_email(config.normalize_email, "p." + names.email));
   index.advice =
       "CREATE INDEX CONCURRENTLY " +
-      config::quote_identifier(
+      pg_dialect().quote(
           names.users.name.substr(0, 40) + "_email_" +
           (config.normalize_email == EmailNormalization::kLower ? "lower" : "lower_trim") +
           "_idx") +
-      " ON " + names.users.quoted() + " (" + normalized_email(config.normalize_email, names.email) +
-      ");";
+      " ON " + pg_dialect().quote(names.users) + " (" + index.served + ");";
 }
 
 void inspect_created(PgSession& session, const CleanupConfig& config, const Column& created,
@@ -246,8 +248,8 @@ PgCatalog inspect_catalog(PgSession& session, const TableNames& names,
       facts.users_phone_index.checked = true;
       facts.users_phone_index.present =
           users_index_serves(session, names, "u." + names.phone, "p." + names.phone);
-      facts.users_phone_index.advice =
-          "CREATE INDEX CONCURRENTLY ON " + names.users.quoted() + " (" + names.phone + ");";
+      facts.users_phone_index.advice = "CREATE INDEX CONCURRENTLY ON " +
+                                       pg_dialect().quote(names.users) + " (" + names.phone + ");";
     }
   }
   if (uses_created(config)) {

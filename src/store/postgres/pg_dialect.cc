@@ -5,6 +5,11 @@ namespace {
 
 class PgDialect final : public sql::Dialect {
  public:
+  using sql::Dialect::quote;
+  std::string quote(std::string_view identifier) const override {
+    return sql::double_quoted(identifier);
+  }
+  sql::Placeholders placeholders() const override { return sql::Placeholders::kNumbered; }
   std::string placeholder(int number) const override { return "$" + std::to_string(number); }
   std::string cast(std::string_view type_name) const override {
     return "::" + std::string(type_name);
@@ -68,20 +73,23 @@ class PgDialect final : public sql::Dialect {
     return "to_char(" + column + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
   }
 
-  std::string row_locator() const override { return "ctid"; }
-  // ANY (ARRAY(subquery)) is a Tid Scan; ctid IN (subquery) would join the whole table.
-  void open_locator_subquery(sql::Builder& b, const std::string& locator) const override {
-    b.sql(locator + " = ANY (ARRAY(");
+  // DELETE has no LIMIT: the rows' ctids, as ANY (ARRAY(subquery)), a Tid Scan (ctid IN
+  // (subquery) would join the whole table).
+  void delete_up_to(sql::Builder& b, const std::string& table, const sql::Condition& condition,
+                    const std::string&, std::int64_t limit) const override {
+    b.sql("DELETE FROM " + table + " WHERE ctid = ANY (ARRAY(SELECT ctid FROM " + table +
+          " WHERE ");
+    condition(b);
+    b.sql(" LIMIT ").value(limit).sql("))");
   }
-  void close_locator_subquery(sql::Builder& b) const override { b.sql("))"); }
   std::string insert_identity_override() const override { return " OVERRIDING SYSTEM VALUE"; }
   void table_exists(sql::Builder& b, const config::QualifiedName& name) const override {
-    b.sql("SELECT 1 WHERE to_regclass(").value(name.quoted()).sql(") IS NOT NULL");
+    b.sql("SELECT 1 WHERE to_regclass(").value(quote(name)).sql(") IS NOT NULL");
   }
   void column_exists(sql::Builder& b, const config::QualifiedName& name,
                      const std::string& column) const override {
     b.sql("SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass(")
-        .value(name.quoted())
+        .value(quote(name))
         .sql(") AND attname = ")
         .value(column)
         .sql(" AND attnum > 0 AND NOT attisdropped");

@@ -34,7 +34,7 @@ PgInstanceLock::PgInstanceLock(PgSession& session, const CleanupConfig& config,
       holder_(this_instance()) {}
 
 std::string PgInstanceLock::lease_table_ddl() const {
-  return "CREATE TABLE IF NOT EXISTS " + table_.quoted() +
+  return "CREATE TABLE IF NOT EXISTS " + pg_dialect().quote(table_) +
          " (name text PRIMARY KEY, holder text NOT NULL, epoch bigint NOT NULL, acquired_at "
          "timestamptz NOT NULL, heartbeat_at timestamptz NOT NULL, expires_at timestamptz NOT "
          "NULL);";
@@ -42,13 +42,15 @@ std::string PgInstanceLock::lease_table_ddl() const {
 
 bool PgInstanceLock::lease_table_usable(std::string& why_not) {
   try {
-    if (session_.exec("SELECT to_regclass($1) IS NULL", {table_.quoted()}).text(0, 0) == "t") {
+    if (session_.exec("SELECT to_regclass($1) IS NULL", {pg_dialect().quote(table_)}).text(0, 0) ==
+        "t") {
       session_.exec(lease_table_ddl());
     }
   } catch (const DatabaseError& e) {
     if (e.kind() == ErrorKind::kRetryable) throw;
     // Another instance created it at the same moment, or the role may not create it.
-    if (session_.exec("SELECT to_regclass($1) IS NULL", {table_.quoted()}).text(0, 0) == "t") {
+    if (session_.exec("SELECT to_regclass($1) IS NULL", {pg_dialect().quote(table_)}).text(0, 0) ==
+        "t") {
       why_not = "it does not exist and the role may not create it: " + std::string(e.what());
       return false;
     }
@@ -56,7 +58,7 @@ bool PgInstanceLock::lease_table_usable(std::string& why_not) {
   const auto rights = session_.exec(
       "SELECT has_table_privilege($1, 'SELECT') AND has_table_privilege($1, 'INSERT') AND "
       "has_table_privilege($1, 'UPDATE')",
-      {table_.quoted()});
+      {pg_dialect().quote(table_)});
   if (rights.text(0, 0) != "t") {
     why_not = "the role may not read and write it (it needs SELECT, INSERT and UPDATE)";
     return false;
@@ -74,8 +76,8 @@ bool PgInstanceLock::try_lock() {
                  "): falling back to a session advisory lock, which a transaction pooler "
                  "(PgBouncer in transaction mode, RDS Proxy, Supavisor) cannot keep. HINT: as a "
                  "role that may, run " +
-                 lease_table_ddl() + " GRANT SELECT, INSERT, UPDATE ON " + table_.quoted() +
-                 " TO <role>;";
+                 lease_table_ddl() + " GRANT SELECT, INSERT, UPDATE ON " +
+                 pg_dialect().quote(table_) + " TO <role>;";
     }
   }
   held_ = mechanism_ == Mechanism::kLease ? take_lease() : take_advisory();
@@ -85,7 +87,7 @@ bool PgInstanceLock::try_lock() {
 bool PgInstanceLock::take_lease() {
   try {
     const auto rows = session_.exec(
-        "INSERT INTO " + table_.quoted() +
+        "INSERT INTO " + pg_dialect().quote(table_) +
             " AS l (name, holder, epoch, acquired_at, heartbeat_at, expires_at) VALUES ($1, $2, "
             "1, now(), now(), now() + $3::interval) ON CONFLICT (name) DO UPDATE SET holder = "
             "excluded.holder, epoch = l.epoch + 1, acquired_at = now(), heartbeat_at = now(), "
@@ -104,7 +106,7 @@ bool PgInstanceLock::take_lease() {
 bool PgInstanceLock::renew_lease() {
   return session_
              .exec(
-                 "UPDATE " + table_.quoted() +
+                 "UPDATE " + pg_dialect().quote(table_) +
                      " SET heartbeat_at = now(), expires_at = now() + $4::interval WHERE name "
                      "= $1 AND holder = $2 AND epoch = $3::bigint",
                  {"batch_cleanup:" + target_, holder_, std::to_string(epoch_), interval_text(ttl_)})
@@ -122,7 +124,7 @@ void PgInstanceLock::refuse_pooler(int first_pid, int second_pid) const {
       " between transactions), where a session advisory lock cannot keep one instance active, "
       "and the lease table " +
       table_.display() + " cannot be used (" + why_no_lease_ + "). HINT: as a role that may, run " +
-      lease_table_ddl() + " GRANT SELECT, INSERT, UPDATE ON " + table_.quoted() +
+      lease_table_ddl() + " GRANT SELECT, INSERT, UPDATE ON " + pg_dialect().quote(table_) +
       " TO <role>; or connect without the pooler");
 }
 
@@ -170,7 +172,7 @@ bool PgInstanceLock::keep_alive() {
 
 void PgInstanceLock::prove_held() {
   if (mechanism_ == Mechanism::kFollower) {
-    const auto rows = session_.exec("SELECT 1 FROM " + table_.quoted() +
+    const auto rows = session_.exec("SELECT 1 FROM " + pg_dialect().quote(table_) +
                                         " WHERE name = $1 AND holder = $2 AND epoch = $3::bigint "
                                         "FOR SHARE",
                                     {"batch_cleanup:" + target_, holder_, std::to_string(epoch_)});
@@ -206,7 +208,7 @@ void PgInstanceLock::unlock() noexcept {
   try {
     if (!session_.connected()) return;  // the lease expires; a session lock died with it
     if (mechanism_ == Mechanism::kLease) {
-      session_.exec("UPDATE " + table_.quoted() +
+      session_.exec("UPDATE " + pg_dialect().quote(table_) +
                         " SET expires_at = now(), heartbeat_at = now() WHERE name = $1 AND holder "
                         "= $2 AND epoch = $3::bigint",
                     {"batch_cleanup:" + target_, holder_, std::to_string(epoch_)});

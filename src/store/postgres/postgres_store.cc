@@ -4,6 +4,7 @@
 #include "store/postgres/pg_archive.h"
 #include "store/postgres/pg_batches.h"
 #include "store/postgres/pg_catalog.h"
+#include "store/postgres/pg_dialect.h"
 #include "store/postgres/pg_executor.h"
 #include "store/postgres/pg_instance_lock.h"
 #include "store/reasons.h"
@@ -20,7 +21,7 @@ class PostgresStore final : public RoleStore {
   PostgresStore(CleanupConfig config, config::DatabaseTarget target)
       : config_(std::move(config)),
         target_(std::move(target)),
-        names_(config_),
+        names_(config_, pg_dialect()),
         session_(target_.password),
         executor_(session_) {
     history_ = std::make_unique<sql::SqlHistoryTable>(executor_, names_.history);
@@ -60,7 +61,7 @@ class PostgresStore final : public RoleStore {
     const sql::PredicateSpec spec = sql::policy_predicate(executor_, config_, columns());
     // Key batches walk the email's unique index where the plan says so.
     const bool by_email = plan.keyset_by_email;
-    setup_.tables = {names_.pending.quoted(),
+    setup_.tables = {pg_dialect().quote(names_.pending),
                      names_.key,
                      names_.email,
                      catalog_.key_type,
@@ -80,7 +81,7 @@ class PostgresStore final : public RoleStore {
     pg_batches_ = batches.get();
     batches_ = std::move(batches);
     dry_run_ = std::make_unique<sql::SqlDryRunQueries>(
-        executor_, sql::CleanedTables{names_.pending.quoted(), names_.key, spec});
+        executor_, sql::CleanedTables{pg_dialect().quote(names_.pending), names_.key, spec});
   }
 
   void cancel() noexcept override { session_.cancel(); }
@@ -99,7 +100,7 @@ class PostgresStore final : public RoleStore {
   }
 
   sql::PredicateColumns columns() const {
-    return {names_.users.quoted(), names_.email, names_.phone, names_.created,
+    return {pg_dialect().quote(names_.users), names_.email, names_.phone, names_.created,
             catalog_.created_zone};
   }
 

@@ -23,10 +23,20 @@ bool Statement::has_slot(std::string_view name) const {
 }
 
 int Statement::slot_number(std::string_view name) const {
-  for (std::size_t i = 0; i < parameters_.size(); ++i) {
-    if (parameters_[i].slot == name) return static_cast<int>(i + 1);
+  const std::vector<int> positions = slot_positions(name);
+  if (positions.size() > 1) {
+    throw std::logic_error("slot '" + std::string(name) + "' is " +
+                           std::to_string(positions.size()) + " parameters of: " + text_);
   }
-  return 0;
+  return positions.empty() ? 0 : positions.front();
+}
+
+std::vector<int> Statement::slot_positions(std::string_view name) const {
+  std::vector<int> out;
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    if (parameters_[i].slot == name) out.push_back(static_cast<int>(i + 1));
+  }
+  return out;
 }
 
 std::vector<Value> Statement::values(const Slots& slots) const {
@@ -65,10 +75,12 @@ Builder& Builder::value(Value value) {
 
 Builder& Builder::slot(std::string_view name) {
   auto& parameters = statement_.parameters_;
-  for (std::size_t i = 0; i < parameters.size(); ++i) {
-    if (parameters[i].slot == name) {
-      statement_.text_ += dialect_.placeholder(static_cast<int>(i + 1));
-      return *this;
+  if (dialect_.placeholders() == Placeholders::kNumbered) {
+    for (std::size_t i = 0; i < parameters.size(); ++i) {
+      if (parameters[i].slot == name) {
+        statement_.text_ += dialect_.placeholder(static_cast<int>(i + 1));
+        return *this;
+      }
     }
   }
   parameters.push_back({std::string(name), std::monostate{}});

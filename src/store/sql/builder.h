@@ -1,8 +1,8 @@
-// One SQL builder for every statement of both stores: text is appended in order and values are
-// bound as parameters whose placeholders the builder numbers itself, in the dialect's style
-// ($1 on PostgreSQL, ?1 on SQLite). A statement is built once and run many times: a value known
-// when it is built is bound right away; a value that changes per execution (a batch's range, a
-// cursor, a cycle id) is a named slot, filled when the statement runs.
+// One SQL builder for every statement of every store: text is appended in order and values are
+// bound as parameters whose markers the builder writes itself, in the dialect's style ($1 on
+// PostgreSQL, ?1 on SQLite, ? for a positional dialect). A statement is built once and run many
+// times: a value known when it is built is bound right away; a value that changes per execution (a
+// batch's range, a cursor, a cycle id) is a named slot, filled when the statement runs.
 #pragma once
 
 #include <string>
@@ -15,21 +15,28 @@ namespace batch_cleanup::store::sql {
 
 class Dialect;
 
-// A built statement: its text and, per placeholder in order, a bound value or a slot name.
+// A built statement: its text and, per parameter in order, a bound value or a slot name. With a
+// numbered dialect a slot used twice is one parameter (its number appears twice in the text);
+// with a positional dialect each use is a marker and a parameter of its own.
 class Statement {
  public:
   Statement() = default;
 
   const std::string& text() const { return text_; }
-  // Placeholders in the text ($1..$n); the same slot used twice is one placeholder.
+  // Parameters: the numbers $1..$n, or the markers of a positional dialect.
   std::size_t parameter_count() const { return parameters_.size(); }
   bool empty() const { return text_.empty(); }
   bool has_slot(std::string_view name) const;
-  // The placeholder number (1-based) of slot `name`; 0 when the statement has no such slot.
+  // The parameter number (1-based) of slot `name`; 0 when the statement has no such slot.
+  // Throws std::logic_error when the slot is more than one parameter (a positional dialect's
+  // statement using it twice): slot_positions() names them all.
   int slot_number(std::string_view name) const;
+  // Every parameter number (1-based) of slot `name`, in order; empty when there is none.
+  std::vector<int> slot_positions(std::string_view name) const;
 
-  // The parameter values of one execution, in placeholder order: the bound values, and each
-  // slot's value from `slots`. Throws std::logic_error when a slot has no value.
+  // The parameter values of one execution, in marker order: the bound values, and each slot's
+  // value from `slots` (a slot used twice in a positional statement, twice). Throws
+  // std::logic_error when a slot has no value.
   std::vector<Value> values(const Slots& slots = {}) const;
 
  private:
@@ -51,7 +58,8 @@ class Builder {
   Builder& sql(std::string_view text);
   // Appends a placeholder bound to `value`.
   Builder& value(Value value);
-  // Appends a placeholder for the slot `name`; the same name again reuses its placeholder.
+  // Appends a placeholder for the slot `name`; the same name again reuses its placeholder in a
+  // numbered dialect, and is a parameter of its own in a positional one.
   Builder& slot(std::string_view name);
   // Appends the dialect's cast of the last placeholder to a type ("::tid"); nothing where the
   // dialect does not cast.

@@ -1,7 +1,8 @@
-// What differs between the SQL of two backends, and nothing else: placeholders and casts, trim,
-// conditional counts, list membership, the database's clock, catalog probes and DDL types. The
-// statements themselves are written once (store/sql/*.cc) against this interface, so a third SQL
-// backend adds a dialect and its own batch algorithm, and the engine does not change.
+// What differs between the SQL of two backends, and nothing else: identifier quoting, placeholders
+// and casts, trim, conditional counts, list membership, the database's clock, bounded deletes,
+// catalog probes and DDL types. The statements themselves are written once (store/sql/*.cc)
+// against this interface, so a third SQL backend adds a dialect and its own batch algorithm, and
+// the engine does not change.
 //
 // `Builder&` methods append to the statement being built and bind what they need. Type names
 // given to Builder::cast() and the methods below are PostgreSQL's ("text[]", "timestamptz"); a
@@ -9,7 +10,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/identifier.h"
@@ -21,11 +25,31 @@ namespace batch_cleanup::store::sql {
 // Column types of the tables the tool creates (the history table).
 enum class ColumnType { kText, kInteger, kReal, kTimestamp };
 
+// How a statement's markers name its parameters.
+enum class Placeholders {
+  kNumbered,    // "$1" / "?1": a slot used twice is one marker number, bound once
+  kPositional,  // "?": one marker, and one bound value, per use
+};
+
+// Appends a boolean condition to a statement being built.
+using Condition = std::function<void(Builder&)>;
+
 class Dialect {
  public:
   virtual ~Dialect() = default;
 
-  // "$1" / "?1".
+  // ---- Identifiers
+
+  // `identifier` quoted for this database: a configured name (validated by config/identifier.h)
+  // or one read from the catalog (a column), whose quote characters are escaped.
+  virtual std::string quote(std::string_view identifier) const = 0;
+  // schema.name or name, each part quoted.
+  std::string quote(const config::QualifiedName& name) const;
+
+  // ---- Parameters
+
+  virtual Placeholders placeholders() const = 0;
+  // The marker of parameter `number` (1-based): "$1" / "?1", or "?" for a positional dialect.
   virtual std::string placeholder(int number) const = 0;
   // The suffix that casts a value to `type_name` ("::tid"), or "" where values are untyped.
   virtual std::string cast(std::string_view type_name) const = 0;
@@ -83,12 +107,11 @@ class Dialect {
 
   // ---- Rows and catalogs
 
-  // The physical locator of a row ("ctid", "rowid"): batches of purges address rows by it.
-  virtual std::string row_locator() const = 0;
-  // `locator` is one of the locators the subquery the caller appends next selects; the caller
-  // calls close_locator_subquery() after it.
-  virtual void open_locator_subquery(Builder& b, const std::string& locator) const = 0;
-  virtual void close_locator_subquery(Builder& b) const = 0;
+  // A DELETE of at most `limit` rows of `table` (quoted) that satisfy `condition`, which names
+  // the table's columns unqualified. `order_by` (a column) is the order a dialect that deletes
+  // with ORDER BY ... LIMIT on the table itself takes them in; others may ignore it.
+  virtual void delete_up_to(Builder& b, const std::string& table, const Condition& condition,
+                            const std::string& order_by, std::int64_t limit) const = 0;
   // Words after INSERT INTO t (cols) that let it write identity columns ("" when no need).
   virtual std::string insert_identity_override() const = 0;
   // A query returning one row when the table `name` exists.
@@ -106,5 +129,8 @@ class Dialect {
   virtual std::string add_column(const std::string& table, const std::string& column,
                                  ColumnType type) const = 0;
 };
+
+// `identifier` in double quotes, a double quote doubled (the SQL standard's quoting).
+std::string double_quoted(std::string_view identifier);
 
 }  // namespace batch_cleanup::store::sql

@@ -29,7 +29,7 @@ void SqlHistoryTable::make_ready() {
   if (!exists()) {
     using T = ColumnType;
     Builder create(d);
-    create.sql("CREATE TABLE IF NOT EXISTS " + table_.quoted() + " (" + d.generated_key("run_id") +
+    create.sql("CREATE TABLE IF NOT EXISTS " + d.quote(table_) + " (" + d.generated_key("run_id") +
                ", cycle_id " + d.column_type(T::kText) + " NOT NULL, started_at " +
                d.column_type(T::kTimestamp) + " NOT NULL, finished_at " +
                d.column_type(T::kTimestamp) + " NOT NULL, host " + d.column_type(T::kText) +
@@ -50,7 +50,7 @@ void SqlHistoryTable::make_ready() {
   if (!has_job_column()) {
     try {
       executor_.run(
-          Builder(d).sql(d.add_column(table_.quoted(), "job", ColumnType::kText)).build());
+          Builder(d).sql(d.add_column(d.quote(table_), "job", ColumnType::kText)).build());
     } catch (const DatabaseError&) {
       if (!has_job_column()) throw;  // else another session added it meanwhile
     }
@@ -60,8 +60,9 @@ void SqlHistoryTable::make_ready() {
 
 void SqlHistoryTable::record_run(const RunRecord& run) {
   if (!ready_) make_ready();
-  Builder b(executor_.dialect());
-  b.sql("INSERT INTO " + table_.quoted() + " (" + kColumns + ") VALUES (").value(run.cycle_id);
+  const Dialect& d = executor_.dialect();
+  Builder b(d);
+  b.sql("INSERT INTO " + d.quote(table_) + " (" + kColumns + ") VALUES (").value(run.cycle_id);
   b.sql(", ").value(run.started_at).cast("timestamptz");
   b.sql(", ").value(run.finished_at).cast("timestamptz");
   b.sql(", ").value(run.host).sql(", ").value(run.mode);
@@ -85,7 +86,7 @@ std::vector<RunRecord> SqlHistoryTable::recent_runs(std::int64_t limit, const st
   b.sql("SELECT cycle_id, " + d.iso8601("started_at") + ", " + d.iso8601("finished_at") +
         ", host, mode, candidates, deleted, failed, skipped, batches, duration_ms, outcome, "
         "coalesce(error, ''), " +
-        job_column + " FROM " + table_.quoted() + " WHERE (")
+        job_column + " FROM " + d.quote(table_) + " WHERE (")
       .value(job)
       .cast("text")
       .sql(" = '' OR " + job_column + " = ")

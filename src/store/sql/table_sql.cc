@@ -22,12 +22,9 @@ std::int64_t purge_archived(Executor& executor, const std::string& archive,
                             std::chrono::milliseconds older_than, std::int64_t batch_rows) {
   const Dialect& d = executor.dialect();
   Builder b(d);
-  b.sql("DELETE FROM " + archive + " WHERE ");
-  d.open_locator_subquery(b, d.row_locator());
-  b.sql("SELECT " + d.row_locator() + " FROM " + archive + " WHERE ");
-  d.written_before(b, "archived_at", older_than);
-  b.sql(" LIMIT ").value(batch_rows);
-  d.close_locator_subquery(b);
+  d.delete_up_to(
+      b, archive, [&](Builder& where) { d.written_before(where, "archived_at", older_than); },
+      "archived_at", batch_rows);
   const Statement purge = b.build();
   std::int64_t total = 0;
   while (true) {

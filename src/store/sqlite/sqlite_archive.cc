@@ -5,6 +5,7 @@
 
 #include "store/sql/restore_sql.h"
 #include "store/sql/table_sql.h"
+#include "store/sqlite/sqlite_dialect.h"
 
 namespace batch_cleanup::store::sqlite {
 namespace {
@@ -26,13 +27,13 @@ std::string SqliteArchiveTable::bare_name() const {
 }
 
 std::string SqliteArchiveTable::quoted() const {
-  return config::quote_identifier(catalog_.pending.schema) + "." +
-         config::quote_identifier(bare_name());
+  return sqlite_dialect().quote(catalog_.pending.schema) + "." +
+         sqlite_dialect().quote(bare_name());
 }
 
 bool SqliteArchiveTable::exists() {
   SqliteStatement find(connection_, "SELECT 1 FROM " +
-                                        config::quote_identifier(catalog_.pending.schema) +
+                                        sqlite_dialect().quote(catalog_.pending.schema) +
                                         ".sqlite_schema WHERE type = 'table' AND name = ?1 "
                                         "COLLATE NOCASE");
   find.bind(1, bare_name());
@@ -71,16 +72,16 @@ void SqliteArchiveTable::create() {
   if (exists()) return;
   std::string columns;
   for (const auto& column : catalog_.pending.columns) {
-    columns += config::quote_identifier(column.name) + " " + safe_type(column.type) + ", ";
+    columns += sqlite_dialect().quote(column.name) + " " + safe_type(column.type) + ", ";
   }
   const std::string bare = bare_name();
   connection_.exec("CREATE TABLE IF NOT EXISTS " + quoted() + " (" + columns +
                    "archived_at TEXT NOT NULL, cycle_id TEXT NOT NULL, reason TEXT NOT NULL)");
   for (const char* column : {"archived_at", "cycle_id"}) {
     connection_.exec("CREATE INDEX IF NOT EXISTS " +
-                     config::quote_identifier(catalog_.pending.schema) + "." +
-                     config::quote_identifier(bare + "_" + column + "_idx") + " ON " +
-                     config::quote_identifier(bare) + " (" + column + ")");
+                     sqlite_dialect().quote(catalog_.pending.schema) + "." +
+                     sqlite_dialect().quote(bare + "_" + column + "_idx") + " ON " +
+                     sqlite_dialect().quote(bare) + " (" + column + ")");
   }
 }
 
@@ -90,8 +91,8 @@ void SqliteArchiveTable::begin_cycle(const std::string& cycle_id) {
     std::string columns;
     std::string values;
     for (const auto& column : catalog_.pending.columns) {
-      columns += config::quote_identifier(column.name) + ", ";
-      values += "OLD." + config::quote_identifier(column.name) + ", ";
+      columns += sqlite_dialect().quote(column.name) + ", ";
+      values += "OLD." + sqlite_dialect().quote(column.name) + ", ";
     }
     sql::Builder reason(executor_.dialect());
     sql::append_reason(reason, predicate_, "OLD", sql::Probe::kAny);
@@ -102,7 +103,7 @@ void SqliteArchiveTable::begin_cycle(const std::string& cycle_id) {
     connection_.exec("DROP TRIGGER IF EXISTS temp.bc_archive_on_delete");
     connection_.exec("CREATE TEMP TRIGGER bc_archive_on_delete AFTER DELETE ON " +
                      catalog_.pending.quoted() + " BEGIN INSERT INTO " +
-                     config::quote_identifier(bare_name()) + " (" + columns +
+                     sqlite_dialect().quote(bare_name()) + " (" + columns +
                      "archived_at, cycle_id, reason) SELECT " + values +
                      "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), cycle_id, " + reason.text() +
                      " FROM temp.bc_archive_context; END");
@@ -122,8 +123,8 @@ std::int64_t SqliteArchiveTable::purge(std::chrono::milliseconds older_than,
 
 RestoreResult SqliteArchiveTable::restore(const RestoreRequest& request, bool dry_run) {
   const sql::RestoreTables tables{quoted(), catalog_.pending.quoted(),
-                                  config::quote_identifier(config_.pending_key),
-                                  config::quote_identifier(config_.email_column)};
+                                  sqlite_dialect().quote(config_.pending_key),
+                                  sqlite_dialect().quote(config_.email_column)};
   // The newest archived copy of each key first; the pending table's write lock is held, so the
   // conflict checks and the inserts see the same table.
   const auto put_rows_back = [&]() -> std::int64_t {
@@ -139,7 +140,7 @@ RestoreResult SqliteArchiveTable::restore(const RestoreRequest& request, bool dr
     std::string columns;
     for (const auto& column : catalog_.pending.columns) {
       if (column.hidden != 0) continue;  // generated: computed again on insert
-      columns += (columns.empty() ? "" : ", ") + config::quote_identifier(column.name);
+      columns += (columns.empty() ? "" : ", ") + sqlite_dialect().quote(column.name);
     }
     sql::Builder put_back(executor_.dialect());
     put_back

@@ -36,7 +36,7 @@ class SqliteArchiveTable final : public ArchiveTable {
   // The table's own name (SQLite triggers insert into unqualified names, so the archive lives
   // in the pending table's database).
   std::string bare_name() const;
-  std::string quoted() const;  // "schema"."archive"
+  std::string quoted() const;  // "schema"."archive", by the SQLite dialect
   bool exists();
 
   SqliteConnection& connection_;

@@ -1,6 +1,5 @@
 #include "store/sqlite/sqlite_batch_sql.h"
 
-#include "config/identifier.h"
 #include "store/sqlite/sqlite_dialect.h"
 
 namespace batch_cleanup::store::sqlite {
@@ -48,7 +47,7 @@ void SqliteBatchStatements::append_range(sql::Builder& b, bool after, bool upper
 std::string SqliteBatchStatements::whole_row_json() const {
   std::string fields;
   for (const auto& column : tables_.pending_columns) {
-    const std::string quoted = config::quote_identifier(column.name);
+    const std::string quoted = sqlite_dialect().quote(column.name);
     fields += (fields.empty() ? "" : ", ") +
               (sql_literal(column.name) + ", CASE typeof(" + quoted + ") WHEN 'blob' THEN hex(" +
                quoted + ") ELSE " + quoted + " END");

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "store/reasons.h"
+#include "store/sqlite/sqlite_dialect.h"
 
 namespace batch_cleanup::store::sqlite {
 namespace {
@@ -110,15 +111,14 @@ std::string create_index_statement(SqliteConnection& connection, const Table& us
                                    const std::string& indexed) {
   std::string index = base;
   for (int suffix = 2; suffix < 100; ++suffix) {
-    SqliteStatement taken(connection, "SELECT 1 FROM " + config::quote_identifier(users.schema) +
+    SqliteStatement taken(connection, "SELECT 1 FROM " + sqlite_dialect().quote(users.schema) +
                                           ".sqlite_schema WHERE name = ?1 COLLATE NOCASE");
     taken.bind(1, index);
     if (!taken.step()) break;
     index = base + "_" + std::to_string(suffix);
   }
-  return "CREATE INDEX " +
-         (name.schema.empty() ? "" : config::quote_identifier(name.schema) + ".") +
-         config::quote_identifier(index) + " ON " + config::quote_identifier(name.name) + " (" +
+  return "CREATE INDEX " + (name.schema.empty() ? "" : sqlite_dialect().quote(name.schema) + ".") +
+         sqlite_dialect().quote(index) + " ON " + sqlite_dialect().quote(name.name) + " (" +
          indexed + ");";
 }
 
@@ -136,15 +136,16 @@ void inspect_policies(SqliteConnection& connection, const TableNames& names,
           "idx_" + users.name + "_" + users.find(config.email_column)->name, names.email);
     } else {
       const std::string expression = normalized_email(config.normalize_email, names.email);
+      index.served = expression;
       index.present = users_index_serves(
           connection, users, normalized_email(config.normalize_email, "u." + names.email));
       index.advice =
           "CREATE INDEX " +
-          (names.users.schema.empty() ? "" : config::quote_identifier(names.users.schema) + ".") +
-          config::quote_identifier(
+          (names.users.schema.empty() ? "" : sqlite_dialect().quote(names.users.schema) + ".") +
+          sqlite_dialect().quote(
               "idx_" + users.name + "_email_" +
               (config.normalize_email == EmailNormalization::kLower ? "lower" : "lower_trim")) +
-          " ON " + config::quote_identifier(names.users.name) + " (" + expression + ");";
+          " ON " + sqlite_dialect().quote(names.users.name) + " (" + expression + ");";
     }
   }
   if (config.match_phone) {
@@ -155,8 +156,8 @@ void inspect_policies(SqliteConnection& connection, const TableNames& names,
       facts.users_phone_index.present = users_index_serves(connection, users, "u." + names.phone);
       facts.users_phone_index.advice =
           "CREATE INDEX " +
-          config::quote_identifier("idx_" + users.name + "_" + config.phone_column) + " ON " +
-          config::quote_identifier(names.users.name) + " (" + names.phone + ");";
+          sqlite_dialect().quote("idx_" + users.name + "_" + config.phone_column) + " ON " +
+          sqlite_dialect().quote(names.users.name) + " (" + names.phone + ");";
     }
   }
   if (uses_created(config)) {
@@ -166,6 +167,10 @@ void inspect_policies(SqliteConnection& connection, const TableNames& names,
 }
 
 }  // namespace
+
+std::string Table::quoted() const {
+  return sqlite_dialect().quote(schema) + "." + sqlite_dialect().quote(name);
+}
 
 const ColumnInfo* Table::find(std::string_view column) const {
   for (const auto& info : columns) {

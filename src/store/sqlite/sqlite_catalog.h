@@ -30,9 +30,8 @@ struct Table {
   bool without_rowid = false;
   std::vector<ColumnInfo> columns;
 
-  std::string quoted() const {
-    return config::quote_identifier(schema) + "." + config::quote_identifier(name);
-  }
+  // "schema"."name", by the SQLite dialect.
+  std::string quoted() const;
   const ColumnInfo* find(std::string_view column) const;
   int primary_key_columns() const;
   // An INTEGER PRIMARY KEY of a rowid table is the rowid itself.

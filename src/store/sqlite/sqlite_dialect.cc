@@ -12,6 +12,11 @@ constexpr const char* kIsoFormat = "'%Y-%m-%dT%H:%M:%fZ'";
 
 class SqliteDialect final : public sql::Dialect {
  public:
+  using sql::Dialect::quote;
+  std::string quote(std::string_view identifier) const override {
+    return sql::double_quoted(identifier);
+  }
+  sql::Placeholders placeholders() const override { return sql::Placeholders::kNumbered; }
   std::string placeholder(int number) const override { return "?" + std::to_string(number); }
   std::string cast(std::string_view) const override { return ""; }  // values keep their class
 
@@ -66,11 +71,13 @@ class SqliteDialect final : public sql::Dialect {
   }
   std::string iso8601(const std::string& column) const override { return column; }
 
-  std::string row_locator() const override { return "rowid"; }
-  void open_locator_subquery(sql::Builder& b, const std::string& locator) const override {
-    b.sql(locator + " IN (");
+  // DELETE ... LIMIT needs SQLITE_ENABLE_UPDATE_DELETE_LIMIT: the rows' rowids instead.
+  void delete_up_to(sql::Builder& b, const std::string& table, const sql::Condition& condition,
+                    const std::string&, std::int64_t limit) const override {
+    b.sql("DELETE FROM " + table + " WHERE rowid IN (SELECT rowid FROM " + table + " WHERE ");
+    condition(b);
+    b.sql(" LIMIT ").value(limit).sql(")");
   }
-  void close_locator_subquery(sql::Builder& b) const override { b.sql(")"); }
   std::string insert_identity_override() const override { return ""; }
   void table_exists(sql::Builder& b, const config::QualifiedName& name) const override {
     b.sql("SELECT 1 FROM pragma_table_list WHERE name = ").value(name.name);

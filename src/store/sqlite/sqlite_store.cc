@@ -8,6 +8,7 @@
 #include "store/sqlite/sqlite_archive.h"
 #include "store/sqlite/sqlite_batches.h"
 #include "store/sqlite/sqlite_catalog.h"
+#include "store/sqlite/sqlite_dialect.h"
 #include "store/sqlite/sqlite_executor.h"
 #include "store/sqlite/sqlite_lock_file.h"
 
@@ -37,7 +38,7 @@ class SqliteStore final : public RoleStore {
   SqliteStore(CleanupConfig config, config::DatabaseTarget target)
       : config_(std::move(config)),
         target_(std::move(target)),
-        names_(config_),
+        names_(config_, sqlite_dialect()),
         executor_(connection_, config_.min_age, config_.expire_after) {
     history_ = std::make_unique<sql::SqlHistoryTable>(executor_, names_.history);
     auto archive =
@@ -97,8 +98,8 @@ class SqliteStore final : public RoleStore {
 
 sql::PredicateColumns predicate_columns(const SqliteCatalog& catalog, const TableNames& names) {
   // SQLite resolves the users table's database in inspect(): statements name it.
-  return {catalog.users.name.empty() ? names.users.quoted() : catalog.users.quoted(), names.email,
-          names.phone, names.created, ""};
+  return {catalog.users.name.empty() ? sqlite_dialect().quote(names.users) : catalog.users.quoted(),
+          names.email, names.phone, names.created, ""};
 }
 
 SqliteBatchSetup batch_setup(const CleanupConfig& config, const SqliteCatalog& catalog,
@@ -106,10 +107,10 @@ SqliteBatchSetup batch_setup(const CleanupConfig& config, const SqliteCatalog& c
                              bool key_mode) {
   SqliteBatchSetup setup;
   setup.pending = catalog.pending.quoted();
-  setup.pending_name = config::quote_identifier(catalog.pending.name);
+  setup.pending_name = sqlite_dialect().quote(catalog.pending.name);
   setup.key = names.key;
   setup.email = names.email;
-  setup.locator_column = key_mode ? names.key : config::quote_identifier(catalog.rowid);
+  setup.locator_column = key_mode ? names.key : sqlite_dialect().quote(catalog.rowid);
   setup.key_mode = key_mode;
   setup.predicate = predicate;
   setup.pending_columns = catalog.pending.columns;
