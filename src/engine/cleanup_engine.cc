@@ -222,13 +222,15 @@ void CleanupEngine::flush_pending_history() {
 
 std::string CleanupEngine::check_guards() {
   auto& queries = store_->dry_run();
-  if (!config_.allow_empty_users && on_session([&] { return queries.users_table_empty(); })) {
+  if (!config_.allow_empty_users &&
+      on_connection(connected_, [&] { return queries.users_table_empty(); })) {
     return "guard 'users-not-empty' refused to run: the users table '" + config_.users_table +
            "' is empty, which usually means the wrong table or database. HINT: check "
            "--users-table and --database-url, or pass --allow-empty-users to run anyway";
   }
   if (config_.max_deletes < 0 && config_.max_fraction <= 0) return {};
-  const std::int64_t candidates = on_session([&] { return queries.count_candidates(); });
+  const std::int64_t candidates =
+      on_connection(connected_, [&] { return queries.count_candidates(); });
   if (config_.max_deletes >= 0 && candidates > config_.max_deletes) {
     return fmt::format(
         "guard 'max-deletes' refused to run: this cycle would delete {} rows, more than "
@@ -237,7 +239,7 @@ std::string CleanupEngine::check_guards() {
         candidates, config_.max_deletes);
   }
   if (config_.max_fraction > 0) {
-    const std::int64_t total = on_session([&] { return queries.count_pending(); });
+    const std::int64_t total = on_connection(connected_, [&] { return queries.count_pending(); });
     if (total > 0 && static_cast<double>(candidates) > config_.max_fraction * total) {
       return fmt::format(
           "guard 'max-fraction' refused to run: this cycle would delete {} of the {} rows of "

@@ -93,16 +93,14 @@ class CleanupEngine {
   // replayed the cycle's commits closely enough. False when a stop was requested (or the lock
   // lost) meanwhile.
   bool wait_for_replicas(BatchLane& lane);
-  // Runs `operation`; a retryable DatabaseError also marks the connection for a reconnect.
+  // Runs `operation` on a connection (the engine's: connected_, or a lane's); a retryable
+  // DatabaseError also marks it for a reconnect (`connected` false).
   template <typename Operation>
-  auto on_session(Operation&& operation) -> decltype(operation());
+  auto on_connection(bool& connected, Operation&& operation) -> decltype(operation());
   // Runs `operation`; on a retryable error reconnects (with backoff) and runs it again, up to
   // config.retries times.
   template <typename Operation>
   auto with_retries(Operation&& operation) -> decltype(operation());
-  // on_session() for a lane's store.
-  template <typename Operation>
-  auto on_lane(BatchLane& lane, Operation&& operation) -> decltype(operation());
   void run_batches(CycleReport& report);
   store::RowDetail row_detail() const;
   // A lane's batches until its slice is covered, the cycle stops or fails (engine_batches.cc).

@@ -232,7 +232,8 @@ bool CleanupEngine::run_one_batch(BatchLane& lane, std::int64_t rows, std::int64
       }
       if (e.ends_session() && !reconnect_lane(lane)) return false;
       if (e.kind() == ErrorKind::kInDoubt) {
-        const auto outcome = on_lane(lane, [&] { return lane.store.batches().resolve_in_doubt(); });
+        const auto outcome =
+            on_connection(lane.connected, [&] { return lane.store.batches().resolve_in_doubt(); });
         using State = store::InDoubtOutcome::State;
         if (outcome.state == State::kCommitted) {
           logging::logger()->warn(
@@ -283,7 +284,7 @@ bool CleanupEngine::reconnect_lane(BatchLane& lane) {
   }
   connect_store(lane.store, lane.connected);
   if (!config_.archive_table.empty()) {
-    on_lane(lane, [&] { prepare_archive(lane.store, lane.report.cycle_id); });
+    on_connection(lane.connected, [&] { prepare_archive(lane.store, lane.report.cycle_id); });
   }
   return !lane.ledger->aborted();
 }
@@ -295,7 +296,8 @@ bool CleanupEngine::wait_for_replicas(BatchLane& lane) {
   if (max_time.count() <= 0 && max_bytes <= 0) return true;
   bool paused = false;
   while (true) {
-    const auto lag = on_lane(lane, [&] { return lane.store.batches().replication_lag(); });
+    const auto lag =
+        on_connection(lane.connected, [&] { return lane.store.batches().replication_lag(); });
     const bool too_late = max_time.count() > 0 && lag.time > max_time;
     const bool too_far = max_bytes > 0 && lag.bytes > max_bytes;
     if (!too_late && !too_far) {

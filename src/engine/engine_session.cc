@@ -90,7 +90,7 @@ bool CleanupEngine::keep_lock(CycleReport& report, bool now) {
   auto& lock = store_->instance_lock();
   const auto interval = lock.keep_alive_interval();
   if (!now && (interval.count() <= 0 || Clock::now() - lock_renewed_ < interval)) return true;
-  const bool held = on_session([&] { return lock.keep_alive(); });
+  const bool held = on_connection(connected_, [&] { return lock.keep_alive(); });
   if (held) {
     lock_renewed_ = Clock::now();
     return true;
@@ -124,7 +124,7 @@ bool CleanupEngine::wait_holding_lock(Clock::duration duration, CycleReport& rep
 bool CleanupEngine::restore_session_state(CycleReport& report) {
   if (lock_held_ && !keep_lock(report, /*now=*/true)) return false;
   if (!config_.archive_table.empty()) {
-    on_session([&] { prepare_archive(*store_, report.cycle_id); });
+    on_connection(connected_, [&] { prepare_archive(*store_, report.cycle_id); });
   }
   return true;
 }

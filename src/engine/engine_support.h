@@ -37,21 +37,11 @@ inline double percentile(std::vector<double> values, double fraction) {
 }
 
 template <typename Operation>
-auto CleanupEngine::on_session(Operation&& operation) -> decltype(operation()) {
+auto CleanupEngine::on_connection(bool& connected, Operation&& operation) -> decltype(operation()) {
   try {
     return operation();
   } catch (const DatabaseError& e) {
-    if (e.kind() == ErrorKind::kRetryable) connected_ = false;
-    throw;
-  }
-}
-
-template <typename Operation>
-auto CleanupEngine::on_lane(BatchLane& lane, Operation&& operation) -> decltype(operation()) {
-  try {
-    return operation();
-  } catch (const DatabaseError& e) {
-    if (e.kind() == ErrorKind::kRetryable) lane.connected = false;
+    if (e.kind() == ErrorKind::kRetryable) connected = false;
     throw;
   }
 }
