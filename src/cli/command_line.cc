@@ -112,7 +112,8 @@ int log_failure(const std::exception_ptr& failure, bool stopped) {
     logging::logger()->error("{}", e.what());
     return kExitUnreachable;
   } catch (const DatabaseError& e) {
-    logging::logger()->error("cycle failed: {} {}: {}", cause_name(e.cause()), e.code(), e.what());
+    logging::logger()->error("cycle failed ({}{}{}): {}", cause_name(e.cause()),
+                             e.code().empty() ? "" : " ", e.code(), e.what());
     return kExitRowsFailed;
   } catch (const std::exception& e) {
     logging::logger()->error("unexpected error: {}", e.what());
