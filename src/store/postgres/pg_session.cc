@@ -68,6 +68,34 @@ std::string server_sqlstate(const char* const* keywords, const char* const* valu
 
 }  // namespace
 
+PgResult PgResult::of_rows(const std::vector<std::vector<std::optional<std::string>>>& rows,
+                           long long affected) {
+  PGresult* made = PQmakeEmptyPGresult(nullptr, PGRES_TUPLES_OK);
+  if (made == nullptr) throw std::bad_alloc();
+  PgResult result(made);
+  result.affected_ = affected;
+  const int width = rows.empty() ? 0 : static_cast<int>(rows.front().size());
+  std::vector<std::string> names;
+  std::vector<PGresAttDesc> columns(static_cast<std::size_t>(width));
+  for (int c = 0; c < width; ++c) names.push_back("c" + std::to_string(c + 1));
+  for (int c = 0; c < width; ++c) {
+    columns[static_cast<std::size_t>(c)] =
+        PGresAttDesc{names[static_cast<std::size_t>(c)].data(), 0, 0, 0, 25 /* text */, -1, -1};
+  }
+  if (width > 0 && PQsetResultAttrs(made, width, columns.data()) == 0) throw std::bad_alloc();
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    for (int c = 0; c < width; ++c) {
+      const auto& cell = rows[r].at(static_cast<std::size_t>(c));
+      const int ok = cell
+                         ? PQsetvalue(made, static_cast<int>(r), c, const_cast<char*>(cell->data()),
+                                      static_cast<int>(cell->size()))
+                         : PQsetvalue(made, static_cast<int>(r), c, nullptr, -1);
+      if (ok == 0) throw std::bad_alloc();
+    }
+  }
+  return result;
+}
+
 long long PgResult::integer(int row, int column) const {
   const std::string value = text(row, column);
   try {
@@ -159,7 +187,10 @@ void PgSession::close() noexcept {
   conn_ = nullptr;
 }
 
-bool PgSession::connected() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
+bool PgSession::connected() const {
+  if (script_ != nullptr) return script_->connected();
+  return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK;
+}
 
 std::string PgSession::describe() const {
   if (conn_ == nullptr) return "(not connected)";
@@ -167,7 +198,10 @@ std::string PgSession::describe() const {
   return std::string(host ? host : "?") + ":" + PQport(conn_) + "/" + PQdb(conn_);
 }
 
-int PgSession::server_version() const { return conn_ != nullptr ? PQserverVersion(conn_) : 0; }
+int PgSession::server_version() const {
+  if (script_ != nullptr) return script_->server_version();
+  return conn_ != nullptr ? PQserverVersion(conn_) : 0;
+}
 
 void PgSession::cancel() noexcept {
   std::lock_guard lock(cancel_mutex_);
@@ -190,6 +224,7 @@ PgResult PgSession::exec(const std::string& sql,
 
 PgResult PgSession::send_and_wait(const std::string& sql,
                                   const std::vector<std::optional<std::string>>* params) {
+  if (script_ != nullptr) return script_->answer(sql, params);
   if (conn_ == nullptr) {
     throw DatabaseError(ErrorCause::kConnectionLost, std::string(sqlstate::kConnectionDoesNotExist),
                         "not connected");

@@ -29,6 +29,10 @@ class PgResult {
  public:
   PgResult() = default;
   explicit PgResult(PGresult* result) : result_(result, &PQclear) {}
+  // A result made without a server (a scripted session's answer, PgScript): `rows` of text
+  // cells (nullopt = NULL), all of one width; `affected` is what affected() says.
+  static PgResult of_rows(const std::vector<std::vector<std::optional<std::string>>>& rows,
+                          long long affected = 0);
   int rows() const { return PQntuples(result_.get()); }
   int columns() const { return PQnfields(result_.get()); }
   bool is_null(int row, int column) const { return PQgetisnull(result_.get(), row, column) != 0; }
@@ -45,12 +49,31 @@ class PgResult {
   long long integer(int row, int column) const;
   // Rows affected by INSERT/UPDATE/DELETE.
   long long affected() const {
+    if (affected_ >= 0) return affected_;
     const char* tuples = PQcmdTuples(result_.get());
     return tuples[0] == '\0' ? 0 : std::stoll(tuples);
   }
 
  private:
   std::unique_ptr<PGresult, void (*)(PGresult*)> result_{nullptr, &PQclear};
+  long long affected_ = -1;  // of_rows(): the scripted row count
+};
+
+// A server played by a script, for tests below the store (in the way of pgbackrest's
+// harnessPq): the session hands it every statement instead of sending it, so the real batch
+// algorithms run through halving, fallbacks, in-doubt commits and lost connections without a
+// server. Not used outside tests.
+class PgScript {
+ public:
+  virtual ~PgScript() = default;
+  // The answer to one statement (`params` null: the simple protocol, several statements): its
+  // result, or a DatabaseError thrown as the session would translate the server's.
+  virtual PgResult answer(const std::string& sql,
+                          const std::vector<std::optional<std::string>>* params) = 0;
+  // Whether the scripted connection is up (PgTransaction reads a COMMIT that failed while it
+  // is down as in doubt).
+  virtual bool connected() const = 0;
+  virtual int server_version() const { return 150000; }
 };
 
 // The limits every transaction of the session sets for itself.
@@ -99,6 +122,10 @@ class PgSession {
   // Counts the connections this session has opened: it changes with every reconnect.
   int generation() const { return generation_; }
 
+  // Tests: every statement goes to `script` (not owned; nullptr: the server again) instead of a
+  // server, which the session then does not need.
+  void use_script(PgScript* script) { script_ = script; }
+
  private:
   friend class PgTransaction;
   // Sends and waits, outside of any wrapping: `params` null for the simple protocol (several
@@ -115,6 +142,7 @@ class PgSession {
   int generation_ = 0;
   mutable std::mutex cancel_mutex_;  // guards cancel_ against close() during cancel()
   PGcancel* cancel_ = nullptr;
+  PgScript* script_ = nullptr;
 };
 
 // BEGIN (READ ONLY when asked or when the session's limits say so) and the session's limits
