@@ -60,7 +60,7 @@ class PgBatchWindow {
   // The careful path's statement: the window's free matching rows, locked (SKIP LOCKED).
   virtual const sql::Statement& lock(sql::Slots& slots) = 0;
   // The last keyset value the lock statement matched (read_locked()).
-  virtual void locked_up_to(std::optional<std::string> last) { (void)last; }
+  virtual void locked_up_to(const std::optional<std::string>& last) { (void)last; }
   // The window, for the events of the log ("keyset window after x").
   virtual std::string describe() const = 0;
   // What moves the pass past this window once its batch committed (and tallies its policies);

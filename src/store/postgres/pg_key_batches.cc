@@ -170,7 +170,7 @@ class PgKeyBatches final : public PgBatches {
       slots = slots_;
       return b_.statements(detail_ == RowDetail::kWholeRows).lock_window[window_.index()];
     }
-    void locked_up_to(std::optional<std::string> last) override { last_ = std::move(last); }
+    void locked_up_to(const std::optional<std::string>& last) override { last_ = last; }
     std::string describe() const override {
       return "keyset window after " + b_.last_key_.value_or("the start");
     }

@@ -75,12 +75,12 @@ PgResult PgResult::of_rows(const std::vector<std::vector<std::optional<std::stri
   PgResult result(made);
   result.affected_ = affected;
   const int width = rows.empty() ? 0 : static_cast<int>(rows.front().size());
-  std::vector<std::string> names;
+  // Columns c1, c2, ... of type text (oid 25); PQsetResultAttrs copies the names.
+  std::vector<std::string> names(static_cast<std::size_t>(width));
   std::vector<PGresAttDesc> columns(static_cast<std::size_t>(width));
-  for (int c = 0; c < width; ++c) names.push_back("c" + std::to_string(c + 1));
-  for (int c = 0; c < width; ++c) {
-    columns[static_cast<std::size_t>(c)] =
-        PGresAttDesc{names[static_cast<std::size_t>(c)].data(), 0, 0, 0, 25 /* text */, -1, -1};
+  for (std::size_t c = 0; c < names.size(); ++c) {
+    names[c] = "c" + std::to_string(c + 1);
+    columns[c] = PGresAttDesc{names[c].data(), 0, 0, 0, 25, -1, -1};
   }
   if (width > 0 && PQsetResultAttrs(made, width, columns.data()) == 0) throw std::bad_alloc();
   for (std::size_t r = 0; r < rows.size(); ++r) {
