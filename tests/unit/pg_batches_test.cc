@@ -71,6 +71,11 @@ class ScriptedServer final : public PgScript {
     return PgResult::of_rows({});
   }
   bool connected() const override { return up; }
+  // The connection dies under the statement being answered.
+  [[noreturn]] void drop_connection() {
+    up = false;
+    throw DatabaseError(ErrorCause::kConnectionLost, "08006", "server closed the connection");
+  }
 
   std::vector<Sent> matching(const std::function<bool(const Sent&)>& which) const {
     std::vector<Sent> out;
@@ -122,6 +127,15 @@ class PgBatchesTest : public ::testing::Test {
     batches_ = make_physical_batches(session_, executor_, setup_, "16384");
     batches_->begin_pass();
     server_.sent.clear();
+  }
+
+  // A batch that deletes `rows` rows, then loses its connection during COMMIT.
+  void lose_the_commit_of(int rows) {
+    server_.on = [this, rows](const Sent& s) -> std::optional<PgResult> {
+      if (is_fast_delete(s)) return PgResult::of_rows(deleted_rows(rows));
+      if (s.sql == "COMMIT") server_.drop_connection();
+      return std::nullopt;
+    };
   }
 
   BatchResult next(std::int64_t target, RowDetail detail = RowDetail::kKeys) {
@@ -222,14 +236,7 @@ TEST_F(PgBatchesTest, ARefusedRowSendsTheRangeDownTheCarefulPathWhereHalvingIsol
 // The connection dies during COMMIT: the batch is in doubt. Asked by its transaction id, the
 // database says it committed: the batch counts, and the pass moves past it.
 TEST_F(PgBatchesTest, ACommitInDoubtThatCommittedCountsOnceAndThePassMovesOn) {
-  server_.on = [&](const Sent& s) -> std::optional<PgResult> {
-    if (is_fast_delete(s)) return PgResult::of_rows(deleted_rows(5));
-    if (s.sql == "COMMIT") {
-      server_.up = false;
-      throw DatabaseError(ErrorCause::kConnectionLost, "08006", "server closed the connection");
-    }
-    return std::nullopt;
-  };
+  lose_the_commit_of(5);
   try {
     next(5);
     FAIL() << "the batch did not report its commit in doubt";
@@ -260,14 +267,7 @@ TEST_F(PgBatchesTest, ACommitInDoubtThatCommittedCountsOnceAndThePassMovesOn) {
 // The same, but the database says it rolled back: the pass stays where it was, and the same
 // range runs again.
 TEST_F(PgBatchesTest, ACommitInDoubtThatRolledBackIsRunAgain) {
-  server_.on = [&](const Sent& s) -> std::optional<PgResult> {
-    if (is_fast_delete(s)) return PgResult::of_rows(deleted_rows(5));
-    if (s.sql == "COMMIT") {
-      server_.up = false;
-      throw DatabaseError(ErrorCause::kConnectionLost, "08006", "server closed the connection");
-    }
-    return std::nullopt;
-  };
+  lose_the_commit_of(5);
   EXPECT_THROW(next(5), DatabaseError);
   server_.up = true;
   server_.sent.clear();
@@ -286,10 +286,7 @@ TEST_F(PgBatchesTest, ACommitInDoubtThatRolledBackIsRunAgain) {
 // the pass does not move.
 TEST_F(PgBatchesTest, AConnectionLostMidBatchLeavesThePassWhereItWas) {
   server_.on = [&](const Sent& s) -> std::optional<PgResult> {
-    if (is_fast_delete(s)) {
-      server_.up = false;
-      throw DatabaseError(ErrorCause::kConnectionLost, "08006", "server closed the connection");
-    }
+    if (is_fast_delete(s)) server_.drop_connection();
     return std::nullopt;
   };
   try {
