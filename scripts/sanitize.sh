@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The sanitizer tier (clang): the unit tests and the SQLite tier under ASan + UBSan (build-asan/,
 # shared with scripts/fuzz.sh), then the concurrency and daemon tests on both backends under TSan
-# (build-tsan/). Starts its own throwaway PostgreSQL for the TSan run. Any report fails the run.
+# (build-tsan/). Starts its own throwaway PostgreSQL for the TSan run. Any report, from any
+# process, fails the run.
 #
 #   scripts/sanitize.sh [address|thread]    # both when no argument
 set -euo pipefail
@@ -14,28 +15,54 @@ which=${1:-all}
 common=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++
         "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" -DBATCH_CLEANUP_BUILD_TESTS=ON)
 
+# Reports go to files (log_path), so a report from any process, the binaries the cases start
+# included, fails the tier even where the process's exit code is what a case expected.
+report_dir=$(mktemp -d /tmp/bc_sanitizer_reports_XXXXXX)
+check_reports() {
+  if compgen -G "$report_dir/*" >/dev/null; then
+    cat "$report_dir"/* >&2
+    echo "sanitizer reports above (in $report_dir)" >&2
+    exit 1
+  fi
+}
+# The process-level integration cases (integration_tests) are the Release build's: they run the
+# sanitized batch_cleanup named by BATCH_CLEANUP_TEST_BINARY, so the sanitizer trees compile only
+# what runs sanitized (the binaries, the unit tests and library_tests, which link the library).
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$jobs" --target integration_tests
+sanitized_targets=(batch_cleanup_cli embedded_worker unit_tests library_tests)
+
 if [ "$which" = all ] || [ "$which" = address ]; then
   cmake -S . -B build-asan "${common[@]}" -DBATCH_CLEANUP_SANITIZE=address \
     -DBATCH_CLEANUP_BUILD_FUZZERS=ON >/dev/null
-  cmake --build build-asan -j"$jobs" --target unit_tests integration_tests
-  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
-  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  # Unit tests, and every integration case on SQLite (the binary the cases run is sanitized too).
-  ctest --test-dir build-asan --output-on-failure -j2 --timeout 600 \
-    -R '^unit\.|^integration\..*sqlite' -E 'Browser|Prometheus|Pushgateway|NodeExporter'
+  cmake --build build-asan -j"$jobs" --target "${sanitized_targets[@]}"
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:log_path=$report_dir/asan
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$report_dir/ubsan
+  # The unit tests and the in-process cases, sanitized themselves; then every process-level case
+  # on SQLite against the sanitized binary.
+  ctest --test-dir build-asan --output-on-failure -j2 --timeout 600 -R '^unit\.|^library\.'
+  BATCH_CLEANUP_TEST_BINARY=$(pwd)/build-asan/batch_cleanup \
+    ctest --test-dir build --output-on-failure -j2 --timeout 600 \
+    -R '^integration\..*sqlite' -E 'Browser|Prometheus|Pushgateway|NodeExporter'
+  check_reports
+  unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
 
 if [ "$which" = all ] || [ "$which" = thread ]; then
   cmake -S . -B build-tsan "${common[@]}" -DBATCH_CLEANUP_SANITIZE=thread >/dev/null
-  cmake --build build-tsan -j"$jobs" --target unit_tests integration_tests
+  cmake --build build-tsan -j"$jobs" --target "${sanitized_targets[@]}"
   pg_dir=$(mktemp -d /tmp/bc_pg_tsan_XXXXXX)
   port=${BATCH_CLEANUP_TSAN_PG_PORT:-54331}
   trap 'scripts/pg_test_server.sh stop "$pg_dir"' EXIT
   BATCH_CLEANUP_TEST_PG_URL=$(scripts/pg_test_server.sh start "$pg_dir" "$port")
   export BATCH_CLEANUP_TEST_PG_URL BATCH_CLEANUP_TEST_PG_DIR=$pg_dir BATCH_CLEANUP_REQUIRE_PG=1
-  export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+  export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:log_path=$report_dir/tsan
   # The threads: the service's worker and its stop, the cancel watchdog, the HTTP server of a
   # daemon, several jobs side by side, the embedded worker, signals, --workers.
   ctest --test-dir build-tsan --output-on-failure -j2 --timeout 600 \
-    -R 'unit\.(Engine|SafetyEngine|Service|Worker|Http|Health|Observability)|Concurrency|Library|Http|SdNotify|Probe|JobIsolation|ConfigFile.*Daemon|Daemon|Signal|Sigterm|WorkersTest'
+    -R '^unit\.(Engine|SafetyEngine|Service|Worker|Http|Health|Observability)|^library\.Library'
+  BATCH_CLEANUP_TEST_BINARY=$(pwd)/build-tsan/batch_cleanup \
+    ctest --test-dir build --output-on-failure -j2 --timeout 600 \
+    -R '^integration\..*(Concurrency|Http|SdNotify|Probe|JobIsolation|ConfigFile.*Daemon|Daemon|Signal|Sigterm|WorkersTest)'
+  check_reports
 fi

@@ -33,7 +33,12 @@ std::string temp_path(const char* tag) {
 
 }  // namespace
 
-const char* tool_binary() { return BATCH_CLEANUP_BINARY; }
+// The binary under test: this build's, unless BATCH_CLEANUP_TEST_BINARY names another build's
+// (scripts/sanitize.sh runs these cases against its sanitized binary).
+const char* tool_binary() {
+  const char* other = std::getenv("BATCH_CLEANUP_TEST_BINARY");
+  return other != nullptr && *other != '\0' ? other : BATCH_CLEANUP_BINARY;
+}
 
 ChildProcess::ChildProcess(const std::vector<std::string>& args,
                            const std::map<std::string, std::string>& env, bool clear_database_url)
