@@ -6,6 +6,7 @@
 
 #include "batch_cleanup/errors.h"
 #include "store/postgres/pg_dialect.h"
+#include "store/postgres/pg_relation_reads.h"
 #include "store/reasons.h"
 
 namespace batch_cleanup::store::postgres {
@@ -139,7 +140,7 @@ void inspect_email_index(PgSession& session, const TableNames& names, const Clea
                          const Relation& users, const Column& users_email, PreflightFacts& facts) {
   auto& index = facts.users_email_index;
   index.checked = true;
-  if (config.normalize_email == EmailNormalization::kNone) {
+  if (!rewrites_email(config.normalize_email)) {
     index.present = column_indexed(session, users.oid, users_email.attnum);
     index.advice = "CREATE INDEX CONCURRENTLY ON " + pg_dialect().quote(names.users) + " (" +
                    names.email + ");";
@@ -220,6 +221,7 @@ PgCatalog inspect_catalog(PgSession& session, const TableNames& names,
   facts.users.name = names.users.display();
   if (!users.facts.exists) return catalog;
   facts.same_relation = pending.oid == users.oid;
+  inspect_reads(session, pending.oid, users.oid, facts);
   catalog.pending_oid = pending.oid;
   catalog.users_oid = users.oid;
   if (facts.same_relation || !facts.pending.is_table) return catalog;
@@ -240,11 +242,16 @@ PgCatalog inspect_catalog(PgSession& session, const TableNames& names,
   if (facts.pending_email_unique && !facts.pending.partitioned) {
     measure_email_order(session, names, pending.oid, names.email, facts);
   }
-  if (config.match_email) inspect_email_index(session, names, config, users, users_email, facts);
+  // A view or a foreign table has no index of its own to advise (what serves a probe through a
+  // view is an index of what it reads).
+  const bool indexable = users.relkind == "r" || users.relkind == "p" || users.relkind == "m";
+  if (config.match_email && indexable) {
+    inspect_email_index(session, names, config, users, users_email, facts);
+  }
   if (config.match_phone) {
     facts.pending_phone = column(session, pending, config.phone_column).facts;
     facts.users_phone = column(session, users, config.phone_column).facts;
-    if (facts.pending_phone.exists && facts.users_phone.exists) {
+    if (facts.pending_phone.exists && facts.users_phone.exists && indexable) {
       facts.users_phone_index.checked = true;
       facts.users_phone_index.present =
           users_index_serves(session, names, "u." + names.phone, "p." + names.phone);
