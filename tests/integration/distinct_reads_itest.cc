@@ -158,7 +158,7 @@ TEST_P(PgDistinctReadsTest, AChildOrAParentOfThePendingTableIsRefused) {
   EXPECT_EQ(db_->count(kPending), 7);
 }
 
-TEST_P(PgDistinctReadsTest, AViewCallingAUserFunctionIsRefusedUnlessAllowed) {
+TEST_P(PgDistinctReadsTest, AViewCallingAUserFunctionIsRefused) {
   db_->exec(std::string("CREATE FUNCTION pending_rows() RETURNS TABLE (user_id text, email "
                         "text) LANGUAGE sql STABLE AS $$ SELECT pending_user_id, email FROM ") +
             kPending + " $$; CREATE VIEW hidden AS SELECT user_id, email FROM pending_rows()");

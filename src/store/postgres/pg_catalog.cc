@@ -50,14 +50,23 @@ struct Column {
 Column column(PgSession& session, const Relation& relation, const std::string& name) {
   Column out;
   out.facts.checked = true;
+  // The collation = uses (none for a type that is not collatable), and whether the type is
+  // citext (or a domain over it), whose = ignores case whatever the collation.
   const auto rows = session.exec(
-      "SELECT a.attnum::text, format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a "
+      "SELECT a.attnum::text, format_type(a.atttypid, a.atttypmod), coalesce(co.collname::text, "
+      "''), coalesce(co.collisdeterministic, true), coalesce((SELECT bt.typname = 'citext' FROM "
+      "pg_catalog.pg_type t JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' "
+      "THEN t.typbasetype ELSE t.oid END WHERE t.oid = a.atttypid), false) FROM "
+      "pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation "
       "WHERE a.attrelid = $1::oid AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped",
       {relation.oid, name});
   if (rows.rows() == 0) return out;
   out.facts.exists = true;
   out.attnum = rows.text(0, 0);
   out.facts.type = rows.text(0, 1);
+  out.facts.collation = rows.text(0, 2);
+  out.facts.collation_exact = rows.text(0, 3) == "t";
+  out.facts.case_insensitive_type = rows.text(0, 4) == "t";
   return out;
 }
 

@@ -1,6 +1,5 @@
 #include "store/postgres/pg_relation_reads.h"
 
-#include <algorithm>
 #include <set>
 #include <vector>
 
@@ -34,6 +33,7 @@ std::vector<ReadRelation> relations_read(PgSession& session, const std::string& 
       "ON n.oid = c.relnamespace ORDER BY 2",
       {oid});
   std::vector<ReadRelation> out;
+  out.reserve(static_cast<std::size_t>(rows.rows()));
   for (int r = 0; r < rows.rows(); ++r) {
     out.push_back({rows.text(r, 0), rows.text(r, 1), rows.text(r, 2), rows.text(r, 3)});
   }
@@ -55,6 +55,7 @@ std::vector<std::string> functions_called(PgSession& session,
           kFirstNormalObjectId + " ORDER BY 1",
       {oids});
   std::vector<std::string> out;
+  out.reserve(static_cast<std::size_t>(rows.rows()));
   for (int r = 0; r < rows.rows(); ++r) out.push_back(rows.text(r, 0));
   return out;
 }
