@@ -289,6 +289,11 @@ PreflightDecision decide_preflight(const CleanupConfig& config, const PreflightF
   PreflightDecision decision;
   check_tables(config, facts);
   check_distinct_reads(config, facts, decision.warnings);
+  if (facts.users_reads.size() > 1) {
+    decision.notes.push_back(fmt::format("users table '{}' reads {} (none of them read by '{}')",
+                                         facts.users.name, fmt::join(facts.users_reads, ", "),
+                                         facts.pending.name));
+  }
   check_privileges(config, facts);
   if (!facts.key_unique) {
     throw GuardError("guard 'unique-key' refused to run: the key column '" + config.pending_key +

@@ -264,6 +264,14 @@ TEST(PreflightDistinctReadsTest, DistinctTablesRunWithoutWarning) {
   facts.users_reads = {"public.users"};
   const auto decision = decide_preflight(CleanupConfig{}, facts);
   EXPECT_TRUE(decision.warnings.empty());
+  EXPECT_EQ(notes(decision).find("users table 'users' reads"), std::string::npos);
+  // A view over another table runs, and the notes say what it reads.
+  facts.users.name = "active_users";
+  facts.users_reads = {"public.active_users", "public.users"};
+  EXPECT_NE(notes(decide_preflight(CleanupConfig{}, facts))
+                .find("users table 'active_users' reads public.active_users, public.users (none "
+                      "of them read by 'pending')"),
+            std::string::npos);
 }
 
 // The email columns of bench_like_facts() with collations.
