@@ -15,11 +15,18 @@ namespace batch_cleanup {
 enum class BatchStrategy { kAuto, kPhysical, kKey, kEmail };
 
 // How emails are compared (the same expression on both sides of the comparison).
-//   kNone: exactly, byte for byte (the original's behaviour).
+//   kNone: exactly, byte for byte (the original's behaviour). Preflight refuses (guard
+//          'exact-email') when a column's equality is not byte equality: a nondeterministic
+//          collation or citext (PostgreSQL), a NOCASE, RTRIM or other non-BINARY collation
+//          (SQLite).
 //   kLower: lower(email) = lower(email). PostgreSQL lowercases per the database's locale;
-//           SQLite's lower() folds ASCII letters only.
+//           SQLite's lower() folds ASCII letters only. Refused too where the comparison of the
+//           lowered values still goes through a nondeterministic collation (PostgreSQL).
 //   kLowerTrim: lower(trim(email)): also ignores leading and trailing spaces.
-enum class EmailNormalization { kNone, kLower, kLowerTrim };
+//   kCollation: email = email under the columns' own collation or type (citext, an ICU
+//               accent- or case-insensitive collation, SQLite NOCASE): the operator accepts
+//               what that equality matches.
+enum class EmailNormalization { kNone, kLower, kLowerTrim, kCollation };
 
 struct CleanupConfig {
   // The job's name: it tags the job's log lines (when not "default"), its history rows and, in
@@ -126,6 +133,10 @@ struct CleanupConfig {
   double max_fraction = 0;
   // Run even when the users table is empty (otherwise guard 'users-not-empty' refuses).
   bool allow_empty_users = false;
+  // Run even when guard 'distinct-tables' cannot follow what the users table reads (a foreign
+  // table, a view calling a user-defined function, a SQLite virtual table or a view column that
+  // is an expression): the operator vouches that it does not read the pending table.
+  bool allow_unverified_users_table = false;
 
   // One active instance: each cycle takes a lock derived from the target tables (PostgreSQL: a
   // lease, below; SQLite: an exclusive flock on "<db file>.lock"). Without wait_lock, an

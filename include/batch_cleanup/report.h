@@ -86,6 +86,9 @@ struct PolicyPreview {
   // a few of them (masked unless log_pii).
   std::int64_t users_email_collisions = -1;
   std::vector<std::string> collision_sample;
+  // With the email policy: the comparison and the collation in force, in words
+  // ("users.email = pending.email, byte for byte (collation \"default\" on both)").
+  std::string email_comparison;
 };
 
 // What a cycle, or a part of it (a batch, a worker's share), counted: the one sum every total

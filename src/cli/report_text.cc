@@ -18,6 +18,9 @@ std::string render_report_text(const CycleReport& report) {
       }
       out += "\n";
     }
+    if (!p.email_comparison.empty()) {
+      out += fmt::format("  email comparison: {}\n", p.email_comparison);
+    }
     if (p.phone >= 0) {
       out += fmt::format("  policy phone:   {} row(s) whose phone exists in users\n", p.phone);
     }

@@ -25,7 +25,7 @@ const std::vector<Choices>& choice_table() {
       {"output", {"text", "json"}},
       {"log-format", {"text", "json"}},
       {"progress-bar", {"auto", "always", "never"}},
-      {"normalize-email", {"none", "lower", "lower-trim"}},
+      {"normalize-email", {"none", "lower", "lower-trim", "collation"}},
       {"batch-strategy", {"auto", "physical", "key", "email"}},
   };
   return table;
@@ -134,8 +134,9 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
       ->envname("BATCH_CLEANUP_MATCH")
       ->capture_default_str();
   app.add_option("--normalize-email", texts.normalize_email,
-                 "Compare emails as they are (none), lowercased (lower) or lowercased and trimmed "
-                 "(lower-trim); the same expression on both tables")
+                 "Compare emails byte for byte (none), lowercased (lower), lowercased and trimmed "
+                 "(lower-trim), or by the columns' own collation or type, such as citext or "
+                 "SQLite NOCASE (collation); the same expression on both tables")
       ->envname("BATCH_CLEANUP_NORMALIZE_EMAIL")
       ->check(one_of("normalize-email"))
       ->capture_default_str();
@@ -267,6 +268,11 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
   app.add_flag("--allow-empty-users", config.allow_empty_users,
                "Override guard 'users-not-empty': run even when the users table is empty")
       ->envname("BATCH_CLEANUP_ALLOW_EMPTY_USERS");
+  app.add_flag("--allow-unverified-users-table", config.allow_unverified_users_table,
+               "Override guard 'distinct-tables' where it cannot follow what the users table "
+               "reads (a foreign table, a view calling a user-defined function): you vouch it "
+               "does not read the pending table")
+      ->envname("BATCH_CLEANUP_ALLOW_UNVERIFIED_USERS_TABLE");
   app.add_flag("--wait-lock", config.wait_lock,
                "Wait for the instance lock instead of skipping the cycle when another instance "
                "holds it")
@@ -441,9 +447,11 @@ void finish_options(const OptionTexts& texts, CleanupConfig& config) {
     config.normalize_email = EmailNormalization::kLower;
   } else if (texts.normalize_email == "lower-trim") {
     config.normalize_email = EmailNormalization::kLowerTrim;
+  } else if (texts.normalize_email == "collation") {
+    config.normalize_email = EmailNormalization::kCollation;
   } else {
     throw ConfigError("invalid --normalize-email '" + texts.normalize_email +
-                      "': use none, lower or lower-trim");
+                      "': use none, lower, lower-trim or collation");
   }
   parse_match(texts.match, config);
   for (const auto& path : texts.exclude_email_files) {

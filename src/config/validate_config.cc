@@ -62,10 +62,12 @@ void check_option_ranges(const CleanupConfig& config) {
     case EmailNormalization::kNone:
     case EmailNormalization::kLower:
     case EmailNormalization::kLowerTrim:
+    case EmailNormalization::kCollation:
       break;
     default:
-      throw ConfigError(fmt::format("invalid --normalize-email {}: use none, lower or lower-trim",
-                                    static_cast<int>(config.normalize_email)));
+      throw ConfigError(
+          fmt::format("invalid --normalize-email {}: use none, lower, lower-trim or collation",
+                      static_cast<int>(config.normalize_email)));
   }
   switch (config.batch_strategy) {
     case BatchStrategy::kAuto:

@@ -133,6 +133,7 @@ void CleanupEngine::prepare(CycleReport& report) {
   plan_ = decision.plan;
   prepared_once_ = true;
   strategy_ = decision.strategy;
+  email_comparison_ = decision.email_comparison;
   // Warnings and notes once per job (they repeat every cycle otherwise).
   if (preflight_warnings_ != decision.warnings) {
     for (const auto& warning : decision.warnings) logging::logger()->warn("{}", warning);
@@ -286,6 +287,7 @@ void CleanupEngine::run_dry(CycleReport& report) {
   with_retries([&] {
     report.candidates = queries.count_candidates();
     report.policies = queries.preview_policies(report.candidates);
+    report.policies.email_comparison = email_comparison_;
     for (auto& email : report.policies.collision_sample) {
       email = logging::maybe_mask_email(email, config_.log_pii);
     }

@@ -146,7 +146,8 @@ class CleanupEngine {
   bool lock_warned_ = false;
   std::chrono::steady_clock::time_point lock_renewed_{};
   std::string strategy_;
-  store::BatchPlan plan_;  // the last prepare()'s, for the workers' stores
+  std::string email_comparison_;  // the last prepare()'s, for dry-run reports
+  store::BatchPlan plan_;         // the last prepare()'s, for the workers' stores
   std::function<std::unique_ptr<store::Store>()> store_factory_;
   bool workers_warned_ = false;
   const std::vector<BatchLane*>* worker_lanes_ = nullptr;  // while run_workers() runs

@@ -12,7 +12,8 @@ std::string describe_policies(const CleanupConfig& config) {
   const auto add = [&](const std::string& text) {
     policies += (policies.empty() ? "" : " or ") + text;
   };
-  static constexpr const char* kNormalization[] = {"", " (lower)", " (lower-trim)"};
+  // Indexed by EmailNormalization.
+  static constexpr const char* kNormalization[] = {"", " (lower)", " (lower-trim)", " (collation)"};
   if (config.match_email) {
     add(std::string("email") + kNormalization[static_cast<int>(config.normalize_email)]);
   }
@@ -34,7 +35,8 @@ std::string describe_policies(const CleanupConfig& config) {
 void log_policy_preview(const CleanupConfig& config, const CycleReport& report) {
   const auto& p = report.policies;
   auto log = logging::logger();
-  static constexpr const char* kNormalization[] = {"exact", "lower", "lower-trim"};
+  // Indexed by EmailNormalization.
+  static constexpr const char* kNormalization[] = {"exact", "lower", "lower-trim", "collation's"};
   if (p.email >= 0) {
     log->info(
         "dry run: policy 'email' ({} comparison): {} pending row(s) have an email that "

@@ -4,6 +4,7 @@
 
 #include "batch_cleanup/errors.h"
 #include "config/duration.h"
+#include "engine/preflight_guards.h"
 #include "store/reasons.h"
 
 namespace batch_cleanup::engine {
@@ -73,7 +74,7 @@ void check_policies(const CleanupConfig& config, const PreflightFacts& facts,
                     PreflightDecision& decision) {
   const auto& email_index = facts.users_email_index;
   if (email_index.checked && !email_index.present) {
-    if (config.normalize_email == EmailNormalization::kNone) {
+    if (!store::rewrites_email(config.normalize_email)) {
       decision.warnings.push_back(
           "no index on " + facts.users.name + "(" + config.email_column +
           "): every batch will scan the users table. HINT: " + email_index.advice);
@@ -287,12 +288,22 @@ PreflightDecision decide_preflight(const CleanupConfig& config, const PreflightF
   }
   PreflightDecision decision;
   check_tables(config, facts);
+  check_distinct_reads(config, facts, decision.warnings);
+  if (facts.users_reads.size() > 1) {
+    decision.notes.push_back(fmt::format("users table '{}' reads {} (none of them read by '{}')",
+                                         facts.users.name, fmt::join(facts.users_reads, ", "),
+                                         facts.pending.name));
+  }
   check_privileges(config, facts);
   if (!facts.key_unique) {
     throw GuardError("guard 'unique-key' refused to run: the key column '" + config.pending_key +
                      "' of '" + facts.pending.name +
                      "' has no unique index, so a key may name several rows. HINT: pass the "
                      "primary key column with --pending-key, or add a UNIQUE constraint");
+  }
+  decision.email_comparison = check_email_comparison(config, facts);
+  if (!decision.email_comparison.empty()) {
+    decision.notes.push_back("email comparison: " + decision.email_comparison);
   }
   check_policies(config, facts, decision);
   choose_addressing(config, facts, decision);

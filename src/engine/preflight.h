@@ -17,10 +17,14 @@ struct PreflightDecision {
   std::string strategy;               // as reports name it: "physical", "rowid", "key" or "email"
   std::vector<std::string> warnings;  // advice for the operator (CREATE INDEX ...)
   std::vector<std::string> notes;     // what was chosen and why (the timeouts that apply)
+  // With the email policy: what it compares and under which collation (also among the notes).
+  std::string email_comparison;
 };
 
 // Throws ConfigError for tables, columns, privileges or settings the database cannot serve, and
-// GuardError when a guard refuses (distinct-tables, unique-key).
+// GuardError when a guard refuses (distinct-tables: the users table reads what the pending table
+// reads, or what it reads cannot be followed; exact-email: the email columns' equality is not
+// what --normalize-email promises; unique-key).
 PreflightDecision decide_preflight(const CleanupConfig& config, const store::PreflightFacts& facts);
 
 // What `restore` needs of the tables: they exist, the key and email columns too, and the role

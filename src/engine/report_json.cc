@@ -71,6 +71,8 @@ nlohmann::json report_json(const CycleReport& report) {
         {"kept_by_exclusion", count(p.kept_by_exclusion)},
         {"users_email_collisions", count(p.users_email_collisions)},
         {"collision_sample", p.collision_sample},
+        {"email_comparison",
+         p.email_comparison.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.email_comparison)},
     };
   }
   return object;

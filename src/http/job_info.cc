@@ -14,6 +14,8 @@ const char* normalization_name(EmailNormalization normalization) {
       return "lower";
     case EmailNormalization::kLowerTrim:
       return "lower-trim";
+    case EmailNormalization::kCollation:
+      return "collation";
     case EmailNormalization::kNone:
       break;
   }

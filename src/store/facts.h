@@ -26,6 +26,15 @@ struct ColumnFacts {
   bool checked = false;  // the configuration uses the column, so it was looked up
   bool exists = false;
   std::string type;  // as the catalog names it ("text", "timestamp with time zone")
+  // How = compares the column's values (read for the email columns): the collation in force,
+  // as the backend names it ("default", "C", "ci", "BINARY", "NOCASE"); empty when unknown.
+  std::string collation;
+  // The collation's equality is byte equality (PostgreSQL: a deterministic collation; SQLite:
+  // BINARY). False too when it cannot be told (a SQLite view column that is an expression).
+  bool collation_exact = true;
+  // The type's own = ignores case whatever the collation (PostgreSQL citext, or a domain over
+  // it).
+  bool case_insensitive_type = false;
 };
 
 // How a creation column's values read as instants.
@@ -96,6 +105,9 @@ struct Capabilities {
   bool time_zones = false;
   // A pass splits into disjoint slices for --workers (BatchStore::plan_slices).
   bool parallel_slices = false;
+  // A function of a column (lower(email)) still compares under the column's collation
+  // (PostgreSQL); otherwise its result compares byte for byte (SQLite).
+  bool functions_keep_collation = false;
   std::vector<LockMechanism> lock_mechanisms;
 };
 
@@ -110,6 +122,17 @@ struct PreflightFacts {
   RelationFacts pending;
   RelationFacts users;
   bool same_relation = false;  // pending and users are one table (also through an alias)
+  // What a statement selecting from the users table reads, resolved through views (recursively),
+  // materialized views (what they were built from) and inheritance (children, partitions): the
+  // relations, schema-qualified, the users table itself included.
+  std::vector<std::string> users_reads;
+  // The relations of users_reads that the pending table's statements read too (the pending
+  // table, its children or partitions): not empty when the users table is the pending table in
+  // disguise.
+  std::vector<std::string> shared_reads;
+  // What the users side reads that cannot be followed, in words: "foreign table public.f
+  // (server s)", "function public.f()", "virtual table main.v".
+  std::vector<std::string> unverified_reads;
 
   ColumnFacts key;
   ColumnFacts pending_email;

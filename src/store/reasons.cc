@@ -41,10 +41,16 @@ std::string normalized_email(EmailNormalization normalization, const std::string
       return "lower(" + column + ")";
     case EmailNormalization::kLowerTrim:
       return "lower(trim(" + column + "))";
+    case EmailNormalization::kCollation:  // the column's own equality
     case EmailNormalization::kNone:
       break;
   }
   return column;
+}
+
+bool rewrites_email(EmailNormalization normalization) {
+  return normalization == EmailNormalization::kLower ||
+         normalization == EmailNormalization::kLowerTrim;
 }
 
 std::string exclusion_email(const std::string& value) {

@@ -26,6 +26,9 @@ void tally_policies(BatchResult& result, const std::string& single);
 // `column` under --normalize-email: column, lower(column) or lower(trim(column)), in SQL both
 // backends read (PostgreSQL reads trim(x) as btrim(x)).
 std::string normalized_email(EmailNormalization normalization, const std::string& column);
+// Whether --normalize-email rewrites the email (lower, lower-trim) rather than comparing the
+// columns as they are (none, collation).
+bool rewrites_email(EmailNormalization normalization);
 // An --exclude-email value as compared: spaces and tabs around it removed (the store
 // lowercases it with the database's own lower()).
 std::string exclusion_email(const std::string& value);

@@ -8,6 +8,7 @@
 
 #include "batch_cleanup/errors.h"
 #include "store/postgres/pg_capabilities.h"
+#include "store/sqlite/sqlite_capabilities.h"
 
 namespace batch_cleanup::engine {
 namespace {
@@ -206,6 +207,151 @@ TEST(PreflightCapabilitiesTest, PostgresCapabilitiesFollowTheServerVersion) {
               std::string::npos)
         << e.what();
   }
+}
+
+// The message of the GuardError `decide` throws; empty when it throws none.
+template <typename Decide>
+std::string guard_message(Decide decide) {
+  try {
+    decide();
+  } catch (const GuardError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(PreflightDistinctReadsTest, AUsersTableReadingWhatThePendingTableReadsIsRefused) {
+  auto facts = bench_like_facts();
+  facts.users.name = "users_view";
+  facts.users.kind = "relkind v";
+  facts.users_reads = {"public.pending", "public.users_view"};
+  facts.shared_reads = {"public.pending"};
+  const std::string message = guard_message([&] { decide_preflight(CleanupConfig{}, facts); });
+  EXPECT_NE(message.find("guard 'distinct-tables' refused to run: the users table 'users_view' "
+                         "(relkind v) reads public.pending, which the pending table 'pending' "
+                         "reads too"),
+            std::string::npos)
+      << message;
+  // No override: a users table that is the pending table in disguise never runs.
+  CleanupConfig allowing;
+  allowing.allow_unverified_users_table = true;
+  EXPECT_THROW(decide_preflight(allowing, facts), GuardError);
+}
+
+TEST(PreflightDistinctReadsTest, WhatCannotBeFollowedIsRefusedUnlessTheOperatorVouches) {
+  auto facts = bench_like_facts();
+  facts.users_reads = {"public.users"};
+  facts.unverified_reads = {"foreign table public.users (server remote)"};
+  const std::string message = guard_message([&] { decide_preflight(CleanupConfig{}, facts); });
+  EXPECT_NE(message.find("reads foreign table public.users (server remote), and what that reads "
+                         "cannot be followed"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("--allow-unverified-users-table"), std::string::npos) << message;
+
+  CleanupConfig allowing;
+  allowing.allow_unverified_users_table = true;
+  const auto decision = decide_preflight(allowing, facts);
+  ASSERT_FALSE(decision.warnings.empty());
+  EXPECT_NE(decision.warnings.front().find("did not verify what the users table 'users' reads "
+                                           "through foreign table public.users (server remote)"),
+            std::string::npos)
+      << decision.warnings.front();
+}
+
+TEST(PreflightDistinctReadsTest, DistinctTablesRunWithoutWarning) {
+  auto facts = bench_like_facts();
+  facts.users_reads = {"public.users"};
+  const auto decision = decide_preflight(CleanupConfig{}, facts);
+  EXPECT_TRUE(decision.warnings.empty());
+  EXPECT_EQ(notes(decision).find("users table 'users' reads"), std::string::npos);
+  // A view over another table runs, and the notes say what it reads.
+  facts.users.name = "active_users";
+  facts.users_reads = {"public.active_users", "public.users"};
+  EXPECT_NE(notes(decide_preflight(CleanupConfig{}, facts))
+                .find("users table 'active_users' reads public.active_users, public.users (none "
+                      "of them read by 'pending')"),
+            std::string::npos);
+}
+
+// The email columns of bench_like_facts() with collations.
+store::PreflightFacts collated_facts(const char* users_collation, bool users_exact,
+                                     bool users_citext = false) {
+  auto facts = bench_like_facts();
+  facts.pending_email.collation = "default";
+  facts.users_email.collation = users_collation;
+  facts.users_email.collation_exact = users_exact;
+  facts.users_email.case_insensitive_type = users_citext;
+  if (users_citext) facts.users_email.type = "citext";
+  return facts;
+}
+
+TEST(PreflightEmailComparisonTest, ByteEqualityIsNamedInTheNotes) {
+  const auto decision = decide_preflight(CleanupConfig{}, collated_facts("C", true));
+  EXPECT_EQ(decision.email_comparison,
+            "users.email = pending.email, byte for byte: users.email is text collate \"C\", "
+            "pending.email is text collate \"default\"");
+  EXPECT_NE(notes(decision).find("email comparison: users.email = pending.email, byte for byte"),
+            std::string::npos)
+      << notes(decision);
+}
+
+TEST(PreflightEmailComparisonTest, ANondeterministicCollationIsRefusedUnlessAccepted) {
+  const auto facts = collated_facts("ci", false);
+  for (const auto normalization :
+       {EmailNormalization::kNone, EmailNormalization::kLower, EmailNormalization::kLowerTrim}) {
+    CleanupConfig config;
+    config.normalize_email = normalization;
+    const std::string message = guard_message([&] { decide_preflight(config, facts); });
+    EXPECT_NE(message.find("guard 'exact-email' refused to run"), std::string::npos) << message;
+    EXPECT_NE(message.find("users.email is text collate \"ci\" (nondeterministic), whose = is "
+                           "not byte equality"),
+              std::string::npos)
+        << message;
+  }
+  CleanupConfig accepting;
+  accepting.normalize_email = EmailNormalization::kCollation;
+  const auto decision = decide_preflight(accepting, facts);
+  EXPECT_EQ(decision.email_comparison,
+            "users.email = pending.email, by the columns' own equality (--normalize-email "
+            "collation): users.email is text collate \"ci\" (nondeterministic), pending.email is "
+            "text collate \"default\"");
+  // Email ranges compare byte for byte: not under the collation's equality.
+  EXPECT_NE(decision.strategy, "email");
+}
+
+TEST(PreflightEmailComparisonTest, CitextIsRefusedAsStoredButLowercasedReadsItAsText) {
+  const auto facts = collated_facts("default", true, /*users_citext=*/true);
+  const std::string message = guard_message([&] { decide_preflight(CleanupConfig{}, facts); });
+  EXPECT_NE(message.find("users.email is citext collate \"default\" (a case-insensitive type)"),
+            std::string::npos)
+      << message;
+  CleanupConfig lower;
+  lower.normalize_email = EmailNormalization::kLower;
+  EXPECT_EQ(
+      decide_preflight(lower, facts)
+          .email_comparison.rfind(
+              "lower(users.email) = lower(pending.email), the lowercased values byte for byte", 0),
+      0u);
+}
+
+TEST(PreflightEmailComparisonTest, WhereFunctionsDropTheCollationLowerIsByteEquality) {
+  auto facts = collated_facts("NOCASE", false);
+  facts.capabilities = store::sqlite::sqlite_capabilities();
+  EXPECT_THROW(decide_preflight(CleanupConfig{}, facts), GuardError);
+  CleanupConfig lower;
+  lower.normalize_email = EmailNormalization::kLowerTrim;
+  EXPECT_NO_THROW(decide_preflight(lower, facts));
+}
+
+TEST(PreflightEmailComparisonTest, NoComparisonWithoutTheEmailPolicy) {
+  CleanupConfig config;
+  config.match_email = false;
+  config.match_phone = true;
+  auto facts = collated_facts("ci", false);
+  facts.pending_phone = facts.users_phone = facts.key;
+  const auto decision = decide_preflight(config, facts);
+  EXPECT_TRUE(decision.email_comparison.empty());
 }
 
 }  // namespace

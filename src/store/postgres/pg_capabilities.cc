@@ -17,6 +17,7 @@ Capabilities postgres_capabilities(int server_version_num) {
   capabilities.transaction_scoped_settings = true;
   capabilities.time_zones = true;
   capabilities.parallel_slices = true;
+  capabilities.functions_keep_collation = true;
   capabilities.lock_mechanisms = {LockMechanism::kLeaseTable, LockMechanism::kAdvisoryLock};
   return capabilities;
 }

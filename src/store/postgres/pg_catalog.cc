@@ -6,6 +6,7 @@
 
 #include "batch_cleanup/errors.h"
 #include "store/postgres/pg_dialect.h"
+#include "store/postgres/pg_relation_reads.h"
 #include "store/reasons.h"
 
 namespace batch_cleanup::store::postgres {
@@ -49,14 +50,23 @@ struct Column {
 Column column(PgSession& session, const Relation& relation, const std::string& name) {
   Column out;
   out.facts.checked = true;
+  // The collation = uses (none for a type that is not collatable), and whether the type is
+  // citext (or a domain over it), whose = ignores case whatever the collation.
   const auto rows = session.exec(
-      "SELECT a.attnum::text, format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a "
+      "SELECT a.attnum::text, format_type(a.atttypid, a.atttypmod), coalesce(co.collname::text, "
+      "''), coalesce(co.collisdeterministic, true), coalesce((SELECT bt.typname = 'citext' FROM "
+      "pg_catalog.pg_type t JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' "
+      "THEN t.typbasetype ELSE t.oid END WHERE t.oid = a.atttypid), false) FROM "
+      "pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation "
       "WHERE a.attrelid = $1::oid AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped",
       {relation.oid, name});
   if (rows.rows() == 0) return out;
   out.facts.exists = true;
   out.attnum = rows.text(0, 0);
   out.facts.type = rows.text(0, 1);
+  out.facts.collation = rows.text(0, 2);
+  out.facts.collation_exact = rows.text(0, 3) == "t";
+  out.facts.case_insensitive_type = rows.text(0, 4) == "t";
   return out;
 }
 
@@ -139,7 +149,7 @@ void inspect_email_index(PgSession& session, const TableNames& names, const Clea
                          const Relation& users, const Column& users_email, PreflightFacts& facts) {
   auto& index = facts.users_email_index;
   index.checked = true;
-  if (config.normalize_email == EmailNormalization::kNone) {
+  if (!rewrites_email(config.normalize_email)) {
     index.present = column_indexed(session, users.oid, users_email.attnum);
     index.advice = "CREATE INDEX CONCURRENTLY ON " + pg_dialect().quote(names.users) + " (" +
                    names.email + ");";
@@ -220,6 +230,7 @@ PgCatalog inspect_catalog(PgSession& session, const TableNames& names,
   facts.users.name = names.users.display();
   if (!users.facts.exists) return catalog;
   facts.same_relation = pending.oid == users.oid;
+  inspect_reads(session, pending.oid, users.oid, facts);
   catalog.pending_oid = pending.oid;
   catalog.users_oid = users.oid;
   if (facts.same_relation || !facts.pending.is_table) return catalog;
@@ -240,11 +251,16 @@ PgCatalog inspect_catalog(PgSession& session, const TableNames& names,
   if (facts.pending_email_unique && !facts.pending.partitioned) {
     measure_email_order(session, names, pending.oid, names.email, facts);
   }
-  if (config.match_email) inspect_email_index(session, names, config, users, users_email, facts);
+  // A view or a foreign table has no index of its own to advise (what serves a probe through a
+  // view is an index of what it reads).
+  const bool indexable = users.relkind == "r" || users.relkind == "p" || users.relkind == "m";
+  if (config.match_email && indexable) {
+    inspect_email_index(session, names, config, users, users_email, facts);
+  }
   if (config.match_phone) {
     facts.pending_phone = column(session, pending, config.phone_column).facts;
     facts.users_phone = column(session, users, config.phone_column).facts;
-    if (facts.pending_phone.exists && facts.users_phone.exists) {
+    if (facts.pending_phone.exists && facts.users_phone.exists && indexable) {
       facts.users_phone_index.checked = true;
       facts.users_phone_index.present =
           users_index_serves(session, names, "u." + names.phone, "p." + names.phone);

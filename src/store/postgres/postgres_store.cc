@@ -50,7 +50,7 @@ class PostgresStore final : public RoleStore {
   PreflightFacts inspect() override {
     catalog_ = inspect_catalog(session_, names_, config_);
     auto& facts = catalog_.facts;
-    if (facts.users_email_index.checked && config_.normalize_email != EmailNormalization::kNone) {
+    if (facts.users_email_index.checked && rewrites_email(config_.normalize_email)) {
       facts.email_collisions =
           sql::email_collisions(executor_, sql::email_predicate(config_, columns()), 1).count;
     }

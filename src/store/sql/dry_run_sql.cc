@@ -59,7 +59,7 @@ PolicyPreview SqlDryRunQueries::preview_policies(std::int64_t candidates) {
   const Dialect& d = executor_.dialect();
   const auto& spec = tables_.predicate;
   const bool email = spec.match_email;
-  const bool normalizing = email && spec.normalize != EmailNormalization::kNone;
+  const bool normalizing = email && rewrites_email(spec.normalize);
   const bool phone = !spec.phone.empty();
   const bool expiry = spec.expire_after.count() > 0;
   const bool exemptions = has_exemptions(spec);

@@ -4,6 +4,7 @@
 
 #include "store/reasons.h"
 #include "store/sqlite/sqlite_dialect.h"
+#include "store/sqlite/sqlite_relation_reads.h"
 
 namespace batch_cleanup::store::sqlite {
 namespace {
@@ -129,7 +130,7 @@ void inspect_policies(SqliteConnection& connection, const TableNames& names,
   if (config.match_email) {
     auto& index = facts.users_email_index;
     index.checked = true;
-    if (config.normalize_email == EmailNormalization::kNone) {
+    if (!rewrites_email(config.normalize_email)) {
       index.present = email_is_indexed(connection, users, *users.find(config.email_column));
       index.advice = create_index_statement(
           connection, users, names.users,
@@ -234,6 +235,7 @@ SqliteCatalog inspect_catalog(SqliteConnection& connection, const TableNames& na
   if (!facts.users.exists) return catalog;
   facts.same_relation = same_relation(connection, catalog.pending, catalog.users);
   if (facts.same_relation || !facts.pending.is_table) return catalog;
+  inspect_reads(connection, catalog.pending, catalog.users, same_relation, facts);
 
   const Table& pending = catalog.pending;
   facts.key = column_facts(pending, config.pending_key);
@@ -242,6 +244,8 @@ SqliteCatalog inspect_catalog(SqliteConnection& connection, const TableNames& na
   if (!facts.key.exists || !facts.pending_email.exists || !facts.users_email.exists) {
     return catalog;
   }
+  inspect_collation(connection, pending, config.email_column, facts.pending_email);
+  inspect_collation(connection, catalog.users, config.email_column, facts.users_email);
   if (sqlite3_db_readonly(connection.handle(), pending.schema.c_str()) == 1) {
     facts.read_only_file = connection.path();
     // (UPDATE does not matter: SQLite has no row locks to take.)

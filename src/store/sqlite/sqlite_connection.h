@@ -196,6 +196,19 @@ class SqliteStatement {
   }
 
   bool is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+  // Where result column `column` comes from, through views: its database, table and column,
+  // or empty names when it is an expression rather than a column.
+  struct Origin {
+    std::string database;
+    std::string table;
+    std::string column;
+  };
+  Origin origin(int column) const {
+    const auto name = [](const char* text) { return std::string(text != nullptr ? text : ""); };
+    return {name(sqlite3_column_database_name(stmt_, column)),
+            name(sqlite3_column_table_name(stmt_, column)),
+            name(sqlite3_column_origin_name(stmt_, column))};
+  }
   std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
   double real(int column) const { return sqlite3_column_double(stmt_, column); }
   std::string text(int column) const {

@@ -63,7 +63,7 @@ class SqliteStore final : public RoleStore {
     catalog_ = inspect_catalog(connection_, names_, config_);
     predicate_ = sql::email_predicate(config_, columns());
     auto& facts = catalog_.facts;
-    if (facts.users_email_index.checked && config_.normalize_email != EmailNormalization::kNone) {
+    if (facts.users_email_index.checked && rewrites_email(config_.normalize_email)) {
       facts.email_collisions = sql::email_collisions(executor_, predicate_, 1).count;
     }
     return facts;
