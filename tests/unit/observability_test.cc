@@ -318,7 +318,7 @@ TEST(MetricsTest, SeveralJobsLabelEverySampleAndShareHelpAndType) {
   while (std::getline(single_lines, line)) {
     single_samples += line[0] == '#' || line.rfind("batch_cleanup_build_info{", 0) == 0 ? 0 : 1;
   }
-  EXPECT_EQ(types, 22);
+  EXPECT_EQ(types, 28);  // 27 of a job, and build_info
   EXPECT_EQ(samples, 2 * single_samples);
 }
 
