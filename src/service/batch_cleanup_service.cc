@@ -227,10 +227,11 @@ struct BatchCleanupService::Impl {
   // as it is free, expired, or its holder provably dead, and then run the cycle that was due.
   //
   // With wait_lock (set for jobs of one process that share a SQLite file), no instance leads:
-  // each cycle waits for the lock and releases it (take_turns()).
+  // each cycle waits for the lock and releases it (take_turns()); a dry run takes none.
   void loop() {
     logging::JobLogScope job_scope(config.job_name);
-    if (config.wait_lock) {
+    // A dry run takes no lock at all.
+    if (config.wait_lock || config.dry_run) {
       take_turns();
       return;
     }

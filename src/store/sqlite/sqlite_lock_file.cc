@@ -43,7 +43,7 @@ void LockFile::unlock() noexcept {
   fd_ = -1;
 }
 
-void LockFile::write(const std::string& contents) noexcept {
+void LockFile::write(const std::string& contents) const noexcept {
   if (fd_ < 0) return;
   if (::ftruncate(fd_, 0) != 0) return;
   const ssize_t written = ::pwrite(fd_, contents.data(), contents.size(), 0);

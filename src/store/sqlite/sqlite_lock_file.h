@@ -23,7 +23,7 @@ class LockFile {
 
   bool held() const { return fd_ >= 0; }
   // While held: replaces the file's contents (who holds it). Never throws.
-  void write(const std::string& contents) noexcept;
+  void write(const std::string& contents) const noexcept;
   // The file's contents ("" when it cannot be read). Never throws.
   std::string read() const noexcept;
   // Whether another process holds the lock now (a probe that takes and drops it at once).

@@ -77,7 +77,7 @@ class SqliteInstanceLock final : public InstanceLock {
     facts.exists = !facts.holder.empty();
     return facts;
   }
-  void write_contents() noexcept {
+  void write_contents() const noexcept {
     const auto& self = util::this_process();
     std::string text = "holder=" + self.host + ":" + std::to_string(self.pid) +
                        "\npid=" + std::to_string(self.pid) + "\n";
