@@ -138,6 +138,13 @@ struct CycleReport : RowTally {
   bool interrupted = false;  // a stop request ended the cycle early
   // Another instance held the lock for these tables: this cycle did nothing.
   bool skipped_by_lock = false;
+  // Why the cycle did nothing ("lease_held"); empty when it ran.
+  std::string skipped_reason;
+  // With skipped_by_lock: who holds the lease ("host:pid:..."), its epoch and when it expires
+  // (ISO-8601 UTC; empty when the lock has no expiry, as SQLite's lock file).
+  std::string lease_holder;
+  std::int64_t lease_epoch = 0;
+  std::string lease_expires_at;
   std::int64_t archived = 0;            // rows written to the archive table (== deleted when on)
   std::int64_t archive_purged = 0;      // archive rows removed by --archive-retention
   std::int64_t replication_pauses = 0;  // waits for a lagging standby (--max-replication-lag)

@@ -31,6 +31,18 @@ struct DurationHistogram {
   void observe(double seconds);
 };
 
+// Who holds the instance lock, as this instance last saw it.
+struct Leadership {
+  // "leader" (this instance holds the lock between its cycles), "standby" (another holds it),
+  // or "" (not known yet; run-once jobs, whose lock lives only as long as a cycle).
+  std::string role;
+  std::string holder;  // the holder's instance ("host:pid:..."), this one's when leader
+  std::int64_t epoch = 0;
+  std::string expires_at;  // ISO-8601 UTC; empty for a lock that does not expire (SQLite)
+  // When the last completed cycle of any instance started (the shared schedule).
+  std::optional<std::chrono::system_clock::time_point> last_cycle;
+};
+
 // A snapshot of a service's state. Times are wall-clock.
 struct ServiceStatus {
   bool running = false;  // the background thread is active
@@ -52,6 +64,11 @@ struct ServiceStatus {
   std::int64_t total_skipped = 0;
   std::int64_t total_no_longer_matching = 0;
   std::int64_t total_batches = 0;
+  Leadership leadership;
+  // Cycles that came due and did not run, by reason ("lease_held": another instance holds
+  // the lock: a run-once that found it held, or a standby that saw the shared schedule overdue).
+  std::map<std::string, std::int64_t> cycles_skipped;
+  std::optional<std::chrono::system_clock::time_point> last_skipped;  // the last such cycle
 
   // End of the last cycle that did not fail (outcome success, partial or interrupted).
   std::optional<std::chrono::system_clock::time_point> last_success;

@@ -93,7 +93,7 @@ struct Job {
   CycleHooks hooks;
 };
 
-// "highest wins": 3 unreachable > 2 configuration > 1 rows failed > 0.
+// "highest wins": 4 lease held > 3 unreachable > 2 configuration > 1 rows failed > 0.
 int worst_exit_code(int a, int b) { return std::max(a, b); }
 
 // Logs why the command failed and returns its exit code. `stopped`: SIGINT/SIGTERM had been
@@ -127,6 +127,7 @@ int run_once(Job& job) {
   logging::JobLogScope job_scope(job.service->config().job_name);
   try {
     const CycleReport report = job.service->run_once();
+    if (report.skipped_by_lock) return kExitLeaseHeld;
     return report.failed > 0 ? kExitRowsFailed : kExitSuccess;
   } catch (...) {
     return log_failure(std::current_exception(), job.service->stop_requested());

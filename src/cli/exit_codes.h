@@ -8,5 +8,7 @@ constexpr int kExitRowsFailed = 1;   // the cycle finished but some rows could n
                                      // (also: a cycle failed on a fatal database error)
 constexpr int kExitUsage = 2;        // usage, configuration or guard error
 constexpr int kExitUnreachable = 3;  // database unreachable after retries
+constexpr int kExitLeaseHeld = 4;    // --run-once without --wait-lock: another instance holds
+                                     // the lock, the cycle did nothing
 
 }  // namespace batch_cleanup::cli

@@ -44,8 +44,12 @@ std::string render_report_text(const CycleReport& report) {
       }
     }
   } else if (report.skipped_by_lock) {
-    out += fmt::format("cycle {} ({}): skipped: another instance holds the lock for these tables\n",
-                       report.cycle_id, report.backend);
+    out += fmt::format(
+        "cycle {} ({}): skipped: another instance holds the lock for these tables: {}{}{}\n",
+        report.cycle_id, report.backend,
+        report.lease_holder.empty() ? std::string("(not recorded)") : report.lease_holder,
+        report.lease_epoch > 0 ? fmt::format(" (epoch {})", report.lease_epoch) : std::string(),
+        report.lease_expires_at.empty() ? std::string() : " until " + report.lease_expires_at);
   } else {
     out += fmt::format(
         "cycle {} ({}, {} batches): candidates={} deleted={} failed={} skipped={} "

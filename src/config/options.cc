@@ -274,8 +274,9 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
                "does not read the pending table")
       ->envname("BATCH_CLEANUP_ALLOW_UNVERIFIED_USERS_TABLE");
   app.add_flag("--wait-lock", config.wait_lock,
-               "Wait for the instance lock instead of skipping the cycle when another instance "
-               "holds it")
+               "Wait for the instance lock instead of skipping the cycle (--run-once: exit 4) when "
+               "another instance holds it; a daemon with it takes the lock cycle by cycle "
+               "instead of leading")
       ->envname("BATCH_CLEANUP_WAIT_LOCK");
   app.add_option("--lease-table", config.lease_table,
                  "PostgreSQL: the table of the one-active-instance leases (schema.table allowed; "
@@ -284,7 +285,8 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
       ->capture_default_str();
   app.add_option("--lease-ttl", texts.lease_ttl,
                  "PostgreSQL: how long a lease outlives its holder's last heartbeat (renewed every "
-                 "batch and every half of it); another instance may take over after it")
+                 "batch and every half of it); another instance may take over after it, or at once "
+                 "when the holder is provably dead. A standby daemon looks every third of it")
       ->envname("BATCH_CLEANUP_LEASE_TTL")
       ->capture_default_str();
   app.add_option("--archive-table", config.archive_table,

@@ -24,9 +24,11 @@ constexpr std::size_t kMaxPendingHistory = 100;
 // Releases the instance lock when a cycle ends, however it ends.
 class InstanceLockRelease {
  public:
-  InstanceLockRelease(store::Store& store, bool& held) : store_(store), held_(held) {}
+  InstanceLockRelease(store::Store& store, bool& held, bool keep)
+      : store_(store), held_(held), keep_(keep) {}
   ~InstanceLockRelease() {
-    if (held_) store_.instance_lock().unlock();
+    if (keep_ || !held_) return;
+    store_.instance_lock().unlock();
     held_ = false;
   }
   InstanceLockRelease(const InstanceLockRelease&) = delete;
@@ -35,6 +37,7 @@ class InstanceLockRelease {
  private:
   store::Store& store_;
   bool& held_;
+  bool keep_;  // the daemon's leader keeps it between cycles
 };
 
 }  // namespace
@@ -62,14 +65,28 @@ CycleOutcome CleanupEngine::run(const std::string& mode) {
   report.dry_run = config_.dry_run;
   report.backend = store_->backend_name();
   const auto start = Clock::now();
-  report.started_at = util::iso8601_utc(std::chrono::system_clock::now());
+  const auto started = std::chrono::system_clock::now();
+  report.started_at = util::iso8601_utc(started);
   logging::CycleLogScope log_scope(report.cycle_id);
 
-  try {
-    outcome.ran = run_cycle_body(report);
-  } catch (const std::exception& e) {
-    outcome.failure = std::current_exception();
-    report.error = e.what();
+  {
+    InstanceLockRelease release(*store_, lock_held_, keep_between_cycles_);
+    try {
+      outcome.ran = run_cycle_body(report);
+    } catch (const std::exception& e) {
+      outcome.failure = std::current_exception();
+      report.error = e.what();
+    }
+    // A completed cycle (a daemon's or a run-once's) moves the schedule every daemon on these
+    // tables follows (the lock's record).
+    if (outcome.ran && !outcome.failure && !report.interrupted && lock_held_) {
+      try {
+        on_connection(connected_, [&] { store_->instance_lock().record_cycle(started); });
+      } catch (const std::exception& e) {
+        logging::logger()->warn("cycle {}: could not record its end in the lock: {}",
+                                report.cycle_id, e.what());
+      }
+    }
   }
   report.duration_ms = ms_since(start);
   report.finished_at = util::iso8601_utc(std::chrono::system_clock::now());
@@ -151,9 +168,20 @@ bool CleanupEngine::run_cycle_body(CycleReport& report) {
   if (!connected_) connect_with_retry();
   prepare(report);
 
-  // A dry run writes nothing, not even a lock: it neither takes nor needs one.
-  InstanceLockRelease release(*store_, lock_held_);
-  if (!config_.dry_run && !acquire_instance_lock(report)) return false;
+  // A dry run writes nothing, not even a lock: it neither takes nor needs one. The daemon's
+  // leader holds it already.
+  if (!config_.dry_run) {
+    if (lock_held_) {
+      if (!keep_lock(report, /*now=*/true)) {
+        report.interrupted = false;
+        report.skipped_by_lock = true;
+        report.skipped_reason = "lease_held";
+        return false;
+      }
+    } else if (!acquire_instance_lock(report)) {
+      return false;
+    }
+  }
   const std::string refusal = with_retries([&] { return check_guards(); });
   if (!refusal.empty()) {
     if (!config_.dry_run) throw GuardError(refusal);

@@ -8,6 +8,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,7 +62,25 @@ class CleanupEngine {
   // ConnectionError when every attempt failed, or as soon as a stop is requested.
   void connect_with_retry();
 
+  // Leadership (the daemon): the leader keeps the instance lock between its cycles, and a
+  // standby watches the lock's record. lead() connects (and inspects the tables) when needed,
+  // renews the lock when held, otherwise takes it when it is free, expired, or its holder
+  // provably dead. Returns whether this instance holds it; `lease` gets the lock's record.
+  // Throws as a cycle would (ConfigError, ConnectionError, DatabaseError).
+  bool lead(store::LeaseFacts& lease);
+  // Releases the lock if held. Never throws.
+  void resign() noexcept;
+  // Cycles keep the lock when they end (the daemon's leader) instead of releasing it.
+  void keep_lock_between_cycles(bool keep) { keep_between_cycles_ = keep; }
+  // When the last completed cycle started, as the lock's record said when this instance took
+  // it or as this instance recorded since; empty when unknown.
+  std::optional<std::chrono::system_clock::time_point> last_cycle() const;
+
  private:
+  // Takes the lock when it is free, expired, or its holder is provably dead (the same host's
+  // process table, the server's processes on a direct connection). `seen`: the record when
+  // the lock was not taken.
+  bool take_instance_lock(store::LeaseFacts& seen);
   // The cycle itself; false when it was skipped because another instance holds the lock.
   bool run_cycle_body(CycleReport& report);
   // Inspects the tables and configures the store (every cycle). After a cycle has once run, a
@@ -144,6 +163,7 @@ class CleanupEngine {
   bool prepared_once_ = false;  // a cycle found the tables: later failures to are per cycle
   bool lock_held_ = false;
   bool lock_warned_ = false;
+  bool keep_between_cycles_ = false;
   std::chrono::steady_clock::time_point lock_renewed_{};
   std::string strategy_;
   std::string email_comparison_;  // the last prepare()'s, for dry-run reports

@@ -53,7 +53,8 @@ bool CleanupEngine::acquire_instance_lock(CycleReport& report) {
   bool announced = false;
   auto& lock = store_->instance_lock();
   while (true) {
-    lock_held_ = with_retries([&] { return lock.try_lock(); });
+    store::LeaseFacts seen;
+    lock_held_ = take_instance_lock(seen);
     if (!lock_warned_ && !lock.warning().empty()) {
       logging::logger()->warn("{}", lock.warning());
       lock_warned_ = true;
@@ -66,16 +67,21 @@ bool CleanupEngine::acquire_instance_lock(CycleReport& report) {
       return true;
     }
     if (!config_.wait_lock) {
-      logging::logger()->info(
-          "cycle {} skipped: another instance holds the lock for these tables (pass --wait-lock "
-          "to wait for it)",
-          report.cycle_id);
       report.skipped_by_lock = true;
+      report.skipped_reason = "lease_held";
+      report.lease_holder = seen.holder;
+      report.lease_epoch = seen.epoch;
+      report.lease_expires_at = seen.expires_at;
+      logging::logger()->warn(
+          "cycle {} skipped: another instance holds the lock for these tables: {} (pass "
+          "--wait-lock to wait for it)",
+          report.cycle_id, describe_holder(seen));
       return false;
     }
     if (!announced) {
-      logging::logger()->info("cycle {}: another instance holds the lock for these tables; waiting",
-                              report.cycle_id);
+      logging::logger()->info(
+          "cycle {}: another instance holds the lock for these tables: {}; waiting",
+          report.cycle_id, describe_holder(seen));
       announced = true;
     }
     if (stop_->wait_for(kLockPollInterval)) {

@@ -18,6 +18,12 @@ using Clock = std::chrono::steady_clock;
 
 inline constexpr std::size_t kMaxReportedFailures = 1000;
 inline constexpr auto kLockPollInterval = std::chrono::seconds(1);
+
+// "h:123:456 (epoch 3) until 2026-12-07T15:02:57.000Z", for messages about who holds a lock.
+std::string describe_holder(const store::LeaseFacts& lease);
+// Why the lock's holder is provably dead ("its process 123 on this host no longer runs"), or
+// an empty string when it may still be alive (it is then left to its lease's expiry).
+std::string dead_holder_proof(const store::LeaseFacts& lease);
 inline constexpr auto kLagPollInterval = std::chrono::milliseconds(500);
 inline constexpr auto kCancelGrace = std::chrono::seconds(2);
 inline constexpr std::int64_t kMaxAdaptiveBatch = 1'000'000;

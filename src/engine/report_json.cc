@@ -41,6 +41,8 @@ nlohmann::json report_json(const CycleReport& report) {
       {"finished_at", report.finished_at},
       {"interrupted", report.interrupted},
       {"skipped_by_lock", report.skipped_by_lock},
+      {"skipped_reason", report.skipped_reason.empty() ? nlohmann::json(nullptr)
+                                                       : nlohmann::json(report.skipped_reason)},
       {"archived", report.archived},
       {"archive_purged", report.archive_purged},
       {"replication_pauses", report.replication_pauses},
@@ -54,6 +56,13 @@ nlohmann::json report_json(const CycleReport& report) {
         {"archive", report.phases.archive_ms},
         {"wait", report.phases.wait_ms}}},
   };
+  if (report.skipped_by_lock) {
+    object["lease"] = {
+        {"holder", report.lease_holder},
+        {"epoch", report.lease_epoch},
+        {"expires_at", report.lease_expires_at.empty() ? nlohmann::json(nullptr)
+                                                       : nlohmann::json(report.lease_expires_at)}};
+  }
   // Only a failed cycle's report has it: the counts above are what it committed before.
   if (!report.error.empty()) object["error"] = report.error;
   if (report.dry_run) {
@@ -132,6 +141,17 @@ nlohmann::json status_json(const ServiceStatus& status) {
       {"halted_on_config_error", status.halted_on_config_error},
       {"cycles_by_outcome", status.cycles_by_outcome},
       {"last_cycle_by_outcome", last_by_outcome},
+      {"cycles_skipped", status.cycles_skipped},
+      {"last_skipped", time_or_null(status.last_skipped)},
+      {"leadership",
+       {{"role", status.leadership.role.empty() ? nlohmann::json(nullptr)
+                                                : nlohmann::json(status.leadership.role)},
+        {"holder", status.leadership.holder},
+        {"epoch", status.leadership.epoch},
+        {"expires_at", status.leadership.expires_at.empty()
+                           ? nlohmann::json(nullptr)
+                           : nlohmann::json(status.leadership.expires_at)},
+        {"last_cycle", time_or_null(status.leadership.last_cycle)}}},
   };
   nlohmann::json recent = nlohmann::json::array();
   for (const auto& run : status.recent_cycles) recent.push_back(run_record_json(run));

@@ -106,6 +106,15 @@ function renderCards(j) {
   cards.appendChild(card("deleted (total)", String(j.total_deleted)));
   cards.appendChild(card("failed rows (total)", String(j.total_failed), j.total_failed > 0 ? "bad" : ""));
   cards.appendChild(card("cycles", String(j.cycles) + (j.failed_cycles ? " (" + j.failed_cycles + " failed)" : "")));
+  const l = j.leadership || {};
+  if (l.role) {
+    const c = card("role", l.role + (l.holder ? " (lease " + l.holder + ", epoch " + l.epoch +
+                   (l.expires_at ? ", expires " + shortTime(l.expires_at) : "") + ")" : ""));
+    c.setAttribute("data-role", l.role);
+    cards.appendChild(c);
+  }
+  const skipped = Object.values(j.cycles_skipped || {}).reduce((n, v) => n + v, 0);
+  if (skipped > 0) cards.appendChild(card("cycles skipped", String(skipped), "bad"));
   return cards;
 }
 function renderLegend() {

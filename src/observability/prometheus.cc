@@ -150,6 +150,36 @@ std::vector<MetricFamily> job_families(const ServiceStatus& status) {
                        "1 when the job stopped on a configuration or guard error (the other jobs "
                        "go on).",
                        status.halted_on_config_error ? 1.0 : 0.0));
+  MetricFamily skipped{"batch_cleanup_cycles_skipped_total",
+                       MetricType::kCounter,
+                       "Cycles that came due and did not run, by reason (lease_held: another "
+                       "instance holds the lock).",
+                       {}};
+  for (const char* reason : {"lease_held"}) {
+    const auto found = status.cycles_skipped.find(reason);
+    skipped.samples.push_back(Sample{
+        "", {{"reason", reason}}, found == status.cycles_skipped.end() ? 0 : count(found->second)});
+  }
+  out.push_back(std::move(skipped));
+  out.push_back(scalar("batch_cleanup_last_skipped_cycle_timestamp_seconds", MetricType::kGauge,
+                       "Unix time of the last skipped cycle (0: none).",
+                       status.last_skipped ? unix_seconds(*status.last_skipped) : 0.0));
+  out.push_back(scalar("batch_cleanup_leader", MetricType::kGauge,
+                       "1 while this instance holds the lock between its cycles (the daemon's "
+                       "leader), 0 otherwise.",
+                       status.leadership.role == "leader" ? 1.0 : 0.0));
+  out.push_back(scalar("batch_cleanup_standby", MetricType::kGauge,
+                       "1 while this daemon stands by (another instance holds the lock), 0 "
+                       "otherwise.",
+                       status.leadership.role == "standby" ? 1.0 : 0.0));
+  out.push_back(scalar("batch_cleanup_lease_epoch", MetricType::kGauge,
+                       "The epoch of the lease as this instance last saw it (0: not seen).",
+                       count(status.leadership.epoch)));
+  out.push_back(
+      scalar("batch_cleanup_schedule_last_cycle_timestamp_seconds", MetricType::kGauge,
+             "Unix time the last completed cycle of any instance started, as recorded "
+             "in the lock (0: none known).",
+             status.leadership.last_cycle ? unix_seconds(*status.leadership.last_cycle) : 0.0));
   out.push_back(batch_duration_family(status.batch_duration));
   return out;
 }

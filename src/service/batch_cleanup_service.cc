@@ -104,6 +104,28 @@ struct BatchCleanupService::Impl {
     remember(std::move(run));
   }
 
+  // A cycle that did nothing because another instance holds the lock.
+  void record_skipped(const CycleReport& report) {
+    std::lock_guard lock(state_mutex);
+    status.cycle_in_progress = false;
+    ++status.cycles_skipped[report.skipped_reason.empty() ? "lease_held" : report.skipped_reason];
+    status.last_skipped = std::chrono::system_clock::now();
+    if (status.leadership.role == "leader") status.leadership.role = "standby";
+    status.leadership.holder = report.lease_holder;
+    status.leadership.epoch = report.lease_epoch;
+    status.leadership.expires_at = report.lease_expires_at;
+  }
+
+  // The engine, made on first use. Caller holds cycle_mutex.
+  engine::CleanupEngine& the_engine() {
+    if (!engine) {
+      engine = std::make_unique<engine::CleanupEngine>(config, store::make_store(config), stop);
+      if (progress_observer) engine->set_progress_observer(progress_observer);
+      engine->set_store_factory([config = config] { return store::make_store(config); });
+    }
+    return *engine;
+  }
+
   CycleReport run_cycle(const std::string& mode) {
     logging::JobLogScope job_scope(config.job_name);
     std::lock_guard cycle_lock(cycle_mutex);
@@ -114,18 +136,22 @@ struct BatchCleanupService::Impl {
     }
     engine::CycleOutcome outcome;
     try {
-      if (!engine) {
-        engine = std::make_unique<engine::CleanupEngine>(config, store::make_store(config), stop);
-        if (progress_observer) engine->set_progress_observer(progress_observer);
-        engine->set_store_factory([config = config] { return store::make_store(config); });
+      outcome = the_engine().run(mode);
+      if (const auto last = engine->last_cycle()) {
+        std::lock_guard lock(state_mutex);
+        status.leadership.last_cycle = last;
       }
-      outcome = engine->run(mode);
     } catch (const std::exception& e) {
       // The engine could not be made (a configuration the store refuses): no cycle ran.
       const std::string error = e.what();
       record_failed(mode, error, false, nullptr);
       if (observer) observer(nullptr, &error, observer_ctx);
       throw;
+    }
+    if (!outcome.ran && !outcome.failure) {
+      record_skipped(outcome.report);
+      if (observer) observer(&outcome.report, nullptr, observer_ctx);
+      return std::move(outcome.report);
     }
     if (!outcome.failure) {
       record_finished(outcome.report, mode);
@@ -147,26 +173,177 @@ struct BatchCleanupService::Impl {
     std::rethrow_exception(outcome.failure);
   }
 
+  // Takes or keeps the lock (a leader keeps it between cycles); updates status.leadership.
+  // Throws as a cycle would.
+  bool lead() {
+    store::LeaseFacts lease;
+    bool leader = false;
+    std::optional<std::chrono::system_clock::time_point> last;
+    {
+      std::lock_guard cycle_lock(cycle_mutex);
+      auto& cleanup = the_engine();
+      cleanup.keep_lock_between_cycles(true);
+      leader = cleanup.lead(lease);
+      last = leader ? cleanup.last_cycle() : lease.last_cycle;
+    }
+    std::lock_guard lock(state_mutex);
+    auto& seen = status.leadership;
+    seen.role = leader ? "leader" : "standby";
+    if (lease.exists) {
+      seen.holder = lease.holder;
+      seen.epoch = lease.epoch;
+      seen.expires_at = lease.expires_at;
+    }
+    if (last) seen.last_cycle = last;
+    return leader;
+  }
+
+  void resign() {
+    std::lock_guard cycle_lock(cycle_mutex);
+    if (engine) engine->resign();
+    std::lock_guard lock(state_mutex);
+    if (status.leadership.role == "leader") status.leadership.role.clear();
+  }
+
+  void set_next_run(std::chrono::steady_clock::time_point next) {
+    std::lock_guard lock(state_mutex);
+    status.next_run = std::chrono::system_clock::now() +
+                      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                          next - std::chrono::steady_clock::now());
+  }
+
+  void halt(const ConfigError& e) {
+    logging::logger()->error(
+        "cycle refused: {}; this job halts until restarted (fix the configuration)", e.what());
+    std::lock_guard lock(state_mutex);
+    status.running = false;
+    status.next_run.reset();
+    status.halted_on_config_error = true;
+  }
+
+  // The daemon: one instance leads (holds the lock between its cycles and runs them on the
+  // shared schedule: a cycle every interval after the start of the last completed one, of any
+  // instance); the others stand by and look at the lock every lease_ttl / 3, taking it as soon
+  // as it is free, expired, or its holder provably dead, and then run the cycle that was due.
+  //
+  // With wait_lock (set for jobs of one process that share a SQLite file), no instance leads:
+  // each cycle waits for the lock and releases it (take_turns()); a dry run takes none.
   void loop() {
     logging::JobLogScope job_scope(config.job_name);
+    // A dry run takes no lock at all.
+    if (config.wait_lock || config.dry_run) {
+      take_turns();
+      return;
+    }
+    using Clock = std::chrono::steady_clock;
+    const auto watch =
+        std::max<std::chrono::milliseconds>(config.lease_ttl / 3, std::chrono::milliseconds(200));
+    const auto retry_after =
+        std::min<std::chrono::milliseconds>(config.interval, std::chrono::minutes(1));
+    Clock::time_point retry_at{};  // after a failure: not before then
+    std::optional<std::chrono::system_clock::time_point> last_skip_counted;
+    bool announced_standby = false;
+    while (!stop->requested()) {
+      bool leader = false;
+      try {
+        leader = lead();
+      } catch (const std::exception& e) {
+        // As a cycle that could not start (the database unreachable, a table missing): it
+        // counts as a failed cycle, and a configuration error halts the job.
+        const std::string error = e.what();
+        {
+          std::lock_guard lock(state_mutex);
+          status.last_run = std::chrono::system_clock::now();
+        }
+        record_failed("daemon", error, dynamic_cast<const ConnectionError*>(&e) != nullptr,
+                      nullptr);
+        if (observer) observer(nullptr, &error, observer_ctx);
+        if (const auto* config_error = dynamic_cast<const ConfigError*>(&e)) {
+          halt(*config_error);
+          resign();
+          return;
+        }
+        logging::logger()->error("cycle failed: {}; the worker goes on", error);
+        set_next_run(Clock::now() + retry_after);
+        if (stop->wait_for(retry_after)) break;
+        continue;
+      }
+      const auto now_wall = std::chrono::system_clock::now();
+      std::optional<std::chrono::system_clock::time_point> last;
+      {
+        std::lock_guard lock(state_mutex);
+        last = status.leadership.last_cycle;
+      }
+      if (!leader) {
+        if (!announced_standby) {
+          logging::logger()->info(
+              "standing by: another instance holds the lock ({}); watching it every {} ms",
+              status_holder(), watch.count());
+          announced_standby = true;
+        }
+        // The shared schedule is overdue while the lock is held elsewhere: a skipped cycle
+        // (counted once per interval).
+        if (last && now_wall - *last > config.interval + config.lease_ttl &&
+            (!last_skip_counted || now_wall - *last_skip_counted >= config.interval)) {
+          last_skip_counted = now_wall;
+          std::lock_guard lock(state_mutex);
+          ++status.cycles_skipped["lease_held"];
+          status.last_skipped = now_wall;
+        }
+        set_next_run(Clock::now() + watch);
+        if (stop->wait_for(watch)) break;
+        continue;
+      }
+      announced_standby = false;
+      // Due: an interval after the start of the last completed cycle (at once when none).
+      auto due = Clock::now();
+      if (last) {
+        due += std::chrono::duration_cast<Clock::duration>(*last + config.interval - now_wall);
+      }
+      due = std::max(due, retry_at);
+      if (due > Clock::now()) {
+        set_next_run(due);
+        const auto nap = std::min<Clock::duration>(due - Clock::now(), watch);
+        if (stop->wait_for(nap)) break;
+        continue;
+      }
+      try {
+        const auto report = run_cycle("daemon");
+        retry_at = Clock::time_point{};
+        if (report.interrupted || report.skipped_by_lock) retry_at = Clock::now() + watch;
+      } catch (const ConfigError& e) {
+        halt(e);
+        resign();
+        return;
+      } catch (const std::exception& e) {
+        logging::logger()->error("cycle failed: {}; the worker goes on", e.what());
+        // Try again sooner than a full interval after a failure.
+        retry_at = Clock::now() + retry_after;
+      }
+      {
+        std::lock_guard cycle_lock(cycle_mutex);
+        const auto recorded = engine ? engine->last_cycle() : std::nullopt;
+        std::lock_guard lock(state_mutex);
+        if (recorded) status.leadership.last_cycle = recorded;
+      }
+    }
+    resign();
+    std::lock_guard lock(state_mutex);
+    status.running = false;
+    status.next_run.reset();
+  }
+
+  // A cycle every interval, each waiting for the lock and releasing it at its end.
+  void take_turns() {
     using Clock = std::chrono::steady_clock;
     while (!stop->requested()) {
       const auto cycle_start = Clock::now();
       auto wait = config.interval;
-      {
-        std::lock_guard lock(state_mutex);
-        status.next_run = std::chrono::system_clock::now() +
-                          std::chrono::duration_cast<std::chrono::system_clock::duration>(wait);
-      }
+      set_next_run(cycle_start + wait);
       try {
         run_cycle("daemon");
       } catch (const ConfigError& e) {
-        logging::logger()->error(
-            "cycle refused: {}; this job halts until restarted (fix the configuration)", e.what());
-        std::lock_guard lock(state_mutex);
-        status.running = false;
-        status.next_run.reset();
-        status.halted_on_config_error = true;
+        halt(e);
         return;
       } catch (const std::exception& e) {
         logging::logger()->error("cycle failed: {}; the worker goes on", e.what());
@@ -174,18 +351,20 @@ struct BatchCleanupService::Impl {
         wait = std::min<std::chrono::milliseconds>(config.interval, std::chrono::minutes(1));
       }
       const auto next = cycle_start + wait;
-      {
-        std::lock_guard lock(state_mutex);
-        status.next_run =
-            std::chrono::system_clock::now() +
-            std::chrono::duration_cast<std::chrono::system_clock::duration>(next - Clock::now());
-      }
+      set_next_run(next);
       const auto remaining = next - Clock::now();
       if (remaining > Clock::duration::zero() && stop->wait_for(remaining)) break;
     }
     std::lock_guard lock(state_mutex);
     status.running = false;
     status.next_run.reset();
+  }
+
+  std::string status_holder() {
+    std::lock_guard lock(state_mutex);
+    const auto& seen = status.leadership;
+    return seen.holder + (seen.epoch > 0 ? " epoch " + std::to_string(seen.epoch) : "") +
+           (seen.expires_at.empty() ? "" : " until " + seen.expires_at);
   }
 };
 

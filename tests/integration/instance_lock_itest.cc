@@ -96,15 +96,17 @@ TEST_P(InstanceLockTest, SeveralProcessesStartedAtOnceExactlyOneRuns) {
   std::string runner_cycle;
   for (auto& child : children) {
     const auto result = child->wait(std::chrono::seconds(120));
-    ASSERT_EQ(result.exit_code, 0) << result.err;
     const auto report = last_json_report(result);
     if (report["skipped_by_lock"].get<bool>()) {
+      EXPECT_EQ(result.exit_code, 4) << result.err;  // a skipped run says so
+      EXPECT_EQ(report["skipped_reason"], "lease_held");
       ++skipped;
       EXPECT_EQ(report["deleted"], 0);
       EXPECT_NE(result.err.find("skipped: another instance holds the lock for these tables"),
                 std::string::npos)
           << result.err;
     } else {
+      EXPECT_EQ(result.exit_code, 0) << result.err;
       ++ran;
       EXPECT_EQ(report["deleted"], 300);
       runner_cycle = report["cycle_id"];
@@ -125,8 +127,18 @@ TEST_P(InstanceLockTest, SkipsWhileAnotherInstanceHoldsTheLockAndWaitsWithWaitLo
   db_->insert_pending(0, 10);
   auto held = std::make_unique<HeldLock>(*db_);
   const auto skipped = run_tool({"--run-once", "--output", "json", "--database-url", db_->url()});
-  ASSERT_EQ(skipped.exit_code, 0) << skipped.err;
-  EXPECT_TRUE(last_json_report(skipped)["skipped_by_lock"].get<bool>());
+  ASSERT_EQ(skipped.exit_code, 4) << skipped.err;
+  const auto report = last_json_report(skipped);
+  EXPECT_TRUE(report["skipped_by_lock"].get<bool>());
+  EXPECT_EQ(report["skipped_reason"], "lease_held");
+  if (db_->is_postgres()) {
+    // Who holds it, and until when (a lease table of the earlier layout, given its new columns).
+    EXPECT_EQ(report["lease"]["holder"], "another-host:1:1");
+    EXPECT_EQ(report["lease"]["epoch"], 7);
+    EXPECT_FALSE(report["lease"]["expires_at"].is_null());
+    EXPECT_NE(skipped.err.find("another-host:1:1 (epoch 7) until 20"), std::string::npos)
+        << skipped.err;
+  }
   EXPECT_EQ(db_->count(kPending), 10);
 
   ChildProcess waiting({tool_binary(), "--run-once", "--wait-lock", "--output", "json",
@@ -134,8 +146,7 @@ TEST_P(InstanceLockTest, SkipsWhileAnotherInstanceHoldsTheLockAndWaitsWithWaitLo
                        {});
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   EXPECT_EQ(db_->count(kPending), 10);  // still waiting: nothing deleted
-  EXPECT_NE(waiting.current_err().find("another instance holds the lock for these tables; "
-                                       "waiting"),
+  EXPECT_NE(waiting.current_err().find("another instance holds the lock for these tables: "),
             std::string::npos)
       << waiting.current_err();
   held.reset();  // the other instance's cycle ends

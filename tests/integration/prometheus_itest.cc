@@ -238,6 +238,7 @@ TEST_F(PrometheusTest, EveryDocumentedQueryAndAlertReturnsItsSeries) {
       {"BatchCleanupCyclesFailing", {}},
       {"BatchCleanupDatabaseDown", {}},
       {"BatchCleanupJobHalted", {{"cleanup_job=broken", 1}}},
+      {"BatchCleanupCyclesSkipped", {}},
       {"BatchCleanupDown", {}},
   };
   const auto shipped = alert_expressions();

@@ -99,8 +99,39 @@ TEST(MetricsTest, RendersCountersGaugesAndACumulativeHistogram) {
     EXPECT_TRUE(line.rfind("batch_cleanup_", 0) == 0 || line.rfind("process_", 0) == 0) << line;
     EXPECT_NO_THROW(std::stod(line.substr(line.rfind(' ') + 1))) << line;
   }
-  // 21 of the job, build_info, and 6 process_* families.
-  EXPECT_EQ(types, 28);
+  // 27 of the job, build_info, and 6 process_* families.
+  EXPECT_EQ(types, 34);
+}
+
+TEST(MetricsTest, LeadershipAndSkippedCycles) {
+  ServiceStatus status;
+  status.interval = std::chrono::minutes(15);
+  std::string text = observability::render_metrics(status);
+  // Present from the start, at 0, so that alert rules and rate() see them.
+  for (const char* line :
+       {"batch_cleanup_cycles_skipped_total{reason=\"lease_held\"} 0\n", "batch_cleanup_leader 0\n",
+        "batch_cleanup_standby 0\n", "batch_cleanup_last_skipped_cycle_timestamp_seconds 0\n",
+        "batch_cleanup_schedule_last_cycle_timestamp_seconds 0\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << text;
+  }
+  status.leadership.role = "standby";
+  status.leadership.epoch = 3;
+  status.leadership.last_cycle =
+      std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+  status.cycles_skipped["lease_held"] = 2;
+  status.last_skipped = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'900));
+  text = observability::render_metrics(status);
+  for (const char* line :
+       {"batch_cleanup_cycles_skipped_total{reason=\"lease_held\"} 2\n", "batch_cleanup_leader 0\n",
+        "batch_cleanup_standby 1\n", "batch_cleanup_lease_epoch 3\n",
+        "batch_cleanup_last_skipped_cycle_timestamp_seconds 1700000900\n",
+        "batch_cleanup_schedule_last_cycle_timestamp_seconds 1700000000\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << text;
+  }
+  status.leadership.role = "leader";
+  text = observability::render_metrics(status);
+  EXPECT_NE(text.find("batch_cleanup_leader 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("batch_cleanup_standby 0\n"), std::string::npos) << text;
 }
 
 TEST(MetricsTest, GaugesForAlertsBatchJobsAndTheBacklog) {
@@ -287,7 +318,7 @@ TEST(MetricsTest, SeveralJobsLabelEverySampleAndShareHelpAndType) {
   while (std::getline(single_lines, line)) {
     single_samples += line[0] == '#' || line.rfind("batch_cleanup_build_info{", 0) == 0 ? 0 : 1;
   }
-  EXPECT_EQ(types, 22);
+  EXPECT_EQ(types, 28);  // 27 of a job, and build_info
   EXPECT_EQ(samples, 2 * single_samples);
 }
 

@@ -1,5 +1,6 @@
 #include "store/postgres/pg_instance_lock.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include "batch_cleanup/history.h"
 #include "store/postgres/pg_dialect.h"
 #include "store/postgres/pg_sqlstate.h"
+#include "util/process_identity.h"
 
 namespace batch_cleanup::store::postgres {
 namespace {
@@ -21,6 +23,24 @@ constexpr const char* kLockClass = "1650679601";
 std::string this_instance() {
   std::random_device random;
   return host_name() + ":" + std::to_string(::getpid()) + ":" + std::to_string(random() % 1000000);
+}
+
+// The columns that let another instance prove a holder dead, and the schedule's last cycle.
+constexpr const char* kProofColumns =
+    "holder_host text, holder_host_id text, holder_pid bigint, holder_pid_start bigint, "
+    "backend_pid integer, backend_start timestamptz, direct_connection boolean, last_cycle_at "
+    "timestamptz";
+
+// This statement's server process and when it started (its own row is always visible).
+constexpr const char* kBackendStart =
+    "(SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid())";
+
+std::optional<std::chrono::system_clock::time_point> from_unix_text(
+    const std::optional<std::string>& text) {
+  if (!text || text->empty()) return std::nullopt;
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::duration<double>(std::stod(*text))));
 }
 
 }  // namespace
@@ -37,7 +57,38 @@ std::string PgInstanceLock::lease_table_ddl() const {
   return "CREATE TABLE IF NOT EXISTS " + pg_dialect().quote(table_) +
          " (name text PRIMARY KEY, holder text NOT NULL, epoch bigint NOT NULL, acquired_at "
          "timestamptz NOT NULL, heartbeat_at timestamptz NOT NULL, expires_at timestamptz NOT "
-         "NULL);";
+         "NULL, " +
+         kProofColumns + ");";
+}
+
+bool PgInstanceLock::has_proof_columns() {
+  const auto present = session_.exec(
+      "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = "
+      "'last_cycle_at' AND NOT attisdropped",
+      {pg_dialect().quote(table_)});
+  if (present.integer(0, 0) == 1) return true;
+  // A lease table of an earlier version: add the columns (IF NOT EXISTS: another instance may
+  // be doing the same).
+  std::string alter = "ALTER TABLE " + pg_dialect().quote(table_);
+  std::string columns = kProofColumns;
+  std::size_t start = 0;
+  for (bool first = true; start < columns.size(); first = false) {
+    auto end = columns.find(", ", start);
+    if (end == std::string::npos) end = columns.size();
+    alter += std::string(first ? " " : ", ") + "ADD COLUMN IF NOT EXISTS " +
+             columns.substr(start, end - start);
+    start = end + 2;
+  }
+  try {
+    session_.exec(alter);
+    return true;
+  } catch (const DatabaseError& e) {
+    if (e.kind() == ErrorKind::kRetryable) throw;
+    warning_ = "the lease table " + table_.display() +
+               " has no columns to prove a dead holder dead, and the role may not add them (" +
+               e.what() + "): a standby takes over only when the lease expires";
+    return false;
+  }
 }
 
 bool PgInstanceLock::lease_table_usable(std::string& why_not) {
@@ -70,6 +121,7 @@ bool PgInstanceLock::try_lock() {
   if (mechanism_ == Mechanism::kUndecided) {
     if (lease_table_usable(why_no_lease_)) {
       mechanism_ = Mechanism::kLease;
+      proof_columns_ = has_proof_columns();
     } else {
       mechanism_ = Mechanism::kAdvisory;
       warning_ = "the lease table " + table_.display() + " cannot be used (" + why_no_lease_ +
@@ -84,17 +136,47 @@ bool PgInstanceLock::try_lock() {
   return held_;
 }
 
-bool PgInstanceLock::take_lease() {
+bool PgInstanceLock::take_lease(const LeaseFacts* dead) {
+  const auto& self = util::this_process();
+  std::vector<std::optional<std::string>> params = {"batch_cleanup:" + target_, holder_,
+                                                    interval_text(ttl_)};
+  std::string sql = "INSERT INTO " + pg_dialect().quote(table_) +
+                    " AS l (name, holder, epoch, acquired_at, heartbeat_at, expires_at";
+  if (proof_columns_) {
+    sql +=
+        ", holder_host, holder_host_id, holder_pid, holder_pid_start, backend_pid, backend_start, "
+        "direct_connection) VALUES ($1, $2, 1, now(), now(), now() + $3::interval, $4, $5, "
+        "$6::bigint, $7::bigint, pg_backend_pid(), " +
+        std::string(kBackendStart) +
+        ", pg_backend_pid() = $8::int) ON CONFLICT (name) DO UPDATE SET holder = "
+        "excluded.holder, epoch = l.epoch + 1, acquired_at = now(), heartbeat_at = now(), "
+        "expires_at = excluded.expires_at, holder_host = excluded.holder_host, holder_host_id = "
+        "excluded.holder_host_id, holder_pid = excluded.holder_pid, holder_pid_start = "
+        "excluded.holder_pid_start, backend_pid = excluded.backend_pid, backend_start = "
+        "excluded.backend_start, direct_connection = excluded.direct_connection";
+    params.insert(params.end(), {self.host, self.host_id, std::to_string(self.pid),
+                                 std::to_string(self.start_ticks),
+                                 std::to_string(session_.announced_backend_pid())});
+  } else {
+    sql +=
+        ") VALUES ($1, $2, 1, now(), now(), now() + $3::interval) ON CONFLICT (name) DO UPDATE "
+        "SET holder = excluded.holder, epoch = l.epoch + 1, acquired_at = now(), heartbeat_at = "
+        "now(), expires_at = excluded.expires_at";
+  }
+  sql += " WHERE l.expires_at <= now()";
+  if (dead != nullptr) {
+    params.push_back(dead->holder);
+    params.push_back(std::to_string(dead->epoch));
+    sql += " OR (l.holder = $" + std::to_string(params.size() - 1) + " AND l.epoch = $" +
+           std::to_string(params.size()) + "::bigint)";
+  }
+  sql += proof_columns_ ? " RETURNING epoch::text, extract(epoch FROM last_cycle_at)::text"
+                        : " RETURNING epoch::text, NULL::text";
   try {
-    const auto rows = session_.exec(
-        "INSERT INTO " + pg_dialect().quote(table_) +
-            " AS l (name, holder, epoch, acquired_at, heartbeat_at, expires_at) VALUES ($1, $2, "
-            "1, now(), now(), now() + $3::interval) ON CONFLICT (name) DO UPDATE SET holder = "
-            "excluded.holder, epoch = l.epoch + 1, acquired_at = now(), heartbeat_at = now(), "
-            "expires_at = excluded.expires_at WHERE l.expires_at <= now() RETURNING epoch::text",
-        {"batch_cleanup:" + target_, holder_, interval_text(ttl_)});
+    const auto rows = session_.exec(sql, params);
     if (rows.rows() == 0) return false;  // another instance's lease has not expired
     epoch_ = rows.integer(0, 0);
+    last_cycle_ = from_unix_text(rows.optional_text(0, 1));
     return true;
   } catch (const DatabaseError& e) {
     // The holder's batch has the row locked (it renews it): held.
@@ -103,13 +185,75 @@ bool PgInstanceLock::take_lease() {
   }
 }
 
+bool PgInstanceLock::take_from(const LeaseFacts& dead) {
+  if (mechanism_ != Mechanism::kLease || dead.holder.empty()) return false;
+  held_ = take_lease(&dead);
+  return held_;
+}
+
+LeaseFacts PgInstanceLock::facts() {
+  LeaseFacts facts;
+  if (mechanism_ != Mechanism::kLease) return facts;
+  const std::string proof =
+      proof_columns_
+          ? "holder_host, holder_host_id, holder_pid::text, holder_pid_start::text, "
+            "coalesce(direct_connection, false), backend_pid IS NOT NULL AND NOT EXISTS (SELECT "
+            "1 FROM pg_stat_activity a WHERE a.pid = l.backend_pid AND (a.backend_start IS NULL "
+            "OR a.backend_start = l.backend_start)), extract(epoch FROM last_cycle_at)::text"
+          : "NULL::text, NULL::text, NULL::text, NULL::text, false, false, NULL::text";
+  const auto rows = session_.exec(
+      "SELECT holder, epoch::text, to_char(expires_at AT TIME ZONE 'UTC', "
+      "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), expires_at <= now(), " +
+          proof + " FROM " + pg_dialect().quote(table_) + " l WHERE name = $1",
+      {"batch_cleanup:" + target_});
+  if (rows.rows() == 0) {
+    facts.expired = true;
+    return facts;
+  }
+  facts.exists = true;
+  facts.holder = rows.text(0, 0);
+  facts.epoch = rows.integer(0, 1);
+  facts.expires_at = rows.text(0, 2);
+  facts.expired = rows.text(0, 3) == "t";
+  facts.process.host = rows.optional_text(0, 4).value_or("");
+  facts.process.host_id = rows.optional_text(0, 5).value_or("");
+  if (!rows.is_null(0, 6)) facts.process.pid = rows.integer(0, 6);
+  if (!rows.is_null(0, 7)) facts.process.start_ticks = rows.integer(0, 7);
+  facts.direct_connection = rows.text(0, 8) == "t";
+  facts.backend_gone = rows.text(0, 9) == "t";
+  facts.last_cycle = from_unix_text(rows.optional_text(0, 10));
+  if (facts.last_cycle) last_cycle_ = facts.last_cycle;
+  return facts;
+}
+
+void PgInstanceLock::record_cycle(std::chrono::system_clock::time_point started) {
+  if (mechanism_ != Mechanism::kLease || !held_ || !proof_columns_) return;
+  const double seconds = std::chrono::duration<double>(started.time_since_epoch()).count();
+  session_.exec("UPDATE " + pg_dialect().quote(table_) +
+                    " SET last_cycle_at = to_timestamp($4::double precision) WHERE name = $1 AND "
+                    "holder = $2 AND epoch = $3::bigint",
+                {"batch_cleanup:" + target_, holder_, std::to_string(epoch_),
+                 fmt::format("{:.6f}", seconds)});
+  last_cycle_ = started;
+}
+
 bool PgInstanceLock::renew_lease() {
+  std::vector<std::optional<std::string>> params = {"batch_cleanup:" + target_, holder_,
+                                                    std::to_string(epoch_), interval_text(ttl_)};
+  std::string proof;
+  if (proof_columns_) {
+    // The server process may have changed (a reconnect, a pooler): record the one renewing.
+    proof =
+        ", backend_pid = pg_backend_pid(), backend_start = CASE WHEN l.backend_pid = "
+        "pg_backend_pid() THEN l.backend_start ELSE " +
+        std::string(kBackendStart) + " END, direct_connection = pg_backend_pid() = $5::int";
+    params.push_back(std::to_string(session_.announced_backend_pid()));
+  }
   return session_
-             .exec(
-                 "UPDATE " + pg_dialect().quote(table_) +
-                     " SET heartbeat_at = now(), expires_at = now() + $4::interval WHERE name "
-                     "= $1 AND holder = $2 AND epoch = $3::bigint",
-                 {"batch_cleanup:" + target_, holder_, std::to_string(epoch_), interval_text(ttl_)})
+             .exec("UPDATE " + pg_dialect().quote(table_) +
+                       " AS l SET heartbeat_at = now(), expires_at = now() + $4::interval" + proof +
+                       " WHERE name = $1 AND holder = $2 AND epoch = $3::bigint",
+                   params)
              .affected() == 1;
 }
 

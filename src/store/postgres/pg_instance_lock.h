@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "batch_cleanup/config.h"
@@ -34,6 +35,12 @@ class PgInstanceLock final : public InstanceLock {
   // Batches then check, with FOR SHARE on the lease row, that the cycle's lease still has this
   // holder and epoch: a takeover (an UPDATE of that row) waits for them, and fences the next.
   void follow(const std::string& token) override;
+  LeaseFacts facts() override;
+  bool take_from(const LeaseFacts& dead) override;
+  void record_cycle(std::chrono::system_clock::time_point started) override;
+  std::optional<std::chrono::system_clock::time_point> last_cycle() const override {
+    return last_cycle_;
+  }
 
   // Inside a batch's transaction, before it deletes: renews the lease (its row stays locked
   // until the transaction ends, so no other instance can take over meanwhile). Throws
@@ -49,7 +56,11 @@ class PgInstanceLock final : public InstanceLock {
 
   // The lease table exists or could be created now; false when the role may not.
   bool lease_table_usable(std::string& why_not);
-  bool take_lease();
+  // Takes the lease when it expired, or (with `dead`) when it is still that holder's epoch.
+  bool take_lease(const LeaseFacts* dead = nullptr);
+  // The lease table has the columns that record the holder's process and server process and
+  // the last cycle (a table created before them, which the role may not alter, has not).
+  bool has_proof_columns();
   bool renew_lease();
   bool take_advisory();
   // The server process of a transaction of its own.
@@ -68,6 +79,8 @@ class PgInstanceLock final : public InstanceLock {
   long long epoch_ = 0;
   // A renewal waited too long for the workers' row locks: try again soon, not in ttl / 2.
   bool renewal_due_ = false;
+  bool proof_columns_ = false;
+  std::optional<std::chrono::system_clock::time_point> last_cycle_;
   int advisory_pid_ = 0;         // the server process that holds the advisory lock
   int advisory_generation_ = 0;  // the session's connection it was taken on
 };

@@ -121,6 +121,9 @@ class PgSession {
   int server_version() const;
   // Counts the connections this session has opened: it changes with every reconnect.
   int generation() const { return generation_; }
+  // The server process id the server announced at connection (BackendKeyData): a pooler
+  // announces one of its own, so it differs from pg_backend_pid() there. 0 when not connected.
+  int announced_backend_pid() const { return conn_ != nullptr ? PQbackendPID(conn_) : 0; }
 
   // Tests: every statement goes to `script` (not owned; nullptr: the server again) instead of a
   // server, which the session then does not need.

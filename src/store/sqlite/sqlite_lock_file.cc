@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "batch_cleanup/errors.h"
 
@@ -39,6 +41,33 @@ void LockFile::unlock() noexcept {
   ::flock(fd_, LOCK_UN);
   ::close(fd_);
   fd_ = -1;
+}
+
+void LockFile::write(const std::string& contents) const noexcept {
+  if (fd_ < 0) return;
+  if (::ftruncate(fd_, 0) != 0) return;
+  const ssize_t written = ::pwrite(fd_, contents.data(), contents.size(), 0);
+  (void)written;  // who holds it is for messages only: a failed write changes nothing else
+}
+
+std::string LockFile::read() const noexcept {
+  try {
+    std::ifstream in(path_);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  } catch (...) {
+    return {};
+  }
+}
+
+bool LockFile::held_elsewhere() const noexcept {
+  if (fd_ >= 0) return false;
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool held = ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);  // closing drops the probe's lock, if it got it
+  return held;
 }
 
 }  // namespace batch_cleanup::store::sqlite

@@ -22,6 +22,12 @@ class LockFile {
   void unlock() noexcept;
 
   bool held() const { return fd_ >= 0; }
+  // While held: replaces the file's contents (who holds it). Never throws.
+  void write(const std::string& contents) const noexcept;
+  // The file's contents ("" when it cannot be read). Never throws.
+  std::string read() const noexcept;
+  // Whether another process holds the lock now (a probe that takes and drops it at once).
+  bool held_elsewhere() const noexcept;
   const std::string& path() const { return path_; }
 
  private:

@@ -1,5 +1,7 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <sstream>
+
 #include "store/reasons.h"
 #include "store/role_store.h"
 #include "store/sql/dry_run_sql.h"
@@ -11,6 +13,7 @@
 #include "store/sqlite/sqlite_dialect.h"
 #include "store/sqlite/sqlite_executor.h"
 #include "store/sqlite/sqlite_lock_file.h"
+#include "util/process_identity.h"
 
 namespace batch_cleanup::store::sqlite {
 namespace {
@@ -18,19 +21,78 @@ namespace {
 // The busy timeout never goes below this: a short write by the application must not fail a batch.
 constexpr std::chrono::milliseconds kMinBusyTimeout{5000};
 
-// The lock file: an exclusive flock() on "<database file>.lock".
+// The lock file: an exclusive flock() on "<database file>.lock". The file says who holds it and
+// when the last completed cycle started ("key=value" lines), for messages and the schedule.
 class SqliteInstanceLock final : public InstanceLock {
  public:
   explicit SqliteInstanceLock(std::string path) : file_(std::move(path)) {}
-  bool try_lock() override { return file_.try_lock(); }
+  bool try_lock() override {
+    if (!file_.try_lock()) return false;
+    last_cycle_ = read_facts().last_cycle;
+    write_contents();
+    return true;
+  }
   void unlock() noexcept override { file_.unlock(); }
   // The flock belongs to this process: it cannot be lost, and needs no renewal.
   bool keep_alive() override { return file_.held(); }
   std::chrono::milliseconds keep_alive_interval() const override { return {}; }
   std::string describe() const override { return "lock file " + file_.path(); }
+  // A flock dies with its process: a holder is never left to prove dead.
+  LeaseFacts facts() override {
+    LeaseFacts facts = read_facts();
+    facts.expired = !file_.held() && !file_.held_elsewhere();
+    if (facts.last_cycle) last_cycle_ = facts.last_cycle;
+    return facts;
+  }
+  void record_cycle(std::chrono::system_clock::time_point started) override {
+    last_cycle_ = started;
+    write_contents();
+  }
+  std::optional<std::chrono::system_clock::time_point> last_cycle() const override {
+    return last_cycle_;
+  }
 
  private:
+  LeaseFacts read_facts() const {
+    LeaseFacts facts;
+    std::istringstream lines(file_.read());
+    std::string line;
+    while (std::getline(lines, line)) {
+      const auto equals = line.find('=');
+      if (equals == std::string::npos) continue;
+      const std::string key = line.substr(0, equals);
+      const std::string value = line.substr(equals + 1);
+      try {
+        if (key == "holder") facts.holder = value;
+        if (key == "pid") facts.process.pid = std::stoll(value);
+        if (key == "last_cycle_us" && !value.empty()) {
+          facts.last_cycle = std::chrono::system_clock::time_point(
+              std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                  std::chrono::microseconds(std::stoll(value))));
+        }
+      } catch (const std::exception&) {
+        // a torn or foreign file: what it says is for messages only
+      }
+    }
+    facts.exists = !facts.holder.empty();
+    return facts;
+  }
+  void write_contents() const noexcept {
+    const auto& self = util::this_process();
+    std::string text = "holder=" + self.host + ":" + std::to_string(self.pid) +
+                       "\npid=" + std::to_string(self.pid) + "\n";
+    if (last_cycle_) {
+      text += "last_cycle_us=" +
+              std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                                 last_cycle_->time_since_epoch())
+                                 .count()) +
+              "\n";
+    }
+    file_.write(text);
+  }
+
   LockFile file_;
+  std::optional<std::chrono::system_clock::time_point> last_cycle_;
 };
 
 class SqliteStore final : public RoleStore {
