@@ -143,26 +143,29 @@ struct Callbacks {
       *upload_data_size = 0;
       return MHD_YES;
     }
-    if (self->web_config_.tls &&
-        !client_certificate_accepted(connection, self->web_config_.tls->client_auth)) {
-      return send_reply(connection, text_reply(403, "client certificate refused\n"));
-    }
     HttpRequest request;
     request.method = verb;
     request.path = url;
-    request.authenticated = !self->auth_.enabled();
+    const bool public_path = self->public_paths_.count(request.path) != 0;
+    // A client certificate the configuration refuses: only the public paths, unauthenticated.
+    const bool certificate_ok =
+        !self->web_config_.tls ||
+        client_certificate_accepted(connection, self->web_config_.tls->client_auth);
+    if (!certificate_ok && !public_path) {
+      return send_reply(connection, text_reply(403, "client certificate refused\n"));
+    }
+    request.authenticated = certificate_ok && !self->auth_.enabled();
     if (self->auth_.enabled()) {
       char* password = nullptr;
       char* user = MHD_basic_auth_get_username_password(connection, &password);
       if (user != nullptr) {
-        request.authenticated =
+        const bool valid =
             self->auth_.check(user, password == nullptr ? std::string() : std::string(password));
         MHD_free(user);
         if (password != nullptr) MHD_free(password);
-        if (!request.authenticated) {
-          return send_reply(connection, text_reply(401, "unauthorized\n"), true);
-        }
-      } else if (self->public_paths_.count(request.path) == 0) {
+        if (!valid) return send_reply(connection, text_reply(401, "unauthorized\n"), true);
+        request.authenticated = certificate_ok;
+      } else if (!public_path) {
         return send_reply(connection, text_reply(401, "unauthorized\n"), true);
       }
     }

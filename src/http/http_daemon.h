@@ -41,7 +41,8 @@ struct HttpRequest {
   std::string method;  // GET or HEAD (others are answered 405 before a handler sees them)
   std::string path;
   std::map<std::string, std::string> query;
-  // Basic authentication is off, or the request carried valid credentials.
+  // Basic authentication is off or the request carried valid credentials, and the client
+  // certificate (when tls_server_config.client_auth_type asks for one) was accepted.
   bool authenticated = false;
 };
 
@@ -56,9 +57,10 @@ using HttpHandler = std::function<HttpReply(const HttpRequest&)>;
 
 class HttpDaemon {
  public:
-  // `public_paths` are served without credentials when basic authentication is on (the handler
-  // sees authenticated = false); every other path answers 401 without them. Wrong credentials
-  // are refused (401) on every path.
+  // `public_paths` are served without credentials when basic authentication is on, and without
+  // the client certificate that tls_server_config.client_auth_type asks for (the handler sees
+  // authenticated = false); every other path answers 401 without credentials and 403 without an
+  // accepted certificate. Wrong credentials are refused (401) on every path.
   HttpDaemon(HttpHandler handler, std::set<std::string> public_paths, WebConfig web_config);
   ~HttpDaemon();
   HttpDaemon(const HttpDaemon&) = delete;

@@ -10,11 +10,13 @@
 //   GET /status             the service's status (engine::status_json) plus what the job cleans
 //                           (http/job_info.h)
 //   GET /history.json       the service's recent cycles (ServiceStatus::recent_cycles), oldest
-//   first GET /                   the HTML status page (http/status_page.h)
-// With basic authentication (--web-config-file basic_auth_users), every path needs credentials
-// except the probes /livez, /readyz and /healthz: without credentials they answer their status
-// code with a body of "ok" or "unavailable" alone (the reasons may name hosts and errors), so that
-// Kubernetes probes need no secret in the pod spec. Wrong credentials are refused everywhere.
+//                           first
+//   GET /                   the HTML status page (http/status_page.h)
+// With basic authentication (--web-config-file basic_auth_users) or a client_auth_type, every
+// path needs credentials (and the certificate) except the probes /livez, /readyz and /healthz:
+// without them those answer their status code with a body of "ok" or "unavailable" alone (the
+// reasons may name hosts and errors), so that Kubernetes probes need no secret in the pod spec.
+// Wrong credentials are refused everywhere.
 // With several (named) jobs: /metrics labels every job's samples cleanup_job="NAME"; /status is
 // {"jobs":[<a job's status, plus "job">...]}; /history.json holds every job's cycles (each with
 // its "job"), oldest first; the page draws a chart per job.

@@ -354,6 +354,68 @@ TEST_F(HttpServerTest, PrometheusScrapesOverTlsWithBasicAuth) {
   EXPECT_EQ(value("count(batch_cleanup_interval_seconds{job=\"wrong_password\"})"), std::nullopt);
 }
 
+TEST_F(HttpServerTest, ClientCertificatesAreVerifiedAgainstTheClientCa) {
+  tls_and_auth_config();  // the server's certificate and key
+  const auto openssl = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> command = {"/usr/bin/openssl"};
+    command.insert(command.end(), args.begin(), args.end());
+    ChildProcess child(command, {});
+    EXPECT_EQ(child.wait(seconds(30)).exit_code, 0) << child.current_err();
+  };
+  const auto in_dir = [&](const std::string& name) { return dir_.path() + "/" + name; };
+  const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                                       "-nodes"};
+  const auto self_signed = [&](const std::string& name) {
+    std::vector<std::string> args = {"req", "-x509", "-days", "2", "-subj", "/CN=" + name};
+    args.insert(args.end(), ec.begin(), ec.end());
+    args.insert(args.end(), {"-keyout", in_dir(name + "-key.pem"), "-out", in_dir(name + ".pem")});
+    openssl(args);
+  };
+  self_signed("clients-ca");
+  self_signed("rogue");
+  std::vector<std::string> request = {"req",
+                                      "-subj",
+                                      "/CN=scraper",
+                                      "-keyout",
+                                      in_dir("scraper-key.pem"),
+                                      "-out",
+                                      in_dir("scraper.csr")};
+  request.insert(request.end(), ec.begin(), ec.end());
+  openssl(request);
+  openssl({"x509", "-req", "-in", in_dir("scraper.csr"), "-CA", in_dir("clients-ca.pem"), "-CAkey",
+           in_dir("clients-ca-key.pem"), "-CAcreateserial", "-days", "2", "-out",
+           in_dir("scraper.pem")});
+  start({"--web-config-file",
+         dir_.write("mtls.yml",
+                    "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n"
+                    "  client_auth_type: RequireAndVerifyClientCert\n"
+                    "  client_ca_file: clients-ca.pem\n")});
+  const std::vector<std::string> trust = {"--cacert", in_dir("cert.pem")};
+  const auto get = [&](const std::string& client, const std::string& path) {
+    auto args = trust;
+    if (!client.empty()) {
+      args.insert(args.end(),
+                  {"--cert", in_dir(client + ".pem"), "--key", in_dir(client + "-key.pem")});
+    }
+    args.push_back(url(port_, path, "https"));
+    return curl(args);
+  };
+  const auto metrics = get("scraper", "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_EQ(metric_value(metrics.body, "batch_cleanup_interval_seconds"), 1) << metrics.body;
+  EXPECT_EQ(get("", "/metrics").status, 403);
+  EXPECT_EQ(get("rogue", "/metrics").status, 403);
+  EXPECT_EQ(get("rogue", "/status").status, 403);
+  // The probes answer without a certificate: the verdict alone.
+  const auto live = get("", "/livez");
+  EXPECT_EQ(live.status, 200);
+  EXPECT_EQ(live.body, "ok\n");
+  const auto ready = get("rogue", "/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_EQ(ready.body, "unavailable\n");
+  EXPECT_EQ(get("scraper", "/readyz").body.rfind("database unreachable: ", 0), 0u);
+}
+
 TEST_F(HttpServerTest, ListeningBeyondLoopbackUnprotectedIsWarnedAbout) {
   start({}, "0.0.0.0:0");
   EXPECT_NE(
