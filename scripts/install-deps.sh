@@ -10,6 +10,9 @@ packages=(
   file lintian man-db zsh bash-completion mmdebstrap mount umoci skopeo yamllint python3-yaml systemd
   libpq-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libtomlplusplus-dev
+  # the HTTP server: libmicrohttpd, GnuTLS, the --web-config-file (YAML, bcrypt via libxcrypt);
+  # htpasswd (apache2-utils) makes the tests' bcrypt hashes
+  libmicrohttpd-dev libgnutls28-dev libyaml-cpp-dev libcrypt-dev apache2-utils
   postgresql postgresql-client openssl
   # the fault tier: a real connection pooler
   pgbouncer

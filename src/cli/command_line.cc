@@ -36,6 +36,7 @@
 #include "engine/report_json.h"
 #include "http/metrics_publisher.h"
 #include "http/status_server.h"
+#include "http/web_config.h"
 #include "log/log_context.h"
 #include "log/logger.h"
 #include "store/store.h"
@@ -376,6 +377,11 @@ int run_command_line(int argc, char** argv) {
     }
     std::optional<http::ListenAddress> listen;
     if (!cli.http_listen.empty()) listen = http::parse_listen_address(cli.http_listen);
+    http::WebConfig web_config;
+    if (!cli.web_config_file.empty()) {
+      if (!listen) throw ConfigError("--web-config-file needs --http-listen");
+      web_config = http::load_web_config(cli.web_config_file);
+    }
     std::vector<CleanupConfig> configs;
     for (const auto& resolved_job : resolved.jobs) {
       configs.push_back(resolved_job.config);
@@ -426,7 +432,8 @@ int run_command_line(int argc, char** argv) {
     std::unique_ptr<http::StatusServer> server;
     if (listen) {
       server = std::make_unique<http::StatusServer>(
-          services, http::ServerOptions{cli.unhealthy_after, resolved.named_jobs, cli.daemon});
+          services, http::ServerOptions{cli.unhealthy_after, resolved.named_jobs, cli.daemon,
+                                        std::move(web_config)});
       server->start(*listen);
     }
     int code = kExitSuccess;

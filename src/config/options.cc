@@ -75,6 +75,11 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
                    "status page on HOST:PORT (e.g. 127.0.0.1:9187; port 0 picks a free one); off "
                    "by default")
         ->envname("BATCH_CLEANUP_HTTP_LISTEN");
+    app.add_option("--web-config-file", cli->web_config_file,
+                   "TLS and basic authentication for --http-listen: a YAML file in the format of "
+                   "Prometheus's exporter-toolkit (tls_server_config, basic_auth_users with "
+                   "bcrypt hashes), as node_exporter's --web.config.file")
+        ->envname("BATCH_CLEANUP_WEB_CONFIG_FILE");
     app.add_option("--metrics-file", cli->metrics_file,
                    "After every cycle, write the metrics to this file for node_exporter's "
                    "textfile collector (atomically: a temporary file renamed over it), e.g. "

@@ -21,6 +21,8 @@ struct CliSettings {
   std::string log_format = "text";  // text | json
   // HOST:PORT for the status/metrics HTTP server; empty: no server.
   std::string http_listen;
+  // exporter-toolkit web configuration (TLS, basic auth) for that server; empty: none.
+  std::string web_config_file;
   // /readyz and /healthz answer 503 after this many consecutive failed cycles.
   std::int64_t unhealthy_after = 3;
   // node_exporter textfile-collector file rewritten after every cycle; empty: none.

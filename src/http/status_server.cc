@@ -1,9 +1,11 @@
 #include "http/status_server.h"
 
-#include <httplib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <algorithm>
 #include <charconv>
+#include <set>
 
 #include "batch_cleanup/errors.h"
 #include "engine/report_json.h"
@@ -16,13 +18,31 @@
 namespace batch_cleanup::http {
 namespace {
 
-constexpr const char* kText = "text/plain; charset=utf-8";
+HttpReply no_store(std::string body, std::string content_type) {
+  HttpReply reply;
+  reply.body = std::move(body);
+  reply.content_type = std::move(content_type);
+  reply.headers.emplace_back("Cache-Control", "no-store");
+  return reply;
+}
 
-void answer(httplib::Response& response, const observability::Health& health,
-            const std::string& body) {
-  response.status = health.healthy ? 200 : 503;
-  response.set_header("Cache-Control", "no-store");
-  response.set_content(body, kText);
+// A probe's answer: its status code, and the reasons only to an authenticated client (they may
+// name hosts and errors).
+HttpReply probe(const HttpRequest& request, const observability::Health& health,
+                const std::string& body) {
+  auto reply = no_store(request.authenticated ? body : (health.healthy ? "ok\n" : "unavailable\n"),
+                        "text/plain; charset=utf-8");
+  reply.status = health.healthy ? 200 : 503;
+  return reply;
+}
+
+// Whether `host` (of --http-listen) reaches no further than this machine.
+bool loopback_only(const std::string& host) {
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 }  // namespace
@@ -47,86 +67,97 @@ ListenAddress parse_listen_address(const std::string& text) {
 }
 
 StatusServer::StatusServer(std::vector<JobService> jobs, ServerOptions options)
-    : jobs_(std::move(jobs)), options_(options), server_(std::make_unique<httplib::Server>()) {
+    : jobs_(std::move(jobs)), options_(std::move(options)) {
   options_.named_jobs = options_.named_jobs || jobs_.size() != 1;
-  const auto statuses = [this] {
-    observability::JobStatuses out;
-    for (const auto& job : jobs_) out.emplace_back(job.name, job.service->status());
-    return out;
-  };
-  server_->Get("/livez", [this, statuses](const httplib::Request&, httplib::Response& response) {
+  server_ = std::make_unique<HttpDaemon>(
+      [this](const HttpRequest& request) { return route(request); },
+      std::set<std::string>{"/livez", "/readyz", "/healthz"}, options_.web);
+}
+
+observability::JobStatuses StatusServer::statuses() const {
+  observability::JobStatuses out;
+  for (const auto& job : jobs_) out.emplace_back(job.name, job.service->status());
+  return out;
+}
+
+HttpReply StatusServer::route(const HttpRequest& request) const {
+  if (request.path == "/livez") {
     const auto health =
         observability::evaluate_liveness(statuses(), options_.daemon && workers_started_);
-    answer(response, health, health.reason + "\n");
-  });
-  server_->Get(
-      "/readyz", [this, statuses](const httplib::Request& request, httplib::Response& response) {
-        const auto all = statuses();
-        if (request.has_param("job")) {
-          const auto name = request.get_param_value("job");
-          const auto job = std::find_if(all.begin(), all.end(),
-                                        [&](const auto& entry) { return entry.first == name; });
-          if (job == all.end()) {
-            response.status = 404;
-            response.set_content("no job '" + name + "'\n", kText);
-            return;
-          }
-          const auto health = observability::evaluate_health(job->second, options_.unhealthy_after);
-          answer(response, health, health.reason + "\n");
-          return;
-        }
-        const auto health =
-            options_.named_jobs
-                ? observability::evaluate_health(all, options_.unhealthy_after)
-                : observability::evaluate_health(all.front().second, options_.unhealthy_after);
-        std::string body = health.reason + "\n";
-        if (options_.named_jobs) {
-          for (const auto& [name, status] : all) {
-            body += "job " + name + ": " +
-                    observability::evaluate_health(status, options_.unhealthy_after).reason + "\n";
-          }
-        }
-        answer(response, health, body);
-      });
-  server_->Get("/healthz", [this, statuses](const httplib::Request&, httplib::Response& response) {
+    return probe(request, health, health.reason + "\n");
+  }
+  if (request.path == "/readyz") return readyz(request);
+  if (request.path == "/healthz") {
     const auto health = options_.named_jobs
                             ? observability::evaluate_health(statuses(), options_.unhealthy_after)
                             : observability::evaluate_health(jobs_.front().service->status(),
                                                              options_.unhealthy_after);
-    answer(response, health, health.reason + "\n");
-  });
-  server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
+    return probe(request, health, health.reason + "\n");
+  }
+  if (request.path == "/metrics") {
     std::vector<observability::JobStatus> all;
     for (const auto& job : jobs_) all.push_back({job.name, job.service->status()});
-    response.set_content(observability::render_metrics(
-                             all, {.label_jobs = options_.named_jobs, .process_metrics = true}),
-                         observability::kPrometheusContentType);
-  });
-  server_->Get("/status", [this](const httplib::Request&, httplib::Response& response) {
-    response.set_header("Cache-Control", "no-store");
-    response.set_content(status_json().dump(), "application/json");
-  });
-  server_->Get("/history.json", [this](const httplib::Request&, httplib::Response& response) {
-    std::vector<RunRecord> cycles;
-    for (const auto& job : jobs_) {
-      const auto status = job.service->status();
-      cycles.insert(cycles.end(), status.recent_cycles.begin(), status.recent_cycles.end());
+    HttpReply reply;
+    reply.content_type = observability::kPrometheusContentType;
+    reply.body = observability::render_metrics(
+        all, {.label_jobs = options_.named_jobs, .process_metrics = true});
+    return reply;
+  }
+  if (request.path == "/status") return no_store(status_json().dump(), "application/json");
+  if (request.path == "/history.json") return history();
+  if (request.path == "/") {
+    return no_store(render_status_page(status_json().dump()), "text/html; charset=utf-8");
+  }
+  HttpReply reply;
+  reply.status = 404;
+  reply.body = "not found\n";
+  return reply;
+}
+
+HttpReply StatusServer::readyz(const HttpRequest& request) const {
+  const auto all = statuses();
+  if (const auto job_param = request.query.find("job"); job_param != request.query.end()) {
+    const auto& name = job_param->second;
+    const auto job = std::find_if(all.begin(), all.end(),
+                                  [&](const auto& entry) { return entry.first == name; });
+    if (job == all.end()) {
+      HttpReply reply;
+      reply.status = 404;
+      reply.body = request.authenticated ? "no job '" + name + "'\n" : "no such job\n";
+      return reply;
     }
-    // Every job's cycles, oldest first (each job's list already is).
-    if (options_.named_jobs) {
-      std::stable_sort(cycles.begin(), cycles.end(), [](const RunRecord& a, const RunRecord& b) {
-        return a.started_at < b.started_at;
-      });
+    const auto health = observability::evaluate_health(job->second, options_.unhealthy_after);
+    return probe(request, health, health.reason + "\n");
+  }
+  const auto health =
+      options_.named_jobs
+          ? observability::evaluate_health(all, options_.unhealthy_after)
+          : observability::evaluate_health(all.front().second, options_.unhealthy_after);
+  std::string body = health.reason + "\n";
+  if (options_.named_jobs) {
+    for (const auto& [name, status] : all) {
+      body += "job " + name + ": " +
+              observability::evaluate_health(status, options_.unhealthy_after).reason + "\n";
     }
-    auto body = nlohmann::json::array();
-    for (const auto& cycle : cycles) body.push_back(engine::run_record_json(cycle));
-    response.set_header("Cache-Control", "no-store");
-    response.set_content(body.dump(), "application/json");
-  });
-  server_->Get("/", [this](const httplib::Request&, httplib::Response& response) {
-    response.set_header("Cache-Control", "no-store");
-    response.set_content(render_status_page(status_json().dump()), "text/html; charset=utf-8");
-  });
+  }
+  return probe(request, health, body);
+}
+
+HttpReply StatusServer::history() const {
+  std::vector<RunRecord> cycles;
+  for (const auto& job : jobs_) {
+    const auto status = job.service->status();
+    cycles.insert(cycles.end(), status.recent_cycles.begin(), status.recent_cycles.end());
+  }
+  // Every job's cycles, oldest first (each job's list already is).
+  if (options_.named_jobs) {
+    std::stable_sort(cycles.begin(), cycles.end(), [](const RunRecord& a, const RunRecord& b) {
+      return a.started_at < b.started_at;
+    });
+  }
+  auto body = nlohmann::json::array();
+  for (const auto& cycle : cycles) body.push_back(engine::run_record_json(cycle));
+  return no_store(body.dump(), "application/json");
 }
 
 nlohmann::json StatusServer::status_json() const {
@@ -148,28 +179,29 @@ nlohmann::json StatusServer::status_json() const {
 StatusServer::~StatusServer() { stop(); }
 
 int StatusServer::start(const ListenAddress& address) {
-  int port = address.port;
-  if (port == 0) {
-    port = server_->bind_to_any_port(address.host);
-    if (port < 0) port = 0;
-  } else if (!server_->bind_to_port(address.host, port)) {
-    port = 0;
-  }
-  if (port == 0) {
-    throw ConfigError("cannot listen on " + address.host + ":" + std::to_string(address.port) +
-                      " for --http-listen (address in use or not local?)");
-  }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  const int port = server_->start(address.host, address.port);
+  const bool tls = server_->tls();
   logging::logger()->info(
-      "http server listening on http://{}:{}/ (/livez, /readyz, /healthz, /metrics, /status, "
-      "/history.json, and the status page at /)",
-      address.host, port);
+      "http server listening on {}://{}:{}/ (/livez, /readyz, /healthz, /metrics, /status, "
+      "/history.json, and the status page at /){}",
+      tls ? "https" : "http", address.host, port,
+      server_->authenticates() ? "; basic authentication on (the probes answer without it)" : "");
+  if (!loopback_only(address.host) && (!tls || !server_->authenticates())) {
+    logging::logger()->warn(
+        "--http-listen {}:{} reaches beyond this machine {}: anyone who reaches the port reads "
+        "the status of every job{}; give a --web-config-file with tls_server_config and "
+        "basic_auth_users, or listen on 127.0.0.1 behind a proxy that protects it",
+        address.host, port,
+        !tls && !server_->authenticates() ? "without TLS or authentication"
+        : !tls                            ? "without TLS"
+                                          : "without authentication",
+        tls ? "" : ", and sees it in clear");
+  }
   return port;
 }
 
 void StatusServer::stop() {
   if (server_) server_->stop();
-  if (thread_.joinable()) thread_.join();
 }
 
 }  // namespace batch_cleanup::http

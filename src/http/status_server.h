@@ -1,4 +1,4 @@
-// The HTTP endpoints of a running batch_cleanup (cpp-httplib, one listener thread):
+// The HTTP endpoints of a running batch_cleanup (libmicrohttpd, http/http_daemon.h):
 //   GET /livez              liveness: 200 while the process and its worker threads run, whatever
 //                           the database does; 503 with the reason otherwise
 //   GET /readyz[?job=NAME]  readiness: 503 while the database is unreachable, the last
@@ -10,7 +10,13 @@
 //   GET /status             the service's status (engine::status_json) plus what the job cleans
 //                           (http/job_info.h)
 //   GET /history.json       the service's recent cycles (ServiceStatus::recent_cycles), oldest
-//   first GET /                   the HTML status page (http/status_page.h)
+//                           first
+//   GET /                   the HTML status page (http/status_page.h)
+// With basic authentication (--web-config-file basic_auth_users) or a client_auth_type, every
+// path needs credentials (and the certificate) except the probes /livez, /readyz and /healthz:
+// without them those answer their status code with a body of "ok" or "unavailable" alone (the
+// reasons may name hosts and errors), so that Kubernetes probes need no secret in the pod spec.
+// Wrong credentials are refused everywhere.
 // With several (named) jobs: /metrics labels every job's samples cleanup_job="NAME"; /status is
 // {"jobs":[<a job's status, plus "job">...]}; /history.json holds every job's cycles (each with
 // its "job"), oldest first; the page draws a chart per job.
@@ -21,14 +27,12 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "batch_cleanup/service.h"
-
-namespace httplib {
-class Server;
-}
+#include "http/http_daemon.h"
+#include "http/web_config.h"
+#include "observability/health.h"
 
 namespace batch_cleanup::http {
 
@@ -55,6 +59,8 @@ struct ServerOptions {
   // The jobs run their own worker threads (--daemon): once set_workers_started() was called,
   // /livez checks that they still do.
   bool daemon = false;
+  // TLS and basic authentication (--web-config-file); empty: plain HTTP, no authentication.
+  WebConfig web;
 };
 
 class StatusServer {
@@ -67,7 +73,8 @@ class StatusServer {
   StatusServer& operator=(const StatusServer&) = delete;
 
   // Binds `address` and serves on a background thread. Returns the bound port. Throws
-  // ConfigError when the address cannot be bound (in use, not local, ...).
+  // ConfigError when the address cannot be bound (in use, not local, ...) or TLS cannot start.
+  // Warns when the address reaches beyond loopback without TLS or without authentication.
   int start(const ListenAddress& address);
 
   // Stops serving and joins the thread. Idempotent.
@@ -79,12 +86,16 @@ class StatusServer {
  private:
   // The body of /status (and of the page).
   nlohmann::json status_json() const;
+  // The answer to one request (every route).
+  HttpReply route(const HttpRequest& request) const;
+  HttpReply readyz(const HttpRequest& request) const;
+  HttpReply history() const;
+  observability::JobStatuses statuses() const;
 
   std::vector<JobService> jobs_;
   ServerOptions options_;
   std::atomic<bool> workers_started_{false};
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  std::unique_ptr<HttpDaemon> server_;
 };
 
 }  // namespace batch_cleanup::http

@@ -18,7 +18,7 @@ HttpResponse http_get(int port, const std::string& path) {
 }
 
 int wait_for_http_port(const ChildProcess& child, std::chrono::milliseconds timeout) {
-  static const std::regex kListening(R"(listening on http://[^/\s]+:(\d+)/)");
+  static const std::regex kListening(R"(listening on https?://[^/\s]+:(\d+)/)");
   int port = 0;
   wait_until(
       [&] {
