@@ -26,6 +26,9 @@ struct ColumnFacts {
   bool checked = false;  // the configuration uses the column, so it was looked up
   bool exists = false;
   std::string type;  // as the catalog names it ("text", "timestamp with time zone")
+  // The column's collation where the backend compares text by one (MySQL/MariaDB:
+  // "utf8mb4_general_ci"); empty otherwise.
+  std::string collation;
 };
 
 // How a creation column's values read as instants.
