@@ -75,6 +75,14 @@ TEST_P(MariadbTest, BinCollationComparesBytesWithoutPadSpace) {
 
 TEST_P(MariadbTest, MixedCollationsCompareBytes) {
   collation_cases("utf8mb4_bin", "utf8mb4_unicode_ci");
+  // explain names both collations and the comparison.
+  const auto explained = run({"explain"});
+  ASSERT_EQ(explained.exit_code, 0) << explained.err;
+  EXPECT_NE(explained.out.find("emails compared byte for byte, whatever the collations (pending "
+                               "'email': utf8mb4_unicode_ci, users 'email': utf8mb4_bin)"),
+            std::string::npos)
+      << explained.out;
+  EXPECT_NE(explained.out.find("BINARY u.`email` = BINARY"), std::string::npos) << explained.out;
   expect_only_exact_matches_deleted();
 }
 
@@ -105,18 +113,6 @@ TEST_P(MariadbTest, IntegerKeysAcrossManyBatchesDeleteExactly) {
                         "EXISTS (SELECT 1 FROM core_mstr_one_qlick_users_tbl u WHERE u.email = "
                         "p.email)"),
             "0");
-}
-
-// --max-deletes bounds the batches exactly.
-TEST_P(MariadbTest, MaxDeletesHolds) {
-  db_->create_original_schema();
-  db_->insert_users(0, 500);
-  db_->insert_pending(0, 500);
-  const auto result =
-      run({"--run-once", "--output", "json", "--batch-size", "40", "--max-deletes", "130"});
-  const auto report = last_json_report(result);
-  EXPECT_EQ(report["deleted"], 130) << result.err;
-  EXPECT_EQ(db_->count(kPending), 370);
 }
 
 // A row another session holds locked is skipped (not waited for), the rest of its window goes.
@@ -180,9 +176,9 @@ TEST_P(MariadbTest, ConcurrentApplicationNeverWaitsForTheCycle) {
   EXPECT_LT(max_wait_ms, 2000.0);
   EXPECT_EQ(last_json_report(result)["deleted"], 20000);
   EXPECT_EQ(db_->count(kPending), 10000 + statements);
-  EXPECT_EQ(db_->scalar("SELECT count(*) FROM core_mstr_one_qlick_pending_users_tbl WHERE "
-                        "full_name = 'touched' AND pending_user_id < 'p2' AND "
-                        "length(pending_user_id) < 6"),
+  // The application's updates of surviving rows committed.
+  EXPECT_NE(db_->scalar("SELECT count(*) FROM core_mstr_one_qlick_pending_users_tbl WHERE "
+                        "full_name = 'touched'"),
             "0");
 }
 
@@ -207,6 +203,8 @@ TEST_P(MariadbTest, Kill9MidCycleThenTheRerunDeletesEachRowOnce) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300 + random() % 900));
     child.signal(SIGKILL);
     if (child.wait(std::chrono::seconds(60)).term_signal == SIGKILL) ++killed_mid_run;
+    // The dead instance's lease would expire in 3 s: let the next run take it at once.
+    db_->exec("UPDATE batch_cleanup_leases SET expires_at = utc_timestamp(6)");
     std::vector<std::string> left;
     for (const auto& row : db_->query(matching)) left.push_back(*row[0]);
     const std::size_t gone = order.size() - left.size();
