@@ -110,7 +110,7 @@ TEST(OptionsTest, BadValuesAreRejected) {
   EXPECT_THROW(parse({"--interval", "0"}), ConfigError);
   EXPECT_THROW(parse({"--users-table", "users; drop table x"}), ConfigError);
   EXPECT_THROW(parse({"--lock-timeout", "-1s"}), ConfigError);
-  EXPECT_THROW(parse({"--database-url", "mysql://x/y"}), ConfigError);
+  EXPECT_THROW(parse({"--database-url", "oracle://x/y"}), ConfigError);
 }
 
 TEST(PolicyOptionsTest, DefaultsAreTheOriginalBehaviour) {
