@@ -231,6 +231,7 @@ TEST_P(MariadbTest, OneInstanceAtATimeThroughTheLeaseTable) {
   db_->insert_users(0, 3000);
   db_->insert_pending(0, 4000);
   std::vector<std::unique_ptr<ChildProcess>> children;
+  children.reserve(3);
   for (int i = 0; i < 3; ++i) {
     children.push_back(std::make_unique<ChildProcess>(
         std::vector<std::string>{tool_binary(), "--run-once", "--output", "json", "--batch-size",

@@ -23,6 +23,7 @@ Parsed parse(std::vector<std::string> args) {
   declare_options(app, parsed.config, texts, &parsed.cli);
   args.insert(args.begin(), "batch_cleanup");
   std::vector<char*> argv;
+  argv.reserve(args.size());
   for (auto& a : args) argv.push_back(a.data());
   app.parse(static_cast<int>(argv.size()), argv.data());
   finish_options(texts, parsed.config);
