@@ -1,21 +1,12 @@
 #include "store/mysql/mysql_instance_lock.h"
 
-#include <unistd.h>
-
-#include <random>
-
 #include "batch_cleanup/errors.h"
-#include "batch_cleanup/history.h"
+#include "store/lease_holder.h"
 #include "store/mysql/mysql_dialect.h"
 #include "store/mysql/mysql_errors.h"
 
 namespace batch_cleanup::store::mysql {
 namespace {
-
-std::string this_instance() {
-  std::random_device random;
-  return host_name() + ":" + std::to_string(::getpid()) + ":" + std::to_string(random() % 1000000);
-}
 
 // The lease's expiry `ttl` from now, on the server's clock.
 std::string expiry_in(std::chrono::milliseconds ttl) {
@@ -30,7 +21,7 @@ MysqlInstanceLock::MysqlInstanceLock(MysqlSession& session, const CleanupConfig&
       table_(config::parse_table_name(config.lease_table, "lease table")),
       ttl_(config.lease_ttl),
       target_(target),
-      holder_(this_instance()) {}
+      holder_(lease_holder_id()) {}
 
 std::string MysqlInstanceLock::lease_table_ddl() const {
   return "CREATE TABLE IF NOT EXISTS " + mysql_dialect().quote(table_) +
