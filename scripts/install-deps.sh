@@ -14,6 +14,9 @@ packages=(
   # htpasswd (apache2-utils) makes the tests' bcrypt hashes
   libmicrohttpd-dev libgnutls28-dev libyaml-cpp-dev libcrypt-dev apache2-utils
   postgresql postgresql-client openssl
+  # the MariaDB tier: a server the tests start themselves (scripts/mariadb_test_server.sh) and
+  # the Connector/C the MySQL/MariaDB store is built on
+  mariadb-server libmariadb-dev
   # the fault tier: a real connection pooler
   pgbouncer
   chromium
@@ -30,7 +33,7 @@ fi
 echo "installing missing packages: ${missing[*]}"
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
-# Debian's prometheus, prometheus-pushgateway, prometheus-node-exporter, pgbouncer and postgresql packages
+# Debian's prometheus, prometheus-pushgateway, prometheus-node-exporter, pgbouncer, postgresql and mariadb-server packages
 # start system services when installed. The tests start their own processes on loopback ports and
 # never use those, so no service may start during the install: policy-rc.d exit 101 forbids it
 # (invoke-rc.d(8)), unless the machine already has a policy of its own.

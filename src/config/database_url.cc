@@ -245,11 +245,19 @@ DatabaseTarget parse_database_url(std::string_view url) {
     target.redacted = std::string(url);
     return target;
   }
+  if (is_mysql_url(url)) {
+    target.backend = Backend::kMysql;
+    target.mysql = parse_mysql_url(url);
+    target.password = target.mysql.password;
+    target.redacted = without_password(redact_mysql_url(url), target.password);
+    return target;
+  }
   const auto scheme = url.find("://");
   if (!is_postgres_uri(url) && scheme != std::string_view::npos) {
     throw ConfigError(
         "unsupported database URL scheme '" + std::string(url.substr(0, scheme)) +
-        "': use postgresql://, postgres://, a libpq key=value string, or sqlite:PATH");
+        "': use postgresql://, postgres://, a libpq key=value string, sqlite:PATH, mysql:// or "
+        "mariadb://");
   }
   if (!is_postgres_uri(url) && url.find('=') == std::string_view::npos) {
     throw ConfigError("unrecognised database URL '" + std::string(url) +
@@ -266,6 +274,13 @@ DatabaseTarget parse_database_url(std::string_view url) {
 
 std::string redact_database_url(std::string_view url) {
   if (starts_with(url, "sqlite:")) return std::string(url);
+  if (is_mysql_url(url)) {
+    try {
+      return without_password(redact_mysql_url(url), parse_mysql_url(url).password);
+    } catch (const ConfigError&) {
+      return redact_mysql_url(url);
+    }
+  }
   try {
     const auto options = parse_with_libpq(url);
     const std::string* password = options.find("password");
@@ -277,6 +292,13 @@ std::string redact_database_url(std::string_view url) {
 
 std::string extract_password(std::string_view url) {
   if (starts_with(url, "sqlite:")) return "";
+  if (is_mysql_url(url)) {
+    try {
+      return parse_mysql_url(url).password;
+    } catch (const ConfigError&) {
+      return "";
+    }
+  }
   try {
     const auto options = parse_with_libpq(url);
     const std::string* password = options.find("password");

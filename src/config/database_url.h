@@ -7,20 +7,23 @@
 #include <string_view>
 
 #include "batch_cleanup/config.h"
+#include "config/mysql_url.h"
 
 namespace batch_cleanup::config {
 
-enum class Backend { kPostgres, kSqlite };
+enum class Backend { kPostgres, kSqlite, kMysql };
 
 struct DatabaseTarget {
   Backend backend = Backend::kPostgres;
   std::string conninfo;     // PostgreSQL: the URL or key=value string, unchanged
   std::string password;     // PostgreSQL: the password it holds ("" when none), for scrubbing
   std::string sqlite_path;  // SQLite: the file path
+  MysqlTarget mysql;        // MySQL/MariaDB: the parsed URL (config/mysql_url.h)
   std::string redacted;     // safe to print: passwords replaced by ***
 };
 
-// postgresql://..., postgres://..., a libpq key=value string, sqlite:PATH, sqlite:///ABS/PATH.
+// postgresql://..., postgres://..., a libpq key=value string, sqlite:PATH, sqlite:///ABS/PATH,
+// mysql://... and mariadb://... (config/mysql_url.h).
 // Throws ConfigError for an empty string, another scheme, an empty SQLite path, or a
 // PostgreSQL string libpq cannot parse or would refuse to connect with (a non-numeric port, an
 // unknown sslmode, ...).

@@ -118,7 +118,8 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
       ->envname("BATCH_CLEANUP_DRY_RUN");
   app.add_option(
          "--database-url", config.database_url,
-         "postgresql://..., postgres://..., libpq key=value, sqlite:PATH or sqlite:///ABS/PATH")
+         "postgresql://..., postgres://..., libpq key=value, sqlite:PATH, sqlite:///ABS/PATH, "
+         "mysql://user:pass@host:port/db or mariadb://... (?ssl-mode=, ?socket=, ?charset=)")
       ->envname("DATABASE_URL");
   app.add_option("--users-table", config.users_table, "Main users table (schema.table allowed)")
       ->envname("BATCH_CLEANUP_USERS_TABLE")

@@ -326,6 +326,13 @@ PreflightDecision decide_preflight(const CleanupConfig& config, const PreflightF
   decision.plan.lock_timeout = effective(config.lock_timeout, config.lock_timeout_set,
                                          facts.server_lock_timeout, "lock_timeout");
   decision.notes.push_back("timeouts: " + timeouts);
+  if (config.match_email &&
+      (!facts.pending_email.collation.empty() || !facts.users_email.collation.empty())) {
+    decision.notes.push_back("emails compared byte for byte, whatever the collations (pending '" +
+                             config.email_column + "': " + facts.pending_email.collation +
+                             ", users '" + config.email_column +
+                             "': " + facts.users_email.collation + ")");
+  }
   decision.plan.lock_probe_wait_ms =
       std::min<long long>(kLockProbeWaitMs, decision.plan.lock_timeout.count());
   // FOR UPDATE SKIP LOCKED needs UPDATE on the pending table. Without it, a row another session

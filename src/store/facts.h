@@ -27,7 +27,8 @@ struct ColumnFacts {
   bool exists = false;
   std::string type;  // as the catalog names it ("text", "timestamp with time zone")
   // How = compares the column's values (read for the email columns): the collation in force,
-  // as the backend names it ("default", "C", "ci", "BINARY", "NOCASE"); empty when unknown.
+  // as the backend names it ("default", "C", "ci", "BINARY", "NOCASE", MySQL/MariaDB
+  // "utf8mb4_general_ci"); empty when unknown.
   std::string collation;
   // The collation's equality is byte equality (PostgreSQL: a deterministic collation; SQLite:
   // BINARY). False too when it cannot be told (a SQLite view column that is an expression).

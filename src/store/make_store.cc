@@ -4,6 +4,8 @@
 
 #include "batch_cleanup/errors.h"
 #include "config/database_url.h"
+#include "store/mysql/mysql_catalog.h"
+#include "store/mysql/mysql_store.h"
 #include "store/postgres/pg_capabilities.h"
 #include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_capabilities.h"
@@ -23,6 +25,7 @@ std::unique_ptr<Store> make_store(const CleanupConfig& config) {
     }
     return sqlite::make_sqlite_store(config, target);
   }
+  if (target.backend == config::Backend::kMysql) return mysql::make_mysql_store(config, target);
   return postgres::make_postgres_store(config, target);
 }
 
@@ -34,7 +37,15 @@ std::optional<std::string> lock_file_of(const config::DatabaseTarget& target) {
 }
 
 std::string backend_name(const config::DatabaseTarget& target) {
-  return target.backend == config::Backend::kSqlite ? sqlite::kBackendName : postgres::kBackendName;
+  switch (target.backend) {
+    case config::Backend::kSqlite:
+      return sqlite::kBackendName;
+    case config::Backend::kMysql:
+      return mysql::kBackendName;
+    case config::Backend::kPostgres:
+      break;
+  }
+  return postgres::kBackendName;
 }
 
 }  // namespace batch_cleanup::store

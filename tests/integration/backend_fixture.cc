@@ -10,6 +10,8 @@
 #include <random>
 #include <stdexcept>
 
+#include "integration/mariadb_database.h"
+
 namespace batch_cleanup::testing {
 namespace {
 
@@ -161,7 +163,15 @@ class PostgresDatabase final : public TestDatabase {
 }  // namespace
 
 std::string backend_name(TestBackend backend) {
-  return backend == TestBackend::kSqlite ? "sqlite" : "postgresql";
+  switch (backend) {
+    case TestBackend::kSqlite:
+      return "sqlite";
+    case TestBackend::kMariadb:
+      return "mysql";
+    case TestBackend::kPostgres:
+      break;
+  }
+  return "postgresql";
 }
 
 bool postgres_available() {
@@ -175,6 +185,10 @@ std::unique_ptr<TestDatabase> make_test_database(TestBackend backend) {
     std::filesystem::create_directories(dir);
     return std::make_unique<SqliteDatabase>((dir / "app.db").string());
   }
+  if (backend == TestBackend::kMariadb) {
+    return make_mariadb_database(std::getenv("BATCH_CLEANUP_TEST_MARIADB_URL"),
+                                 "bc_test_" + random_suffix());
+  }
   return std::make_unique<PostgresDatabase>(std::getenv("BATCH_CLEANUP_TEST_PG_URL"),
                                             "bc_test_" + random_suffix(), true);
 }
@@ -186,6 +200,13 @@ void BackendTest::SetUp() {
       FAIL() << "BATCH_CLEANUP_TEST_PG_URL is not set but BATCH_CLEANUP_REQUIRE_PG=1";
     }
     GTEST_SKIP() << "no PostgreSQL server: set BATCH_CLEANUP_TEST_PG_URL (scripts/test.sh does)";
+  }
+  if (GetParam() == TestBackend::kMariadb && !mariadb_available()) {
+    const char* required = std::getenv("BATCH_CLEANUP_REQUIRE_MARIADB");
+    if (required != nullptr && std::string(required) == "1") {
+      FAIL() << "BATCH_CLEANUP_TEST_MARIADB_URL is not set but BATCH_CLEANUP_REQUIRE_MARIADB=1";
+    }
+    GTEST_SKIP() << "no MariaDB server: set BATCH_CLEANUP_TEST_MARIADB_URL (scripts/test.sh does)";
   }
   db_ = make_test_database(GetParam());
 }
@@ -226,6 +247,17 @@ std::string TestDatabase::dump(const std::string& table, const std::string& orde
 }
 
 void TestDatabase::create_original_schema(bool users_email_index) {
+  if (is_mariadb()) {
+    // MariaDB indexes no TEXT column without a prefix: VARCHAR, in the server's default
+    // collation (utf8mb4_general_ci).
+    exec(std::string("CREATE TABLE core_mstr_one_qlick_users_tbl (user_id VARCHAR(191) PRIMARY "
+                     "KEY, email VARCHAR(191)") +
+         (users_email_index ? " UNIQUE" : "") +
+         ", phone VARCHAR(64), full_name TEXT);"
+         "CREATE TABLE core_mstr_one_qlick_pending_users_tbl (pending_user_id VARCHAR(191) "
+         "PRIMARY KEY, email VARCHAR(191) UNIQUE, phone VARCHAR(64), full_name TEXT)");
+    return;
+  }
   exec(std::string(
            "CREATE TABLE core_mstr_one_qlick_users_tbl (user_id TEXT PRIMARY KEY, email TEXT") +
        (users_email_index ? " UNIQUE" : "") +
@@ -235,7 +267,13 @@ void TestDatabase::create_original_schema(bool users_email_index) {
 }
 
 void TestDatabase::insert_users(long long first, long long n) {
-  if (is_postgres()) {
+  if (is_mariadb()) {
+    exec(fmt::format(
+        "INSERT INTO core_mstr_one_qlick_users_tbl (user_id, email, full_name) SELECT "
+        "concat('u', seq), concat('user', seq, '@example.com'), concat('User ', seq) FROM "
+        "seq_{}_to_{}",
+        first, first + n - 1));
+  } else if (is_postgres()) {
     exec(
         fmt::format("INSERT INTO core_mstr_one_qlick_users_tbl (user_id, email, full_name) "
                     "SELECT 'u' || i, 'user' || i || '@example.com', 'User ' || i FROM "
@@ -259,7 +297,13 @@ void TestDatabase::slow_pending_deletes(double seconds) {
 }
 
 void TestDatabase::insert_pending(long long first, long long n, const std::string& key_prefix) {
-  if (is_postgres()) {
+  if (is_mariadb()) {
+    exec(fmt::format(
+        "INSERT INTO core_mstr_one_qlick_pending_users_tbl (pending_user_id, email, full_name) "
+        "SELECT concat('{}', seq), concat('user', seq, '@example.com'), concat('Pending ', seq) "
+        "FROM seq_{}_to_{}",
+        key_prefix, first, first + n - 1));
+  } else if (is_postgres()) {
     exec(fmt::format(
         "INSERT INTO core_mstr_one_qlick_pending_users_tbl (pending_user_id, email, full_name) "
         "SELECT '{}' || i, 'user' || i || '@example.com', 'Pending ' || i FROM generate_series({}, "

@@ -1,5 +1,6 @@
 // A fresh, real database per test: a SQLite file in a temporary directory, or a new database
-// on the PostgreSQL server named by BATCH_CLEANUP_TEST_PG_URL (started by scripts/test.sh).
+// on the PostgreSQL server named by BATCH_CLEANUP_TEST_PG_URL or the MariaDB server named by
+// BATCH_CLEANUP_TEST_MARIADB_URL (both started by scripts/test.sh).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -15,7 +16,7 @@
 
 namespace batch_cleanup::testing {
 
-enum class TestBackend { kSqlite, kPostgres };
+enum class TestBackend { kSqlite, kPostgres, kMariadb };
 
 std::string backend_name(TestBackend backend);
 
@@ -38,6 +39,7 @@ class TestDatabase {
   virtual std::unique_ptr<TestDatabase> another_connection() = 0;
 
   bool is_postgres() const { return backend() == TestBackend::kPostgres; }
+  bool is_mariadb() const { return backend() == TestBackend::kMariadb; }
   std::string scalar(const std::string& sql);
   long long count(const std::string& table);
   // The pending keys present now, sorted.
@@ -59,13 +61,20 @@ class TestDatabase {
 };
 
 // Creates a fresh database. For PostgreSQL, GTEST_SKIPs when no server is configured unless
-// BATCH_CLEANUP_REQUIRE_PG=1 (as in CI), where it fails instead.
+// BATCH_CLEANUP_REQUIRE_PG=1 (as in CI), where it fails instead; for MariaDB the same with
+// BATCH_CLEANUP_TEST_MARIADB_URL and BATCH_CLEANUP_REQUIRE_MARIADB.
 std::unique_ptr<TestDatabase> make_test_database(TestBackend backend);
 
 // Whether a PostgreSQL server is configured for the tests.
 bool postgres_available();
 
-// Parameterised fixture: every TEST_P runs on SQLite and on PostgreSQL.
+// The backends a suite runs on: SQLite and PostgreSQL, and MariaDB where the suite's features
+// exist there.
+inline auto all_backends() {
+  return ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres, TestBackend::kMariadb);
+}
+
+// Parameterised fixture: every TEST_P runs on the backends the suite is instantiated with.
 class BackendTest : public ::testing::TestWithParam<TestBackend> {
  protected:
   void SetUp() override;

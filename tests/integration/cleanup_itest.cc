@@ -1,4 +1,5 @@
-// The behavioural suite: the same cases on SQLite files and on a real PostgreSQL server.
+// The behavioural suite: the same cases on SQLite files, a real PostgreSQL server and a real
+// MariaDB server.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -20,6 +21,10 @@ class CleanupTest : public BackendTest {
 
 TEST_P(CleanupTest, DeletesExactlyTheMatchingRowsAndKeepsTheRest) {
   db_->create_original_schema();
+  // MariaDB's default collation (utf8mb4_general_ci) makes the case variants below duplicates
+  // of a UNIQUE email: this case needs the pending emails without one.
+  if (db_->is_mariadb())
+    db_->exec("ALTER TABLE core_mstr_one_qlick_pending_users_tbl DROP INDEX email");
   db_->exec(
       "INSERT INTO core_mstr_one_qlick_users_tbl (user_id, email) VALUES "
       "('u1', 'alice@example.com'), ('u2', 'Bob@Example.com'), ('u3', 'o''brien@example.ie'), "
@@ -96,6 +101,10 @@ TEST_P(CleanupTest, DryRunWritesNothing) {
   if (db_->is_postgres()) {
     EXPECT_EQ(db_->scalar("SELECT count(*) FROM pg_class WHERE relname LIKE 'batch_cleanup%'"),
               "0");
+  } else if (db_->is_mariadb()) {
+    EXPECT_EQ(db_->scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = "
+                          "database() AND table_name LIKE 'batch_cleanup%'"),
+              "0");
   } else {
     EXPECT_EQ(db_->scalar("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'batch_cleanup%'"),
               "0");
@@ -119,9 +128,10 @@ TEST_P(CleanupTest, ForeignKeyReferencedRowIsIsolatedAndTheRestOfItsBatchGoes) {
   db_->create_original_schema();
   db_->insert_users(0, 10);
   db_->insert_pending(0, 10);
-  db_->exec(
-      "CREATE TABLE signup_audit (id INTEGER PRIMARY KEY, pending_user_id TEXT NOT NULL "
-      "REFERENCES core_mstr_one_qlick_pending_users_tbl (pending_user_id) ON DELETE RESTRICT)");
+  db_->exec(std::string("CREATE TABLE signup_audit (id INTEGER PRIMARY KEY, pending_user_id ") +
+            (db_->is_mariadb() ? "VARCHAR(191)" : "TEXT") +
+            " NOT NULL, FOREIGN KEY (pending_user_id) REFERENCES "
+            "core_mstr_one_qlick_pending_users_tbl (pending_user_id) ON DELETE RESTRICT)");
   db_->exec("INSERT INTO signup_audit VALUES (1, 'p4')");
   const auto result = run({"--run-once", "--output", "json", "--batch-size", "100"});
   EXPECT_EQ(result.exit_code, 1) << result.err;
@@ -134,6 +144,8 @@ TEST_P(CleanupTest, ForeignKeyReferencedRowIsIsolatedAndTheRestOfItsBatchGoes) {
   EXPECT_EQ(report["failures"][0]["email"], "u***@example.com");
   if (db_->is_postgres()) {
     EXPECT_EQ(report["failures"][0]["sqlstate"], "23503");
+  } else if (db_->is_mariadb()) {
+    EXPECT_EQ(report["failures"][0]["sqlstate"], "1451");  // ER_ROW_IS_REFERENCED_2
   } else {
     // SQLite raises ON DELETE RESTRICT through its internal foreign-key trigger.
     EXPECT_EQ(report["failures"][0]["sqlstate"], "SQLITE_CONSTRAINT_TRIGGER");
@@ -157,6 +169,11 @@ TEST_P(CleanupTest, TriggerThatRaisesIsIsolated) {
         "RETURN OLD; END $$;"
         "CREATE TRIGGER refuse_vip BEFORE DELETE ON core_mstr_one_qlick_pending_users_tbl "
         "FOR EACH ROW EXECUTE FUNCTION refuse_vip()");
+  } else if (db_->is_mariadb()) {
+    db_->exec(
+        "CREATE TRIGGER refuse_vip BEFORE DELETE ON core_mstr_one_qlick_pending_users_tbl "
+        "FOR EACH ROW IF OLD.email = 'user2@example.com' THEN SIGNAL SQLSTATE '45000' SET "
+        "MESSAGE_TEXT = 'vip rows are kept'; END IF");
   } else {
     db_->exec(
         "CREATE TRIGGER refuse_vip BEFORE DELETE ON core_mstr_one_qlick_pending_users_tbl "
@@ -173,10 +190,16 @@ TEST_P(CleanupTest, TriggerThatRaisesIsIsolated) {
 }
 
 TEST_P(CleanupTest, SchemaQualifiedAndCustomNames) {
-  const std::string schema = db_->is_postgres() ? "app" : "main";
-  if (db_->is_postgres()) db_->exec("CREATE SCHEMA app");
-  db_->exec("CREATE TABLE " + schema + ".accounts (id TEXT PRIMARY KEY, mail TEXT UNIQUE)");
-  db_->exec("CREATE TABLE " + schema + ".signups (signup_id TEXT PRIMARY KEY, mail TEXT)");
+  // MariaDB: a database of the test's own (a schema is a database there).
+  const std::string schema = db_->is_postgres()  ? "app"
+                             : db_->is_mariadb() ? db_->scalar("SELECT database()") + "_app"
+                                                 : "main";
+  if (db_->is_postgres() || db_->is_mariadb()) db_->exec("CREATE SCHEMA " + schema);
+  const std::string text_key = db_->is_mariadb() ? "VARCHAR(191)" : "TEXT";
+  db_->exec("CREATE TABLE " + schema + ".accounts (id " + text_key + " PRIMARY KEY, mail " +
+            text_key + " UNIQUE)");
+  db_->exec("CREATE TABLE " + schema + ".signups (signup_id " + text_key + " PRIMARY KEY, mail " +
+            text_key + ")");
   db_->exec("INSERT INTO " + schema +
             ".accounts VALUES ('a1', 'x@example.com'), ('a2', 'y@example.com')");
   db_->exec("INSERT INTO " + schema +
@@ -186,6 +209,7 @@ TEST_P(CleanupTest, SchemaQualifiedAndCustomNames) {
            schema + ".signups", "--pending-key", "signup_id", "--email-column", "mail"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(db_->keys(schema + ".signups", "signup_id"), (std::set<std::string>{"s2"}));
+  if (db_->is_mariadb()) db_->exec("DROP SCHEMA " + schema);
 }
 
 TEST_P(CleanupTest, MissingUsersEmailIndexIsReportedWithTheStatementToRun) {
@@ -289,6 +313,12 @@ TEST_P(CleanupTest, ExplainShowsIndexProbesAndWritesNothing) {
     EXPECT_EQ(result.out.find("Seq Scan on core_mstr_one_qlick_users_tbl"), std::string::npos)
         << result.out;
     EXPECT_EQ(result.out.find("Hash"), std::string::npos) << result.out;
+  } else if (db_->is_mariadb()) {
+    // A keyset over the primary key; each row probes the users' email index (eq_ref).
+    EXPECT_NE(result.out.find("strategy key"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("| range | PRIMARY | PRIMARY |"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("| u | eq_ref | email | email |"), std::string::npos) << result.out;
+    EXPECT_EQ(result.out.find("| u | ALL |"), std::string::npos) << result.out;
   } else {
     EXPECT_NE(result.out.find("strategy rowid"), std::string::npos) << result.out;
     EXPECT_NE(
@@ -313,9 +343,7 @@ TEST_P(CleanupTest, ThrottledRunStillDeletesExactly) {
   EXPECT_EQ(db_->count(kPending), 100);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, CleanupTest,
-                         ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
-                         backend_param_name);
+INSTANTIATE_TEST_SUITE_P(Backends, CleanupTest, all_backends(), backend_param_name);
 
 }  // namespace
 }  // namespace batch_cleanup::testing

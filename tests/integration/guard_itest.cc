@@ -102,9 +102,7 @@ TEST_P(GuardTest, DaemonStopsWithExit2WhenAGuardRefuses) {
   EXPECT_EQ(db_->count(kPending), 10);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, GuardTest,
-                         ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
-                         backend_param_name);
+INSTANTIATE_TEST_SUITE_P(Backends, GuardTest, all_backends(), backend_param_name);
 
 }  // namespace
 }  // namespace batch_cleanup::testing

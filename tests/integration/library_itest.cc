@@ -188,9 +188,7 @@ TEST_P(LibraryTest, ExampleHostProgramEmbedsTheWorker) {
   EXPECT_EQ(db_->count(kPending), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, LibraryTest,
-                         ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
-                         backend_param_name);
+INSTANTIATE_TEST_SUITE_P(Backends, LibraryTest, all_backends(), backend_param_name);
 
 }  // namespace
 }  // namespace batch_cleanup::testing

@@ -28,17 +28,19 @@ TEST(DatabaseUrlTest, SqliteForms) {
 
 TEST(DatabaseUrlTest, RejectsUnsupportedAndEmpty) {
   EXPECT_THROW(parse_database_url(""), ConfigError);
-  EXPECT_THROW(parse_database_url("mysql://db/app"), ConfigError);
+  EXPECT_THROW(parse_database_url("oracle://db/app"), ConfigError);
+  EXPECT_THROW(parse_database_url("mysql://db/"), ConfigError);  // no database
   EXPECT_THROW(parse_database_url("sqlite:"), ConfigError);
   EXPECT_THROW(parse_database_url("sqlite://host/x.db"), ConfigError);
   EXPECT_THROW(parse_database_url("just-a-word"), ConfigError);
   try {
-    parse_database_url("mysql://u:secret@db/app");
+    parse_database_url("oracle://u:secret@db/app");
     FAIL();
   } catch (const ConfigError& e) {
-    EXPECT_STREQ(e.what(),
-                 "unsupported database URL scheme 'mysql': use postgresql://, postgres://, a libpq "
-                 "key=value string, or sqlite:PATH");
+    EXPECT_STREQ(
+        e.what(),
+        "unsupported database URL scheme 'oracle': use postgresql://, postgres://, a libpq "
+        "key=value string, sqlite:PATH, mysql:// or mariadb://");
   }
 }
 

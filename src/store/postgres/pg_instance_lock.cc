@@ -4,11 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <random>
 #include <stdexcept>
 
 #include "batch_cleanup/errors.h"
-#include "batch_cleanup/history.h"
+#include "store/lease_holder.h"
 #include "store/postgres/pg_dialect.h"
 #include "store/postgres/pg_sqlstate.h"
 #include "util/process_identity.h"
@@ -19,11 +18,6 @@ namespace {
 // First key of batch_cleanup's advisory locks ("bc_1"), so they do not collide with the
 // application's single-key locks; the second key is hashtext() of the lease's name.
 constexpr const char* kLockClass = "1650679601";
-
-std::string this_instance() {
-  std::random_device random;
-  return host_name() + ":" + std::to_string(::getpid()) + ":" + std::to_string(random() % 1000000);
-}
 
 // The columns that let another instance prove a holder dead, and the schedule's last cycle.
 constexpr const char* kProofColumns =
@@ -51,7 +45,7 @@ PgInstanceLock::PgInstanceLock(PgSession& session, const CleanupConfig& config,
       table_(config::parse_table_name(config.lease_table, "lease table")),
       ttl_(config.lease_ttl),
       target_(target),
-      holder_(this_instance()) {}
+      holder_(lease_holder_id()) {}
 
 std::string PgInstanceLock::lease_table_ddl() const {
   return "CREATE TABLE IF NOT EXISTS " + pg_dialect().quote(table_) +

@@ -62,6 +62,12 @@ class Dialect {
   virtual std::string trim(const std::string& expr) const = 0;
   virtual std::string true_value() const = 0;
   virtual std::string false_value() const = 0;
+  // `a = b` for text compared byte for byte. A backend whose text columns compare under a
+  // collation that equates more (MySQL's _ci collations, PAD SPACE) keeps the index-friendly
+  // `a = b` and adds the byte comparison.
+  virtual std::string text_equal(const std::string& a, const std::string& b) const {
+    return a + " = " + b;
+  }
   // An aggregate: how many rows satisfy `condition` (0 on no rows).
   virtual std::string count_if(const std::string& condition) const = 0;
   // Text appended to the EXISTS probe of a batch statement so the planner probes the users
@@ -102,6 +108,11 @@ class Dialect {
   // `column` (a timestamp the tool wrote) is at or after `iso8601` (UTC when it has no zone).
   virtual void written_since(Builder& b, const std::string& column,
                              const std::string& iso8601) const = 0;
+  // A timestamp the tool writes, given as ISO-8601 UTC text ("2026-01-02T03:04:05.678Z"), bound
+  // as a parameter of a column of column_type(kTimestamp).
+  virtual void timestamp(Builder& b, const std::string& iso8601) const {
+    b.value(iso8601).cast("timestamptz");
+  }
   // `column` (a timestamp the tool wrote) as ISO-8601 UTC text with milliseconds.
   virtual std::string iso8601(const std::string& column) const = 0;
 

@@ -107,12 +107,12 @@ PolicyPreview SqlDryRunQueries::preview_policies(std::int64_t candidates) {
   b.sql(" FROM " + tables_.pending + " p");
   if (email) {
     b.sql(" LEFT JOIN (SELECT DISTINCT " + normalized_email(spec.normalize, "u." + spec.email) +
-          " AS n FROM " + spec.users +
-          " u) ue ON ue.n = " + normalized_email(spec.normalize, "p." + spec.email));
+          " AS n FROM " + spec.users + " u) ue ON " +
+          d.text_equal("ue.n", normalized_email(spec.normalize, "p." + spec.email)));
   }
   if (normalizing) {
     b.sql(" LEFT JOIN (SELECT DISTINCT u." + spec.email + " AS n FROM " + spec.users +
-          " u) ux ON ux.n = p." + spec.email);
+          " u) ux ON " + d.text_equal("ux.n", "p." + spec.email));
   }
   if (phone) {
     b.sql(" LEFT JOIN (SELECT DISTINCT u." + spec.phone + " AS n FROM " + spec.users + " u WHERE " +

@@ -63,8 +63,10 @@ void SqlHistoryTable::record_run(const RunRecord& run) {
   const Dialect& d = executor_.dialect();
   Builder b(d);
   b.sql("INSERT INTO " + d.quote(table_) + " (" + kColumns + ") VALUES (").value(run.cycle_id);
-  b.sql(", ").value(run.started_at).cast("timestamptz");
-  b.sql(", ").value(run.finished_at).cast("timestamptz");
+  b.sql(", ");
+  d.timestamp(b, run.started_at);
+  b.sql(", ");
+  d.timestamp(b, run.finished_at);
   b.sql(", ").value(run.host).sql(", ").value(run.mode);
   for (const std::int64_t count :
        {run.candidates, run.deleted, run.failed, run.skipped, run.batches}) {

@@ -18,8 +18,8 @@ std::string column_of(std::string_view row, const std::string& column) {
 
 void append_email_exists(Builder& b, const PredicateSpec& spec, std::string_view row, Probe probe) {
   b.sql("EXISTS (SELECT 1 FROM " + spec.users + " u WHERE " +
-        normalized_email(spec.normalize, "u." + spec.email) + " = " +
-        normalized_email(spec.normalize, column_of(row, spec.email)));
+        b.dialect().text_equal(normalized_email(spec.normalize, "u." + spec.email),
+                               normalized_email(spec.normalize, column_of(row, spec.email))));
   if (probe == Probe::kPerRow) b.sql(b.dialect().probe_fence());
   b.sql(")");
 }

@@ -1,0 +1,65 @@
+// MySQL/MariaDB batches: keyset windows over the pending key (InnoDB's clustered primary key),
+// one READ COMMITTED transaction each. The window is the next target_rows matching rows, read
+// without locks; the fast path deletes them with one single-table DELETE (pk > after AND pk <=
+// upto AND every policy re-checked) that waits for no row lock, so under READ COMMITTED it locks
+// only the rows it deletes and never the gaps the application inserts into. When a row is held
+// (or refused, or the window grew past the batch's bound, or the rows must be listed), the
+// careful path locks the window's free matching rows (FOR UPDATE SKIP LOCKED, at most the
+// window's size) and deletes them by key, isolating refused rows by halves under savepoints.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "store/batch_store.h"
+#include "store/facts.h"
+#include "store/mysql/mysql_batch_sql.h"
+#include "store/mysql/mysql_session.h"
+
+namespace batch_cleanup::store::mysql {
+
+struct MysqlBatchSetup {
+  MysqlBatchTables tables;
+  StatementLimits limits;
+  std::string single_reason;  // the reason of every deleted row; empty with several policies
+  // Run first in every batch transaction: proves (and keeps until it ends) the instance lock.
+  std::function<void()> fence;
+};
+
+class MysqlBatches final : public BatchStore {
+ public:
+  MysqlBatches(MysqlSession& session, sql::Executor& executor, MysqlBatchSetup setup);
+
+  void begin_pass() override;
+  BatchResult run_next_batch(const BatchRequest& request) override;
+  std::string explain(std::int64_t target_rows) override;
+  void set_commit_observer(CommitObserver* observer) override { observer_ = observer; }
+  std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override;
+  // Replicas are not watched yet (the store refuses --max-replication-lag).
+  ReplicationLag replication_lag() override { return {}; }
+  // MySQL cannot tell afterwards whether a transaction committed: a batch in doubt is kUnknown.
+  InDoubtOutcome resolve_in_doubt() override;
+
+ private:
+  struct LockedRow {
+    PendingRow row;
+  };
+  sql::Slots window_slots(std::int64_t limit) const;
+  // Deletes `rows` (locked by this transaction) with the predicate re-checked, halving around
+  // a refused row until it stands alone.
+  void delete_part(std::span<const PendingRow> rows, BatchResult& result);
+
+  MysqlSession& session_;
+  sql::Executor& executor_;
+  MysqlBatchSetup setup_;
+  MysqlBatchStatements statements_;
+  CommitObserver* observer_ = nullptr;
+  std::optional<std::string> last_key_;  // the pass's last key covered
+  bool exhausted_ = false;
+  bool in_doubt_ = false;
+};
+
+}  // namespace batch_cleanup::store::mysql

@@ -1,0 +1,167 @@
+#include "store/mysql/mysql_catalog.h"
+
+#include <cmath>
+
+#include "store/mysql/mysql_dialect.h"
+
+namespace batch_cleanup::store::mysql {
+namespace {
+
+// The oldest server this store runs against (SKIP LOCKED: 10.6).
+constexpr int kOldestMariadb = 100600;
+
+std::string schema_of(MysqlSession& session, const config::QualifiedName& name) {
+  if (!name.schema.empty()) return name.schema;
+  return session.exec("SELECT database()").text(0, 0);
+}
+
+RelationFacts relation(MysqlSession& session, const config::QualifiedName& name,
+                       const std::string& schema) {
+  RelationFacts facts;
+  facts.name = name.display();
+  const auto rows = session.exec(
+      "SELECT table_type FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+      {schema, name.name});
+  facts.exists = !rows.empty();
+  if (!facts.exists) return facts;
+  facts.kind = "table_type " + rows.text(0, 0);
+  facts.is_table = rows.text(0, 0) == "BASE TABLE";
+  // Privileges are not probed: a missing one fails the first statement that needs it
+  // (ErrorCause::kPrivilege, fatal).
+  facts.can_select = facts.can_delete = facts.can_insert = facts.can_update = true;
+  return facts;
+}
+
+ColumnFacts column(MysqlSession& session, const std::string& schema, const std::string& table,
+                   const std::string& name) {
+  ColumnFacts facts;
+  facts.checked = true;
+  const auto rows = session.exec(
+      "SELECT data_type, collation_name FROM information_schema.columns WHERE table_schema = ? "
+      "AND table_name = ? AND column_name = ?",
+      {schema, table, name});
+  facts.exists = !rows.empty();
+  if (facts.exists) {
+    facts.type = rows.text(0, 0);
+    facts.collation = rows.text(0, 1);
+  }
+  return facts;
+}
+
+// A unique index (or the primary key) of exactly this one column.
+bool unique_on(MysqlSession& session, const std::string& schema, const std::string& table,
+               const std::string& column) {
+  return !session
+              .exec(
+                  "SELECT index_name FROM information_schema.statistics WHERE table_schema = ? "
+                  "AND table_name = ? AND non_unique = 0 GROUP BY index_name HAVING count(*) = "
+                  "1 AND max(column_name) = ?",
+                  {schema, table, column})
+              .empty();
+}
+
+// An index whose first column is `column` (serves the equality probe of a batch).
+bool index_leads_with(MysqlSession& session, const std::string& schema, const std::string& table,
+                      const std::string& column) {
+  return !session
+              .exec(
+                  "SELECT 1 FROM information_schema.statistics WHERE table_schema = ? AND "
+                  "table_name = ? AND seq_in_index = 1 AND column_name = ? LIMIT 1",
+                  {schema, table, column})
+              .empty();
+}
+
+IndexFacts index_facts(MysqlSession& session, const std::string& schema,
+                       const config::QualifiedName& table, const std::string& column) {
+  IndexFacts index;
+  index.checked = true;
+  index.served = mysql_dialect().quote(column);
+  index.present = index_leads_with(session, schema, table.name, column);
+  if (!index.present) {
+    index.advice = "CREATE INDEX " + mysql_dialect().quote(table.name + "_" + column + "_idx") +
+                   " ON " + mysql_dialect().quote(table) + " (" + mysql_dialect().quote(column) +
+                   ")";
+  }
+  return index;
+}
+
+TimeKind time_kind(const std::string& type) {
+  if (type == "datetime" || type == "timestamp") return TimeKind::kWithoutZone;
+  if (type == "date") return TimeKind::kDate;
+  return TimeKind::kNotATime;
+}
+
+}  // namespace
+
+Capabilities mysql_capabilities(const MysqlSession& session) {
+  Capabilities capabilities;
+  capabilities.backend = kBackendName;
+  capabilities.product = session.mariadb() ? "MariaDB" : "MySQL";
+  if (!session.mariadb() || session.version_num() < kOldestMariadb) {
+    capabilities.oldest_supported = "MariaDB 10.6 (MySQL servers are not supported yet)";
+  }
+  // InnoDB's physical order is the primary key itself: batches walk it as a keyset.
+  capabilities.physical_order = PhysicalOrder::kNone;
+  capabilities.skip_locked = true;        // MariaDB 10.6+
+  capabilities.delete_returning = false;  // MariaDB has it for single-table DELETE only; unused
+  capabilities.savepoints = true;
+  capabilities.transaction_scoped_settings = true;  // SET STATEMENT ... FOR, per statement
+  capabilities.lock_mechanisms = {LockMechanism::kLeaseTable};
+  return capabilities;
+}
+
+MysqlCatalog inspect_catalog(MysqlSession& session, const TableNames& names,
+                             const CleanupConfig& config) {
+  MysqlCatalog catalog;
+  auto& facts = catalog.facts;
+  facts.capabilities = mysql_capabilities(session);
+  facts.server_version_num = session.version_num();
+  facts.server_version = session.version();
+  facts.names_case_sensitive = session.exec("SELECT @@lower_case_table_names").integer(0, 0) == 0;
+  facts.has_roles = true;
+  facts.physical = PhysicalSupport::kNoPhysicalOrder;
+  const auto limits = session.exec("SELECT @@max_statement_time, @@innodb_lock_wait_timeout");
+  facts.server_statement_timeout =
+      std::chrono::milliseconds(std::llround(limits.real(0, 0) * 1000.0));
+  facts.server_lock_timeout = std::chrono::milliseconds(limits.integer(0, 1) * 1000);
+
+  catalog.schema = schema_of(session, names.pending);
+  catalog.qualified = catalog.schema + "." + names.pending.name;
+  const std::string users_schema = schema_of(session, names.users);
+  facts.pending = relation(session, names.pending, catalog.schema);
+  if (!facts.pending.exists) return catalog;
+  facts.users = relation(session, names.users, users_schema);
+  if (!facts.users.exists) return catalog;
+  facts.same_relation = catalog.schema == users_schema && names.pending.name == names.users.name;
+  if (facts.same_relation || !facts.pending.is_table) return catalog;
+
+  const auto& pending = names.pending.name;
+  const auto& users = names.users.name;
+  facts.key = column(session, catalog.schema, pending, config.pending_key);
+  facts.pending_email = column(session, catalog.schema, pending, config.email_column);
+  facts.users_email = column(session, users_schema, users, config.email_column);
+  if (!facts.key.exists || !facts.pending_email.exists || !facts.users_email.exists) {
+    return catalog;
+  }
+  catalog.key_integer = facts.key.type.find("int") != std::string::npos;
+  facts.key_unique = unique_on(session, catalog.schema, pending, config.pending_key);
+  facts.pending_email_unique = unique_on(session, catalog.schema, pending, config.email_column);
+  if (config.match_email) {
+    facts.users_email_index = index_facts(session, users_schema, names.users, config.email_column);
+  }
+  if (config.match_phone) {
+    facts.pending_phone = column(session, catalog.schema, pending, config.phone_column);
+    facts.users_phone = column(session, users_schema, users, config.phone_column);
+    if (facts.pending_phone.exists && facts.users_phone.exists) {
+      facts.users_phone_index =
+          index_facts(session, users_schema, names.users, config.phone_column);
+    }
+  }
+  if (uses_created(config)) {
+    facts.created = column(session, catalog.schema, pending, config.created_column);
+    if (facts.created.exists) facts.created_kind = time_kind(facts.created.type);
+  }
+  return catalog;
+}
+
+}  // namespace batch_cleanup::store::mysql

@@ -1,0 +1,49 @@
+// The one-active-instance lock on MySQL/MariaDB: a lease, one row of the lease table per target
+// (holder, epoch, heartbeat, expiry), as on PostgreSQL. Every batch transaction renews the lease
+// in its first statement and so proves, under the row's lock until it commits, that the lease
+// is still this instance's (fencing). Not GET_LOCK(): it is node-local on Galera.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "batch_cleanup/config.h"
+#include "config/identifier.h"
+#include "store/instance_lock.h"
+#include "store/mysql/mysql_session.h"
+
+namespace batch_cleanup::store::mysql {
+
+class MysqlInstanceLock final : public InstanceLock {
+ public:
+  // `target` (schema.table of the pending table) is read when the lock is taken.
+  MysqlInstanceLock(MysqlSession& session, const CleanupConfig& config, const std::string& target);
+
+  bool try_lock() override;
+  void unlock() noexcept override;
+  bool keep_alive() override;
+  std::chrono::milliseconds keep_alive_interval() const override { return ttl_ / 2; }
+  std::string describe() const override;
+
+  // Inside a batch's transaction, before it deletes: renews the lease. Throws DatabaseError
+  // (kLeaseLost) when another instance holds it now.
+  void prove_held();
+
+  // The statement that creates the lease table.
+  std::string lease_table_ddl() const;
+
+ private:
+  bool renew();
+  std::string name() const { return "batch_cleanup:" + target_; }
+
+  MysqlSession& session_;
+  config::QualifiedName table_;
+  std::chrono::milliseconds ttl_;
+  const std::string& target_;
+  std::string holder_;
+  bool held_ = false;
+  bool created_ = false;
+  long long epoch_ = 0;
+};
+
+}  // namespace batch_cleanup::store::mysql

@@ -1,0 +1,120 @@
+#include "store/mysql/mysql_store.h"
+
+#include <fmt/format.h>
+
+#include "batch_cleanup/errors.h"
+#include "store/mysql/mysql_batches.h"
+#include "store/mysql/mysql_catalog.h"
+#include "store/mysql/mysql_dialect.h"
+#include "store/mysql/mysql_instance_lock.h"
+#include "store/mysql/mysql_session.h"
+#include "store/reasons.h"
+#include "store/role_store.h"
+#include "store/sql/dry_run_sql.h"
+#include "store/sql/history_sql.h"
+#include "store/sql/policy_spec.h"
+
+namespace batch_cleanup::store::mysql {
+namespace {
+
+constexpr const char* kNotYet = " is not supported on MySQL/MariaDB yet";
+
+// The archive table (and so restore) is not built yet: every use is refused.
+class RefusedArchive final : public ArchiveTable {
+ public:
+  ArchiveFacts inspect_archive() override { refuse(); }
+  void create() override { refuse(); }
+  void begin_cycle(const std::string&) override { refuse(); }
+  std::int64_t purge(std::chrono::milliseconds, std::int64_t) override { refuse(); }
+  RestoreResult restore(const RestoreRequest&, bool) override { refuse(); }
+
+ private:
+  [[noreturn]] static void refuse() {
+    throw ConfigError(std::string("the archive table (--archive-table, restore)") + kNotYet);
+  }
+};
+
+void refuse_what_is_not_built(const CleanupConfig& config) {
+  const auto refuse = [](const std::string& what, const std::string& hint) {
+    throw ConfigError(what + kNotYet + ". HINT: " + hint);
+  };
+  if (!config.archive_table.empty()) refuse("--archive-table", "run without it");
+  if (!config.archive_file.empty()) refuse("--archive-file", "run without it");
+  if (config.workers > 1) {
+    refuse(fmt::format("--workers {}", config.workers), "use --workers 1 (the default)");
+  }
+  if (config.max_replication_lag.count() > 0 || config.max_replication_lag_bytes > 0) {
+    refuse("--max-replication-lag (replica and Galera awareness)",
+           "run without it, and pace the batches with --sleep or --max-rate");
+  }
+  if (config.normalize_email != EmailNormalization::kNone) {
+    refuse("--normalize-email other than none",
+           "use --normalize-email none: emails are compared byte for byte");
+  }
+}
+
+class MysqlStore final : public RoleStore {
+ public:
+  MysqlStore(CleanupConfig config, config::DatabaseTarget target)
+      : config_(std::move(config)),
+        target_(std::move(target)),
+        names_(config_, mysql_dialect()),
+        session_(target_.mysql),
+        executor_(session_) {
+    history_ = std::make_unique<sql::SqlHistoryTable>(executor_, names_.history);
+    archive_ = std::make_unique<RefusedArchive>();
+    auto lock = std::make_unique<MysqlInstanceLock>(session_, config_, catalog_.qualified);
+    lock_ptr_ = lock.get();
+    lock_ = std::move(lock);
+  }
+
+  std::string backend_name() const override { return kBackendName; }
+
+  void connect() override {
+    // The client waits for a silent server a little longer than any statement may run.
+    session_.connect(config_.connect_timeout, config_.statement_timeout + std::chrono::seconds(30));
+  }
+
+  PreflightFacts inspect() override {
+    catalog_ = inspect_catalog(session_, names_, config_);
+    return catalog_.facts;
+  }
+
+  void configure(const BatchPlan& plan) override {
+    const sql::PredicateSpec spec = sql::policy_predicate(executor_, config_, columns());
+    MysqlBatchSetup setup;
+    setup.tables = {mysql_dialect().quote(names_.pending), names_.key, names_.email, spec,
+                    catalog_.key_integer};
+    setup.limits = {plan.statement_timeout, plan.lock_timeout};
+    setup.single_reason = single_reason(config_);
+    setup.fence = [this] { lock_ptr_->prove_held(); };
+    batches_ = std::make_unique<MysqlBatches>(session_, executor_, std::move(setup));
+    dry_run_ = std::make_unique<sql::SqlDryRunQueries>(
+        executor_, sql::CleanedTables{mysql_dialect().quote(names_.pending), names_.key, spec});
+  }
+
+  void cancel() noexcept override { session_.cancel(); }
+
+ private:
+  sql::PredicateColumns columns() const {
+    return {mysql_dialect().quote(names_.users), names_.email, names_.phone, names_.created, ""};
+  }
+
+  CleanupConfig config_;
+  config::DatabaseTarget target_;
+  TableNames names_;
+  MysqlSession session_;
+  MysqlExecutor executor_;
+  MysqlCatalog catalog_;
+  MysqlInstanceLock* lock_ptr_ = nullptr;  // lock_, the batches' fence
+};
+
+}  // namespace
+
+std::unique_ptr<Store> make_mysql_store(const CleanupConfig& config,
+                                        const config::DatabaseTarget& target) {
+  refuse_what_is_not_built(config);
+  return std::make_unique<MysqlStore>(config, target);
+}
+
+}  // namespace batch_cleanup::store::mysql
