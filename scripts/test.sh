@@ -11,11 +11,11 @@ cmake --build build -j2
 
 pg_dir=$(mktemp -d /tmp/bc_pg_XXXXXX)
 port=${BATCH_CLEANUP_TEST_PG_PORT:-54329}
-# The tests' servers, proxies and poolers listen on ports from $port up to 54399
-# (and the MariaDB server on 54400), inside Linux's
-# ephemeral range (32768-60999): an outgoing connection that happens to take one of them makes
-# a later bind fail with "Address already in use". As root, keep the kernel from handing them
-# out (ip_local_reserved_ports only affects automatic port choice, never an explicit bind).
+# The tests' servers, proxies and poolers listen on ports from $port up to 54399 (and the
+# MariaDB server on 54400), inside Linux's ephemeral range (32768-60999): an outgoing
+# connection that happens to take one of them makes a later bind fail with "Address already in
+# use". As root, keep the kernel from handing them out (ip_local_reserved_ports only affects
+# automatic port choice, never an explicit bind).
 reserved=/proc/sys/net/ipv4/ip_local_reserved_ports
 if [ -w "$reserved" ] && [ "$port" -ge 32768 ] && [ "$port" -le 54399 ]; then
   current=$(cat "$reserved")
