@@ -62,7 +62,9 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
     app.add_option("--log-level", cli->log_level, "trace, debug, info, warning or error")
         ->envname("LOG_LEVEL")
         ->capture_default_str();
-    app.add_option("--log-file", cli->log_file, "Also append logs to this file")
+    app.add_option("--log-file", cli->log_file,
+                   "Also append logs to this file (created with mode 0600; its directory must "
+                   "exist)")
         ->envname("BATCH_CLEANUP_LOG_FILE");
     app.add_option("--log-format", cli->log_format,
                    "Log line format: text, or json (one object per line: ts, level, msg, "
@@ -77,13 +79,15 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
         ->envname("BATCH_CLEANUP_HTTP_LISTEN");
     app.add_option("--metrics-file", cli->metrics_file,
                    "After every cycle, write the metrics to this file for node_exporter's "
-                   "textfile collector (atomically: a temporary file renamed over it), e.g. "
-                   "/var/lib/prometheus/node-exporter/batch_cleanup.prom")
+                   "textfile collector (atomically: a temporary file renamed over it; created "
+                   "with mode 0600, an existing file keeps its mode; its directory must exist), "
+                   "e.g. /var/lib/prometheus/node-exporter/batch_cleanup.prom")
         ->envname("BATCH_CLEANUP_METRICS_FILE");
     app.add_option("--push-metrics", cli->push_metrics,
                    "After every cycle, push the metrics to this Prometheus Pushgateway (e.g. "
-                   "http://pushgateway:9091), grouped by job=batch_cleanup, instance=<host> and "
-                   "cleanup_job for a configuration file's jobs")
+                   "http://pushgateway:9091; http://user:password@host sends basic auth, never "
+                   "printed), grouped by job=batch_cleanup, instance=<host> and cleanup_job for "
+                   "a configuration file's jobs")
         ->envname("BATCH_CLEANUP_PUSH_METRICS");
     app.add_option("--unhealthy-after", cli->unhealthy_after,
                    "/readyz and /healthz answer 503 after this many consecutive failed cycles "
@@ -130,7 +134,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
       ->capture_default_str();
   app.add_option("--match", texts.match,
                  "Deletion policies matching users: email, phone, email,phone, or none (with "
-                 "--expire-after: expiry only)")
+                 "--expire-after: expiry only); a policy named twice counts once")
       ->envname("BATCH_CLEANUP_MATCH")
       ->capture_default_str();
   app.add_option("--normalize-email", texts.normalize_email,
@@ -167,8 +171,8 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
       ->delimiter(',');
   app.add_option("--exclude-domain", config.exclude_domains,
                  "Never delete pending rows whose email is in this domain (the part after the "
-                 "last '@'; case-insensitive, exact: subdomains are not included); repeatable, or "
-                 "comma-separated")
+                 "last '@'; case-insensitive, exact: subdomains are not included; a leading '@' "
+                 "is dropped); repeatable, or comma-separated")
       ->envname("BATCH_CLEANUP_EXCLUDE_DOMAIN")
       ->delimiter(',');
   app.add_option("--exclude-email-file", texts.exclude_email_files,
@@ -248,7 +252,9 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
                  "Progress log line period in long cycles")
       ->envname("BATCH_CLEANUP_PROGRESS_INTERVAL")
       ->capture_default_str();
-  app.add_flag("--log-pii", config.log_pii, "Show emails unmasked in logs and reports")
+  app.add_flag("--log-pii", config.log_pii,
+               "Show emails unmasked in logs and reports (otherwise anything that looks like an "
+               "address is masked, in the database's own messages too)")
       ->envname("BATCH_CLEANUP_LOG_PII");
   app.add_option("--history-table", config.history_table,
                  "Run history table, one row per non-dry cycle, created on first use "
@@ -297,7 +303,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
       ->capture_default_str();
   app.add_option("--archive-file", config.archive_file,
                  "Append every deleted row as a JSON line to this file, fsynced before its batch "
-                 "commits")
+                 "commits (created with mode 0600; its directory must exist)")
       ->envname("BATCH_CLEANUP_ARCHIVE_FILE");
   app.add_option("--archive-retention", texts.archive_retention,
                  "Purge archive rows older than this (e.g. 30d) at the end of each cycle "
@@ -376,7 +382,7 @@ double parse_max_fraction(const std::string& text) {
   return value;
 }
 
-// "email", "phone", "email,phone" (any order) or "none".
+// "email", "phone", "email,phone" (any order; a policy named twice counts once) or "none".
 void parse_match(const std::string& text, CleanupConfig& config) {
   config.match_email = config.match_phone = false;
   if (text == "none") return;
@@ -398,6 +404,27 @@ void parse_match(const std::string& text, CleanupConfig& config) {
 }
 
 }  // namespace
+
+std::string normalized_match(const std::string& text) {
+  CleanupConfig config;
+  try {
+    parse_match(text, config);
+  } catch (const ConfigError&) {
+    return text;
+  }
+  if (config.match_email && config.match_phone) return "email,phone";
+  if (config.match_email) return "email";
+  if (config.match_phone) return "phone";
+  return "none";
+}
+
+std::string normalized_exclude_domain(const std::string& value) {
+  std::size_t start = 0;
+  while (start < value.size() && (value[start] == ' ' || value[start] == '\t')) ++start;
+  if (start < value.size() && value[start] == '@')
+    return value.substr(0, start) + value.substr(start + 1);
+  return value;
+}
 
 void finish_options(const OptionTexts& texts, CleanupConfig& config) {
   config.interval = parse_duration(texts.interval, BareUnit::kHours);
@@ -446,6 +473,7 @@ void finish_options(const OptionTexts& texts, CleanupConfig& config) {
                       "': use none, lower or lower-trim");
   }
   parse_match(texts.match, config);
+  for (auto& domain : config.exclude_domains) domain = normalized_exclude_domain(domain);
   for (const auto& path : texts.exclude_email_files) {
     for (auto& value : read_list_file(path, "--exclude-email-file")) {
       config.exclude_emails.push_back(std::move(value));

@@ -72,4 +72,11 @@ const std::vector<std::string>& option_choices(std::string_view long_name);
 // Converts `texts` into `config` and validates the result. Throws ConfigError.
 void finish_options(const OptionTexts& texts, CleanupConfig& config);
 
+// What --match TEXT means, written once: "email,email" -> "email", "phone,email" ->
+// "email,phone" (`config` shows it so). Text that is not a valid --match is returned as it is.
+std::string normalized_match(const std::string& text);
+
+// An --exclude-domain value without its leading '@' ("@example.com" -> "example.com").
+std::string normalized_exclude_domain(const std::string& value);
+
 }  // namespace batch_cleanup::config
