@@ -1,8 +1,9 @@
 // Fuzzes the one scrubber: a fixed secret is placed in every secret-bearing position of a
 // database URL or key=value string (a URL's password, ?password=, ?sslpassword=, password=,
 // sslpassword=), surrounded by fuzzed text (stray '%', '@', '[', quotes, a missing slash...).
-// Whatever libpq makes of it, the secret never comes out: not in the redacted form, not in the
-// message of a refusal, not in the scrubbed text of a message that quotes the whole input.
+// Whatever libpq makes of it, the secret never comes out: not in the message of a refusal, and,
+// where libpq reads it as a password, not in the redacted form nor in the scrubbed text of a
+// message that quotes the whole input.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -45,20 +46,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::string(form.substr(0, slot)) + value + std::string(form.substr(slot + 2));
 
   namespace config = batch_cleanup::config;
-  // A message that quotes the whole input (as libpq's own do) comes out scrubbed.
-  if (leaks(config::scrub_secrets("cannot parse \"" + url + "\"", url))) std::abort();
-  if (leaks(config::redact_database_url(url))) std::abort();
   try {
     const auto target = config::parse_database_url(url);
     // Parsed: libpq read the secret somewhere. As a password or sslpassword it is never
-    // printed; anywhere else (the fuzzed text made it a host or a database name) it is not
-    // a password.
-    if (leaks(target.redacted) && (target.password.find(kSecret) != std::string::npos ||
-                                   target.ssl_password.find(kSecret) != std::string::npos)) {
-      std::abort();
+    // printed, nor left in a message that quotes the whole input; anywhere else (the fuzzed
+    // text made it a database name) it is not a password.
+    if (target.password.find(kSecret) != std::string::npos ||
+        target.ssl_password.find(kSecret) != std::string::npos) {
+      if (leaks(target.redacted) || leaks(config::redact_database_url(url)) ||
+          leaks(config::scrub_secrets("cannot use \"" + url + "\"", url))) {
+        std::abort();
+      }
     }
   } catch (const batch_cleanup::ConfigError& e) {
-    if (leaks(e.what())) std::abort();  // a refusal names kind and position, never the input
+    // A refusal names kind and position, never the input.
+    if (leaks(e.what()) || leaks(config::redact_database_url(url))) std::abort();
   }
   return 0;
 }

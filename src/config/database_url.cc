@@ -444,6 +444,22 @@ DatabaseTarget parse_unguarded(std::string_view url) {
         "%40) at character " +
         std::to_string(first_at + 1) + " (of " + std::to_string(url.size()) + ")");
   }
+  // An unencoded '/' (or '?') in a password ends the authority early: the rest, '@' and host
+  // included, becomes the database name. A literal '@' in the path means that (a database
+  // named with an '@' is written %40).
+  if (is_postgres_uri(url)) {
+    const auto authority = url.find("://") + 3;
+    const auto path = url.find('/', authority);
+    const auto query = url.find('?', authority);
+    const auto at = path == std::string_view::npos ? std::string_view::npos : url.find('@', path);
+    if (at != std::string_view::npos && at < query &&
+        url.substr(authority, path - authority).find('@') == std::string_view::npos) {
+      throw ConfigError(
+          "invalid database URL: an '@' after the path starts, so an unencoded '/' in the user "
+          "name or password? (write '/' as %2F, '@' as %40) at character " +
+          std::to_string(path + 1) + " (of " + std::to_string(url.size()) + ")");
+    }
+  }
   target.conninfo = std::string(url);
   if (const std::string* password = options.find("password")) target.password = *password;
   if (const std::string* key = options.find("sslpassword")) target.ssl_password = *key;
@@ -460,7 +476,9 @@ DatabaseTarget parse_database_url(std::string_view url) {
 std::string redact_database_url(std::string_view url) {
   if (starts_with(url, "sqlite:")) return std::string(url);
   try {
-    return scrub_secrets(render(parse_with_libpq(url), url), url);
+    // What parse_database_url refuses (an '@' libpq would take into the host, ...) is not
+    // rendered either.
+    return parse_database_url(url).redacted;
   } catch (const ConfigError&) {
     return "(unparsable connection string)";
   }

@@ -31,8 +31,8 @@ struct DatabaseTarget {
 DatabaseTarget parse_database_url(std::string_view url);
 
 // The printable form of a URL: a PostgreSQL URL or key=value string rendered from its parsed
-// options with the password as ***; a SQLite URL as it is; anything else libpq cannot parse
-// reduced to "(unparsable connection string)".
+// options with the password and sslpassword as ***; a SQLite URL as it is; anything
+// parse_database_url refuses reduced to "(unparsable connection string)".
 std::string redact_database_url(std::string_view url);
 
 // The password a PostgreSQL URL or key=value string holds, as libpq reads it (decoded), or "".

@@ -57,6 +57,8 @@ std::string mask_emails_in(std::string_view text) {
     const std::string_view domain = text.substr(at + 1, end - at - 1);
     const auto dot = domain.find('.');
     if (start == at || dot == std::string_view::npos || dot == 0) continue;  // no address
+    // A URL's user ("postgresql://app@db.internal/app") is no address.
+    if (start >= 2 && text.substr(start - 2, 2) == "//") continue;
     out.append(text.substr(copied, start - copied));
     out += mask_email(text.substr(start, end - start));
     copied = end;

@@ -140,6 +140,8 @@ TEST(RedactionTest, AddressesInADatabaseMessageAreMasked) {
   // Already masked, a URL's user at a host without a dot, no address at all: unchanged.
   EXPECT_EQ(logging::mask_emails_in("j***@example.com"), "j***@example.com");
   EXPECT_EQ(logging::mask_emails_in("postgresql://app@db/app"), "postgresql://app@db/app");
+  EXPECT_EQ(logging::mask_emails_in("postgresql://app@db.internal/app"),
+            "postgresql://app@db.internal/app");
   EXPECT_EQ(logging::mask_emails_in("@ at @. and a@"), "@ at @. and a@");
   EXPECT_EQ(logging::maybe_mask_emails_in("alice@example.com", true), "alice@example.com");
 }
