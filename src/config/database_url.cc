@@ -78,6 +78,11 @@ std::size_t libpq_position(const std::string& message, std::string_view input,
   const std::string token = message.substr(open + 1, close - open - 1);
   const auto found = input.find(token);
   if (found == std::string_view::npos) return 0;
+  if (starts_with(kind_prefix, "end of string reached")) {
+    // libpq quotes the whole URI: point at the bracket left open.
+    const auto bracket = input.rfind('[');
+    return bracket == std::string_view::npos ? 0 : bracket + 1;
+  }
   if (starts_with(kind_prefix, "invalid percent-encoded token")) {
     // Point at the '%' itself.
     for (std::size_t i = found; i < found + token.size(); ++i) {

@@ -9,7 +9,8 @@ namespace batch_cleanup::logging {
 namespace {
 
 std::mutex g_secrets_mutex;
-std::vector<std::string> g_secrets;  // longest first
+std::vector<std::string> g_secrets;         // longest first
+std::vector<std::string> g_secrets_by_age;  // oldest first: the first to go when full
 constexpr std::size_t kMaxSecrets = 256;
 std::atomic<bool> g_show_pii{false};
 
@@ -84,8 +85,12 @@ void register_secrets(const std::vector<std::string>& secrets) {
         std::find(g_secrets.begin(), g_secrets.end(), secret) != g_secrets.end()) {
       continue;
     }
-    if (g_secrets.size() >= kMaxSecrets) g_secrets.pop_back();
+    if (g_secrets.size() >= kMaxSecrets) {
+      g_secrets.erase(std::find(g_secrets.begin(), g_secrets.end(), g_secrets_by_age.front()));
+      g_secrets_by_age.erase(g_secrets_by_age.begin());
+    }
     g_secrets.push_back(secret);
+    g_secrets_by_age.push_back(secret);
   }
   std::stable_sort(g_secrets.begin(), g_secrets.end(),
                    [](const auto& a, const auto& b) { return a.size() > b.size(); });

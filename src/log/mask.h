@@ -31,7 +31,8 @@ std::string scrub(std::string text, std::string_view secret);
 
 // Remembers secrets (passwords of URLs, credentials of --push-metrics) for the whole process:
 // every log line is scrubbed of them (scrub_registered), whatever wrote it. Thread-safe; holds
-// at most a few hundred, the longest first; strings shorter than 2 characters are ignored.
+// the 256 most recently registered (the oldest go first), applied longest first; strings
+// shorter than 2 characters are ignored.
 void register_secrets(const std::vector<std::string>& secrets);
 
 // `text` with every registered secret replaced by ***. Thread-safe.

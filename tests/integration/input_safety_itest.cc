@@ -277,7 +277,8 @@ TEST_P(ExitCodeTest, LaxInputIsRefusedOrNormalised) {
                  "@example.org", "--exclude-email", "ceo.person@example.org"});
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
   std::map<std::string, std::string> values;
-  for (const auto& setting : nlohmann::json::parse(shown.out)["jobs"][0]["settings"]) {
+  const auto parsed = nlohmann::json::parse(shown.out);
+  for (const auto& setting : parsed["jobs"][0]["settings"]) {
     values[setting["key"].get<std::string>()] = setting["value"].get<std::string>();
   }
   EXPECT_EQ(values["match"], "email");

@@ -34,8 +34,9 @@ TEST(RedactionTest, TheFourLeakingPatternsAreReportedByKindAndPosition) {
   // An unclosed IPv6 bracket: libpq quoted the whole URI.
   const auto bracket = refusal("postgresql://app:Br4ck3tPw@[::1/app");
   EXPECT_EQ(bracket.find("Br4ck3tPw"), std::string::npos) << bracket;
-  EXPECT_NE(bracket.find("IPv6 host address without its closing ']'"), std::string::npos)
-      << bracket;
+  EXPECT_EQ(bracket,
+            "invalid database URL: an IPv6 host address without its closing ']' at character 28 "
+            "(of 35)");
   // A missing slash: our own message quoted it.
   const auto slash = refusal("postgresql:/u:Sl4shPw@h/db");
   EXPECT_EQ(slash.find("Sl4shPw"), std::string::npos) << slash;
@@ -108,16 +109,22 @@ TEST(RedactionTest, ASecretInEveryPositionNeverComesOut) {
           const std::string url = form.substr(0, slot) + value + form.substr(slot + 2);
           ++cases;
           SCOPED_TRACE(url);
-          EXPECT_EQ(config::scrub_secrets("\"" + url + "\"", url).find(secret), std::string::npos);
-          EXPECT_EQ(config::redact_database_url(url).find(secret), std::string::npos);
           try {
             const auto target = config::parse_database_url(url);
+            // Parsed: where libpq reads the secret as a password, it is never printed
+            // (elsewhere, say as a port or database name after a stray character, it is no
+            // password).
             if (target.password.find(secret) != std::string::npos ||
                 target.ssl_password.find(secret) != std::string::npos) {
               EXPECT_EQ(target.redacted.find(secret), std::string::npos);
+              EXPECT_EQ(config::redact_database_url(url).find(secret), std::string::npos);
+              EXPECT_EQ(config::scrub_secrets("\"" + url + "\"", url).find(secret),
+                        std::string::npos);
             }
           } catch (const ConfigError& e) {
+            // Refused: the message names kind and position only.
             EXPECT_EQ(std::string(e.what()).find(secret), std::string::npos);
+            EXPECT_EQ(config::redact_database_url(url).find(secret), std::string::npos);
           }
         }
       }
