@@ -39,6 +39,7 @@
 #include "http/web_config.h"
 #include "log/log_context.h"
 #include "log/logger.h"
+#include "log/mask.h"
 #include "store/store.h"
 #include "systemd/notify.h"
 
@@ -97,6 +98,20 @@ struct Job {
 // "highest wins": 4 lease held > 3 unreachable > 2 configuration > 1 rows failed > 0.
 int worst_exit_code(int a, int b) { return std::max(a, b); }
 
+// The exit code of a cycle a database error ended. The server refusing the credentials or the
+// client's address, or a privilege the run needs, is the operator's configuration to fix (2),
+// like a wrong table name: the database was reached, so it is not "unreachable" (3), and no
+// retry would help. Anything else is the cycle failing (1).
+int exit_code_of(ErrorCause cause) {
+  switch (cause) {
+    case ErrorCause::kAuthentication:
+    case ErrorCause::kPrivilege:
+      return kExitUsage;
+    default:
+      return kExitRowsFailed;
+  }
+}
+
 // Logs why the command failed and returns its exit code. `stopped`: SIGINT/SIGTERM had been
 // received, so a ConnectionError (waiting to reconnect) is a requested stop, not a failure.
 int log_failure(const std::exception_ptr& failure, bool stopped) {
@@ -115,7 +130,7 @@ int log_failure(const std::exception_ptr& failure, bool stopped) {
   } catch (const DatabaseError& e) {
     logging::logger()->error("cycle failed ({}{}{}): {}", cause_name(e.cause()),
                              e.code().empty() ? "" : " ", e.code(), e.what());
-    return kExitRowsFailed;
+    return exit_code_of(e.cause());
   } catch (const std::exception& e) {
     logging::logger()->error("unexpected error: {}", e.what());
     return kExitRowsFailed;
@@ -305,8 +320,8 @@ int run_command_line(int argc, char** argv) {
       "users table (and, with --match and --expire-after, those whose phone does or that are too "
       "old), in short batched transactions, on PostgreSQL or SQLite.\n"
       "Options come from flags, then environment variables, then --config FILE, then defaults.\n"
-      "Exit codes: 0 success, 1 some rows could not be deleted, 2 usage/configuration error, "
-      "3 database unreachable.",
+      "Exit codes: 0 success, 1 some rows could not be deleted, 2 usage/configuration error "
+      "(also credentials, pg_hba or a privilege refused), 3 database unreachable.",
       "batch_cleanup"};
   app.set_version_flag("--version", std::string("batch_cleanup ") + kVersion);
   app.fallthrough();  // options of the main command may follow a subcommand
@@ -383,10 +398,14 @@ int run_command_line(int argc, char** argv) {
       web_config = http::load_web_config(cli.web_config_file);
     }
     std::vector<CleanupConfig> configs;
+    bool every_job_shows_pii = true;
     for (const auto& resolved_job : resolved.jobs) {
       configs.push_back(resolved_job.config);
       resolve_database_url(configs.back());
+      every_job_shows_pii = every_job_shows_pii && resolved_job.config.log_pii;
     }
+    // Log lines are the process's: they show addresses only when every job opted in.
+    logging::set_show_pii(every_job_shows_pii);
     if (cli.daemon) take_turns_on_shared_sqlite_files(configs);
     for (std::size_t i = 0; i < resolved.jobs.size(); ++i) {
       const auto& resolved_job = resolved.jobs[i];

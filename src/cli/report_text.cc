@@ -6,6 +6,11 @@ namespace batch_cleanup::cli {
 
 std::string render_report_text(const CycleReport& report) {
   std::string out;
+  if (report.dry_run && !report.error.empty()) {
+    // It counted nothing: no count is printed (the error is logged on stderr).
+    return fmt::format("dry run (cycle {}, {}) failed: nothing counted; nothing was written\n",
+                       report.cycle_id, report.backend);
+  }
   if (report.dry_run) {
     out += fmt::format(
         "dry run (cycle {}, {}): {} pending row(s) would be deleted; nothing was written\n",

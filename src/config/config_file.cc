@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "batch_cleanup/errors.h"
+#include "config/database_url.h"
 
 namespace batch_cleanup::config {
 namespace {
@@ -49,6 +50,7 @@ FileEntry make_entry(const toml::key& key, const toml::node& node, const std::st
     }
   } else {
     entry.values.push_back(scalar_text(node, path, entry.key));
+    entry.quoted = node.is_string();
   }
   return entry;
 }
@@ -95,8 +97,28 @@ ConfigFile parse_config_file(std::string_view text, const std::string& path) {
   try {
     root = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
-    throw ConfigError(fmt::format("{}: {}", file_location(path, line_of(e.source())),
-                                  std::string(e.description())));
+    // toml++ may quote a piece of the line (a URL's password): scrubbed of every value's secrets.
+    std::string description(e.description());
+    std::size_t start = 0;
+    while (start < text.size()) {
+      auto end = text.find('\n', start);
+      if (end == std::string_view::npos) end = text.size();
+      const auto line = text.substr(start, end - start);
+      if (const auto equals = line.find('='); equals != std::string_view::npos) {
+        auto value = line.substr(equals + 1);
+        while (!value.empty() &&
+               (value.front() == ' ' || value.front() == '"' || value.front() == '\'')) {
+          value.remove_prefix(1);
+        }
+        while (!value.empty() && (value.back() == ' ' || value.back() == '"' ||
+                                  value.back() == '\'' || value.back() == '\r')) {
+          value.remove_suffix(1);
+        }
+        description = scrub_secrets(std::move(description), value);
+      }
+      start = end + 1;
+    }
+    throw ConfigError(fmt::format("{}: {}", file_location(path, line_of(e.source())), description));
   }
   ConfigFile file;
   file.path = path;

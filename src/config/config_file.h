@@ -19,6 +19,7 @@ struct FileEntry {
   std::string key;                  // as written
   std::vector<std::string> values;  // one text per value (arrays: one per element)
   bool array = false;
+  bool quoted = false;  // a single value written as a TOML string ("yes"), not a bare one
   int line = 0;
 };
 

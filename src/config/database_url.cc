@@ -11,12 +11,18 @@
 #include <vector>
 
 #include "batch_cleanup/errors.h"
+#include "log/mask.h"
 
 namespace batch_cleanup::config {
 namespace {
 
 bool starts_with(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
+}
+
+// The options whose values are secrets: printed as ***, scrubbed from every message.
+bool is_secret_option(std::string_view keyword) {
+  return keyword == "password" || keyword == "sslpassword";
 }
 
 bool is_postgres_uri(std::string_view url) {
@@ -34,19 +40,84 @@ struct ParsedOptions {
   }
 };
 
-// Parses with libpq's own parser. Throws ConfigError with libpq's message when it refuses.
+// What libpq refused, in our words: libpq's message quotes the offending token (a password
+// with a stray '%', the whole URI), so only its constant wording is read, never printed.
+struct LibpqKind {
+  std::string_view prefix;  // how libpq's message starts
+  std::string_view kind;    // what we print
+};
+constexpr LibpqKind kLibpqKinds[] = {
+    {"invalid percent-encoded token", "a '%' not followed by two hex digits (write '%' as %25)"},
+    {"forbidden value %00", "an encoded NUL (%00)"},
+    {"end of string reached when looking for matching \"]\"",
+     "an IPv6 host address without its closing ']'"},
+    {"IPv6 host address may not be empty", "an empty IPv6 host address"},
+    {"unexpected character",
+     "an unexpected character after the host (an '@', ':' or '/' in the user name or password "
+     "must be percent-encoded: @ as %40, : as %3A, / as %2F)"},
+    {"extra key/value separator", "a query parameter with a second '='"},
+    {"missing key/value separator", "a query parameter without '='"},
+    {"invalid URI query parameter", "an unknown query parameter"},
+    {"missing \"=\" after", "a word without '=' in a key=value string"},
+    {"unterminated quoted string", "an unterminated quoted value"},
+    {"invalid connection option", "an unknown connection option"},
+};
+
+// The 1-based character of `input` where libpq's complaint `message` points, or 0 when unknown.
+std::size_t libpq_position(const std::string& message, std::string_view input,
+                           std::string_view kind_prefix) {
+  const auto at_position = message.find(" at position ");
+  if (at_position != std::string::npos) {
+    // libpq counts from 1 already.
+    return static_cast<std::size_t>(std::strtoul(message.c_str() + at_position + 13, nullptr, 10));
+  }
+  // The token is quoted last: from the first quote after the kind's wording to the last quote.
+  const std::size_t open = message.find('"', kind_prefix.size());
+  const auto close = message.rfind('"');
+  if (open == std::string::npos || close == std::string::npos || close <= open + 1) return 0;
+  const std::string token = message.substr(open + 1, close - open - 1);
+  const auto found = input.find(token);
+  if (found == std::string_view::npos) return 0;
+  if (starts_with(kind_prefix, "end of string reached")) {
+    // libpq quotes the whole URI: point at the bracket left open.
+    const auto bracket = input.rfind('[');
+    return bracket == std::string_view::npos ? 0 : bracket + 1;
+  }
+  if (starts_with(kind_prefix, "invalid percent-encoded token")) {
+    // Point at the '%' itself.
+    for (std::size_t i = found; i < found + token.size(); ++i) {
+      if (input[i] != '%') continue;
+      const bool hex = i + 2 < input.size() &&
+                       std::isxdigit(static_cast<unsigned char>(input[i + 1])) &&
+                       std::isxdigit(static_cast<unsigned char>(input[i + 2]));
+      if (!hex) return i + 1;
+    }
+  }
+  return found + 1;
+}
+
+// Parses with libpq's own parser. Throws ConfigError naming the kind of fault and its position
+// when libpq refuses; never libpq's text, which echoes the input.
 ParsedOptions parse_with_libpq(std::string_view text) {
   const std::string conninfo(text);
   char* error = nullptr;
   std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)> options(
       PQconninfoParse(conninfo.c_str(), &error), &PQconninfoFree);
   if (!options) {
-    std::string message = error != nullptr ? error : "out of memory";
+    const std::string message = error != nullptr ? error : "out of memory";
     PQfreemem(error);
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
-      message.pop_back();
+    std::string kind = "libpq cannot parse it";
+    std::size_t position = 0;
+    for (const auto& known : kLibpqKinds) {
+      if (starts_with(message, known.prefix)) {
+        kind = known.kind;
+        position = libpq_position(message, text, known.prefix);
+        break;
+      }
     }
-    throw ConfigError("invalid database URL: " + message);
+    throw ConfigError("invalid database URL: " + kind +
+                      (position > 0 ? " at character " + std::to_string(position) : std::string()) +
+                      " (of " + std::to_string(text.size()) + ")");
   }
   ParsedOptions out;
   for (const PQconninfoOption* option = options.get(); option->keyword != nullptr; ++option) {
@@ -68,7 +139,10 @@ void check_values(const ParsedOptions& options) {
   for (const auto& [keyword, allowed] : kChoices) {
     const std::string* value = options.find(keyword);
     if (value != nullptr && !allowed.count(*value)) {
-      throw ConfigError("invalid database URL: invalid " + keyword + " value: \"" + *value + "\"");
+      std::string choices;
+      for (const auto& choice : allowed) choices += (choices.empty() ? "" : ", ") + choice;
+      throw ConfigError("invalid database URL: invalid " + keyword + " value (use " + choices +
+                        ")");
     }
   }
   const auto is_integer = [](std::string_view text) {
@@ -92,8 +166,8 @@ void check_values(const ParsedOptions& options) {
           std::string(keyword) == "port" ? value->find(',', start) : std::string::npos;
       const std::string item = value->substr(start, comma - start);
       if (!item.empty() && !is_integer(item)) {
-        throw ConfigError("invalid database URL: invalid integer value \"" + item +
-                          "\" for connection option \"" + keyword + "\"");
+        throw ConfigError("invalid database URL: connection option \"" + std::string(keyword) +
+                          "\" is not an integer");
       }
       if (comma == std::string::npos) break;
       start = comma + 1;
@@ -162,7 +236,7 @@ std::string render(const ParsedOptions& options, std::string_view original) {
     std::string out;
     for (const auto& [keyword, value] : in_written_order(options, original)) {
       out += (out.empty() ? "" : " ") + keyword + "=" +
-             (keyword == "password" ? std::string("***") : conninfo_value(value));
+             (is_secret_option(keyword) ? std::string("***") : conninfo_value(value));
     }
     return out;
   }
@@ -207,24 +281,24 @@ std::string render(const ParsedOptions& options, std::string_view original) {
   for (const auto& [keyword, value] : in_written_order(options, query)) {
     if (!in_query(keyword)) continue;
     rendered_query += (rendered_query.empty() ? "?" : "&") + keyword + "=" +
-                      (keyword == "password" ? std::string("***") : url_encoded(value, "/:,"));
+                      (is_secret_option(keyword) ? std::string("***") : url_encoded(value, "/:,"));
   }
   return out + rendered_query;
 }
 
-// The password may appear again elsewhere in the text (a database named like it): the printable
-// form hides every occurrence.
-std::string without_password(std::string text, const std::string& password) {
-  if (password.empty()) return text;
-  for (auto at = text.find(password); at != std::string::npos; at = text.find(password, at + 3)) {
-    text.replace(at, password.size(), "***");
+// Every ConfigError about `url` scrubbed of its secrets (a second line of defence: the messages
+// above print no part of the input); the secrets registered for every later log line.
+template <typename F>
+auto guarded(std::string_view url, F&& body) {
+  logging::register_secrets(secrets_of(url));
+  try {
+    return body();
+  } catch (const ConfigError& e) {
+    throw ConfigError(scrub_secrets(e.what(), url));
   }
-  return text;
 }
 
-}  // namespace
-
-DatabaseTarget parse_database_url(std::string_view url) {
+DatabaseTarget parse_unguarded(std::string_view url) {
   DatabaseTarget target;
   if (url.empty()) {
     throw ConfigError(
@@ -236,8 +310,9 @@ DatabaseTarget parse_database_url(std::string_view url) {
     if (starts_with(rest, "///")) {
       rest = rest.substr(2);  // keep one slash: sqlite:///abs/path -> /abs/path
     } else if (starts_with(rest, "//")) {
-      throw ConfigError("unsupported SQLite URL '" + std::string(url) +
-                        "': use sqlite:PATH (relative or absolute) or sqlite:///ABS/PATH");
+      throw ConfigError(
+          "unsupported SQLite URL: sqlite:// names a host; use sqlite:PATH (relative or "
+          "absolute) or sqlite:///ABS/PATH");
     }
     if (rest.empty()) throw ConfigError("empty SQLite path in database URL");
     target.backend = Backend::kSqlite;
@@ -254,37 +329,73 @@ DatabaseTarget parse_database_url(std::string_view url) {
   }
   const auto scheme = url.find("://");
   if (!is_postgres_uri(url) && scheme != std::string_view::npos) {
-    throw ConfigError(
-        "unsupported database URL scheme '" + std::string(url.substr(0, scheme)) +
-        "': use postgresql://, postgres://, a libpq key=value string, sqlite:PATH, mysql:// or "
-        "mariadb://");
+    const std::string_view name = url.substr(0, scheme);
+    const bool printable =
+        !name.empty() && name.size() <= 16 && std::all_of(name.begin(), name.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '+' || c == '.' ||
+                 c == '-';
+        });
+    throw ConfigError("unsupported database URL scheme" +
+                      (printable ? " '" + std::string(name) + "'" : std::string()) +
+                      ": use postgresql://, postgres://, a libpq key=value string, sqlite:PATH, "
+                      "mysql:// or mariadb://");
   }
   if (!is_postgres_uri(url) && url.find('=') == std::string_view::npos) {
-    throw ConfigError("unrecognised database URL '" + std::string(url) +
-                      "': use postgresql://, postgres://, a libpq key=value string, or "
-                      "sqlite:PATH");
+    const bool one_slash = starts_with(url, "postgresql:") || starts_with(url, "postgres:");
+    throw ConfigError(
+        std::string("unrecognised database URL (") + std::to_string(url.size()) + " characters" +
+        (one_slash ? ", starting postgresql: or postgres: without '//'"
+                   : ", with no scheme and no '='") +
+        "): use postgresql://, postgres://, a libpq key=value string, sqlite:PATH, mysql:// or "
+        "mariadb://");
   }
   const ParsedOptions options = parse_with_libpq(url);
   check_values(options);
+  // libpq ends a URL's user information at its first '@' and takes the rest as the host: an
+  // unencoded '@' in a password would send its tail to DNS and into every message.
+  if (const std::string* host = options.find("host");
+      host != nullptr && is_postgres_uri(url) && host->find('@') != std::string::npos) {
+    const auto first_at = url.find('@');
+    throw ConfigError(
+        "invalid database URL: an unencoded '@' in the user name or password (write '@' as "
+        "%40) at character " +
+        std::to_string(first_at + 1) + " (of " + std::to_string(url.size()) + ")");
+  }
+  // An unencoded '/' (or '?') in a password ends the authority early: the rest, '@' and host
+  // included, becomes the database name. A literal '@' in the path means that (a database
+  // named with an '@' is written %40).
+  if (is_postgres_uri(url)) {
+    const auto authority = url.find("://") + 3;
+    const auto path = url.find('/', authority);
+    const auto query = url.find('?', authority);
+    const auto at = path == std::string_view::npos ? std::string_view::npos : url.find('@', path);
+    if (at != std::string_view::npos && at < query &&
+        url.substr(authority, path - authority).find('@') == std::string_view::npos) {
+      throw ConfigError(
+          "invalid database URL: an '@' after the path starts, so an unencoded '/' in the user "
+          "name or password? (write '/' as %2F, '@' as %40) at character " +
+          std::to_string(path + 1) + " (of " + std::to_string(url.size()) + ")");
+    }
+  }
   target.conninfo = std::string(url);
   if (const std::string* password = options.find("password")) target.password = *password;
-  target.redacted = without_password(render(options, url), target.password);
+  if (const std::string* key = options.find("sslpassword")) target.ssl_password = *key;
+  target.redacted = scrub_secrets(render(options, url), url);
   return target;
+}
+
+}  // namespace
+
+DatabaseTarget parse_database_url(std::string_view url) {
+  return guarded(url, [&] { return parse_unguarded(url); });
 }
 
 std::string redact_database_url(std::string_view url) {
   if (starts_with(url, "sqlite:")) return std::string(url);
-  if (is_mysql_url(url)) {
-    try {
-      return without_password(redact_mysql_url(url), parse_mysql_url(url).password);
-    } catch (const ConfigError&) {
-      return redact_mysql_url(url);
-    }
-  }
   try {
-    const auto options = parse_with_libpq(url);
-    const std::string* password = options.find("password");
-    return without_password(render(options, url), password != nullptr ? *password : "");
+    // What parse_database_url refuses (an '@' libpq would take into the host, ...) is not
+    // rendered either.
+    return parse_database_url(url).redacted;
   } catch (const ConfigError&) {
     return "(unparsable connection string)";
   }
@@ -306,6 +417,15 @@ std::string extract_password(std::string_view url) {
   } catch (const ConfigError&) {
     return "";
   }
+}
+
+std::string redact_userinfo(std::string_view url) {
+  const auto scheme_end = url.find("://");
+  const auto host_start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  const auto authority_end = url.find_first_of("/?#", host_start);
+  const auto at = url.substr(0, authority_end).rfind('@');
+  if (at == std::string_view::npos || at < host_start) return std::string(url);
+  return std::string(url.substr(0, host_start)) + "***" + std::string(url.substr(at));
 }
 
 std::string database_url_of(const CleanupConfig& config) {

@@ -63,9 +63,10 @@ bool is_mysql_url(std::string_view url) {
 }
 
 MysqlTarget parse_mysql_url(std::string_view url) {
-  const std::string shown = redact_mysql_url(url);
+  // Never echoes the URL, nor a part of it: a password with an unencoded '/' or '@' ends up
+  // where a port or a database name should be.
   const auto fail = [&](const std::string& why) {
-    throw ConfigError("invalid database URL '" + shown + "': " + why +
+    throw ConfigError("invalid MySQL/MariaDB database URL: " + why +
                       " (use mysql://user:password@host:port/database?ssl-mode=...&socket=..."
                       "&charset=...)");
   };
@@ -96,7 +97,7 @@ MysqlTarget parse_mysql_url(std::string_view url) {
     if (port.empty() || port.size() > 5 ||
         port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) == 0 ||
         std::stoul(port) > 65535) {
-      fail("invalid port \"" + port + "\"");
+      fail("the port is not a number from 1 to 65535");
     }
     t.port = static_cast<unsigned>(std::stoul(port));
   }
@@ -106,6 +107,9 @@ MysqlTarget parse_mysql_url(std::string_view url) {
   if (starts_with(path, "/")) path = path.substr(1);
   t.database = decoded(path);
   if (t.database.empty()) fail("no database (the path after the host)");
+  if (t.database.find('@') != std::string::npos || t.database.find('/') != std::string::npos) {
+    fail("an '@' or '/' in the path (write a '/' or '@' in the password as %2F or %40)");
+  }
   if (query_at != std::string_view::npos) {
     std::string_view query = rest.substr(query_at + 1);
     while (!query.empty()) {

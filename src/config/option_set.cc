@@ -61,6 +61,7 @@ KnownOptions read_known_options() {
     if (name.empty()) continue;
     known.all_options.insert(name);
     if (takes_several(*option)) known.several.insert(name);
+    if (is_flag(*option)) known.flags.insert(name);
   }
   OptionSet jobs(false);
   for (const auto* option : jobs.app.get_options()) known.job_options.insert(long_name(*option));

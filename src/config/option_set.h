@@ -50,12 +50,13 @@ void append_args(std::vector<std::string>& args, const std::string& key,
                  const std::vector<std::string>& values);
 
 // The long names of declare_options(): all of them, those a [[job]] table accepts (the
-// cleanup options, without the process-wide ones), and those that take several values.
-// Built once; thread-safe.
+// cleanup options, without the process-wide ones), those that take several values, and the
+// flags (booleans). Built once; thread-safe.
 struct KnownOptions {
   std::set<std::string> all_options;
   std::set<std::string> job_options;
   std::set<std::string> several;
+  std::set<std::string> flags;
 };
 const KnownOptions& known_options();
 

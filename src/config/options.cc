@@ -62,7 +62,9 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
     app.add_option("--log-level", cli->log_level, "trace, debug, info, warning or error")
         ->envname("LOG_LEVEL")
         ->capture_default_str();
-    app.add_option("--log-file", cli->log_file, "Also append logs to this file")
+    app.add_option("--log-file", cli->log_file,
+                   "Also append logs to this file (created with mode 0600; its directory must "
+                   "exist)")
         ->envname("BATCH_CLEANUP_LOG_FILE");
     app.add_option("--log-format", cli->log_format,
                    "Log line format: text, or json (one object per line: ts, level, msg, "
@@ -82,13 +84,15 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
         ->envname("BATCH_CLEANUP_WEB_CONFIG_FILE");
     app.add_option("--metrics-file", cli->metrics_file,
                    "After every cycle, write the metrics to this file for node_exporter's "
-                   "textfile collector (atomically: a temporary file renamed over it), e.g. "
-                   "/var/lib/prometheus/node-exporter/batch_cleanup.prom")
+                   "textfile collector (atomically: a temporary file renamed over it; created "
+                   "with mode 0600, an existing file keeps its mode; its directory must exist), "
+                   "e.g. /var/lib/prometheus/node-exporter/batch_cleanup.prom")
         ->envname("BATCH_CLEANUP_METRICS_FILE");
     app.add_option("--push-metrics", cli->push_metrics,
                    "After every cycle, push the metrics to this Prometheus Pushgateway (e.g. "
-                   "http://pushgateway:9091), grouped by job=batch_cleanup, instance=<host> and "
-                   "cleanup_job for a configuration file's jobs")
+                   "http://pushgateway:9091; http://user:password@host sends basic auth, never "
+                   "printed), grouped by job=batch_cleanup, instance=<host> and cleanup_job for "
+                   "a configuration file's jobs")
         ->envname("BATCH_CLEANUP_PUSH_METRICS");
     app.add_option("--unhealthy-after", cli->unhealthy_after,
                    "/readyz and /healthz answer 503 after this many consecutive failed cycles "
@@ -136,7 +140,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
       ->capture_default_str();
   app.add_option("--match", texts.match,
                  "Deletion policies matching users: email, phone, email,phone, or none (with "
-                 "--expire-after: expiry only)")
+                 "--expire-after: expiry only); a policy named twice counts once")
       ->envname("BATCH_CLEANUP_MATCH")
       ->capture_default_str();
   app.add_option("--normalize-email", texts.normalize_email,
@@ -174,8 +178,8 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
       ->delimiter(',');
   app.add_option("--exclude-domain", config.exclude_domains,
                  "Never delete pending rows whose email is in this domain (the part after the "
-                 "last '@'; case-insensitive, exact: subdomains are not included); repeatable, or "
-                 "comma-separated")
+                 "last '@'; case-insensitive, exact: subdomains are not included; a leading '@' "
+                 "is dropped); repeatable, or comma-separated")
       ->envname("BATCH_CLEANUP_EXCLUDE_DOMAIN")
       ->delimiter(',');
   app.add_option("--exclude-email-file", texts.exclude_email_files,
@@ -255,7 +259,9 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
                  "Progress log line period in long cycles")
       ->envname("BATCH_CLEANUP_PROGRESS_INTERVAL")
       ->capture_default_str();
-  app.add_flag("--log-pii", config.log_pii, "Show emails unmasked in logs and reports")
+  app.add_flag("--log-pii", config.log_pii,
+               "Show emails unmasked in logs and reports (otherwise anything that looks like an "
+               "address is masked, in the database's own messages too)")
       ->envname("BATCH_CLEANUP_LOG_PII");
   app.add_option("--history-table", config.history_table,
                  "Run history table, one row per non-dry cycle, created on first use "
@@ -311,7 +317,7 @@ void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, C
       ->capture_default_str();
   app.add_option("--archive-file", config.archive_file,
                  "Append every deleted row as a JSON line to this file, fsynced before its batch "
-                 "commits")
+                 "commits (created with mode 0600; its directory must exist)")
       ->envname("BATCH_CLEANUP_ARCHIVE_FILE");
   app.add_option("--archive-retention", texts.archive_retention,
                  "Purge archive rows older than this (e.g. 30d) at the end of each cycle "
@@ -390,27 +396,6 @@ double parse_max_fraction(const std::string& text) {
   return value;
 }
 
-// "email", "phone", "email,phone" (any order) or "none".
-void parse_match(const std::string& text, CleanupConfig& config) {
-  config.match_email = config.match_phone = false;
-  if (text == "none") return;
-  std::size_t start = 0;
-  while (true) {
-    const auto comma = text.find(',', start);
-    const std::string part = text.substr(start, comma == std::string::npos ? comma : comma - start);
-    if (part == "email") {
-      config.match_email = true;
-    } else if (part == "phone") {
-      config.match_phone = true;
-    } else {
-      throw ConfigError("invalid --match '" + text +
-                        "': use email, phone, email,phone or none (with --expire-after)");
-    }
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-}
-
 }  // namespace
 
 void finish_options(const OptionTexts& texts, CleanupConfig& config) {
@@ -462,6 +447,7 @@ void finish_options(const OptionTexts& texts, CleanupConfig& config) {
                       "': use none, lower, lower-trim or collation");
   }
   parse_match(texts.match, config);
+  for (auto& domain : config.exclude_domains) domain = normalized_exclude_domain(domain);
   for (const auto& path : texts.exclude_email_files) {
     for (auto& value : read_list_file(path, "--exclude-email-file")) {
       config.exclude_emails.push_back(std::move(value));

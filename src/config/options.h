@@ -74,4 +74,15 @@ const std::vector<std::string>& option_choices(std::string_view long_name);
 // Converts `texts` into `config` and validates the result. Throws ConfigError.
 void finish_options(const OptionTexts& texts, CleanupConfig& config);
 
+// Sets config.match_email and match_phone from --match TEXT: "email", "phone", "email,phone"
+// (any order; a policy named twice counts once) or "none". Throws ConfigError otherwise.
+void parse_match(const std::string& text, CleanupConfig& config);
+
+// What --match TEXT means, written once: "email,email" -> "email", "phone,email" ->
+// "email,phone" (`config` shows it so). Text that is not a valid --match is returned as it is.
+std::string normalized_match(const std::string& text);
+
+// An --exclude-domain value without its leading '@' ("@example.com" -> "example.com").
+std::string normalized_exclude_domain(const std::string& value);
+
 }  // namespace batch_cleanup::config

@@ -10,6 +10,8 @@
 
 #include "batch_cleanup/errors.h"
 #include "config/database_url.h"
+#include "config/options.h"
+#include "log/mask.h"
 
 namespace batch_cleanup::config {
 namespace {
@@ -63,7 +65,8 @@ class Resolver {
         file_(std::move(file)),
         all_options_(known_options().all_options),
         job_options_(known_options().job_options),
-        several_(known_options().several) {}
+        several_(known_options().several),
+        flags_(known_options().flags) {}
 
   ResolvedConfig resolve() {
     ResolvedConfig out;
@@ -125,6 +128,13 @@ class Resolver {
       if (!inserted) {
         throw ConfigError(fmt::format("{}: key '{}' is already set on line {}", where(entry.line),
                                       entry.key, previous->second.entry->line));
+      }
+      // A boolean is written bare: "true" or "yes" as a string is a typo, not a boolean.
+      if (entry.quoted && flags_.contains(option)) {
+        throw ConfigError(fmt::format(
+            "{}: key '{}': '{}' is a string; {} takes a boolean: write {} = true or false "
+            "(without quotes)",
+            where(entry.line), entry.key, entry.values.front(), entry.key, entry.key));
       }
       // The value alone, through the flag's own conversion and checks.
       OptionSet alone(true, false);
@@ -216,7 +226,14 @@ class Resolver {
       Setting setting;
       setting.key = key;
       if (option->count() > 0) {
-        setting.value = join(option->results());
+        auto results = option->results();
+        // Shown as the tool reads it.
+        if (key == "match") {
+          results = {normalized_match(join(results))};
+        } else if (key == "exclude-domain") {
+          for (auto& value : results) value = normalized_exclude_domain(value);
+        }
+        setting.value = join(results);
       } else if (is_flag(*option)) {
         setting.value = "false";
       } else {
@@ -274,6 +291,7 @@ class Resolver {
   const std::set<std::string>& all_options_;
   const std::set<std::string>& job_options_;
   const std::set<std::string>& several_;
+  const std::set<std::string>& flags_;
   std::vector<std::string> warnings_;
 };
 
@@ -319,6 +337,20 @@ std::string redact_setting(const std::string& key, const std::string& value) {
   if (value.empty()) return value;
   if (key.find("password") != std::string::npos) return "***";
   if (key == "database-url") return redact_database_url(value);
+  if (key == "push-metrics") return redact_userinfo(value);
+  if (key == "exclude-email") {
+    // The addresses are personal data: masked as the logs mask them.
+    std::string out;
+    std::size_t start = 0;
+    while (true) {
+      const auto comma = value.find(", ", start);
+      const auto item = value.substr(start, comma == std::string::npos ? comma : comma - start);
+      out += (out.empty() ? "" : ", ") + logging::mask_email(item);
+      if (comma == std::string::npos) break;
+      start = comma + 2;
+    }
+    return out;
+  }
   return value;
 }
 

@@ -11,6 +11,7 @@
 
 #include "batch_cleanup/errors.h"
 #include "log/logger.h"
+#include "util/private_file.h"
 #include "util/time_format.h"
 
 namespace batch_cleanup::engine {
@@ -39,6 +40,9 @@ void append_row_value(std::string& out, const std::string& row_json) {
 }  // namespace
 
 ArchiveFile::ArchiveFile(std::string path) : path_(std::move(path)) {
+  if (const auto warning = util::prepare_private_file(path_, "--archive-file", false)) {
+    logging::logger()->warn("{}", *warning);
+  }
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd_ < 0) {
     throw ConfigError("cannot open --archive-file '" + path_ + "': " + std::strerror(errno));

@@ -75,7 +75,9 @@ CycleOutcome CleanupEngine::run(const std::string& mode) {
       outcome.ran = run_cycle_body(report);
     } catch (const std::exception& e) {
       outcome.failure = std::current_exception();
-      report.error = e.what();
+      // Reports, JSON and history show it: no secret, and no address unless --log-pii.
+      report.error =
+          logging::maybe_mask_emails_in(logging::scrub_registered(e.what()), config_.log_pii);
     }
     // A completed cycle (a daemon's or a run-once's) moves the schedule every daemon on these
     // tables follows (the lock's record).

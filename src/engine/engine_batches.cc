@@ -373,7 +373,8 @@ void CleanupEngine::record_batch(const store::BatchResult& result, CycleReport& 
   }
   for (const auto& failure : result.failures) {
     const auto email = logging::maybe_mask_email(failure.row.email, config_.log_pii);
-    // The database's message may quote the email (a foreign key's DETAIL does): mask it there too.
+    // The database's message may quote the email (a foreign key's DETAIL does) or another
+    // address (a trigger's message): masked there too.
     std::string message = failure.message;
     if (!config_.log_pii && !failure.row.email.empty()) {
       for (auto pos = message.find(failure.row.email); pos != std::string::npos;
@@ -381,6 +382,7 @@ void CleanupEngine::record_batch(const store::BatchResult& result, CycleReport& 
         message.replace(pos, failure.row.email.size(), email);
       }
     }
+    message = logging::maybe_mask_emails_in(message, config_.log_pii);
     log->warn("could not delete pending row key={} email={}: SQLSTATE {}: {}", failure.row.key,
               email, failure.sqlstate, message);
     if (report.failures.size() < kMaxReportedFailures) {

@@ -65,6 +65,8 @@ nlohmann::json report_json(const CycleReport& report) {
   }
   // Only a failed cycle's report has it: the counts above are what it committed before.
   if (!report.error.empty()) object["error"] = report.error;
+  // A dry run that failed counted nothing: it has no count to give, not 0.
+  if (report.dry_run && !report.error.empty()) object["candidates"] = nullptr;
   if (report.dry_run) {
     // What each policy would do; null where the policy or protection is off.
     const auto count = [](std::int64_t n) {

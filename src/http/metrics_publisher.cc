@@ -5,6 +5,7 @@
 #include "log/logger.h"
 #include "observability/prometheus.h"
 #include "observability/textfile.h"
+#include "util/private_file.h"
 
 namespace batch_cleanup::http {
 
@@ -13,6 +14,10 @@ MetricsPublisher::MetricsPublisher(std::vector<JobService> jobs, PublishOptions 
   options_.named_jobs = options_.named_jobs || jobs_.size() != 1;
   if (!options_.metrics_file.empty()) {
     observability::check_writable_location(options_.metrics_file, "--metrics-file");
+    if (const auto warning =
+            util::wide_permissions_warning(options_.metrics_file, "--metrics-file")) {
+      logging::logger()->warn("{}", *warning);
+    }
   }
   if (!options_.push_url.empty()) check_push_url(options_.push_url);
 }

@@ -7,11 +7,14 @@
 #include <algorithm>
 #include <cctype>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "batch_cleanup/errors.h"
 #include "log/json_formatter.h"
 #include "log/log_context.h"
+#include "log/mask.h"
+#include "util/private_file.h"
 
 namespace batch_cleanup::logging {
 namespace {
@@ -35,10 +38,31 @@ class JobFlag final : public spdlog::custom_flag_formatter {
   }
 };
 
+// Every line, whoever wrote it, without the registered secrets and, unless --log-pii, with
+// what looks like an address masked (a database's own message may quote one).
+class RedactingFormatter final : public spdlog::formatter {
+ public:
+  explicit RedactingFormatter(std::unique_ptr<spdlog::formatter> inner)
+      : inner_(std::move(inner)) {}
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    std::string payload = scrub_registered(std::string(msg.payload.data(), msg.payload.size()));
+    if (!show_pii()) payload = mask_emails_in(payload);
+    spdlog::details::log_msg copy = msg;
+    copy.payload = spdlog::string_view_t(payload.data(), payload.size());
+    inner_->format(copy, dest);
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<RedactingFormatter>(inner_->clone());
+  }
+
+ private:
+  std::unique_ptr<spdlog::formatter> inner_;
+};
+
 std::unique_ptr<spdlog::formatter> text_formatter() {
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   formatter->add_flag<JobFlag>('*').set_pattern(kPattern);
-  return formatter;
+  return std::make_unique<RedactingFormatter>(std::move(formatter));
 }
 
 }  // namespace
@@ -76,7 +100,11 @@ void configure_logging(const std::string& level, const std::string& log_file,
   }
   std::vector<spdlog::sink_ptr> sinks;
   sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  std::optional<std::string> warning;
   if (!log_file.empty()) {
+    // Created 0600 before spdlog opens it (spdlog would create it, and its directories, with
+    // the umask's mode).
+    warning = util::prepare_private_file(log_file, "--log-file", true);
     try {
       sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file, false));
     } catch (const spdlog::spdlog_ex& e) {
@@ -87,12 +115,13 @@ void configure_logging(const std::string& level, const std::string& log_file,
   std::lock_guard lock(g_logger_mutex);
   current->sinks() = sinks;
   if (format == "json") {
-    current->set_formatter(std::make_unique<JsonFormatter>());
+    current->set_formatter(std::make_unique<RedactingFormatter>(std::make_unique<JsonFormatter>()));
   } else {
     current->set_formatter(text_formatter());
   }
   current->set_level(parsed);
   current->flush_on(spdlog::level::info);
+  if (warning) current->warn("{}", *warning);
 }
 
 }  // namespace batch_cleanup::logging

@@ -1,6 +1,29 @@
 #include "log/mask.h"
 
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <mutex>
+
 namespace batch_cleanup::logging {
+namespace {
+
+std::mutex g_secrets_mutex;
+std::vector<std::string> g_secrets;         // longest first
+std::vector<std::string> g_secrets_by_age;  // oldest first: the first to go when full
+constexpr std::size_t kMaxSecrets = 256;
+std::atomic<bool> g_show_pii{false};
+
+bool local_char(unsigned char c) {
+  return c >= 0x80 || std::isalnum(c) != 0 ||
+         (c != 0 && std::strchr(".!#$%&'+-^_`{|}~", c) != nullptr);
+}
+
+bool domain_char(unsigned char c) {
+  return c >= 0x80 || std::isalnum(c) != 0 || c == '.' || c == '-';
+}
+
+}  // namespace
 
 std::string mask_email(std::string_view email) {
   if (email.empty()) return "";
@@ -20,6 +43,31 @@ std::string mask_email(std::string_view email) {
   return std::string(email.substr(0, first_len)) + "***" + std::string(email.substr(at));
 }
 
+std::string mask_emails_in(std::string_view text) {
+  std::string out;
+  std::size_t copied = 0;
+  for (std::size_t at = text.find('@'); at != std::string_view::npos; at = text.find('@', at + 1)) {
+    if (at < copied) continue;
+    std::size_t start = at;
+    while (start > copied && local_char(static_cast<unsigned char>(text[start - 1]))) --start;
+    // UTF-8 continuation bytes: start at a lead byte.
+    while (start < at && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) ++start;
+    std::size_t end = at + 1;
+    while (end < text.size() && domain_char(static_cast<unsigned char>(text[end]))) ++end;
+    while (end > at + 1 && (text[end - 1] == '.' || text[end - 1] == '-')) --end;
+    const std::string_view domain = text.substr(at + 1, end - at - 1);
+    const auto dot = domain.find('.');
+    if (start == at || dot == std::string_view::npos || dot == 0) continue;  // no address
+    // A URL's user ("postgresql://app@db.internal/app") is no address.
+    if (start >= 2 && text.substr(start - 2, 2) == "//") continue;
+    out.append(text.substr(copied, start - copied));
+    out += mask_email(text.substr(start, end - start));
+    copied = end;
+  }
+  out.append(text.substr(std::min(copied, text.size())));
+  return out;
+}
+
 std::string scrub(std::string text, std::string_view secret) {
   if (secret.empty()) return text;
   std::size_t pos = 0;
@@ -29,5 +77,32 @@ std::string scrub(std::string text, std::string_view secret) {
   }
   return text;
 }
+
+void register_secrets(const std::vector<std::string>& secrets) {
+  std::lock_guard lock(g_secrets_mutex);
+  for (const auto& secret : secrets) {
+    if (secret.size() < 2 ||
+        std::find(g_secrets.begin(), g_secrets.end(), secret) != g_secrets.end()) {
+      continue;
+    }
+    if (g_secrets.size() >= kMaxSecrets) {
+      g_secrets.erase(std::find(g_secrets.begin(), g_secrets.end(), g_secrets_by_age.front()));
+      g_secrets_by_age.erase(g_secrets_by_age.begin());
+    }
+    g_secrets.push_back(secret);
+    g_secrets_by_age.push_back(secret);
+  }
+  std::stable_sort(g_secrets.begin(), g_secrets.end(),
+                   [](const auto& a, const auto& b) { return a.size() > b.size(); });
+}
+
+std::string scrub_registered(std::string text) {
+  std::lock_guard lock(g_secrets_mutex);
+  for (const auto& secret : g_secrets) text = scrub(std::move(text), secret);
+  return text;
+}
+
+void set_show_pii(bool show) { g_show_pii = show; }
+bool show_pii() { return g_show_pii; }
 
 }  // namespace batch_cleanup::logging

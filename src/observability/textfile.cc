@@ -27,7 +27,14 @@ std::string directory_of(const std::string& path) {
 
 void write_file_atomically(const std::string& path, const std::string& text) {
   const std::string temp = path + "." + std::to_string(getpid()) + ".tmp";
-  const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // 0600 unless the file exists with another mode, which it keeps (an operator may have made
+  // it readable by a collector running as another user; check_writable_location warned).
+  mode_t mode = 0600;
+  struct stat existing {};
+  if (stat(path.c_str(), &existing) == 0 && S_ISREG(existing.st_mode)) {
+    mode = existing.st_mode & 0666;
+  }
+  const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) fail("cannot create", temp);
   std::size_t written = 0;
   while (written < text.size()) {
@@ -42,8 +49,7 @@ void write_file_atomically(const std::string& path, const std::string& text) {
     }
     written += static_cast<std::size_t>(n);
   }
-  // The umask may have narrowed the mode: the collector runs as another user.
-  if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
+  if (fchmod(fd, mode) != 0 || fsync(fd) != 0) {
     const int error = errno;
     close(fd);
     unlink(temp.c_str());
@@ -64,6 +70,10 @@ void check_writable_location(const std::string& path, const char* flag) {
   if (std::filesystem::is_directory(path)) {
     throw ConfigError(std::string("invalid ") + flag + " '" + path +
                       "': it is a directory; name the file, e.g. " + path + "/batch_cleanup.prom");
+  }
+  if (!std::filesystem::is_directory(directory)) {
+    throw ConfigError(std::string("invalid ") + flag + " '" + path + "': directory '" + directory +
+                      "' does not exist (it is not created)");
   }
   if (access(directory.c_str(), W_OK | X_OK) != 0) {
     throw ConfigError(std::string("invalid ") + flag + " '" + path + "': cannot create files in " +

@@ -8,6 +8,7 @@
 #include "engine/cleanup_engine.h"
 #include "log/log_context.h"
 #include "log/logger.h"
+#include "log/mask.h"
 #include "store/store.h"
 #include "util/time_format.h"
 
@@ -85,7 +86,9 @@ struct BatchCleanupService::Impl {
     ++status.failed_cycles;
     ++status.consecutive_failures;
     status.database_unreachable = unreachable;
-    status.last_error = error;
+    // /status, /history.json and the status page show it: no secret, no address.
+    status.last_error =
+        logging::maybe_mask_emails_in(logging::scrub_registered(error), config.log_pii);
     ++status.cycles_by_outcome["failed"];
     status.last_cycle_by_outcome["failed"] = now;
     RunRecord run;

@@ -72,7 +72,7 @@ TEST(JsonLogTest, OneObjectPerLineWithCycleIdAndCounts) {
   EXPECT_FALSE(parsed[3].contains("deleted"));
 }
 
-TEST(TextfileTest, ReplacesTheFileAtomicallyReadableByTheCollector) {
+TEST(TextfileTest, ReplacesTheFileAtomicallyPrivateUnlessMadeReadable) {
   const auto dir =
       std::filesystem::temp_directory_path() / ("bc_textfile_" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
@@ -86,6 +86,11 @@ TEST(TextfileTest, ReplacesTheFileAtomicallyReadableByTheCollector) {
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(text, "a 2\n");
   struct stat info {};
+  ASSERT_EQ(stat(path.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);  // created for its owner only
+  // An operator who made it readable by a collector running as another user keeps that mode.
+  ASSERT_EQ(chmod(path.c_str(), 0644), 0);
+  observability::write_file_atomically(path, "a 3\n");
   ASSERT_EQ(stat(path.c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 0777, 0644u);
   // Only the file itself is left: no temporary file.

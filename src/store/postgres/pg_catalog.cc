@@ -173,6 +173,14 @@ void inspect_created(PgSession& session, const CleanupConfig& config, const Colu
   auto& facts = catalog.facts;
   const std::string& type = created.facts.type;
   const bool timestamp = type.rfind("timestamp", 0) == 0;
+  // The zone is checked whatever the column's type: a typo is refused even where the zone is
+  // not used (timestamptz carries its offset), rather than surfacing when the column changes.
+  try {
+    session.exec("SELECT now() AT TIME ZONE $1::text", {config.created_time_zone});
+  } catch (const DatabaseError& e) {
+    if (e.kind() == ErrorKind::kRetryable) throw;
+    facts.created_time_zone_error = e.what();
+  }
   if (timestamp && type.find("with time zone") != std::string::npos &&
       type.find("without") == std::string::npos) {
     facts.created_kind = TimeKind::kWithZone;
@@ -182,12 +190,6 @@ void inspect_created(PgSession& session, const CleanupConfig& config, const Colu
       timestamp ? TimeKind::kWithoutZone : (type == "date" ? TimeKind::kDate : TimeKind::kNotATime);
   if (facts.created_kind == TimeKind::kNotATime) return;
   catalog.created_zone = config.created_time_zone;
-  try {
-    session.exec("SELECT now() AT TIME ZONE $1::text", {config.created_time_zone});
-  } catch (const DatabaseError& e) {
-    if (e.kind() == ErrorKind::kRetryable) throw;
-    facts.created_time_zone_error = e.what();
-  }
 }
 
 }  // namespace

@@ -1,0 +1,118 @@
+// The one scrubber of URL secrets (declared in config/database_url.h): what may be a secret in
+// a URL or key=value string, read by libpq where it can and by hand where it cannot.
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+#include <vector>
+
+#include "config/database_url.h"
+#include "log/mask.h"
+
+namespace batch_cleanup::config {
+namespace {
+
+bool starts_with(std::string_view text, std::string_view prefix) {
+  return text.substr(0, prefix.size()) == prefix;
+}
+
+bool is_secret_option(std::string_view keyword) {
+  return keyword == "password" || keyword == "sslpassword";
+}
+
+// `text` percent-decoded where it can be ("%40" -> "@"); other characters kept.
+std::string percent_decoded(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+// Adds `value` raw, unquoted (a quoted value of a key=value string) and percent-decoded.
+void add_candidate(std::vector<std::string>& out, std::string_view value) {
+  out.emplace_back(value);
+  if (value.size() >= 2 && (value.front() == '\'' || value.front() == '"')) {
+    value.remove_prefix(1);
+    if (!value.empty() && (value.back() == '\'' || value.back() == '"')) value.remove_suffix(1);
+    out.emplace_back(value);
+  }
+  out.push_back(percent_decoded(value));
+}
+
+}  // namespace
+
+std::vector<std::string> secrets_of(std::string_view source) {
+  std::vector<std::string> out;
+  if (starts_with(source, "sqlite:")) return out;
+  // What libpq reads as secrets, when it can parse the text.
+  char* error = nullptr;
+  const std::string text(source);
+  if (PQconninfoOption* options = PQconninfoParse(text.c_str(), &error)) {
+    for (const PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
+      if (option->val != nullptr && is_secret_option(option->keyword))
+        out.emplace_back(option->val);
+    }
+    PQconninfoFree(options);
+  }
+  PQfreemem(error);
+  // Read without libpq, for text it refuses: the user information of a URL-like string (after
+  // its scheme, up to the last '@' before the path), from its first ':'...
+  std::string_view rest = source;
+  if (const auto colon = rest.find(':');
+      colon != std::string_view::npos && rest.find('=') > colon && rest.find(' ') > colon) {
+    rest.remove_prefix(colon + 1);
+    while (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
+    const auto query = rest.find('?');
+    const auto at = rest.substr(0, query).rfind('@');
+    if (at != std::string_view::npos) {
+      const std::string_view userinfo = rest.substr(0, at);
+      const auto password = userinfo.find(':');
+      if (password != std::string_view::npos) add_candidate(out, userinfo.substr(password + 1));
+    }
+  }
+  // ... and the value of every password= or sslpassword=, up to the next separator.
+  for (const std::string_view keyword : {"password", "sslpassword"}) {
+    for (auto at = source.find(keyword); at != std::string_view::npos;
+         at = source.find(keyword, at + 1)) {
+      auto value_start = at + keyword.size();
+      while (value_start < source.size() && source[value_start] == ' ') ++value_start;
+      if (value_start >= source.size() || source[value_start] != '=') continue;
+      ++value_start;
+      while (value_start < source.size() && source[value_start] == ' ') ++value_start;
+      std::size_t end = value_start;
+      if (end < source.size() && (source[end] == '\'' || source[end] == '"')) {
+        const char quote = source[end];
+        end = source.find(quote, end + 1);
+        end = end == std::string_view::npos ? source.size() : end + 1;
+      } else {
+        end = source.find_first_of(" \t\r\n&", value_start);
+        if (end == std::string_view::npos) end = source.size();
+      }
+      add_candidate(out, source.substr(value_start, end - value_start));
+    }
+  }
+  // Longest first, so that a secret inside another is not half-replaced; nothing too short to
+  // be a secret rather than a word of the message.
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  out.erase(std::remove_if(out.begin(), out.end(), [](const auto& s) { return s.size() < 2; }),
+            out.end());
+  return out;
+}
+
+std::string scrub_secrets(std::string text, std::string_view source) {
+  for (const auto& secret : secrets_of(source)) text = logging::scrub(std::move(text), secret);
+  return text;
+}
+
+}  // namespace batch_cleanup::config
