@@ -324,7 +324,7 @@ DatabaseTarget parse_unguarded(std::string_view url) {
     target.backend = Backend::kMysql;
     target.mysql = parse_mysql_url(url);
     target.password = target.mysql.password;
-    target.redacted = without_password(redact_mysql_url(url), target.password);
+    target.redacted = scrub_secrets(redact_mysql_url(url), url);
     return target;
   }
   const auto scheme = url.find("://");

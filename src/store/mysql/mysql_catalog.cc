@@ -1,5 +1,7 @@
 #include "store/mysql/mysql_catalog.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include "store/mysql/mysql_dialect.h"
@@ -30,6 +32,35 @@ RelationFacts relation(MysqlSession& session, const config::QualifiedName& name,
   // (ErrorCause::kPrivilege, fatal).
   facts.can_select = facts.can_delete = facts.can_insert = facts.can_update = true;
   return facts;
+}
+
+// What the users side reads, for guard 'distinct-tables'. A base table of a local engine reads
+// itself. What a view reads, and what a FEDERATED, CONNECT, SPIDER or MERGE table reads, is not
+// followed on MySQL/MariaDB: it is reported as unverified, so that the engine refuses it unless
+// --allow-unverified-users-table.
+void users_reads(MysqlSession& session, const std::string& schema,
+                 const config::QualifiedName& name, PreflightFacts& facts) {
+  const auto rows = session.exec(
+      "SELECT table_type, coalesce(engine, '') FROM information_schema.tables WHERE "
+      "table_schema = ? AND table_name = ?",
+      {schema, name.name});
+  const std::string qualified = schema + "." + name.name;
+  facts.users_reads = {qualified};
+  if (rows.empty()) return;
+  const std::string type = rows.text(0, 0);
+  std::string engine = rows.text(0, 1);
+  std::transform(engine.begin(), engine.end(), engine.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  if (type != "BASE TABLE") {
+    facts.unverified_reads.push_back(
+        type == "VIEW"
+            ? "view " + qualified + " (what a view reads is not followed on MySQL/MariaDB)"
+            : type + " " + qualified);
+  } else if (engine == "FEDERATED" || engine == "CONNECT" || engine == "SPIDER" ||
+             engine == "MRG_MYISAM") {
+    facts.unverified_reads.push_back("table " + qualified + " of engine " + rows.text(0, 1) +
+                                     " (its rows live elsewhere)");
+  }
 }
 
 ColumnFacts column(MysqlSession& session, const std::string& schema, const std::string& table,
@@ -134,6 +165,7 @@ MysqlCatalog inspect_catalog(MysqlSession& session, const TableNames& names,
   if (!facts.users.exists) return catalog;
   facts.same_relation = catalog.schema == users_schema && names.pending.name == names.users.name;
   if (facts.same_relation || !facts.pending.is_table) return catalog;
+  users_reads(session, users_schema, names.users, facts);
 
   const auto& pending = names.pending.name;
   const auto& users = names.users.name;
