@@ -310,8 +310,13 @@ struct BatchCleanupService::Impl {
         if (stop->wait_for(nap)) break;
         continue;
       }
+      // While the cycle runs, the next one is due an interval after its start.
+      set_next_run(Clock::now() + config.interval);
+      const auto cycle_started = std::chrono::system_clock::now();
+      bool completed = false;
       try {
         const auto report = run_cycle("daemon");
+        completed = !report.interrupted && !report.skipped_by_lock;
         retry_at = Clock::time_point{};
         if (report.interrupted || report.skipped_by_lock) retry_at = Clock::now() + watch;
       } catch (const ConfigError& e) {
@@ -325,7 +330,9 @@ struct BatchCleanupService::Impl {
       }
       {
         std::lock_guard cycle_lock(cycle_mutex);
-        const auto recorded = engine ? engine->last_cycle() : std::nullopt;
+        auto recorded = engine ? engine->last_cycle() : std::nullopt;
+        // A lock that keeps no schedule (the store records none): this instance's own.
+        if (!recorded && completed) recorded = cycle_started;
         std::lock_guard lock(state_mutex);
         if (recorded) status.leadership.last_cycle = recorded;
       }

@@ -58,9 +58,9 @@ const std::vector<BadConfig>& cases() {
        "invalid users table '" + std::string(64, 'a') +
            "': longer than 63 bytes (letters, digits, _ and $, not starting with a digit, at most "
            "63 bytes)"},
-      {{"--run-once", "--database-url", "mysql://h/db"},
-       "unsupported database URL scheme 'mysql': use postgresql://, postgres://, a libpq "
-       "key=value string, or sqlite:PATH"},
+      {{"--run-once", "--database-url", "oracle://h/db"},
+       "unsupported database URL scheme 'oracle': use postgresql://, postgres://, a libpq "
+       "key=value string, sqlite:PATH, mysql:// or mariadb://"},
       {{"--run-once", "--database-url", ""},
        "no database configured: set DATABASE_URL or pass --database-url (postgresql://..., a "
        "libpq key=value string, or sqlite:PATH)"},

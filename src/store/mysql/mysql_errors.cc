@@ -15,6 +15,7 @@ ErrorCause cause_of(unsigned code) {
       return ErrorCause::kStatementTimeout;
     case 2002:  // CR_CONNECTION_ERROR (socket)
     case 2003:  // CR_CONN_HOST_ERROR
+    case 2005:  // CR_UNKNOWN_HOST (unreachable, as libpq's unknown host is)
     case 2006:  // CR_SERVER_GONE_ERROR
     case 2013:  // CR_SERVER_LOST
     case 2055:  // CR_SERVER_LOST_EXTENDED
