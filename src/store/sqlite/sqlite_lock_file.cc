@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -43,11 +44,23 @@ void LockFile::unlock() noexcept {
   fd_ = -1;
 }
 
+// Never empty for a reader (another instance asking who holds the lock): the new lines are
+// written over the old ones, padded with empty lines (which readers skip) to the old length,
+// and only then is the file cut to its new length.
 void LockFile::write(const std::string& contents) const noexcept {
   if (fd_ < 0) return;
-  if (::ftruncate(fd_, 0) != 0) return;
-  const ssize_t written = ::pwrite(fd_, contents.data(), contents.size(), 0);
-  (void)written;  // who holds it is for messages only: a failed write changes nothing else
+  struct stat now {};
+  std::string padded = contents;
+  if (::fstat(fd_, &now) == 0 && static_cast<std::size_t>(now.st_size) > padded.size()) {
+    padded.append(static_cast<std::size_t>(now.st_size) - padded.size(), '\n');
+  }
+  const ssize_t written = ::pwrite(fd_, padded.data(), padded.size(), 0);
+  // Who holds it is for messages only: a failed write changes nothing else.
+  if (written != static_cast<ssize_t>(padded.size())) return;
+  if (padded.size() > contents.size() &&
+      ::ftruncate(fd_, static_cast<off_t>(contents.size())) != 0) {
+    return;
+  }
 }
 
 std::string LockFile::read() const noexcept {
