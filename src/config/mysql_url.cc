@@ -4,27 +4,13 @@
 #include <set>
 
 #include "batch_cleanup/errors.h"
+#include "config/percent_encoding.h"
 
 namespace batch_cleanup::config {
 namespace {
 
 bool starts_with(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
-}
-
-std::string decoded(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() &&
-        std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
 }
 
 // The parts of scheme://[userinfo@]hostport[/db][?query].
@@ -74,9 +60,9 @@ MysqlTarget parse_mysql_url(std::string_view url) {
   MysqlTarget t;
   if (p.has_userinfo) {
     const auto colon = p.userinfo.find(':');
-    t.user = decoded(p.userinfo.substr(0, colon));
+    t.user = percent_decoded(p.userinfo.substr(0, colon));
     if (colon != std::string_view::npos) {
-      t.password = decoded(p.userinfo.substr(colon + 1));
+      t.password = percent_decoded(p.userinfo.substr(colon + 1));
       t.has_password = true;
     }
   }
@@ -89,7 +75,7 @@ MysqlTarget parse_mysql_url(std::string_view url) {
     if (!host.empty() && host.front() != ':') fail("unexpected text after the host");
   } else {
     const auto colon = host.rfind(':');
-    t.host = decoded(host.substr(0, colon));
+    t.host = percent_decoded(host.substr(0, colon));
     host = colon == std::string_view::npos ? std::string_view() : host.substr(colon);
   }
   if (!host.empty()) {  // ":port"
@@ -105,7 +91,7 @@ MysqlTarget parse_mysql_url(std::string_view url) {
   const auto query_at = rest.find('?');
   std::string_view path = rest.substr(0, query_at);
   if (starts_with(path, "/")) path = path.substr(1);
-  t.database = decoded(path);
+  t.database = percent_decoded(path);
   if (t.database.empty()) fail("no database (the path after the host)");
   if (t.database.find('@') != std::string::npos || t.database.find('/') != std::string::npos) {
     fail("an '@' or '/' in the path (write a '/' or '@' in the password as %2F or %40)");
@@ -120,7 +106,7 @@ MysqlTarget parse_mysql_url(std::string_view url) {
       const auto eq = item.find('=');
       const std::string key(item.substr(0, eq));
       const std::string value =
-          eq == std::string_view::npos ? std::string() : decoded(item.substr(eq + 1));
+          eq == std::string_view::npos ? std::string() : percent_decoded(item.substr(eq + 1));
       if (key == "ssl-mode" || key == "ssl_mode" || key == "sslmode") {
         std::string mode;
         for (const char c : value) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/database_url.h"
+#include "config/percent_encoding.h"
 #include "log/mask.h"
 
 namespace batch_cleanup::config {
@@ -19,22 +20,6 @@ bool starts_with(std::string_view text, std::string_view prefix) {
 
 bool is_secret_option(std::string_view keyword) {
   return keyword == "password" || keyword == "sslpassword";
-}
-
-// `text` percent-decoded where it can be ("%40" -> "@"); other characters kept.
-std::string percent_decoded(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() &&
-        std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
 }
 
 // Adds `value` raw, unquoted (a quoted value of a key=value string) and percent-decoded.
