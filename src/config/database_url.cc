@@ -20,11 +20,6 @@ bool starts_with(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
 }
 
-// The options whose values are secrets: printed as ***, scrubbed from every message.
-bool is_secret_option(std::string_view keyword) {
-  return keyword == "password" || keyword == "sslpassword";
-}
-
 bool is_postgres_uri(std::string_view url) {
   return starts_with(url, "postgresql://") || starts_with(url, "postgres://");
 }

@@ -48,6 +48,10 @@ std::string extract_password(std::string_view url);
 // percent-decoded. Parts shorter than 2 characters are left out.
 std::vector<std::string> secrets_of(std::string_view source);
 
+// The libpq options whose values are secrets (password, sslpassword): printed as ***, scrubbed
+// from every message.
+bool is_secret_option(std::string_view keyword);
+
 // `text` with every secret of `source` replaced by ***: the one scrubber for any message that
 // may hold a part of a URL, a key=value string, or a value read from the environment or a file.
 std::string scrub_secrets(std::string text, std::string_view source);

@@ -18,10 +18,6 @@ bool starts_with(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
 }
 
-bool is_secret_option(std::string_view keyword) {
-  return keyword == "password" || keyword == "sslpassword";
-}
-
 // Adds `value` raw, unquoted (a quoted value of a key=value string) and percent-decoded.
 void add_candidate(std::vector<std::string>& out, std::string_view value) {
   out.emplace_back(value);
@@ -34,6 +30,10 @@ void add_candidate(std::vector<std::string>& out, std::string_view value) {
 }
 
 }  // namespace
+
+bool is_secret_option(std::string_view keyword) {
+  return keyword == "password" || keyword == "sslpassword";
+}
 
 std::vector<std::string> secrets_of(std::string_view source) {
   std::vector<std::string> out;
