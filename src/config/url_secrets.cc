@@ -50,19 +50,26 @@ std::vector<std::string> secrets_of(std::string_view source) {
   }
   PQfreemem(error);
   // Read without libpq, for text it refuses: the user information of a URL-like string (after
-  // its scheme, up to the last '@' before the path), from its first ':'...
+  // its scheme), from its first ':' up to an '@'. Which '@' ends it is not certain: libpq takes
+  // the first '@' before the first '/', query included (`app:pw?x@db`); an unencoded '@' in a
+  // password (`app:p@w@db`) makes the last one before the query the better guess. Every '@'
+  // before the first '/' gives a candidate, and so does the last one before the query...
   std::string_view rest = source;
   if (const auto colon = rest.find(':');
       colon != std::string_view::npos && rest.find('=') > colon && rest.find(' ') > colon) {
     rest.remove_prefix(colon + 1);
     while (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
-    const auto query = rest.find('?');
-    const auto at = rest.substr(0, query).rfind('@');
-    if (at != std::string_view::npos) {
-      const std::string_view userinfo = rest.substr(0, at);
+    const auto add_userinfo = [&out](std::string_view userinfo) {
       const auto password = userinfo.find(':');
       if (password != std::string_view::npos) add_candidate(out, userinfo.substr(password + 1));
+    };
+    const std::string_view authority = rest.substr(0, rest.find('/'));
+    for (auto at = authority.find('@'); at != std::string_view::npos;
+         at = authority.find('@', at + 1)) {
+      add_userinfo(authority.substr(0, at));
     }
+    if (const auto at = rest.substr(0, rest.find('?')).rfind('@'); at != std::string_view::npos)
+      add_userinfo(rest.substr(0, at));
   }
   // ... and the value of every password= or sslpassword=, up to the next separator.
   for (const std::string_view keyword : {"password", "sslpassword"}) {
