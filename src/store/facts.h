@@ -190,6 +190,9 @@ struct BatchPlan {
   // Key batches (PostgreSQL): walk the pending email's unique index instead of the key's, so
   // that each batch's probes of the users' email index come in index order.
   bool keyset_by_email = false;
+  // Every deleted row is inserted into the archive table (--archive-table, not a dry run) in the
+  // deleting transaction, under the cycle ArchiveTable::begin_cycle() names.
+  bool archive = false;
   // The limits every transaction sets (the configured ones, or the server's when lower).
   std::chrono::milliseconds statement_timeout{30000};
   std::chrono::milliseconds lock_timeout{2000};

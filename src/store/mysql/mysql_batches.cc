@@ -1,38 +1,12 @@
 #include "store/mysql/mysql_batches.h"
 
-#include <chrono>
+#include <algorithm>
 #include <unordered_set>
 
-#include "store/commit_observer.h"
 #include "store/reasons.h"
 #include "store/sql/table_sql.h"
 
 namespace batch_cleanup::store::mysql {
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-// A batch never deletes more than this many times its target rows.
-constexpr double kMaxScanFactor = 4.0;
-
-// Rolls the transaction back unless it was committed.
-class BatchTransaction {
- public:
-  explicit BatchTransaction(MysqlSession& session) : session_(session) { session_.begin(false); }
-  ~BatchTransaction() { session_.rollback(); }
-  BatchTransaction(const BatchTransaction&) = delete;
-  BatchTransaction& operator=(const BatchTransaction&) = delete;
-
- private:
-  MysqlSession& session_;
-};
-
-}  // namespace
-
 MysqlBatches::MysqlBatches(MysqlSession& session, sql::Executor& executor, MysqlBatchSetup setup)
     : session_(session),
       executor_(executor),
@@ -50,108 +24,125 @@ sql::Slots MysqlBatches::window_slots(std::int64_t limit) const {
   return slots;
 }
 
+// A keyset window's batch: the next `limit` matching rows after the pass's last key, read
+// without locks; the fast path's single-table DELETE waits for no row lock (SET STATEMENT).
+class MysqlBatches::Steps final : public BatchSteps {
+ public:
+  explicit Steps(MysqlBatches& batches) : b_(batches) {}
+
+  void begin_transaction() override {
+    b_.session_.begin(false);
+    if (b_.setup_.fence) b_.setup_.fence();
+  }
+  void commit() override { b_.session_.commit(); }
+  void end_transaction() noexcept override { b_.session_.rollback(); }
+  void savepoint(const char* name) override { b_.session_.exec(std::string("SAVEPOINT ") + name); }
+  void rollback_to(const char* name) override {
+    b_.session_.exec(std::string("ROLLBACK TO SAVEPOINT ") + name);
+    release(name);
+  }
+  void release(const char* name) override {
+    b_.session_.exec(std::string("RELEASE SAVEPOINT ") + name);
+  }
+
+  void begin(const BatchRequest& request, std::int64_t bound) override {
+    (void)bound;
+    detail_ = request.detail;
+    limit_ = std::max<std::int64_t>(1, request.target_rows);
+    if (request.max_rows > 0) limit_ = std::min(limit_, request.max_rows);
+    kind_ = b_.last_key_ ? 1 : 0;
+  }
+  bool reads_window() const override { return true; }
+  bool read_window(BatchResult& result) override {
+    const auto window = b_.session_.run(b_.statements_.window[kind_], b_.window_slots(limit_));
+    matched_ = window.integer(0, 0);
+    result.matched = matched_;
+    window_full_ = matched_ >= limit_;
+    if (!window.is_null(0, 1)) window_end_ = window.text(0, 1);
+    if (!window_end_) return false;
+    slots_ = b_.window_slots(limit_);
+    slots_.emplace_back("upto", key_value(b_.setup_.tables, *window_end_));
+    return true;
+  }
+  // Several policies: the rows' reasons are read on the careful path.
+  bool fast_path() override {
+    return !b_.setup_.single_reason.empty() && detail_ == RowDetail::kCounts;
+  }
+  void run_fast(BatchResult& result) override {
+    result.matched = matched_;
+    result.deleted = b_.session_.run(b_.statements_.fast_delete[kind_], slots_).affected;
+    result.no_longer_matching = std::max<std::int64_t>(0, result.matched - result.deleted);
+  }
+  std::int64_t rows_in_view() const override { return matched_; }
+  // Rows were inserted into the window since it was read: take it the bounded way.
+  Overflow overflow(std::int64_t) override { return Overflow::kCareful; }
+  bool shrinkable() const override { return false; }
+  void lock(BatchResult& result) override {
+    result.matched = matched_;
+    const auto locked = b_.session_.run(b_.statements_.lock[kind_], slots_);
+    rows_.clear();
+    rows_.reserve(locked.size());
+    for (std::size_t r = 0; r < locked.size(); ++r) {
+      rows_.emplace_back(locked.text(r, 0), locked.text(r, 1));
+      rows_.back().reason = locked.text(r, 2);
+    }
+    // A full lock (rows inserted into the window) ends the window at its last row.
+    if (static_cast<std::int64_t>(rows_.size()) >= limit_ && !rows_.empty()) {
+      window_end_ = rows_.back().key;
+      window_full_ = true;
+    }
+    result.skipped =
+        std::max<std::int64_t>(0, result.matched - static_cast<std::int64_t>(rows_.size()));
+  }
+  void delete_locked(BatchResult& result) override {
+    const std::int64_t skipped_before = result.skipped;
+    b_.delete_part(rows_, result);
+    result.no_longer_matching =
+        std::max<std::int64_t>(0, static_cast<std::int64_t>(rows_.size()) - result.deleted -
+                                      static_cast<std::int64_t>(result.failures.size()) -
+                                      (result.skipped - skipped_before));
+    if (detail_ == RowDetail::kCounts) result.deleted_rows.clear();
+  }
+  std::string describe() const override {
+    return "keyset window after " + b_.last_key_.value_or("the start");
+  }
+  // Committed: the pass moves past the window.
+  BatchAdvance advance() override {
+    return [this, full = window_full_, end = window_end_](BatchResult& committed) {
+      if (!full || !end) {
+        b_.exhausted_ = true;
+      } else {
+        b_.last_key_ = end;
+      }
+      committed.exhausted = b_.exhausted_;
+      committed.progress = b_.exhausted_ ? 1.0 : 0.0;
+      tally_policies(committed, b_.setup_.single_reason);
+    };
+  }
+  // MySQL cannot tell afterwards whether it committed (resolve_in_doubt()).
+  void keep_in_doubt(const BatchResult&, BatchAdvance) override { b_.in_doubt_ = true; }
+
+ private:
+  MysqlBatches& b_;
+  RowDetail detail_ = RowDetail::kCounts;
+  std::int64_t limit_ = 1;
+  std::size_t kind_ = 0;  // 1: after the pass's last key
+  std::int64_t matched_ = 0;
+  bool window_full_ = false;
+  std::optional<std::string> window_end_;
+  sql::Slots slots_;
+  std::vector<PendingRow> rows_;
+};
+
 BatchResult MysqlBatches::run_next_batch(const BatchRequest& request) {
-  BatchResult result;
   if (exhausted_) {
+    BatchResult result;
     result.exhausted = true;
     result.progress = 1.0;
     return result;
   }
-  const std::int64_t target = std::max<std::int64_t>(1, request.target_rows);
-  std::int64_t bound = static_cast<std::int64_t>(kMaxScanFactor * static_cast<double>(target));
-  std::int64_t limit = target;
-  if (request.max_rows > 0) {
-    bound = std::min(bound, request.max_rows);
-    limit = std::min(limit, request.max_rows);
-  }
-  const std::size_t kind = last_key_ ? 1 : 0;
-  std::optional<std::string> window_end;
-  bool window_full = false;
-  {
-    auto phase = Clock::now();
-    BatchTransaction tx(session_);
-    if (setup_.fence) setup_.fence();
-    const auto window = session_.run(statements_.window[kind], window_slots(limit));
-    result.matched = window.integer(0, 0);
-    window_full = result.matched >= limit;
-    if (!window.is_null(0, 1)) window_end = window.text(0, 1);
-    result.timings.find_ms = ms_since(phase);
-    phase = Clock::now();
-    if (window_end) {
-      auto slots = window_slots(limit);
-      slots.emplace_back("upto", key_value(setup_.tables, *window_end));
-      // Several policies: the rows' reasons are read on the careful path.
-      bool careful = setup_.single_reason.empty() || request.detail != RowDetail::kCounts;
-      if (!careful) {
-        session_.exec("SAVEPOINT bc_fast");
-        try {
-          const auto deleted = session_.run(statements_.fast_delete[kind], slots);
-          if (deleted.affected > bound) {
-            // Rows were inserted into the window since it was read: take it the bounded way.
-            session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
-            careful = true;
-          } else {
-            result.deleted = deleted.affected;
-            result.no_longer_matching = std::max<std::int64_t>(0, result.matched - result.deleted);
-          }
-        } catch (const DatabaseError& e) {
-          if (e.cause() != ErrorCause::kLockTimeout && e.cause() != ErrorCause::kRowRefused) throw;
-          result.events.push_back(
-              {BatchEvent::Kind::kRangeHeldOrRefused, result.matched, e.code(),
-               "keyset window after " + last_key_.value_or("the start") + ": " + e.what()});
-          session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
-          careful = true;
-        }
-        session_.exec("RELEASE SAVEPOINT bc_fast");
-      }
-      result.timings.delete_ms = ms_since(phase);
-      if (careful) {
-        phase = Clock::now();
-        const auto locked = session_.run(statements_.lock[kind], slots);
-        std::vector<PendingRow> rows;
-        rows.reserve(locked.size());
-        for (std::size_t r = 0; r < locked.size(); ++r) {
-          rows.emplace_back(locked.text(r, 0), locked.text(r, 1));
-          rows.back().reason = locked.text(r, 2);
-        }
-        // A full lock (rows inserted into the window) ends the window at its last row.
-        if (static_cast<std::int64_t>(rows.size()) >= limit && !rows.empty()) {
-          window_end = rows.back().key;
-          window_full = true;
-        }
-        result.skipped =
-            std::max<std::int64_t>(0, result.matched - static_cast<std::int64_t>(rows.size()));
-        result.timings.find_ms += ms_since(phase);
-        phase = Clock::now();
-        const std::int64_t skipped_before = result.skipped;
-        delete_part(rows, result);
-        result.no_longer_matching =
-            std::max<std::int64_t>(0, static_cast<std::int64_t>(rows.size()) - result.deleted -
-                                          static_cast<std::int64_t>(result.failures.size()) -
-                                          (result.skipped - skipped_before));
-        if (request.detail == RowDetail::kCounts) result.deleted_rows.clear();
-        result.timings.delete_ms += ms_since(phase);
-      }
-    }
-    phase = Clock::now();
-    try {
-      commit_observed(observer_, result.deleted_rows, [&] { session_.commit(); });
-    } catch (const DatabaseError& e) {
-      if (e.cause() == ErrorCause::kInDoubt) in_doubt_ = true;
-      throw;
-    }
-    result.timings.commit_ms = ms_since(phase);
-  }
-  // Committed: the pass moves past the window.
-  if (!window_full || !window_end) {
-    exhausted_ = true;
-  } else {
-    last_key_ = window_end;
-  }
-  result.exhausted = exhausted_;
-  result.progress = exhausted_ ? 1.0 : 0.0;
-  tally_policies(result, setup_.single_reason);
-  return result;
+  Steps steps(*this);
+  return run_batch(steps, request);
 }
 
 void MysqlBatches::delete_part(std::span<const PendingRow> rows, BatchResult& result) {

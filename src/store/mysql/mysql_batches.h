@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "store/batch_store.h"
+#include "store/batch_loop.h"
 #include "store/facts.h"
 #include "store/mysql/mysql_batch_sql.h"
 #include "store/mysql/mysql_session.h"
@@ -29,14 +29,16 @@ struct MysqlBatchSetup {
   std::function<void()> fence;
 };
 
-class MysqlBatches final : public BatchStore {
+// The batches over the one batch loop (store/batch_loop.h): the window is read first (without
+// locks, its time counted as finding); a fast path that deleted more than the bound goes the
+// careful way, whose lock is bounded by the window's LIMIT.
+class MysqlBatches final : public BatchLoop {
  public:
   MysqlBatches(MysqlSession& session, sql::Executor& executor, MysqlBatchSetup setup);
 
   void begin_pass() override;
   BatchResult run_next_batch(const BatchRequest& request) override;
   std::string explain(std::int64_t target_rows) override;
-  void set_commit_observer(CommitObserver* observer) override { observer_ = observer; }
   std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override;
   // Replicas are not watched yet (the store refuses --max-replication-lag).
   ReplicationLag replication_lag() override { return {}; }
@@ -44,9 +46,8 @@ class MysqlBatches final : public BatchStore {
   InDoubtOutcome resolve_in_doubt() override;
 
  private:
-  struct LockedRow {
-    PendingRow row;
-  };
+  class Steps;  // a keyset window's batch as the loop drives it
+
   sql::Slots window_slots(std::int64_t limit) const;
   // Deletes `rows` (locked by this transaction) with the predicate re-checked, halving around
   // a refused row until it stands alone.
@@ -56,7 +57,6 @@ class MysqlBatches final : public BatchStore {
   sql::Executor& executor_;
   MysqlBatchSetup setup_;
   MysqlBatchStatements statements_;
-  CommitObserver* observer_ = nullptr;
   std::optional<std::string> last_key_;  // the pass's last key covered
   bool exhausted_ = false;
   bool in_doubt_ = false;

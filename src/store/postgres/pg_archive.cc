@@ -13,6 +13,10 @@ config::QualifiedName PgArchiveTable::name() const {
   return config::parse_table_name(config_.archive_table, "archive table");
 }
 
+std::string PgArchiveTable::quoted_name(const CleanupConfig& config) {
+  return pg_dialect().quote(config::parse_table_name(config.archive_table, "archive table"));
+}
+
 std::string PgArchiveTable::oid() {
   const auto rows =
       session_.exec("SELECT c.oid::text FROM pg_catalog.pg_class c WHERE c.oid = to_regclass($1)",
@@ -47,14 +51,6 @@ void PgArchiveTable::create() {
     session_.exec("CREATE INDEX IF NOT EXISTS " +
                   pg_dialect().quote(archive.name.substr(0, 40) + "_" + column + "_idx") + " ON " +
                   pg_dialect().quote(archive) + " (" + column + ")");
-  }
-}
-
-void PgArchiveTable::begin_cycle(const std::string& cycle_id) {
-  setup_.archive_cycle = cycle_id;
-  if (setup_.tables.archive.empty()) {
-    setup_.tables.archive = pg_dialect().quote(name());
-    on_change_();
   }
 }
 

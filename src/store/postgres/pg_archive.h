@@ -2,8 +2,6 @@
 // DELETE statement (pg_batch_sql.cc); restore puts rows back in one statement.
 #pragma once
 
-#include <functional>
-
 #include "batch_cleanup/config.h"
 #include "store/archive_table.h"
 #include "store/postgres/pg_batches.h"
@@ -14,22 +12,24 @@ namespace batch_cleanup::store::postgres {
 
 class PgArchiveTable final : public ArchiveTable {
  public:
-  // `catalog` and `setup` are the store's (begin_cycle() switches the batches' archive on);
-  // `on_change` is called when the batches' statements must be built again.
+  // The archive table's name as the batches' statements write it.
+  static std::string quoted_name(const CleanupConfig& config);
+
+  // `catalog` is the store's. Batches archive when their plan says so (BatchPlan::archive, the
+  // archive CTE of pg_batch_sql.cc); begin_cycle() names the cycle they archive under, in
+  // `cycle` (PgBatchSetup::archive_cycle, a value their statements bind).
   PgArchiveTable(PgSession& session, PgExecutor& executor, const CleanupConfig& config,
-                 const TableNames& names, const PgCatalog& catalog, PgBatchSetup& setup,
-                 std::function<void()> on_change)
+                 const TableNames& names, const PgCatalog& catalog, std::string& cycle)
       : session_(session),
         executor_(executor),
         config_(config),
         names_(names),
         catalog_(catalog),
-        setup_(setup),
-        on_change_(std::move(on_change)) {}
+        cycle_(cycle) {}
 
   ArchiveFacts inspect_archive() override;
   void create() override;
-  void begin_cycle(const std::string& cycle_id) override;
+  void begin_cycle(const std::string& cycle_id) override { cycle_ = cycle_id; }
   std::int64_t purge(std::chrono::milliseconds older_than, std::int64_t batch_rows) override;
   RestoreResult restore(const RestoreRequest& request, bool dry_run) override;
 
@@ -42,8 +42,7 @@ class PgArchiveTable final : public ArchiveTable {
   const CleanupConfig& config_;
   const TableNames& names_;
   const PgCatalog& catalog_;
-  PgBatchSetup& setup_;
-  std::function<void()> on_change_;
+  std::string& cycle_;
 };
 
 }  // namespace batch_cleanup::store::postgres

@@ -11,15 +11,20 @@
 namespace batch_cleanup::store::postgres {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+// A WAL position as pg_lsn prints it ("16/B374D848").
+std::uint64_t parse_lsn(const std::string& text) {
+  const auto slash = text.find('/');
+  if (slash == std::string::npos) return 0;
+  return (std::stoull(text.substr(0, slash), nullptr, 16) << 32) |
+         std::stoull(text.substr(slash + 1), nullptr, 16);
 }
 
-// A batch never covers more than this many times its target rows: a window that matched more
-// is rolled back and shrunk.
-constexpr double kMaxScanFactor = 4.0;
+std::string lsn_text(std::uint64_t lsn) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%X/%X", static_cast<unsigned>(lsn >> 32),
+                static_cast<unsigned>(lsn & 0xffffffffu));
+  return buffer;
+}
 
 }  // namespace
 
@@ -40,92 +45,85 @@ std::string PgBatches::lock_probe_wait() const {
   return std::to_string(setup_.plan.lock_probe_wait_ms) + "ms";
 }
 
-void PgBatches::fall_back_from_fast_path(const DatabaseError& error, const std::string& what,
-                                         BatchResult& result) {
-  if (error.cause() != ErrorCause::kLockTimeout && error.cause() != ErrorCause::kRowRefused) {
-    throw;
+// A window's batch as the loop drives it: PostgreSQL's transaction (its id asked for at BEGIN,
+// so that a commit in doubt can be resolved), the window's statements, the lock probe.
+class PgBatches::Steps final : public BatchSteps {
+ public:
+  Steps(PgBatches& batches, PgBatchWindow& window) : b_(batches), window_(window) {}
+
+  void begin_transaction() override {
+    tx_.emplace(b_.session_, PgTransaction::Kind::kTrackedWrite);
+    if (b_.setup_.fence) b_.setup_.fence();
   }
-  result.events.push_back(
-      {BatchEvent::Kind::kRangeHeldOrRefused, 0, error.code(), what + ": " + error.what()});
-  session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
-  session_.exec("RELEASE SAVEPOINT bc_fast");
-  session_.exec("SELECT set_config('lock_timeout', $1, true)", {setup_.lock_timeout});
-}
+  void commit() override { tx_->commit(); }
+  void end_transaction() noexcept override { tx_.reset(); }
+  void savepoint(const char* name) override { b_.session_.exec(std::string("SAVEPOINT ") + name); }
+  void rollback_to(const char* name) override {
+    b_.session_.exec(std::string("ROLLBACK TO SAVEPOINT ") + name);
+    release(name);
+  }
+  void release(const char* name) override {
+    b_.session_.exec(std::string("RELEASE SAVEPOINT ") + name);
+  }
+
+  void begin(const BatchRequest& request, std::int64_t bound) override {
+    detail_ = request.detail;
+    window_.begin(std::max<std::int64_t>(1, request.target_rows), bound, detail_);
+  }
+  void locate() override { window_.locate(); }
+  bool fast_path() override {
+    slots_.clear();
+    statement_ = window_.fast(detail_, slots_);
+    return statement_ != nullptr;
+  }
+  void run_fast(BatchResult& result) override {
+    window_.read_fast(b_.session_.run(*statement_, b_.with_cycle(std::move(slots_))), detail_,
+                      result);
+  }
+  void probe_locks() override { set_lock_timeout(b_.lock_probe_wait()); }
+  void restore_locks() override { set_lock_timeout(b_.setup_.lock_timeout); }
+  Overflow overflow(std::int64_t matched) override {
+    return window_.shrink(matched) ? Overflow::kShrunk : Overflow::kKeep;
+  }
+  bool shrinkable() const override { return window_.shrinkable(); }
+  void lock(BatchResult& result) override {
+    locked_.clear();
+    sql::Slots slots;
+    const sql::Statement& lock = window_.lock(slots);
+    window_.locked_up_to(b_.read_locked(b_.session_.run(lock, slots), locked_, result));
+  }
+  void delete_locked(BatchResult& result) override {
+    if (!locked_.empty()) b_.delete_locked(locked_, detail_ == RowDetail::kWholeRows, result);
+  }
+  std::string describe() const override { return window_.describe(); }
+  BatchAdvance advance() override { return window_.advance(); }
+  void keep_in_doubt(const BatchResult& result, BatchAdvance advance) override {
+    b_.in_doubt_ = InDoubt{tx_->id(), result, std::move(advance)};
+  }
+  void committed(const BatchRequest& request) override {
+    if (!request.track_commit_lsn) return;
+    b_.commits_.emplace_back(
+        parse_lsn(b_.session_.exec("SELECT pg_current_wal_lsn()::text").text(0, 0)),
+        std::chrono::steady_clock::now());
+  }
+
+ private:
+  void set_lock_timeout(const std::string& value) {
+    b_.session_.exec("SELECT set_config('lock_timeout', $1, true)", {value});
+  }
+
+  PgBatches& b_;
+  PgBatchWindow& window_;
+  std::optional<PgTransaction> tx_;
+  RowDetail detail_ = RowDetail::kCounts;
+  const sql::Statement* statement_ = nullptr;
+  sql::Slots slots_;
+  std::vector<LockedRow> locked_;
+};
 
 BatchResult PgBatches::run_batch(PgBatchWindow& window, const BatchRequest& request) {
-  const std::int64_t target_rows = std::max<std::int64_t>(1, request.target_rows);
-  const RowDetail detail = request.detail;
-  const bool whole_rows = detail == RowDetail::kWholeRows;
-  auto bound = static_cast<std::int64_t>(kMaxScanFactor * static_cast<double>(target_rows));
-  if (request.max_rows > 0) bound = std::min(bound, request.max_rows);
-  BatchResult result;
-  std::function<void(BatchResult&)> advance;
-  {
-    auto phase_start = Clock::now();
-    PgTransaction tx(session_, PgTransaction::Kind::kTrackedWrite);
-    if (setup_.fence) setup_.fence();
-    window.begin(target_rows, bound, detail);
-    bool fast = false;
-    while (true) {
-      window.locate();
-      result = BatchResult{};
-      sql::Slots slots;
-      const sql::Statement* statement = window.fast(detail, slots);
-      if (statement == nullptr) break;
-      session_.exec("SAVEPOINT bc_fast");
-      try {
-        session_.exec("SELECT set_config('lock_timeout', $1, true)", {lock_probe_wait()});
-        window.read_fast(session_.run(*statement, with_cycle(std::move(slots))), detail, result);
-        if (result.deleted > bound && window.shrink(result.deleted)) {
-          session_.exec("ROLLBACK TO SAVEPOINT bc_fast");
-          session_.exec("RELEASE SAVEPOINT bc_fast");
-          continue;
-        }
-        session_.exec("RELEASE SAVEPOINT bc_fast");
-        fast = true;
-      } catch (const DatabaseError& e) {
-        result = BatchResult{};
-        fall_back_from_fast_path(e, window.describe(), result);
-      }
-      break;
-    }
-    result.timings.delete_ms = ms_since(phase_start);  // the fast DELETE finds and deletes
-    if (!fast) {
-      phase_start = Clock::now();
-      std::vector<LockedRow> locked;
-      const bool shrinkable = window.shrinkable();
-      while (true) {
-        // The careful path is bounded the same way: a lock statement that matched too many
-        // rows is rolled back (releasing its locks) and the window shrunk.
-        if (shrinkable) session_.exec("SAVEPOINT bc_careful");
-        locked.clear();
-        auto events = std::move(result.events);
-        result = BatchResult{};
-        result.events = std::move(events);
-        sql::Slots slots;
-        const sql::Statement& lock = window.lock(slots);
-        window.locked_up_to(read_locked(session_.run(lock, slots), locked, result));
-        if (shrinkable && result.matched > bound && window.shrink(result.matched)) {
-          session_.exec("ROLLBACK TO SAVEPOINT bc_careful");
-          session_.exec("RELEASE SAVEPOINT bc_careful");
-          window.locate();
-          continue;
-        }
-        if (shrinkable) session_.exec("RELEASE SAVEPOINT bc_careful");
-        break;
-      }
-      result.timings.find_ms = ms_since(phase_start);
-      phase_start = Clock::now();
-      if (!locked.empty()) delete_locked(locked, whole_rows, result);
-      result.timings.delete_ms += ms_since(phase_start);
-    }
-    phase_start = Clock::now();
-    advance = window.advance();
-    commit_batch(tx, result, request.track_commit_lsn, advance);
-    result.timings.commit_ms = ms_since(phase_start);
-  }
-  advance(result);
-  return result;
+  Steps steps(*this, window);
+  return BatchLoop::run_batch(steps, request);
 }
 
 std::string PgBatches::explain(std::int64_t target_rows) {
@@ -147,25 +145,6 @@ std::vector<std::string> PgBatches::existing_keys(const std::vector<std::string>
   const auto& t = setup_.tables;
   return sql::existing_keys(executor_, t.pending, t.key, t.key_type, keys);
 }
-
-namespace {
-
-// A WAL position as pg_lsn prints it ("16/B374D848").
-std::uint64_t parse_lsn(const std::string& text) {
-  const auto slash = text.find('/');
-  if (slash == std::string::npos) return 0;
-  return (std::stoull(text.substr(0, slash), nullptr, 16) << 32) |
-         std::stoull(text.substr(slash + 1), nullptr, 16);
-}
-
-std::string lsn_text(std::uint64_t lsn) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%X/%X", static_cast<unsigned>(lsn >> 32),
-                static_cast<unsigned>(lsn & 0xffffffffu));
-  return buffer;
-}
-
-}  // namespace
 
 // Measured against the WAL position of the pass's last commit, not pg_stat_replication's
 // replay_lag alone (which is stale for seconds after a standby caught up, and misses a burst of
@@ -227,20 +206,6 @@ InDoubtOutcome PgBatches::resolve_in_doubt() {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   return outcome;
-}
-
-void PgBatches::commit_batch(PgTransaction& tx, const BatchResult& result, bool track_lsn,
-                             std::function<void(BatchResult&)> advance) {
-  try {
-    commit_observed(tx, result.deleted_rows);
-  } catch (const DatabaseError& e) {
-    if (e.kind() == ErrorKind::kInDoubt) in_doubt_ = InDoubt{tx.id(), result, std::move(advance)};
-    throw;
-  }
-  if (track_lsn) {
-    commits_.emplace_back(parse_lsn(session_.exec("SELECT pg_current_wal_lsn()::text").text(0, 0)),
-                          std::chrono::steady_clock::now());
-  }
 }
 
 std::optional<std::string> PgBatches::read_locked(const PgResult& rows,
@@ -323,10 +288,6 @@ void PgBatches::delete_part(std::span<const LockedRow> rows, bool whole_rows, Ba
     delete_part(rows.first(half), whole_rows, result);
     delete_part(rows.subspan(half), whole_rows, result);
   }
-}
-
-void PgBatches::commit_observed(PgTransaction& tx, const std::vector<PendingRow>& rows) {
-  store::commit_observed(observer_, rows, [&] { tx.commit(); });
 }
 
 }  // namespace batch_cleanup::store::postgres

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "store/batch_store.h"
+#include "store/batch_loop.h"
 #include "store/facts.h"
 #include "store/postgres/pg_batch_sql.h"
 #include "store/postgres/pg_session.h"
@@ -27,14 +27,14 @@ struct PgBatchSetup {
   BatchPlan plan;
   std::string lock_timeout;   // --lock-timeout as PostgreSQL reads it ("2000ms")
   std::string single_reason;  // the reason of every deleted row; empty with several policies
-  std::string archive_cycle;  // with tables.archive set
+  std::string archive_cycle;  // with tables.archive set (BatchPlan::archive): the archive's cycle
   // Run first in every batch transaction: proves (and, until the transaction ends, keeps) the
   // instance lock; throws when another instance holds it now.
   std::function<void()> fence;
 };
 
 // One batch's rows as its algorithm bounds them (a ctid range, a keyset window, an email range):
-// the boundary provider of the one batch loop (PgBatches::run_batch), which owns the fast path,
+// the boundary provider of the one batch loop (store/batch_loop.h), which owns the fast path,
 // the halving, the careful path, the observed commit and the advance. Every method but advance()
 // runs inside the batch's transaction.
 class PgBatchWindow {
@@ -68,20 +68,16 @@ class PgBatchWindow {
   virtual std::function<void(BatchResult&)> advance() = 0;
 };
 
-class PgBatches : public BatchStore {
+class PgBatches : public BatchLoop {
  public:
   PgBatches(PgSession& session, sql::Executor& executor, const PgBatchSetup& setup)
       : session_(session), executor_(executor), setup_(setup) {}
 
   // The plans of the statements plan_steps() names, in order.
   std::string explain(std::int64_t target_rows) final;
-  void set_commit_observer(CommitObserver* observer) override { observer_ = observer; }
   std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override;
   ReplicationLag replication_lag() override;
   InDoubtOutcome resolve_in_doubt() override;
-
-  // The setup changed (the archive was switched on): statements are built again.
-  void invalidate() { statements_.reset(); }
 
  protected:
   struct LockedRow {
@@ -97,12 +93,9 @@ class PgBatches : public BatchStore {
   };
   virtual std::vector<PlanStep> plan_steps(std::int64_t target_rows) = 0;
 
-  // The one batch loop: a transaction that proves the instance lock, then the window's fast
-  // path under a savepoint and a short lock timeout, rolled back and shrunk while it deleted more
-  // than the bound (kMaxScanFactor * the target rows, at most the request's max_rows); when a
-  // row was held or refused, the careful path (lock what is free, shrink while it matched more
-  // than the bound, delete with the predicate re-checked, isolate refused rows by halving); the
-  // observed commit; the advance.
+  // One batch of the one batch loop (BatchLoop::run_batch) over `window`: a transaction that
+  // proves the instance lock, the window's fast path under a short lock timeout (the lock
+  // probe), the careful path with the lock statement's summary row, the commit, its WAL position.
   BatchResult run_batch(PgBatchWindow& window, const BatchRequest& request);
 
   const PgBatchStatements& statements(bool whole_rows);
@@ -115,34 +108,21 @@ class PgBatches : public BatchStore {
   // held) rows by halving (delete_part).
   void delete_locked(const std::vector<LockedRow>& locked, bool whole_rows, BatchResult& result);
   void delete_part(std::span<const LockedRow> rows, bool whole_rows, BatchResult& result);
-  // COMMIT, with the commit observer told before and, when the outcome is known, after. When
-  // the outcome is in doubt, keeps the batch (its transaction id, its result, and `advance`,
-  // which moves the pass past it) for resolve_in_doubt(), then throws. After a commit, notes
-  // its WAL position when `track_lsn`.
-  void commit_batch(PgTransaction& tx, const BatchResult& result, bool track_lsn,
-                    std::function<void(BatchResult&)> advance);
   std::string lock_probe_wait() const;
-  // Called from the handler of an error of a fast path's statement (run in SAVEPOINT bc_fast
-  // under the lock probe timeout): when a row was held (lock_not_available) or refused, notes
-  // the event for `what`, rolls the savepoint back and restores --lock-timeout, so the batch can
-  // be done the careful way; any other error is rethrown.
-  void fall_back_from_fast_path(const DatabaseError& error, const std::string& what,
-                                BatchResult& result);
 
   PgSession& session_;
   sql::Executor& executor_;
   const PgBatchSetup& setup_;
-  CommitObserver* observer_ = nullptr;
 
  private:
-  void commit_observed(PgTransaction& tx, const std::vector<PendingRow>& rows);
+  class Steps;  // a window's batch as the loop drives it
 
   std::optional<PgBatchStatements> statements_;
   bool statements_whole_rows_ = false;
   struct InDoubt {
     std::string transaction_id;
     BatchResult result;
-    std::function<void(BatchResult&)> advance;
+    BatchAdvance advance;
   };
   std::optional<InDoubt> in_doubt_;
   // The pass's commits not yet known to be replayed everywhere: WAL position, when.

@@ -13,8 +13,6 @@ namespace batch_cleanup::store::postgres {
 namespace {
 
 constexpr double kMaxPagesPerBatch = 1 << 20;
-// A physical batch never covers more than this many times the target rows.
-constexpr double kMaxScanFactor = 4.0;
 
 // A heap position: page `block`, line pointer `offset` (0: the start of the page).
 struct TidPos {

@@ -26,11 +26,7 @@ class PostgresStore final : public RoleStore {
         executor_(session_) {
     history_ = std::make_unique<sql::SqlHistoryTable>(executor_, names_.history);
     archive_ = std::make_unique<PgArchiveTable>(session_, executor_, config_, names_, catalog_,
-                                                setup_, [this] {
-                                                  if (pg_batches_ != nullptr) {
-                                                    pg_batches_->invalidate();
-                                                  }
-                                                });
+                                                setup_.archive_cycle);
     auto lock = std::make_unique<PgInstanceLock>(session_, config_, catalog_.qualified_pending);
     pg_lock_ = lock.get();
     lock_ = std::move(lock);
@@ -66,7 +62,7 @@ class PostgresStore final : public RoleStore {
                      names_.email,
                      catalog_.key_type,
                      spec,
-                     "",
+                     plan.archive ? PgArchiveTable::quoted_name(config_) : "",
                      catalog_.pending_columns,
                      by_email ? names_.email : names_.key,
                      by_email ? catalog_.email_type : catalog_.key_type};
@@ -75,11 +71,9 @@ class PostgresStore final : public RoleStore {
     session_.set_limits(limits(plan.statement_timeout, plan.lock_timeout));
     setup_.single_reason = single_reason(config_);
     setup_.fence = [this] { pg_lock_->prove_held(); };
-    auto batches = plan.addressing == Addressing::kPhysical
-                       ? make_physical_batches(session_, executor_, setup_, catalog_.pending_oid)
-                       : make_key_batches(session_, executor_, setup_, catalog_.pending_oid);
-    pg_batches_ = batches.get();
-    batches_ = std::move(batches);
+    batches_ = plan.addressing == Addressing::kPhysical
+                   ? make_physical_batches(session_, executor_, setup_, catalog_.pending_oid)
+                   : make_key_batches(session_, executor_, setup_, catalog_.pending_oid);
     dry_run_ = std::make_unique<sql::SqlDryRunQueries>(
         executor_, sql::CleanedTables{pg_dialect().quote(names_.pending), names_.key, spec});
   }
@@ -111,7 +105,6 @@ class PostgresStore final : public RoleStore {
   PgExecutor executor_;
   PgCatalog catalog_;
   PgBatchSetup setup_;
-  PgBatches* pg_batches_ = nullptr;    // batches_, for invalidate()
   PgInstanceLock* pg_lock_ = nullptr;  // lock_, the batches' fence
 };
 

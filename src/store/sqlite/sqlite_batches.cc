@@ -12,11 +12,7 @@
 namespace batch_cleanup::store::sqlite {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
+using Clock = BatchClock;
 
 constexpr std::int64_t kMaxRows = std::int64_t{1} << 40;
 // A chunk examines at most this many times its rows after the cursor (the bound PostgreSQL's

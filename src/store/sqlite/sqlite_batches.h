@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "store/batch_store.h"
+#include "store/batch_loop.h"
 #include "store/facts.h"
 #include "store/sql/executor.h"
 #include "store/sql/predicate.h"
@@ -26,7 +26,10 @@
 
 namespace batch_cleanup::store::sqlite {
 
-class SqliteBatches final : public BatchStore {
+// Not driven by the one batch loop (BatchLoop::run_batch): under SQLite's single writer there
+// is no fast path to fall back from and no row to find held; the chunks of a transaction and the
+// isolation of a refused transaction by halves are its own. It shares the observed commit.
+class SqliteBatches final : public BatchLoop {
  public:
   // At most this many chunks (statements of up to target_rows rows) per transaction: a batch
   // never deletes more than kMaxChunks x target_rows rows.
@@ -40,7 +43,6 @@ class SqliteBatches final : public BatchStore {
   void begin_pass() override;
   BatchResult run_next_batch(const BatchRequest& request) override;
   std::string explain(std::int64_t target_rows) override;
-  void set_commit_observer(CommitObserver* observer) override { observer_ = observer; }
   std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override;
   ReplicationLag replication_lag() override { return {}; }  // no replicas
   // A local COMMIT's outcome is always known.
@@ -122,7 +124,6 @@ class SqliteBatches final : public BatchStore {
   SqliteConnection& connection_;
   sql::Executor& executor_;
   SqliteBatchSetup setup_;
-  CommitObserver* observer_ = nullptr;
   sql::Slots cutoffs_;  // the batch's creation-time cutoffs
   bool needs_cutoffs_ = false;
   SqliteBatchStatements statements_;  // over setup_
