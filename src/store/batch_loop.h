@@ -44,9 +44,14 @@ class BatchSteps {
   virtual void commit() = 0;
   // ROLLBACK unless committed; ends the transaction either way.
   virtual void end_transaction() noexcept = 0;
-  virtual void savepoint(const char* name) = 0;
-  virtual void rollback_to(const char* name) = 0;  // ROLLBACK TO and RELEASE
-  virtual void release(const char* name) = 0;
+  // Runs a statement without parameters or result (the savepoints, the same on every backend).
+  virtual void exec(const std::string& sql) = 0;
+  void savepoint(const char* name) { exec(std::string("SAVEPOINT ") + name); }
+  void rollback_to(const char* name) {  // ROLLBACK TO and RELEASE
+    exec(std::string("ROLLBACK TO SAVEPOINT ") + name);
+    release(name);
+  }
+  void release(const char* name) { exec(std::string("RELEASE SAVEPOINT ") + name); }
 
   // A new batch of `request` (about its target rows), never more than `bound` rows.
   virtual void begin(const BatchRequest& request, std::int64_t bound) = 0;

@@ -1,11 +1,12 @@
 // The SQL both stores run, pinned per dialect: the builder's placeholders, the deletion predicate
-// and its reason, and the statements written once (history, collisions, the archive purge). A
-// third, test-only dialect (positional ? markers, backtick quoting) proves the shared statements
+// and its reason, and the statements written once (history, collisions, the archive purge). The
+// third dialect, MySQL's (positional ? markers, backtick quoting), proves the shared statements
 // take every difference from the dialect. Plus how per-policy counts are tallied.
 #include <gtest/gtest.h>
 
 #include <stdexcept>
 
+#include "store/mysql/mysql_dialect.h"
 #include "store/postgres/pg_dialect.h"
 #include "store/reasons.h"
 #include "store/sql/builder.h"
@@ -16,14 +17,13 @@
 #include "store/sql/table_sql.h"
 #include "store/sqlite/sqlite_dialect.h"
 #include "store/table_names.h"
-#include "support/test_dialect.h"
 
 namespace batch_cleanup::store {
 namespace {
 
 const sql::Dialect& kPg = postgres::pg_dialect();
 const sql::Dialect& kSqlite = sqlite::sqlite_dialect();
-const sql::Dialect& kBacktick = testing::backtick_dialect();
+const sql::Dialect& kMysql = mysql::mysql_dialect();
 
 // Records the statements it is given; answers every query with no rows (tables that do not
 // exist yet) and no changes, so the statements a role writes can be read back.
@@ -96,7 +96,7 @@ TEST(SqlBuilderTest, NumbersPlaceholdersInTheDialectsStyleAndReusesSlots) {
 }
 
 TEST(SqlBuilderTest, APositionalDialectBindsASlotOncePerMarker) {
-  sql::Builder b(kBacktick);
+  sql::Builder b(kMysql);
   b.sql("SELECT ").value(std::int64_t{7}).sql(", ").slot("lo").sql(", ").value("x");
   b.sql(", ").slot("lo").cast("tid").sql(", ").slot("hi");
   const auto statement = b.build();
@@ -248,48 +248,51 @@ TEST(PolicySqlTest, TheThirdDialectQuotesAndMarksThePredicate) {
   config.match_phone = true;
   config.expire_after = std::chrono::hours(24 * 7);
   config.min_age = std::chrono::minutes(15);
-  const TableNames names(config, kBacktick);
+  const TableNames names(config, kMysql);
   EXPECT_EQ(names.key, "`id`");
   EXPECT_EQ(names.email, "`email`");
   EXPECT_EQ(names.phone, "`phone`");
   EXPECT_EQ(names.created, "`created_at`");
-  EXPECT_EQ(kBacktick.quote(names.users), "`ops`.`users`");
-  EXPECT_EQ(kBacktick.quote("a`b"), "`a``b`");
+  EXPECT_EQ(kMysql.quote(names.users), "`ops`.`users`");
+  EXPECT_EQ(kMysql.quote("a`b"), "`a``b`");
   // The same names through the double-quoting dialects.
   const TableNames by_pg(config, kPg);
   EXPECT_EQ(by_pg.key, "\"id\"");
   EXPECT_EQ(kSqlite.quote(by_pg.pending), "\"ops\".\"pending\"");
 
-  RecordingExecutor executor(kBacktick);  // no exemption lists: nothing to read
+  RecordingExecutor executor(kMysql);  // no exemption lists: nothing to read
   const sql::PredicateSpec spec =
       sql::policy_predicate(executor, config,
-                            sql::PredicateColumns{kBacktick.quote(names.users), names.email,
+                            sql::PredicateColumns{kMysql.quote(names.users), names.email,
                                                   names.phone, names.created, ""});
   EXPECT_TRUE(executor.texts.empty());
-  sql::Builder b(kBacktick);
-  b.sql("DELETE FROM " + kBacktick.quote(names.pending) + " WHERE ");
+  sql::Builder b(kMysql);
+  b.sql("DELETE FROM " + kMysql.quote(names.pending) + " WHERE ");
   sql::append_predicate(b, spec, "p", sql::Probe::kPerRow);
   // The expiry cutoff again: a positional statement binds it a second time.
   b.sql(" RETURNING ");
   sql::append_expired(b, spec, "p");
   const auto built = b.build();
+  const std::string cutoff = "(utc_timestamp(6) - INTERVAL ? * 1000 MICROSECOND)";
   EXPECT_EQ(built.text(),
             "DELETE FROM `ops`.`pending` WHERE (EXISTS (SELECT 1 FROM `ops`.`users` u WHERE "
-            "lower(trim(u.`email`)) = lower(trim(p.`email`))) OR (trim(p.`phone`) <> '' AND "
-            "EXISTS (SELECT 1 FROM `ops`.`users` u WHERE u.`phone` = p.`phone`)) OR "
-            "p.`created_at` < ?) AND p.`created_at` <= ? RETURNING p.`created_at` < ?");
-  const auto values = built.values({{sql::kExpireCutoffSlot, 1.5}, {sql::kMinAgeCutoffSlot, 2.5}});
+            "lower(trim(u.`email`)) = lower(trim(p.`email`)) AND BINARY lower(trim(u.`email`)) = "
+            "BINARY lower(trim(p.`email`))) OR (trim(p.`phone`) <> '' AND EXISTS (SELECT 1 FROM "
+            "`ops`.`users` u WHERE u.`phone` = p.`phone`)) OR p.`created_at` < " +
+                cutoff + ") AND p.`created_at` <= " + cutoff + " RETURNING p.`created_at` < " +
+                cutoff);
+  const auto values = built.values({});
   ASSERT_EQ(values.size(), 3u);
-  EXPECT_EQ(std::get<double>(values[0]), 1.5);
-  EXPECT_EQ(std::get<double>(values[1]), 2.5);
-  EXPECT_EQ(std::get<double>(values[2]), 1.5);
+  EXPECT_EQ(std::get<std::int64_t>(values[0]), 7 * 24 * 3600 * 1000LL);
+  EXPECT_EQ(std::get<std::int64_t>(values[1]), 15 * 60 * 1000LL);
+  EXPECT_EQ(std::get<std::int64_t>(values[2]), 7 * 24 * 3600 * 1000LL);
 }
 
 TEST(PolicySqlTest, TheHistoryTableInTheThirdDialect) {
   RunRecord run;
   run.cycle_id = "c1";
   run.deleted = 3;
-  RecordingExecutor executor(kBacktick);
+  RecordingExecutor executor(kMysql);
   sql::SqlHistoryTable table(executor, config::parse_table_name("ops.runs", "history table"));
   table.record_run(run);
   ASSERT_EQ(executor.texts.size(), 5u);
@@ -304,11 +307,12 @@ TEST(PolicySqlTest, TheHistoryTableInTheThirdDialect) {
             "NULL, host TEXT NOT NULL, mode TEXT NOT NULL, candidates BIGINT NOT NULL, deleted "
             "BIGINT NOT NULL, failed BIGINT NOT NULL, skipped BIGINT NOT NULL, batches BIGINT NOT "
             "NULL, duration_ms DOUBLE NOT NULL, outcome TEXT NOT NULL, error TEXT, job TEXT)");
-  EXPECT_EQ(executor.texts[3], "ALTER TABLE `ops`.`runs` ADD COLUMN job TEXT");
+  EXPECT_EQ(executor.texts[3], "ALTER TABLE `ops`.`runs` ADD COLUMN IF NOT EXISTS job TEXT");
+  const std::string datetime = "CAST(replace(replace(?, 'T', ' '), 'Z', '') AS DATETIME(3))";
   EXPECT_EQ(executor.texts[4],
             "INSERT INTO `ops`.`runs` (cycle_id, started_at, finished_at, host, mode, candidates, "
-            "deleted, failed, skipped, batches, duration_ms, outcome, error, job) VALUES (?, ?, ?, "
-            "?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''), ?)");
+            "deleted, failed, skipped, batches, duration_ms, outcome, error, job) VALUES (?, " +
+                datetime + ", " + datetime + ", ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''), ?)");
   ASSERT_EQ(executor.values[4].size(), 14u);
   EXPECT_EQ(std::get<std::int64_t>(executor.values[4][6]), 3);
 }
@@ -339,7 +343,7 @@ TEST(PolicySqlTest, TheArchivePurgeIsTheDialectsBoundedDelete) {
 
   // No subquery on the table being deleted from (MySQL refuses LIMIT in one, and a subquery
   // reading the table a DELETE changes).
-  const auto third = purge(kBacktick, kBacktick.quote(config::QualifiedName{"ops", "archive"}));
+  const auto third = purge(kMysql, kMysql.quote(config::QualifiedName{"ops", "archive"}));
   ASSERT_EQ(third.texts.size(), 1u);
   EXPECT_EQ(third.texts[0],
             "DELETE FROM `ops`.`archive` WHERE archived_at < utc_timestamp(3) - INTERVAL ? * 1000 "

@@ -36,14 +36,7 @@ class MysqlBatches::Steps final : public BatchSteps {
   }
   void commit() override { b_.session_.commit(); }
   void end_transaction() noexcept override { b_.session_.rollback(); }
-  void savepoint(const char* name) override { b_.session_.exec(std::string("SAVEPOINT ") + name); }
-  void rollback_to(const char* name) override {
-    b_.session_.exec(std::string("ROLLBACK TO SAVEPOINT ") + name);
-    release(name);
-  }
-  void release(const char* name) override {
-    b_.session_.exec(std::string("RELEASE SAVEPOINT ") + name);
-  }
+  void exec(const std::string& sql) override { b_.session_.exec(sql); }
 
   void begin(const BatchRequest& request, std::int64_t bound) override {
     (void)bound;

@@ -1,12 +1,13 @@
 #include "store/mysql/mysql_dialect.h"
 
-#include <nlohmann/json.hpp>
-
 namespace batch_cleanup::store::mysql {
 namespace {
 
 class MysqlDialect final : public sql::Dialect {
  public:
+  MysqlDialect()
+      : Dialect(
+            {{"TEXT", "BIGINT", "DOUBLE", "DATETIME(3)"}, "BIGINT AUTO_INCREMENT PRIMARY KEY"}) {}
   using sql::Dialect::quote;
   std::string quote(std::string_view identifier) const override {
     std::string out = "`";
@@ -18,23 +19,14 @@ class MysqlDialect final : public sql::Dialect {
   }
   sql::Placeholders placeholders() const override { return sql::Placeholders::kPositional; }
   std::string placeholder(int) const override { return "?"; }
-  std::string cast(std::string_view) const override { return ""; }
 
   std::string text(const std::string& expr) const override { return "CAST(" + expr + " AS CHAR)"; }
-  std::string trim(const std::string& expr) const override { return "trim(" + expr + ")"; }
   std::string text_equal(const std::string& a, const std::string& b) const override {
     return a + " = " + b + " AND BINARY " + a + " = BINARY " + b;
   }
   std::string true_value() const override { return "TRUE"; }
   std::string false_value() const override { return "FALSE"; }
-  std::string count_if(const std::string& condition) const override {
-    return "coalesce(sum(" + condition + "), 0)";
-  }
-  std::string probe_fence() const override { return ""; }
 
-  sql::Value list_value(const std::vector<std::string>& items) const override {
-    return nlohmann::json(items).dump();
-  }
   void in_list(sql::Builder& b, const std::string& expr, const sql::Value& list) const override {
     b.sql("JSON_CONTAINS(").value(list).sql(", JSON_QUOTE(" + expr + "))");
   }
@@ -104,18 +96,6 @@ class MysqlDialect final : public sql::Dialect {
         .value(name.name)
         .sql(" AND column_name = ")
         .value(column);
-  }
-
-  std::string column_type(sql::ColumnType type) const override {
-    static constexpr const char* kNames[] = {"TEXT", "BIGINT", "DOUBLE", "DATETIME(3)"};
-    return kNames[static_cast<int>(type)];
-  }
-  std::string generated_key(const std::string& column) const override {
-    return column + " BIGINT AUTO_INCREMENT PRIMARY KEY";
-  }
-  std::string add_column(const std::string& table, const std::string& column,
-                         sql::ColumnType type) const override {
-    return "ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + column + " " + column_type(type);
   }
 };
 

@@ -5,6 +5,9 @@ namespace {
 
 class PgDialect final : public sql::Dialect {
  public:
+  PgDialect()
+      : Dialect({{"text", "bigint", "double precision", "timestamptz"},
+                 "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY"}) {}
   using sql::Dialect::quote;
   std::string quote(std::string_view identifier) const override {
     return sql::double_quoted(identifier);
@@ -93,18 +96,6 @@ class PgDialect final : public sql::Dialect {
         .sql(") AND attname = ")
         .value(column)
         .sql(" AND attnum > 0 AND NOT attisdropped");
-  }
-
-  std::string column_type(sql::ColumnType type) const override {
-    static constexpr const char* kNames[] = {"text", "bigint", "double precision", "timestamptz"};
-    return kNames[static_cast<int>(type)];
-  }
-  std::string generated_key(const std::string& column) const override {
-    return column + " bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY";
-  }
-  std::string add_column(const std::string& table, const std::string& column,
-                         sql::ColumnType type) const override {
-    return "ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + column + " " + column_type(type);
   }
 };
 

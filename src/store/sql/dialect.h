@@ -34,8 +34,17 @@ enum class Placeholders {
 // Appends a boolean condition to a statement being built.
 using Condition = std::function<void(Builder&)>;
 
+// The SQL standard's forms are the defaults below; a dialect overrides where its database
+// differs.
 class Dialect {
  public:
+  // The DDL types of a dialect: the names of ColumnType's values, in order, and the type and
+  // words of an integer primary key the database numbers itself.
+  struct DdlTypes {
+    const char* column_types[4];
+    const char* generated_key;
+  };
+  explicit Dialect(const DdlTypes& ddl) : ddl_(ddl) {}
   virtual ~Dialect() = default;
 
   // ---- Identifiers
@@ -52,14 +61,17 @@ class Dialect {
   // The marker of parameter `number` (1-based): "$1" / "?1", or "?" for a positional dialect.
   virtual std::string placeholder(int number) const = 0;
   // The suffix that casts a value to `type_name` ("::tid"), or "" where values are untyped.
-  virtual std::string cast(std::string_view type_name) const = 0;
+  virtual std::string cast(std::string_view type_name) const {
+    (void)type_name;
+    return "";
+  }
 
   // ---- Expressions
 
   // `expr` as text (for keys and emails read back).
   virtual std::string text(const std::string& expr) const = 0;
   // `expr` without leading and trailing spaces, as text.
-  virtual std::string trim(const std::string& expr) const = 0;
+  virtual std::string trim(const std::string& expr) const { return "trim(" + expr + ")"; }
   virtual std::string true_value() const = 0;
   virtual std::string false_value() const = 0;
   // `a = b` for text compared byte for byte. A backend whose text columns compare under a
@@ -69,15 +81,17 @@ class Dialect {
     return a + " = " + b;
   }
   // An aggregate: how many rows satisfy `condition` (0 on no rows).
-  virtual std::string count_if(const std::string& condition) const = 0;
+  virtual std::string count_if(const std::string& condition) const {
+    return "coalesce(sum(" + condition + "), 0)";
+  }
   // Text appended to the EXISTS probe of a batch statement so the planner probes the users
   // table row by row instead of joining it whole ("" where the planner needs no fence).
-  virtual std::string probe_fence() const = 0;
+  virtual std::string probe_fence() const { return ""; }
 
   // ---- Lists of text values, bound as one parameter
 
-  // The encoding of `items` as one parameter value (a PostgreSQL array literal, a JSON array).
-  virtual Value list_value(const std::vector<std::string>& items) const = 0;
+  // The encoding of `items` as one parameter value (a JSON array, or a PostgreSQL array literal).
+  virtual Value list_value(const std::vector<std::string>& items) const;
   // `expr IN list`; NULL when expr is NULL.
   virtual void in_list(Builder& b, const std::string& expr, const Value& list) const = 0;
   // A FROM item with one row per item of `list` (from slot `slot`), in column `value` of alias `k`.
@@ -133,12 +147,21 @@ class Dialect {
 
   // ---- DDL
 
-  virtual std::string column_type(ColumnType type) const = 0;
+  std::string column_type(ColumnType type) const {
+    return ddl_.column_types[static_cast<int>(type)];
+  }
   // The definition of an integer primary key the database numbers itself.
-  virtual std::string generated_key(const std::string& column) const = 0;
+  std::string generated_key(const std::string& column) const {
+    return column + " " + ddl_.generated_key;
+  }
   // ALTER TABLE adding a column (idempotent where the dialect can say so).
   virtual std::string add_column(const std::string& table, const std::string& column,
-                                 ColumnType type) const = 0;
+                                 ColumnType type) const {
+    return "ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + column + " " + column_type(type);
+  }
+
+ private:
+  DdlTypes ddl_;
 };
 
 // `identifier` in double quotes, a double quote doubled (the SQL standard's quoting).

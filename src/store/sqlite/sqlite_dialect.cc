@@ -2,36 +2,28 @@
 
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
-
 namespace batch_cleanup::store::sqlite {
 namespace {
 
 // How the tool writes timestamps (archived_at): ISO-8601 UTC with milliseconds.
 constexpr const char* kIsoFormat = "'%Y-%m-%dT%H:%M:%fZ'";
 
+// Values keep their storage class: no casts.
 class SqliteDialect final : public sql::Dialect {
  public:
+  // Type affinities (timestamps are ISO-8601 text); the generated key is the rowid.
+  SqliteDialect() : Dialect({{"TEXT", "INTEGER", "REAL", "TEXT"}, "INTEGER PRIMARY KEY"}) {}
   using sql::Dialect::quote;
   std::string quote(std::string_view identifier) const override {
     return sql::double_quoted(identifier);
   }
   sql::Placeholders placeholders() const override { return sql::Placeholders::kNumbered; }
   std::string placeholder(int number) const override { return "?" + std::to_string(number); }
-  std::string cast(std::string_view) const override { return ""; }  // values keep their class
 
   std::string text(const std::string& expr) const override { return expr; }
-  std::string trim(const std::string& expr) const override { return "trim(" + expr + ")"; }
   std::string true_value() const override { return "1"; }
   std::string false_value() const override { return "0"; }
-  std::string count_if(const std::string& condition) const override {
-    return "coalesce(sum(" + condition + "), 0)";
-  }
-  std::string probe_fence() const override { return ""; }
 
-  sql::Value list_value(const std::vector<std::string>& items) const override {
-    return nlohmann::json(items).dump();
-  }
   void in_list(sql::Builder& b, const std::string& expr, const sql::Value& list) const override {
     b.sql(expr + " IN (SELECT value FROM json_each(").value(list).sql("))");
   }
@@ -91,14 +83,7 @@ class SqliteDialect final : public sql::Dialect {
     b.sql(") WHERE name = ").value(column).sql(" COLLATE NOCASE");
   }
 
-  // Type affinities; timestamps are ISO-8601 text.
-  std::string column_type(sql::ColumnType type) const override {
-    static constexpr const char* kAffinities[] = {"TEXT", "INTEGER", "REAL", "TEXT"};
-    return kAffinities[static_cast<int>(type)];
-  }
-  std::string generated_key(const std::string& column) const override {
-    return column + " INTEGER PRIMARY KEY";  // the rowid
-  }
+  // Without IF NOT EXISTS, which SQLite's ALTER TABLE does not have.
   std::string add_column(const std::string& table, const std::string& column,
                          sql::ColumnType type) const override {
     return "ALTER TABLE " + table + " ADD COLUMN " + column + " " + column_type(type);
