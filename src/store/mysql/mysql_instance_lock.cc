@@ -15,16 +15,8 @@ std::string expiry_in(std::chrono::milliseconds ttl) {
 
 }  // namespace
 
-MysqlInstanceLock::MysqlInstanceLock(MysqlSession& session, const CleanupConfig& config,
-                                     const std::string& target)
-    : session_(session),
-      table_(config::parse_table_name(config.lease_table, "lease table")),
-      ttl_(config.lease_ttl),
-      target_(target),
-      holder_(lease_holder_id()) {}
-
 std::string MysqlInstanceLock::lease_table_ddl() const {
-  return "CREATE TABLE IF NOT EXISTS " + mysql_dialect().quote(table_) +
+  return "CREATE TABLE IF NOT EXISTS " + mysql_dialect().quote(lease_.table) +
          " (name VARCHAR(255) NOT NULL PRIMARY KEY, holder VARCHAR(255) NOT NULL, epoch BIGINT "
          "NOT NULL, acquired_at DATETIME(6) NOT NULL, heartbeat_at DATETIME(6) NOT NULL, "
          "expires_at DATETIME(6) NOT NULL) ENGINE=InnoDB";
@@ -37,12 +29,12 @@ bool MysqlInstanceLock::try_lock() {
                              .exec(
                                  "SELECT 1 FROM information_schema.tables WHERE table_schema = "
                                  "coalesce(NULLIF(?, ''), database()) AND table_name = ?",
-                                 {table_.schema, table_.name})
+                                 {lease_.table.schema, lease_.table.name})
                              .empty();
     if (!exists) session_.exec(lease_table_ddl());
     created_ = true;
   }
-  const std::string table = mysql_dialect().quote(table_);
+  const std::string table = mysql_dialect().quote(lease_.table);
   try {
     // A first lease, or an expired one taken over (epoch + 1); the holder's batch keeps the row
     // locked while it runs: no waiting for it.
@@ -50,20 +42,20 @@ bool MysqlInstanceLock::try_lock() {
         "SET STATEMENT innodb_lock_wait_timeout=0 FOR INSERT IGNORE INTO " + table +
             " (name, holder, epoch, acquired_at, heartbeat_at, expires_at) VALUES (?, ?, 1, "
             "utc_timestamp(6), utc_timestamp(6), " +
-            expiry_in(ttl_) + ")",
-        {name(), holder_});
+            expiry_in(lease_.ttl) + ")",
+        {lease_.name(), lease_.holder});
     if (inserted.affected != 1) {
       const auto taken = session_.exec(
           "SET STATEMENT innodb_lock_wait_timeout=0 FOR UPDATE " + table +
               " SET holder = ?, epoch = epoch + 1, acquired_at = utc_timestamp(6), heartbeat_at = "
               "utc_timestamp(6), expires_at = " +
-              expiry_in(ttl_) + " WHERE name = ? AND expires_at <= utc_timestamp(6)",
-          {holder_, name()});
+              expiry_in(lease_.ttl) + " WHERE name = ? AND expires_at <= utc_timestamp(6)",
+          {lease_.holder, lease_.name()});
       if (taken.affected != 1) return held_ = false;
     }
     epoch_ = session_
                  .exec("SELECT epoch FROM " + table + " WHERE name = ? AND holder = ?",
-                       {name(), holder_})
+                       {lease_.name(), lease_.holder})
                  .integer(0, 0);
     return held_ = epoch_ > 0;
   } catch (const DatabaseError& e) {
@@ -74,10 +66,10 @@ bool MysqlInstanceLock::try_lock() {
 
 bool MysqlInstanceLock::renew() {
   return session_
-             .exec("UPDATE " + mysql_dialect().quote(table_) +
-                       " SET heartbeat_at = utc_timestamp(6), expires_at = " + expiry_in(ttl_) +
-                       " WHERE name = ? AND holder = ? AND epoch = ?",
-                   {name(), holder_, std::int64_t{epoch_}})
+             .exec("UPDATE " + mysql_dialect().quote(lease_.table) +
+                       " SET heartbeat_at = utc_timestamp(6), expires_at = " +
+                       expiry_in(lease_.ttl) + " WHERE name = ? AND holder = ? AND epoch = ?",
+                   {lease_.name(), lease_.holder, std::int64_t{epoch_}})
              .affected == 1;
 }
 
@@ -91,7 +83,7 @@ void MysqlInstanceLock::prove_held() {
   if (!held_ || !renew()) {
     held_ = false;
     throw DatabaseError(ErrorCause::kLeaseLost, kLeaseLostCode,
-                        "the lease of " + target_ + " (epoch " + std::to_string(epoch_) +
+                        "the lease of " + lease_.target + " (epoch " + std::to_string(epoch_) +
                             ") was taken over by another instance");
   }
 }
@@ -101,17 +93,17 @@ void MysqlInstanceLock::unlock() noexcept {
   held_ = false;
   try {
     if (!session_.connected()) return;  // the lease expires on its own
-    session_.exec("UPDATE " + mysql_dialect().quote(table_) +
+    session_.exec("UPDATE " + mysql_dialect().quote(lease_.table) +
                       " SET expires_at = utc_timestamp(6), heartbeat_at = utc_timestamp(6) WHERE "
                       "name = ? AND holder = ? AND epoch = ?",
-                  {name(), holder_, std::int64_t{epoch_}});
+                  {lease_.name(), lease_.holder, std::int64_t{epoch_}});
   } catch (...) {
     // The lease expires on its own.
   }
 }
 
 std::string MysqlInstanceLock::describe() const {
-  return "lease in " + table_.display() + " (epoch " + std::to_string(epoch_) + ")";
+  return "lease in " + lease_.table.display() + " (epoch " + std::to_string(epoch_) + ")";
 }
 
 }  // namespace batch_cleanup::store::mysql

@@ -8,39 +8,30 @@
 #include <string>
 
 #include "batch_cleanup/config.h"
-#include "config/identifier.h"
-#include "store/instance_lock.h"
+#include "store/lease_holder.h"
 #include "store/mysql/mysql_session.h"
 
 namespace batch_cleanup::store::mysql {
 
-class MysqlInstanceLock final : public InstanceLock {
+class MysqlInstanceLock final : public LeaseLock {
  public:
   // `target` (schema.table of the pending table) is read when the lock is taken.
-  MysqlInstanceLock(MysqlSession& session, const CleanupConfig& config, const std::string& target);
+  MysqlInstanceLock(MysqlSession& session, const CleanupConfig& config, const std::string& target)
+      : LeaseLock(config, target), session_(session) {}
 
   bool try_lock() override;
   void unlock() noexcept override;
   bool keep_alive() override;
-  std::chrono::milliseconds keep_alive_interval() const override { return ttl_ / 2; }
+  std::chrono::milliseconds keep_alive_interval() const override { return lease_.ttl / 2; }
   std::string describe() const override;
 
-  // Inside a batch's transaction, before it deletes: renews the lease. Throws DatabaseError
-  // (kLeaseLost) when another instance holds it now.
-  void prove_held();
-
-  // The statement that creates the lease table.
-  std::string lease_table_ddl() const;
+  void prove_held() override;
+  std::string lease_table_ddl() const override;
 
  private:
   bool renew();
-  std::string name() const { return "batch_cleanup:" + target_; }
 
   MysqlSession& session_;
-  config::QualifiedName table_;
-  std::chrono::milliseconds ttl_;
-  const std::string& target_;
-  std::string holder_;
   bool held_ = false;
   bool created_ = false;
   long long epoch_ = 0;

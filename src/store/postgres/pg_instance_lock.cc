@@ -39,16 +39,8 @@ std::optional<std::chrono::system_clock::time_point> from_unix_text(
 
 }  // namespace
 
-PgInstanceLock::PgInstanceLock(PgSession& session, const CleanupConfig& config,
-                               const std::string& target)
-    : session_(session),
-      table_(config::parse_table_name(config.lease_table, "lease table")),
-      ttl_(config.lease_ttl),
-      target_(target),
-      holder_(lease_holder_id()) {}
-
 std::string PgInstanceLock::lease_table_ddl() const {
-  return "CREATE TABLE IF NOT EXISTS " + pg_dialect().quote(table_) +
+  return "CREATE TABLE IF NOT EXISTS " + pg_dialect().quote(lease_.table) +
          " (name text PRIMARY KEY, holder text NOT NULL, epoch bigint NOT NULL, acquired_at "
          "timestamptz NOT NULL, heartbeat_at timestamptz NOT NULL, expires_at timestamptz NOT "
          "NULL, " +
@@ -59,11 +51,11 @@ bool PgInstanceLock::has_proof_columns() {
   const auto present = session_.exec(
       "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = "
       "'last_cycle_at' AND NOT attisdropped",
-      {pg_dialect().quote(table_)});
+      {pg_dialect().quote(lease_.table)});
   if (present.integer(0, 0) == 1) return true;
   // A lease table of an earlier version: add the columns (IF NOT EXISTS: another instance may
   // be doing the same).
-  std::string alter = "ALTER TABLE " + pg_dialect().quote(table_);
+  std::string alter = "ALTER TABLE " + pg_dialect().quote(lease_.table);
   std::string columns = kProofColumns;
   std::size_t start = 0;
   for (bool first = true; start < columns.size(); first = false) {
@@ -78,7 +70,7 @@ bool PgInstanceLock::has_proof_columns() {
     return true;
   } catch (const DatabaseError& e) {
     if (e.kind() == ErrorKind::kRetryable) throw;
-    warning_ = "the lease table " + table_.display() +
+    warning_ = "the lease table " + lease_.table.display() +
                " has no columns to prove a dead holder dead, and the role may not add them (" +
                e.what() + "): a standby takes over only when the lease expires";
     return false;
@@ -87,15 +79,15 @@ bool PgInstanceLock::has_proof_columns() {
 
 bool PgInstanceLock::lease_table_usable(std::string& why_not) {
   try {
-    if (session_.exec("SELECT to_regclass($1) IS NULL", {pg_dialect().quote(table_)}).text(0, 0) ==
-        "t") {
+    if (session_.exec("SELECT to_regclass($1) IS NULL", {pg_dialect().quote(lease_.table)})
+            .text(0, 0) == "t") {
       session_.exec(lease_table_ddl());
     }
   } catch (const DatabaseError& e) {
     if (e.kind() == ErrorKind::kRetryable) throw;
     // Another instance created it at the same moment, or the role may not create it.
-    if (session_.exec("SELECT to_regclass($1) IS NULL", {pg_dialect().quote(table_)}).text(0, 0) ==
-        "t") {
+    if (session_.exec("SELECT to_regclass($1) IS NULL", {pg_dialect().quote(lease_.table)})
+            .text(0, 0) == "t") {
       why_not = "it does not exist and the role may not create it: " + std::string(e.what());
       return false;
     }
@@ -103,7 +95,7 @@ bool PgInstanceLock::lease_table_usable(std::string& why_not) {
   const auto rights = session_.exec(
       "SELECT has_table_privilege($1, 'SELECT') AND has_table_privilege($1, 'INSERT') AND "
       "has_table_privilege($1, 'UPDATE')",
-      {pg_dialect().quote(table_)});
+      {pg_dialect().quote(lease_.table)});
   if (rights.text(0, 0) != "t") {
     why_not = "the role may not read and write it (it needs SELECT, INSERT and UPDATE)";
     return false;
@@ -118,12 +110,12 @@ bool PgInstanceLock::try_lock() {
       proof_columns_ = has_proof_columns();
     } else {
       mechanism_ = Mechanism::kAdvisory;
-      warning_ = "the lease table " + table_.display() + " cannot be used (" + why_no_lease_ +
+      warning_ = "the lease table " + lease_.table.display() + " cannot be used (" + why_no_lease_ +
                  "): falling back to a session advisory lock, which a transaction pooler "
                  "(PgBouncer in transaction mode, RDS Proxy, Supavisor) cannot keep. HINT: as a "
                  "role that may, run " +
                  lease_table_ddl() + " GRANT SELECT, INSERT, UPDATE ON " +
-                 pg_dialect().quote(table_) + " TO <role>;";
+                 pg_dialect().quote(lease_.table) + " TO <role>;";
     }
   }
   held_ = mechanism_ == Mechanism::kLease ? take_lease() : take_advisory();
@@ -132,9 +124,9 @@ bool PgInstanceLock::try_lock() {
 
 bool PgInstanceLock::take_lease(const LeaseFacts* dead) {
   const auto& self = util::this_process();
-  std::vector<std::optional<std::string>> params = {"batch_cleanup:" + target_, holder_,
-                                                    interval_text(ttl_)};
-  std::string sql = "INSERT INTO " + pg_dialect().quote(table_) +
+  std::vector<std::optional<std::string>> params = {lease_.name(), lease_.holder,
+                                                    interval_text(lease_.ttl)};
+  std::string sql = "INSERT INTO " + pg_dialect().quote(lease_.table) +
                     " AS l (name, holder, epoch, acquired_at, heartbeat_at, expires_at";
   if (proof_columns_) {
     sql +=
@@ -198,8 +190,8 @@ LeaseFacts PgInstanceLock::facts() {
   const auto rows = session_.exec(
       "SELECT holder, epoch::text, to_char(expires_at AT TIME ZONE 'UTC', "
       "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), expires_at <= now(), " +
-          proof + " FROM " + pg_dialect().quote(table_) + " l WHERE name = $1",
-      {"batch_cleanup:" + target_});
+          proof + " FROM " + pg_dialect().quote(lease_.table) + " l WHERE name = $1",
+      {lease_.name()});
   if (rows.rows() == 0) {
     facts.expired = true;
     return facts;
@@ -223,17 +215,17 @@ LeaseFacts PgInstanceLock::facts() {
 void PgInstanceLock::record_cycle(std::chrono::system_clock::time_point started) {
   if (mechanism_ != Mechanism::kLease || !held_ || !proof_columns_) return;
   const double seconds = std::chrono::duration<double>(started.time_since_epoch()).count();
-  session_.exec("UPDATE " + pg_dialect().quote(table_) +
-                    " SET last_cycle_at = to_timestamp($4::double precision) WHERE name = $1 AND "
-                    "holder = $2 AND epoch = $3::bigint",
-                {"batch_cleanup:" + target_, holder_, std::to_string(epoch_),
-                 fmt::format("{:.6f}", seconds)});
+  session_.exec(
+      "UPDATE " + pg_dialect().quote(lease_.table) +
+          " SET last_cycle_at = to_timestamp($4::double precision) WHERE name = $1 AND "
+          "holder = $2 AND epoch = $3::bigint",
+      {lease_.name(), lease_.holder, std::to_string(epoch_), fmt::format("{:.6f}", seconds)});
   last_cycle_ = started;
 }
 
 bool PgInstanceLock::renew_lease() {
-  std::vector<std::optional<std::string>> params = {"batch_cleanup:" + target_, holder_,
-                                                    std::to_string(epoch_), interval_text(ttl_)};
+  std::vector<std::optional<std::string>> params = {
+      lease_.name(), lease_.holder, std::to_string(epoch_), interval_text(lease_.ttl)};
   std::string proof;
   if (proof_columns_) {
     // The server process may have changed (a reconnect, a pooler): record the one renewing.
@@ -244,7 +236,7 @@ bool PgInstanceLock::renew_lease() {
     params.push_back(std::to_string(session_.announced_backend_pid()));
   }
   return session_
-             .exec("UPDATE " + pg_dialect().quote(table_) +
+             .exec("UPDATE " + pg_dialect().quote(lease_.table) +
                        " AS l SET heartbeat_at = now(), expires_at = now() + $4::interval" + proof +
                        " WHERE name = $1 AND holder = $2 AND epoch = $3::bigint",
                    params)
@@ -261,8 +253,9 @@ void PgInstanceLock::refuse_pooler(int first_pid, int second_pid) const {
       std::to_string(first_pid) + " to " + std::to_string(second_pid) +
       " between transactions), where a session advisory lock cannot keep one instance active, "
       "and the lease table " +
-      table_.display() + " cannot be used (" + why_no_lease_ + "). HINT: as a role that may, run " +
-      lease_table_ddl() + " GRANT SELECT, INSERT, UPDATE ON " + pg_dialect().quote(table_) +
+      lease_.table.display() + " cannot be used (" + why_no_lease_ +
+      "). HINT: as a role that may, run " + lease_table_ddl() +
+      " GRANT SELECT, INSERT, UPDATE ON " + pg_dialect().quote(lease_.table) +
       " TO <role>; or connect without the pooler");
 }
 
@@ -276,7 +269,7 @@ bool PgInstanceLock::take_advisory() {
   }
   const auto row = session_.exec(std::string("SELECT pg_try_advisory_lock(") + kLockClass +
                                      ", hashtext($1)), pg_backend_pid()",
-                                 {"batch_cleanup:" + target_});
+                                 {lease_.name()});
   advisory_pid_ = static_cast<int>(row.integer(0, 1));
   if (advisory_pid_ != first) refuse_pooler(first, advisory_pid_);
   advisory_generation_ = session_.generation();
@@ -310,13 +303,13 @@ bool PgInstanceLock::keep_alive() {
 
 void PgInstanceLock::prove_held() {
   if (mechanism_ == Mechanism::kFollower) {
-    const auto rows = session_.exec("SELECT 1 FROM " + pg_dialect().quote(table_) +
+    const auto rows = session_.exec("SELECT 1 FROM " + pg_dialect().quote(lease_.table) +
                                         " WHERE name = $1 AND holder = $2 AND epoch = $3::bigint "
                                         "FOR SHARE",
-                                    {"batch_cleanup:" + target_, holder_, std::to_string(epoch_)});
+                                    {lease_.name(), lease_.holder, std::to_string(epoch_)});
     if (rows.rows() == 0) {
       throw DatabaseError(ErrorCause::kLeaseLost, std::string(sqlstate::kLeaseLost),
-                          "the lease of " + target_ + " (epoch " + std::to_string(epoch_) +
+                          "the lease of " + lease_.target + " (epoch " + std::to_string(epoch_) +
                               ") was taken over by another instance");
     }
     return;
@@ -329,7 +322,7 @@ void PgInstanceLock::prove_held() {
     if (!renew_lease()) {
       held_ = false;
       throw DatabaseError(ErrorCause::kLeaseLost, std::string(sqlstate::kLeaseLost),
-                          "the lease of " + target_ + " (epoch " + std::to_string(epoch_) +
+                          "the lease of " + lease_.target + " (epoch " + std::to_string(epoch_) +
                               ") was taken over by another instance");
     }
     return;
@@ -346,16 +339,16 @@ void PgInstanceLock::unlock() noexcept {
   try {
     if (!session_.connected()) return;  // the lease expires; a session lock died with it
     if (mechanism_ == Mechanism::kLease) {
-      session_.exec("UPDATE " + pg_dialect().quote(table_) +
+      session_.exec("UPDATE " + pg_dialect().quote(lease_.table) +
                         " SET expires_at = now(), heartbeat_at = now() WHERE name = $1 AND holder "
                         "= $2 AND epoch = $3::bigint",
-                    {"batch_cleanup:" + target_, holder_, std::to_string(epoch_)});
+                    {lease_.name(), lease_.holder, std::to_string(epoch_)});
     } else if (session_.generation() == advisory_generation_) {
       // Only from the server process that holds it (else the server logs "you don't own a lock").
       session_.exec(std::string("SELECT CASE WHEN pg_backend_pid() = $2::int THEN "
                                 "pg_advisory_unlock(") +
                         kLockClass + ", hashtext($1)) END",
-                    {"batch_cleanup:" + target_, std::to_string(advisory_pid_)});
+                    {lease_.name(), std::to_string(advisory_pid_)});
     }
   } catch (...) {
     // Broken session: the lease expires on its own, a session lock dies with the session.
@@ -364,19 +357,19 @@ void PgInstanceLock::unlock() noexcept {
 
 std::chrono::milliseconds PgInstanceLock::keep_alive_interval() const {
   if (mechanism_ != Mechanism::kLease) return std::chrono::milliseconds(0);
-  return renewal_due_ ? std::min<std::chrono::milliseconds>(ttl_ / 2, std::chrono::seconds(1))
-                      : ttl_ / 2;
+  return renewal_due_ ? std::min<std::chrono::milliseconds>(lease_.ttl / 2, std::chrono::seconds(1))
+                      : lease_.ttl / 2;
 }
 
 std::string PgInstanceLock::share_token() const {
   if (mechanism_ != Mechanism::kLease || !held_) return {};
-  return holder_ + " " + std::to_string(epoch_);
+  return lease_.holder + " " + std::to_string(epoch_);
 }
 
 void PgInstanceLock::follow(const std::string& token) {
   const auto space = token.rfind(' ');
   if (space == std::string::npos) throw std::invalid_argument("not a lease token: " + token);
-  holder_ = token.substr(0, space);
+  lease_.holder = token.substr(0, space);
   epoch_ = std::stoll(token.substr(space + 1));
   mechanism_ = Mechanism::kFollower;
   held_ = true;
@@ -385,12 +378,12 @@ void PgInstanceLock::follow(const std::string& token) {
 std::string PgInstanceLock::describe() const {
   switch (mechanism_) {
     case Mechanism::kLease:
-      return "lease in " + table_.display() + " (epoch " + std::to_string(epoch_) + ")";
+      return "lease in " + lease_.table.display() + " (epoch " + std::to_string(epoch_) + ")";
     case Mechanism::kAdvisory:
       return "session advisory lock (server process " + std::to_string(advisory_pid_) + ")";
     case Mechanism::kFollower:
-      return "a worker of the lease in " + table_.display() + " (epoch " + std::to_string(epoch_) +
-             ")";
+      return "a worker of the lease in " + lease_.table.display() + " (epoch " +
+             std::to_string(epoch_) + ")";
     case Mechanism::kUndecided:
       break;
   }

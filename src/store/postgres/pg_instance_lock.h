@@ -11,17 +11,17 @@
 #include <string>
 
 #include "batch_cleanup/config.h"
-#include "config/identifier.h"
-#include "store/instance_lock.h"
+#include "store/lease_holder.h"
 #include "store/postgres/pg_session.h"
 
 namespace batch_cleanup::store::postgres {
 
-class PgInstanceLock final : public InstanceLock {
+class PgInstanceLock final : public LeaseLock {
  public:
   // `target` ("schema.table" of the pending table, as the server resolved it) is read when the
   // lock is taken (the store fills it in inspect()).
-  PgInstanceLock(PgSession& session, const CleanupConfig& config, const std::string& target);
+  PgInstanceLock(PgSession& session, const CleanupConfig& config, const std::string& target)
+      : LeaseLock(config, target), session_(session) {}
 
   bool try_lock() override;
   void unlock() noexcept override;
@@ -42,14 +42,9 @@ class PgInstanceLock final : public InstanceLock {
     return last_cycle_;
   }
 
-  // Inside a batch's transaction, before it deletes: renews the lease (its row stays locked
-  // until the transaction ends, so no other instance can take over meanwhile). Throws
-  // DatabaseError with sqlstate::kLeaseLost when another instance holds it now, ConfigError
-  // when the advisory fallback finds itself behind a transaction pooler.
-  void prove_held();
-
-  // The statement that creates the lease table (for the operator, in messages and the README).
-  std::string lease_table_ddl() const;
+  // Also throws ConfigError when the advisory fallback finds itself behind a transaction pooler.
+  void prove_held() override;
+  std::string lease_table_ddl() const override;
 
  private:
   enum class Mechanism { kUndecided, kLease, kAdvisory, kFollower };
@@ -68,10 +63,6 @@ class PgInstanceLock final : public InstanceLock {
   [[noreturn]] void refuse_pooler(int first_pid, int second_pid) const;
 
   PgSession& session_;
-  config::QualifiedName table_;
-  std::chrono::milliseconds ttl_;
-  const std::string& target_;
-  std::string holder_;  // host:pid:random, this instance
   Mechanism mechanism_ = Mechanism::kUndecided;
   std::string why_no_lease_;
   std::string warning_;
