@@ -1,10 +1,21 @@
-// The part both SQL stores share: they build their roles, this hands them out.
+// The part the SQL stores share: the configuration, the target and the names every role reads,
+// the roles built the same way on each (the history table, the dry-run queries), and the roles
+// handed out.
 #pragma once
 
 #include <memory>
 #include <stdexcept>
+#include <string>
+#include <utility>
 
+#include "batch_cleanup/config.h"
+#include "config/database_url.h"
+#include "store/reasons.h"
+#include "store/sql/dry_run_sql.h"
+#include "store/sql/history_sql.h"
+#include "store/sql/policy_spec.h"
 #include "store/store.h"
+#include "store/table_names.h"
 
 namespace batch_cleanup::store {
 
@@ -17,6 +28,46 @@ class RoleStore : public Store {
   InstanceLock& instance_lock() override { return required(lock_, "no instance lock"); }
 
  protected:
+  // `dialect` quotes the configured names.
+  RoleStore(CleanupConfig config, config::DatabaseTarget target, const sql::Dialect& dialect)
+      : config_(std::move(config)), target_(std::move(target)), names_(config_, dialect) {}
+
+  // The history table, its statements run on `executor`.
+  void build_history(sql::Executor& executor) {
+    history_ = std::make_unique<sql::SqlHistoryTable>(executor, names_.history);
+  }
+  // The dry-run queries over `pending` (quoted) and the predicate configure() made.
+  void build_dry_run(sql::Executor& executor, std::string pending,
+                     const sql::PredicateSpec& predicate) {
+    dry_run_ = std::make_unique<sql::SqlDryRunQueries>(
+        executor, sql::CleanedTables{std::move(pending), names_.key, predicate});
+  }
+  // With --normalize-email, how many normalised emails several users rows share (preflight's
+  // collision guard), when the facts found the users' email index.
+  void count_collisions(sql::Executor& executor, const sql::PredicateSpec& email_predicate,
+                        PreflightFacts& facts) const {
+    if (facts.users_email_index.checked && rewrites_email(config_.normalize_email)) {
+      facts.email_collisions = sql::email_collisions(executor, email_predicate, 1).count;
+    }
+  }
+  // What the predicate reads: the users table (quoted by `dialect`) and the configured columns;
+  // `zone`, the time zone of a creation column stored without one ("" when it carries its own).
+  sql::PredicateColumns predicate_columns(const sql::Dialect& dialect, std::string zone) const {
+    return {dialect.quote(names_.users), names_.email, names_.phone, names_.created,
+            std::move(zone)};
+  }
+  // Hands `lock` out as instance_lock(); returns it, for the batches' fence.
+  template <typename Lock>
+  Lock& install_lock(std::unique_ptr<Lock> lock) {
+    Lock& installed = *lock;
+    lock_ = std::move(lock);
+    return installed;
+  }
+
+  CleanupConfig config_;
+  config::DatabaseTarget target_;
+  TableNames names_;
+
   std::unique_ptr<BatchStore> batches_;     // built by configure()
   std::unique_ptr<DryRunQueries> dry_run_;  // built by configure()
   std::unique_ptr<HistoryTable> history_;

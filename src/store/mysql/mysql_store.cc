@@ -56,16 +56,13 @@ void refuse_what_is_not_built(const CleanupConfig& config) {
 class MysqlStore final : public RoleStore {
  public:
   MysqlStore(CleanupConfig config, config::DatabaseTarget target)
-      : config_(std::move(config)),
-        target_(std::move(target)),
-        names_(config_, mysql_dialect()),
+      : RoleStore(std::move(config), std::move(target), mysql_dialect()),
         session_(target_.mysql),
         executor_(session_) {
-    history_ = std::make_unique<sql::SqlHistoryTable>(executor_, names_.history);
+    build_history(executor_);
     archive_ = std::make_unique<RefusedArchive>();
-    auto lock = std::make_unique<MysqlInstanceLock>(session_, config_, catalog_.qualified);
-    lock_ptr_ = lock.get();
-    lock_ = std::move(lock);
+    lock_ptr_ =
+        &install_lock(std::make_unique<MysqlInstanceLock>(session_, config_, catalog_.qualified));
   }
 
   std::string backend_name() const override { return kBackendName; }
@@ -89,20 +86,14 @@ class MysqlStore final : public RoleStore {
     setup.single_reason = single_reason(config_);
     setup.fence = [this] { lock_ptr_->prove_held(); };
     batches_ = std::make_unique<MysqlBatches>(session_, executor_, std::move(setup));
-    dry_run_ = std::make_unique<sql::SqlDryRunQueries>(
-        executor_, sql::CleanedTables{mysql_dialect().quote(names_.pending), names_.key, spec});
+    build_dry_run(executor_, mysql_dialect().quote(names_.pending), spec);
   }
 
   void cancel() noexcept override { session_.cancel(); }
 
  private:
-  sql::PredicateColumns columns() const {
-    return {mysql_dialect().quote(names_.users), names_.email, names_.phone, names_.created, ""};
-  }
+  sql::PredicateColumns columns() const { return predicate_columns(mysql_dialect(), ""); }
 
-  CleanupConfig config_;
-  config::DatabaseTarget target_;
-  TableNames names_;
   MysqlSession session_;
   MysqlExecutor executor_;
   MysqlCatalog catalog_;

@@ -19,17 +19,14 @@ namespace {
 class PostgresStore final : public RoleStore {
  public:
   PostgresStore(CleanupConfig config, config::DatabaseTarget target)
-      : config_(std::move(config)),
-        target_(std::move(target)),
-        names_(config_, pg_dialect()),
+      : RoleStore(std::move(config), std::move(target), pg_dialect()),
         session_(target_.password),
         executor_(session_) {
-    history_ = std::make_unique<sql::SqlHistoryTable>(executor_, names_.history);
+    build_history(executor_);
     archive_ = std::make_unique<PgArchiveTable>(session_, executor_, config_, names_, catalog_,
                                                 setup_.archive_cycle);
-    auto lock = std::make_unique<PgInstanceLock>(session_, config_, catalog_.qualified_pending);
-    pg_lock_ = lock.get();
-    lock_ = std::move(lock);
+    pg_lock_ = &install_lock(
+        std::make_unique<PgInstanceLock>(session_, config_, catalog_.qualified_pending));
   }
 
   std::string backend_name() const override { return kBackendName; }
@@ -45,12 +42,8 @@ class PostgresStore final : public RoleStore {
 
   PreflightFacts inspect() override {
     catalog_ = inspect_catalog(session_, names_, config_);
-    auto& facts = catalog_.facts;
-    if (facts.users_email_index.checked && rewrites_email(config_.normalize_email)) {
-      facts.email_collisions =
-          sql::email_collisions(executor_, sql::email_predicate(config_, columns()), 1).count;
-    }
-    return facts;
+    count_collisions(executor_, sql::email_predicate(config_, columns()), catalog_.facts);
+    return catalog_.facts;
   }
 
   void configure(const BatchPlan& plan) override {
@@ -74,8 +67,7 @@ class PostgresStore final : public RoleStore {
     batches_ = plan.addressing == Addressing::kPhysical
                    ? make_physical_batches(session_, executor_, setup_, catalog_.pending_oid)
                    : make_key_batches(session_, executor_, setup_, catalog_.pending_oid);
-    dry_run_ = std::make_unique<sql::SqlDryRunQueries>(
-        executor_, sql::CleanedTables{pg_dialect().quote(names_.pending), names_.key, spec});
+    build_dry_run(executor_, pg_dialect().quote(names_.pending), spec);
   }
 
   void cancel() noexcept override { session_.cancel(); }
@@ -94,13 +86,9 @@ class PostgresStore final : public RoleStore {
   }
 
   sql::PredicateColumns columns() const {
-    return {pg_dialect().quote(names_.users), names_.email, names_.phone, names_.created,
-            catalog_.created_zone};
+    return predicate_columns(pg_dialect(), catalog_.created_zone);
   }
 
-  CleanupConfig config_;
-  config::DatabaseTarget target_;
-  TableNames names_;
   PgSession session_;
   PgExecutor executor_;
   PgCatalog catalog_;

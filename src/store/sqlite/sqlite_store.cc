@@ -98,16 +98,14 @@ class SqliteInstanceLock final : public InstanceLock {
 class SqliteStore final : public RoleStore {
  public:
   SqliteStore(CleanupConfig config, config::DatabaseTarget target)
-      : config_(std::move(config)),
-        target_(std::move(target)),
-        names_(config_, sqlite_dialect()),
+      : RoleStore(std::move(config), std::move(target), sqlite_dialect()),
         executor_(connection_, config_.min_age, config_.expire_after) {
-    history_ = std::make_unique<sql::SqlHistoryTable>(executor_, names_.history);
+    build_history(executor_);
     auto archive =
         std::make_unique<SqliteArchiveTable>(connection_, executor_, config_, catalog_, predicate_);
     sqlite_archive_ = archive.get();
     archive_ = std::move(archive);
-    lock_ = std::make_unique<SqliteInstanceLock>(target_.sqlite_path + ".lock");
+    install_lock(std::make_unique<SqliteInstanceLock>(target_.sqlite_path + ".lock"));
   }
 
   std::string backend_name() const override { return kBackendName; }
@@ -124,11 +122,8 @@ class SqliteStore final : public RoleStore {
     connection_.begin_operation();
     catalog_ = inspect_catalog(connection_, names_, config_);
     predicate_ = sql::email_predicate(config_, columns());
-    auto& facts = catalog_.facts;
-    if (facts.users_email_index.checked && rewrites_email(config_.normalize_email)) {
-      facts.email_collisions = sql::email_collisions(executor_, predicate_, 1).count;
-    }
-    return facts;
+    count_collisions(executor_, predicate_, catalog_.facts);
+    return catalog_.facts;
   }
 
   void configure(const BatchPlan& plan) override {
@@ -137,18 +132,14 @@ class SqliteStore final : public RoleStore {
     const bool key_mode = plan.addressing == Addressing::kKey || catalog_.rowid.empty();
     batches_ = std::make_unique<SqliteBatches>(
         connection_, executor_, batch_setup(config_, catalog_, names_, spec, key_mode));
-    dry_run_ = std::make_unique<sql::SqlDryRunQueries>(
-        executor_, sql::CleanedTables{catalog_.pending.quoted(), names_.key, spec});
+    build_dry_run(executor_, catalog_.pending.quoted(), spec);
   }
 
   void cancel() noexcept override { connection_.cancel(); }
 
  private:
-  sql::PredicateColumns columns() const { return predicate_columns(catalog_, names_); }
+  sql::PredicateColumns columns() const { return sqlite::predicate_columns(catalog_, names_); }
 
-  CleanupConfig config_;
-  config::DatabaseTarget target_;
-  TableNames names_;
   SqliteConnection connection_;
   SqliteExecutor executor_;
   SqliteCatalog catalog_;
