@@ -3,13 +3,16 @@
 // handed out.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "batch_cleanup/config.h"
 #include "config/database_url.h"
+#include "store/lease_holder.h"
 #include "store/reasons.h"
 #include "store/sql/dry_run_sql.h"
 #include "store/sql/history_sql.h"
@@ -56,12 +59,15 @@ class RoleStore : public Store {
     return {dialect.quote(names_.users), names_.email, names_.phone, names_.created,
             std::move(zone)};
   }
-  // Hands `lock` out as instance_lock(); returns it, for the batches' fence.
+  // Hands `lock` out as instance_lock().
   template <typename Lock>
-  Lock& install_lock(std::unique_ptr<Lock> lock) {
-    Lock& installed = *lock;
+  void install_lock(std::unique_ptr<Lock> lock) {
+    if constexpr (std::is_base_of_v<LeaseLock, Lock>) lease_ = lock.get();
     lock_ = std::move(lock);
-    return installed;
+  }
+  // What every batch transaction runs first: the lease renewed (LeaseLock::prove_held()).
+  std::function<void()> lease_fence() {
+    return [this] { lease_->prove_held(); };
   }
 
   CleanupConfig config_;
@@ -75,6 +81,8 @@ class RoleStore : public Store {
   std::unique_ptr<InstanceLock> lock_;
 
  private:
+  LeaseLock* lease_ = nullptr;  // lock_, when it is a lease
+
   template <typename Role>
   static Role& required(const std::unique_ptr<Role>& role, const char* missing) {
     if (!role) throw std::logic_error(missing);

@@ -61,8 +61,7 @@ class MysqlStore final : public RoleStore {
         executor_(session_) {
     build_history(executor_);
     archive_ = std::make_unique<RefusedArchive>();
-    lock_ptr_ =
-        &install_lock(std::make_unique<MysqlInstanceLock>(session_, config_, catalog_.qualified));
+    install_lock(std::make_unique<MysqlInstanceLock>(session_, config_, catalog_.qualified));
   }
 
   std::string backend_name() const override { return kBackendName; }
@@ -84,7 +83,7 @@ class MysqlStore final : public RoleStore {
                     catalog_.key_integer};
     setup.limits = {plan.statement_timeout, plan.lock_timeout};
     setup.single_reason = single_reason(config_);
-    setup.fence = [this] { lock_ptr_->prove_held(); };
+    setup.fence = lease_fence();
     batches_ = std::make_unique<MysqlBatches>(session_, executor_, std::move(setup));
     build_dry_run(executor_, mysql_dialect().quote(names_.pending), spec);
   }
@@ -97,7 +96,6 @@ class MysqlStore final : public RoleStore {
   MysqlSession session_;
   MysqlExecutor executor_;
   MysqlCatalog catalog_;
-  MysqlInstanceLock* lock_ptr_ = nullptr;  // lock_, the batches' fence
 };
 
 }  // namespace

@@ -25,8 +25,7 @@ class PostgresStore final : public RoleStore {
     build_history(executor_);
     archive_ = std::make_unique<PgArchiveTable>(session_, executor_, config_, names_, catalog_,
                                                 setup_.archive_cycle);
-    pg_lock_ = &install_lock(
-        std::make_unique<PgInstanceLock>(session_, config_, catalog_.qualified_pending));
+    install_lock(std::make_unique<PgInstanceLock>(session_, config_, catalog_.qualified_pending));
   }
 
   std::string backend_name() const override { return kBackendName; }
@@ -63,7 +62,7 @@ class PostgresStore final : public RoleStore {
     setup_.lock_timeout = std::to_string(plan.lock_timeout.count()) + "ms";
     session_.set_limits(limits(plan.statement_timeout, plan.lock_timeout));
     setup_.single_reason = single_reason(config_);
-    setup_.fence = [this] { pg_lock_->prove_held(); };
+    setup_.fence = lease_fence();
     batches_ = plan.addressing == Addressing::kPhysical
                    ? make_physical_batches(session_, executor_, setup_, catalog_.pending_oid)
                    : make_key_batches(session_, executor_, setup_, catalog_.pending_oid);
@@ -93,7 +92,6 @@ class PostgresStore final : public RoleStore {
   PgExecutor executor_;
   PgCatalog catalog_;
   PgBatchSetup setup_;
-  PgInstanceLock* pg_lock_ = nullptr;  // lock_, the batches' fence
 };
 
 }  // namespace
