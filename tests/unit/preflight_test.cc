@@ -129,6 +129,17 @@ TEST(PreflightShapeTest, KeyBatchesWalkTheEmailWhereNoPolicyMatchesRowsWithoutOn
       << notes(decision);
 }
 
+// The archive is part of the batch plan the stores are configured with: their batches archive
+// what they delete when an archive table is configured, and never in a dry run.
+TEST(PreflightShapeTest, ThePlanSaysWhetherTheBatchesArchive) {
+  CleanupConfig config;
+  EXPECT_FALSE(decide_preflight(config, bench_like_facts()).plan.archive);
+  config.archive_table = "ops.archive";
+  EXPECT_TRUE(decide_preflight(config, bench_like_facts()).plan.archive);
+  config.dry_run = true;
+  EXPECT_FALSE(decide_preflight(config, bench_like_facts()).plan.archive);
+}
+
 // The preflight decides from the store's capabilities, never from its name: a backend with a
 // clustered primary key and nothing of PostgreSQL's (no physical order, no email ranges, no SKIP
 // LOCKED, an old server) is served by what it has, and refused, in its own name, where it cannot.
