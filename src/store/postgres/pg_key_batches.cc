@@ -68,7 +68,7 @@ class PgKeyBatches final : public PgBatches {
   // entries that matched so far, never more than the bound, so that no range can match more. Its
   // DELETE bounds the users side by the same range; a range holding a held or refused row is
   // done the careful way. A range that deleted more than the bound anyway (rows inserted into it
-  // since its end was read) is rolled back and halved (PgBatches::run_batch).
+  // since its end was read) is rolled back and halved (the one batch loop).
   BatchResult run_next_batch(const BatchRequest& request) override {
     if (setup_.plan.addressing == Addressing::kEmailRanges) return run_batch(email_range_, request);
     return run_batch(key_window_, request);
