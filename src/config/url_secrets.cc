@@ -72,6 +72,7 @@ std::vector<std::string> secrets_of(std::string_view source) {
       add_userinfo(rest.substr(0, at));
   }
   // ... and the value of every password= or sslpassword=, up to the next separator.
+  const bool uri = starts_with(source, "postgresql://") || starts_with(source, "postgres://");
   for (const std::string_view keyword : {"password", "sslpassword"}) {
     for (auto at = source.find(keyword); at != std::string_view::npos;
          at = source.find(keyword, at + 1)) {
@@ -80,12 +81,15 @@ std::vector<std::string> secrets_of(std::string_view source) {
       if (value_start >= source.size() || source[value_start] != '=') continue;
       ++value_start;
       while (value_start < source.size() && source[value_start] == ' ') ++value_start;
-      // As libpq reads a value: a backslash takes the next character as it is, a space
-      // included (`password=a\ b` is "a b"), in quotes and out.
+      // As libpq reads a value: in a URL's query, up to the next '&' (spaces and line breaks
+      // included); in a key=value string, a backslash takes the next character as it is, a
+      // space included (`password=a\ b` is "a b"), in quotes and out.
       std::size_t end = value_start;
-      const bool quoted = end < source.size() && (source[end] == '\'' || source[end] == '"');
+      const bool quoted =
+          !uri && end < source.size() && (source[end] == '\'' || source[end] == '"');
       const char quote = quoted ? source[end++] : '\0';
-      while (end < source.size()) {
+      if (uri) end = std::min(source.find('&', value_start), source.size());
+      while (end < source.size() && !uri) {
         const char c = source[end];
         if (c == '\\') {
           end = std::min(end + 2, source.size());

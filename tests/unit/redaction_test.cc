@@ -89,6 +89,17 @@ TEST(RedactionTest, ScrubSecretsFollowsBackslashEscapesOfKeyValueStrings) {
   EXPECT_EQ(scrubbed.find("Zq7Secr3tWx"), std::string::npos) << scrubbed;
 }
 
+// In a URL's query libpq reads a value up to the next '&': line breaks and quotes are part of
+// it, and its escapes are decoded (found by fuzz/secret_redaction_fuzz.cc).
+TEST(RedactionTest, ScrubSecretsReadsAQueryValueUpToTheNextAmpersand) {
+  const std::string url =
+      "postgresql://db/app?sslmode=require&sslpassword=a%5db\nh\n'Zq7Secr3tWx\n";
+  const auto target = config::parse_database_url(url);
+  ASSERT_NE(target.ssl_password.find("Zq7Secr3tWx"), std::string::npos) << target.ssl_password;
+  const auto scrubbed = config::scrub_secrets("cannot use \"" + url + "\"", url);
+  EXPECT_EQ(scrubbed.find("Zq7Secr3tWx"), std::string::npos) << scrubbed;
+}
+
 // libpq ends the user information at the first '@' before the first '/', so a '?' before the
 // '@' is part of the password, and a percent escape there is decoded: the raw text is scrubbed
 // all the same (found by fuzz/secret_redaction_fuzz.cc in CI).
