@@ -6,6 +6,7 @@
 
 #include "batch_cleanup/errors.h"
 #include "config/duration.h"
+#include "engine/batch_tally.h"
 #include "engine/cancel_watchdog.h"
 #include "engine/cycle_log.h"
 #include "engine/engine_support.h"
@@ -353,14 +354,7 @@ bool CleanupEngine::throttle(const store::BatchResult& result, double batch_ms,
 }
 
 void CleanupEngine::record_batch(const store::BatchResult& result, CycleReport& report) const {
-  ++report.batches;
-  report.candidates += result.matched;
-  report.deleted += result.deleted;
-  report.deleted_by_policy += result.deleted_by_policy;
-  report.skipped += result.skipped;
-  report.no_longer_matching += result.no_longer_matching;
-  report.failed += static_cast<std::int64_t>(result.failures.size());
-  report.phases += result.timings;
+  report += batch_tally(result);
   log_batch_events(result);
   auto log = logging::logger();
   if (log->should_log(spdlog::level::debug)) {

@@ -30,11 +30,8 @@ struct Worker {
 };
 
 void add_report(CycleReport& total, CycleReport& part, std::size_t max_failures) {
-  static_cast<RowTally&>(total) += part;
-  total.throttle_ms += part.throttle_ms;
-  total.replication_pauses += part.replication_pauses;
+  static_cast<Tally&>(total) += part;
   total.interrupted = total.interrupted || part.interrupted;
-  total.phases += part.phases;
   for (auto& failure : part.failures) {
     if (total.failures.size() >= max_failures) break;
     total.failures.push_back(std::move(failure));
@@ -162,7 +159,7 @@ void CleanupEngine::report_progress(Clock::time_point cycle_start) {
   totals.cycle_id = (*worker_lanes_).front()->report.cycle_id;
   double progress = 0;
   for (const BatchLane* lane : *worker_lanes_) {
-    static_cast<RowTally&>(totals) += lane->report;
+    static_cast<Tally&>(totals) += lane->report;
     progress += lane->progress;
   }
   progress /= static_cast<double>(worker_lanes_->size());

@@ -1,0 +1,143 @@
+// Tally: the one sum behind a cycle's report, the workers' shares, the service's totals and
+// the metrics. operator+= must add every field; a field it forgets is a count that silently
+// stops adding up somewhere.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "batch_cleanup/report.h"
+#include "batch_cleanup/service.h"
+#include "engine/batch_tally.h"
+#include "store/batch_types.h"
+
+namespace batch_cleanup {
+namespace {
+
+// Every field of Tally is an 8-byte count (std::int64_t) or time (double), directly or inside
+// PolicyCounts and PhaseTimings, with no padding: the word-by-word test below relies on it.
+static_assert(std::is_trivially_copyable_v<Tally>);
+static_assert(std::is_standard_layout_v<Tally>);
+static_assert(sizeof(Tally) % 8 == 0);
+constexpr std::size_t kTallyWords = sizeof(Tally) / 8;
+
+Tally first() {
+  Tally t;
+  t.candidates = 1;
+  t.deleted = 2;
+  t.failed = 3;
+  t.skipped = 4;
+  t.no_longer_matching = 5;
+  t.batches = 6;
+  t.batch_retries = 7;
+  t.deleted_by_policy = {8, 9, 10};
+  t.replication_pauses = 11;
+  t.throttle_ms = 12.5;
+  t.phases = {13.5, 14.5, 15.5, 16.5, 17.5};
+  return t;
+}
+
+Tally second() {
+  Tally t;
+  t.candidates = 100;
+  t.deleted = 200;
+  t.failed = 300;
+  t.skipped = 400;
+  t.no_longer_matching = 500;
+  t.batches = 600;
+  t.batch_retries = 700;
+  t.deleted_by_policy = {800, 900, 1000};
+  t.replication_pauses = 1100;
+  t.throttle_ms = 1200.25;
+  t.phases = {1300.25, 1400.25, 1500.25, 1600.25, 1700.25};
+  return t;
+}
+
+TEST(TallyTest, AddsEveryNamedField) {
+  Tally sum = first();
+  sum += second();
+  EXPECT_EQ(sum.candidates, 101);
+  EXPECT_EQ(sum.deleted, 202);
+  EXPECT_EQ(sum.failed, 303);
+  EXPECT_EQ(sum.skipped, 404);
+  EXPECT_EQ(sum.no_longer_matching, 505);
+  EXPECT_EQ(sum.batches, 606);
+  EXPECT_EQ(sum.batch_retries, 707);
+  EXPECT_EQ(sum.deleted_by_policy.email, 808);
+  EXPECT_EQ(sum.deleted_by_policy.phone, 909);
+  EXPECT_EQ(sum.deleted_by_policy.expired, 1010);
+  EXPECT_EQ(sum.replication_pauses, 1111);
+  EXPECT_DOUBLE_EQ(sum.throttle_ms, 1212.75);
+  EXPECT_DOUBLE_EQ(sum.phases.find_ms, 1313.75);
+  EXPECT_DOUBLE_EQ(sum.phases.delete_ms, 1414.75);
+  EXPECT_DOUBLE_EQ(sum.phases.commit_ms, 1515.75);
+  EXPECT_DOUBLE_EQ(sum.phases.archive_ms, 1616.75);
+  EXPECT_DOUBLE_EQ(sum.phases.wait_ms, 1717.75);
+  // first() and second() give every field a value: a field added to Tally must be added there
+  // (and here) too, or this count tells.
+  EXPECT_EQ(kTallyWords, 17u) << "Tally has a new field: give it a value in first() and "
+                                 "second(), and check its sum above";
+}
+
+// Independent of the field names: word i of a is i + 1 and of b is 1000 * (i + 1), so a field
+// operator+= forgets keeps a's value. For a double field these bit patterns are subnormal
+// numbers, whose sum is exact and is the sum of the patterns (while it stays subnormal).
+TEST(TallyTest, AddsEveryWordOfTheStructure) {
+  std::array<std::uint64_t, kTallyWords> a_words{};
+  std::array<std::uint64_t, kTallyWords> b_words{};
+  for (std::size_t i = 0; i < kTallyWords; ++i) {
+    a_words[i] = i + 1;
+    b_words[i] = 1000 * (i + 1);
+  }
+  Tally a;
+  Tally b;
+  std::memcpy(&a, a_words.data(), sizeof(Tally));
+  std::memcpy(&b, b_words.data(), sizeof(Tally));
+  a += b;
+  std::array<std::uint64_t, kTallyWords> sum{};
+  std::memcpy(sum.data(), &a, sizeof(Tally));
+  for (std::size_t i = 0; i < kTallyWords; ++i) {
+    EXPECT_EQ(sum[i], 1001 * (i + 1)) << "word " << i << " of Tally is not added by operator+=";
+  }
+}
+
+TEST(TallyTest, ACycleReportAndTheServiceTotalsAddAsTallies) {
+  CycleReport report;
+  static_cast<Tally&>(report) = first();
+  report.cycle_id = "c1";
+  report.archived = 99;  // not a Tally field: a cycle's own
+  ServiceStatus status;
+  status.totals += report;
+  status.totals += report;
+  EXPECT_EQ(status.totals.deleted, 4);
+  EXPECT_EQ(status.totals.deleted_by_policy.expired, 20);
+  EXPECT_DOUBLE_EQ(status.totals.phases.wait_ms, 35.0);
+}
+
+TEST(TallyTest, ABatchCountsItsRowsOnce) {
+  store::BatchResult batch;
+  batch.matched = 10;
+  batch.deleted = 6;
+  batch.skipped = 1;
+  batch.no_longer_matching = 1;
+  batch.failures.resize(2);
+  batch.deleted_by_policy = {4, 1, 1};
+  batch.timings = {1, 2, 3, 4, 5};
+  const Tally t = engine::batch_tally(batch);
+  EXPECT_EQ(t.batches, 1);
+  EXPECT_EQ(t.candidates, 10);
+  EXPECT_EQ(t.deleted, 6);
+  EXPECT_EQ(t.failed, 2);
+  EXPECT_EQ(t.skipped, 1);
+  EXPECT_EQ(t.no_longer_matching, 1);
+  EXPECT_EQ(t.deleted_by_policy.email, 4);
+  EXPECT_DOUBLE_EQ(t.phases.archive_ms, 4);
+  EXPECT_EQ(t.batch_retries, 0);
+  EXPECT_EQ(t.replication_pauses, 0);
+  EXPECT_DOUBLE_EQ(t.throttle_ms, 0);
+}
+
+}  // namespace
+}  // namespace batch_cleanup
