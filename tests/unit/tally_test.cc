@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <bit>
 #include <cstdint>
-#include <cstring>
 #include <type_traits>
 
 #include "batch_cleanup/report.h"
@@ -91,13 +91,9 @@ TEST(TallyTest, AddsEveryWordOfTheStructure) {
     a_words[i] = i + 1;
     b_words[i] = 1000 * (i + 1);
   }
-  Tally a;
-  Tally b;
-  std::memcpy(&a, a_words.data(), sizeof(Tally));
-  std::memcpy(&b, b_words.data(), sizeof(Tally));
-  a += b;
-  std::array<std::uint64_t, kTallyWords> sum{};
-  std::memcpy(sum.data(), &a, sizeof(Tally));
+  auto a = std::bit_cast<Tally>(a_words);
+  a += std::bit_cast<Tally>(b_words);
+  const auto sum = std::bit_cast<std::array<std::uint64_t, kTallyWords>>(a);
   for (std::size_t i = 0; i < kTallyWords; ++i) {
     EXPECT_EQ(sum[i], 1001 * (i + 1)) << "word " << i << " of Tally is not added by operator+=";
   }
