@@ -23,41 +23,28 @@ static_assert(std::is_standard_layout_v<Tally>);
 static_assert(sizeof(Tally) % 8 == 0);
 constexpr std::size_t kTallyWords = sizeof(Tally) / 8;
 
-Tally first() {
+// Every field a value of its own: field k (counting from 1) is k * scale, and k.5 * scale for
+// the times.
+Tally numbered(std::int64_t scale) {
+  const auto time = [scale](double k) { return k * static_cast<double>(scale); };
   Tally t;
-  t.candidates = 1;
-  t.deleted = 2;
-  t.failed = 3;
-  t.skipped = 4;
-  t.no_longer_matching = 5;
-  t.batches = 6;
-  t.batch_retries = 7;
-  t.deleted_by_policy = {8, 9, 10};
-  t.replication_pauses = 11;
-  t.throttle_ms = 12.5;
-  t.phases = {13.5, 14.5, 15.5, 16.5, 17.5};
-  return t;
-}
-
-Tally second() {
-  Tally t;
-  t.candidates = 100;
-  t.deleted = 200;
-  t.failed = 300;
-  t.skipped = 400;
-  t.no_longer_matching = 500;
-  t.batches = 600;
-  t.batch_retries = 700;
-  t.deleted_by_policy = {800, 900, 1000};
-  t.replication_pauses = 1100;
-  t.throttle_ms = 1200.25;
-  t.phases = {1300.25, 1400.25, 1500.25, 1600.25, 1700.25};
+  t.candidates = 1 * scale;
+  t.deleted = 2 * scale;
+  t.failed = 3 * scale;
+  t.skipped = 4 * scale;
+  t.no_longer_matching = 5 * scale;
+  t.batches = 6 * scale;
+  t.batch_retries = 7 * scale;
+  t.deleted_by_policy = {8 * scale, 9 * scale, 10 * scale};
+  t.replication_pauses = 11 * scale;
+  t.throttle_ms = time(12.5);
+  t.phases = {time(13.5), time(14.5), time(15.5), time(16.5), time(17.5)};
   return t;
 }
 
 TEST(TallyTest, AddsEveryNamedField) {
-  Tally sum = first();
-  sum += second();
+  Tally sum = numbered(1);
+  sum += numbered(100);
   EXPECT_EQ(sum.candidates, 101);
   EXPECT_EQ(sum.deleted, 202);
   EXPECT_EQ(sum.failed, 303);
@@ -69,16 +56,16 @@ TEST(TallyTest, AddsEveryNamedField) {
   EXPECT_EQ(sum.deleted_by_policy.phone, 909);
   EXPECT_EQ(sum.deleted_by_policy.expired, 1010);
   EXPECT_EQ(sum.replication_pauses, 1111);
-  EXPECT_DOUBLE_EQ(sum.throttle_ms, 1212.75);
-  EXPECT_DOUBLE_EQ(sum.phases.find_ms, 1313.75);
-  EXPECT_DOUBLE_EQ(sum.phases.delete_ms, 1414.75);
-  EXPECT_DOUBLE_EQ(sum.phases.commit_ms, 1515.75);
-  EXPECT_DOUBLE_EQ(sum.phases.archive_ms, 1616.75);
-  EXPECT_DOUBLE_EQ(sum.phases.wait_ms, 1717.75);
-  // first() and second() give every field a value: a field added to Tally must be added there
-  // (and here) too, or this count tells.
-  EXPECT_EQ(kTallyWords, 17u) << "Tally has a new field: give it a value in first() and "
-                                 "second(), and check its sum above";
+  EXPECT_DOUBLE_EQ(sum.throttle_ms, 1262.5);
+  EXPECT_DOUBLE_EQ(sum.phases.find_ms, 1363.5);
+  EXPECT_DOUBLE_EQ(sum.phases.delete_ms, 1464.5);
+  EXPECT_DOUBLE_EQ(sum.phases.commit_ms, 1565.5);
+  EXPECT_DOUBLE_EQ(sum.phases.archive_ms, 1666.5);
+  EXPECT_DOUBLE_EQ(sum.phases.wait_ms, 1767.5);
+  // numbered() gives every field a value: a field added to Tally must be added there (and
+  // here) too, or this count tells.
+  EXPECT_EQ(kTallyWords, 17u) << "Tally has a new field: give it a value in numbered() and "
+                                 "check its sum above";
 }
 
 // Independent of the field names: word i of a is i + 1 and of b is 1000 * (i + 1), so a field
@@ -101,7 +88,7 @@ TEST(TallyTest, AddsEveryWordOfTheStructure) {
 
 TEST(TallyTest, ACycleReportAndTheServiceTotalsAddAsTallies) {
   CycleReport report;
-  static_cast<Tally&>(report) = first();
+  static_cast<Tally&>(report) = numbered(1);
   report.cycle_id = "c1";
   report.archived = 99;  // not a Tally field: a cycle's own
   ServiceStatus status;
