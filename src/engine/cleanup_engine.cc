@@ -1,5 +1,5 @@
-// A cycle: preflight, lock, guards, then the batches (engine_batches.cc) or the dry run, and
-// its report and history row, whatever ends it.
+// A cycle: preflight, lock, guards, then the batches (engine_workers.cc, batch_loop.cc) or the
+// dry run, and its report and history row, whatever ends it.
 #include "engine/cleanup_engine.h"
 
 #include <fmt/format.h>
