@@ -23,6 +23,11 @@ static_assert(std::is_standard_layout_v<Tally>);
 static_assert(sizeof(Tally) % 8 == 0);
 constexpr std::size_t kTallyWords = sizeof(Tally) / 8;
 
+// A Tally's fields as 8-byte words (equal words: equal fields, bit for bit).
+std::array<std::uint64_t, kTallyWords> words(const Tally& tally) {
+  return std::bit_cast<std::array<std::uint64_t, kTallyWords>>(tally);
+}
+
 // Every field a value of its own: field k (counting from 1) is k * scale, and k.5 * scale for
 // the times.
 Tally numbered(std::int64_t scale) {
@@ -80,7 +85,7 @@ TEST(TallyTest, AddsEveryWordOfTheStructure) {
   }
   auto a = std::bit_cast<Tally>(a_words);
   a += std::bit_cast<Tally>(b_words);
-  const auto sum = std::bit_cast<std::array<std::uint64_t, kTallyWords>>(a);
+  const auto sum = words(a);
   for (std::size_t i = 0; i < kTallyWords; ++i) {
     EXPECT_EQ(sum[i], 1001 * (i + 1)) << "word " << i << " of Tally is not added by operator+=";
   }
@@ -108,18 +113,16 @@ TEST(TallyTest, ABatchCountsItsRowsOnce) {
   batch.failures.resize(2);
   batch.deleted_by_policy = {4, 1, 1};
   batch.timings = {1, 2, 3, 4, 5};
-  const Tally t = engine::batch_tally(batch);
-  EXPECT_EQ(t.batches, 1);
-  EXPECT_EQ(t.candidates, 10);
-  EXPECT_EQ(t.deleted, 6);
-  EXPECT_EQ(t.failed, 2);
-  EXPECT_EQ(t.skipped, 1);
-  EXPECT_EQ(t.no_longer_matching, 1);
-  EXPECT_EQ(t.deleted_by_policy.email, 4);
-  EXPECT_DOUBLE_EQ(t.phases.archive_ms, 4);
-  EXPECT_EQ(t.batch_retries, 0);
-  EXPECT_EQ(t.replication_pauses, 0);
-  EXPECT_DOUBLE_EQ(t.throttle_ms, 0);
+  const Tally expected{.candidates = 10,
+                       .deleted = 6,
+                       .failed = 2,
+                       .skipped = 1,
+                       .no_longer_matching = 1,
+                       .batches = 1,
+                       .deleted_by_policy = {4, 1, 1},
+                       .phases = {1, 2, 3, 4, 5}};
+  // No retries, pauses or throttling: those are the lane's, not the batch's.
+  EXPECT_EQ(words(engine::batch_tally(batch)), words(expected));
 }
 
 }  // namespace
