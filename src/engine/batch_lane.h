@@ -34,11 +34,13 @@ class ProgressReporter {
 
   // `totals`: the cycle's counts so far; `fraction`: of the table covered, 0..1.
   void tell(const CycleReport& totals, double fraction);
+  // The batches start now: the elapsed time and the log line's interval count from here.
+  void restart() { start_ = last_line_ = Clock::now(); }
 
  private:
   const CleanupConfig& config_;
   const std::function<void(const CycleProgress&)>& observer_;
-  const Clock::time_point start_ = Clock::now();
+  Clock::time_point start_ = Clock::now();
   Clock::time_point last_line_ = Clock::now();
 };
 

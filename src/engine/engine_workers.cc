@@ -65,6 +65,7 @@ void CleanupEngine::run_batches(CycleReport& report) {
       workers_warned_ = true;
     }
   }
+  session_.with_retries([&] { session_.store().batches().begin_pass(); });
   ProgressReporter progress(config_, progress_observer_);
   SoloLane lane(config_, session_, report, progress);
   // Whatever ends the batches (a stop, an error), the report keeps every committed batch's time.
@@ -72,7 +73,6 @@ void CleanupEngine::run_batches(CycleReport& report) {
     SoloLane& lane;
     ~Durations() { set_batch_durations(lane.report, std::move(lane.latencies)); }
   } durations{lane};
-  session_.with_retries([&] { session_.store().batches().begin_pass(); });
   BatchLoop(config_, session_).run(lane);
 }
 
@@ -115,6 +115,7 @@ void CleanupEngine::run_workers(CycleReport& report, const std::string& lock_tok
 
   CycleLedger& ledger = crew.ledger;
   const BatchLoop loop(config_, session_);
+  progress.restart();
   std::vector<std::thread> threads;
   for (auto& worker : workers) {
     ledger.lane_started();
