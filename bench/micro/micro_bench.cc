@@ -75,8 +75,8 @@ ServiceStatus busy_status() {
   status.running = true;
   status.interval = std::chrono::hours(1);
   status.cycles = 1000;
-  status.total_deleted = 5'000'000;
-  status.total_batches = 1'000;
+  status.totals.deleted = 5'000'000;
+  status.totals.batches = 1'000;
   for (int i = 0; i < 100000; ++i) status.batch_duration.observe(0.001 * (i % 250));
   for (std::size_t i = 0; i < ServiceStatus::kRecentCycles; ++i) {
     batch_cleanup::RunRecord run;

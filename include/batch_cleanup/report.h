@@ -92,8 +92,9 @@ struct PolicyPreview {
 };
 
 // What a cycle, or a part of it (a batch, a worker's share), counted: the one sum every total
-// is made of (the workers' shares of a cycle, the service's totals).
-struct RowTally {
+// is made of (a cycle's report, the workers' shares of a cycle, the service's totals and the
+// metrics made from them). Every field is a count or a time that adds up; operator+= adds each.
+struct Tally {
   // Rows that matched the predicate when their batch ran (in a dry run: the whole join).
   std::int64_t candidates = 0;
   std::int64_t deleted = 0;
@@ -101,10 +102,13 @@ struct RowTally {
   std::int64_t skipped = 0;             // rows another session held locked; left for the next cycle
   std::int64_t no_longer_matching = 0;  // matched, then failed the re-check in the DELETE
   std::int64_t batches = 0;
-  std::int64_t batch_retries = 0;  // batches re-run after a transient error
-  PolicyCounts deleted_by_policy;  // `deleted`, split by the policy that matched each row
+  std::int64_t batch_retries = 0;       // batches re-run after a transient error
+  PolicyCounts deleted_by_policy;       // `deleted`, split by the policy that matched each row
+  std::int64_t replication_pauses = 0;  // waits for a lagging standby (--max-replication-lag)
+  double throttle_ms = 0;               // time spent pausing between batches (--sleep, --max-rate)
+  PhaseTimings phases;                  // where the batches' time went
 
-  RowTally& operator+=(const RowTally& other) {
+  Tally& operator+=(const Tally& other) {
     candidates += other.candidates;
     deleted += other.deleted;
     failed += other.failed;
@@ -113,13 +117,17 @@ struct RowTally {
     batches += other.batches;
     batch_retries += other.batch_retries;
     deleted_by_policy += other.deleted_by_policy;
+    replication_pauses += other.replication_pauses;
+    throttle_ms += other.throttle_ms;
+    phases += other.phases;
     return *this;
   }
 };
 
-// The counts (RowTally's fields: candidates, deleted, failed, skipped, no_longer_matching,
-// batches, batch_retries, deleted_by_policy) and what else the cycle did.
-struct CycleReport : RowTally {
+// The counts (Tally's fields: candidates, deleted, failed, skipped, no_longer_matching,
+// batches, batch_retries, deleted_by_policy, replication_pauses, throttle_ms, phases) and what
+// else the cycle did.
+struct CycleReport : Tally {
   std::string cycle_id;  // unique per cycle, also used in logs
   bool dry_run = false;
   std::string backend;   // the store's label: "postgresql" or "sqlite"
@@ -131,7 +139,6 @@ struct CycleReport : RowTally {
   double batch_p50_ms = 0;
   double batch_p99_ms = 0;
   double batch_max_ms = 0;
-  double throttle_ms = 0;  // time spent pausing between batches (--sleep, --max-rate)
 
   std::string started_at;    // ISO-8601 UTC
   std::string finished_at;   // ISO-8601 UTC
@@ -145,11 +152,9 @@ struct CycleReport : RowTally {
   std::string lease_holder;
   std::int64_t lease_epoch = 0;
   std::string lease_expires_at;
-  std::int64_t archived = 0;            // rows written to the archive table (== deleted when on)
-  std::int64_t archive_purged = 0;      // archive rows removed by --archive-retention
-  std::int64_t replication_pauses = 0;  // waits for a lagging standby (--max-replication-lag)
+  std::int64_t archived = 0;        // rows written to the archive table (== deleted when on)
+  std::int64_t archive_purged = 0;  // archive rows removed by --archive-retention
 
-  PhaseTimings phases;
   // Duration of every batch transaction, in order (the source of the p50/p99 above and of the
   // batch duration histogram). Not part of to_json().
   std::vector<double> batch_durations_ms;

@@ -58,12 +58,9 @@ struct ServiceStatus {
   std::int64_t cycles = 0;
   std::int64_t failed_cycles = 0;
   std::int64_t consecutive_failures = 0;
-  std::int64_t total_deleted = 0;
-  PolicyCounts total_deleted_by_policy;  // total_deleted, split by policy
-  std::int64_t total_failed = 0;
-  std::int64_t total_skipped = 0;
-  std::int64_t total_no_longer_matching = 0;
-  std::int64_t total_batches = 0;
+  // What every cycle counted, summed (a failed cycle's committed batches included); /status
+  // shows them as total_deleted, total_failed, ... and the metrics as *_total counters.
+  Tally totals;
   Leadership leadership;
   // Cycles that came due and did not run, by reason ("lease_held": another instance holds
   // the lock: a run-once that found it held, or a standby that saw the shared schedule overdue).

@@ -167,7 +167,7 @@ std::string systemd_status(const ServiceStatus& status) {
   if (status.last_report) {
     return "STATUS=last cycle deleted " + std::to_string(status.last_report->deleted) +
            " row(s), failed " + std::to_string(status.last_report->failed) + "; total deleted " +
-           std::to_string(status.total_deleted);
+           std::to_string(status.totals.deleted);
   }
   return "STATUS=waiting for the first cycle";
 }

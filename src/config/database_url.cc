@@ -300,6 +300,12 @@ DatabaseTarget parse_unguarded(std::string_view url) {
         "no database configured: set DATABASE_URL or pass --database-url "
         "(postgresql://..., a libpq key=value string, or sqlite:PATH)");
   }
+  // A NUL byte (a TOML "\u0000") would end the text libpq and SQLite read early: what follows
+  // it would be neither used nor known as a secret.
+  if (const auto nul = url.find('\0'); nul != std::string_view::npos) {
+    throw ConfigError("invalid database URL: a NUL byte at character " + std::to_string(nul + 1) +
+                      " (of " + std::to_string(url.size()) + ")");
+  }
   if (starts_with(url, "sqlite:")) {
     std::string_view rest = url.substr(7);
     if (starts_with(rest, "///")) {

@@ -72,6 +72,7 @@ std::vector<std::string> secrets_of(std::string_view source) {
       add_userinfo(rest.substr(0, at));
   }
   // ... and the value of every password= or sslpassword=, up to the next separator.
+  const bool uri = starts_with(source, "postgresql://") || starts_with(source, "postgres://");
   for (const std::string_view keyword : {"password", "sslpassword"}) {
     for (auto at = source.find(keyword); at != std::string_view::npos;
          at = source.find(keyword, at + 1)) {
@@ -80,16 +81,35 @@ std::vector<std::string> secrets_of(std::string_view source) {
       if (value_start >= source.size() || source[value_start] != '=') continue;
       ++value_start;
       while (value_start < source.size() && source[value_start] == ' ') ++value_start;
+      // As libpq reads a value: in a URL's query, up to the next '&' (spaces and line breaks
+      // included); in a key=value string, a backslash takes the next character as it is, a
+      // space included (`password=a\ b` is "a b"), in quotes and out.
       std::size_t end = value_start;
-      if (end < source.size() && (source[end] == '\'' || source[end] == '"')) {
-        const char quote = source[end];
-        end = source.find(quote, end + 1);
-        end = end == std::string_view::npos ? source.size() : end + 1;
-      } else {
-        end = source.find_first_of(" \t\r\n&", value_start);
-        if (end == std::string_view::npos) end = source.size();
+      const bool quoted =
+          !uri && end < source.size() && (source[end] == '\'' || source[end] == '"');
+      const char quote = quoted ? source[end++] : '\0';
+      if (uri) end = std::min(source.find('&', value_start), source.size());
+      while (end < source.size() && !uri) {
+        const char c = source[end];
+        if (c == '\\') {
+          end = std::min(end + 2, source.size());
+        } else if (quoted ? c == quote
+                          : (std::isspace(static_cast<unsigned char>(c)) != 0 || c == '&')) {
+          break;
+        } else {
+          ++end;
+        }
       }
-      add_candidate(out, source.substr(value_start, end - value_start));
+      if (quoted && end < source.size()) ++end;
+      const std::string_view value = source.substr(value_start, end - value_start);
+      add_candidate(out, value);
+      // The value as libpq holds it, its backslashes taken away (what a message may quote).
+      std::string unescaped;
+      for (std::size_t i = 0; i < value.size(); ++i) {
+        if (value[i] == '\\' && i + 1 < value.size()) ++i;
+        unescaped += value[i];
+      }
+      if (unescaped != value) add_candidate(out, unescaped);
     }
   }
   // Longest first, so that a secret inside another is not half-replaced; nothing too short to

@@ -1,5 +1,5 @@
-// A cycle: preflight, lock, guards, then the batches (engine_batches.cc) or the dry run, and
-// its report and history row, whatever ends it.
+// A cycle: preflight, lock, guards, then the batches (engine_workers.cc, batch_loop.cc) or the
+// dry run, and its report and history row, whatever ends it.
 #include "engine/cleanup_engine.h"
 
 #include <fmt/format.h>
@@ -8,6 +8,7 @@
 
 #include "batch_cleanup/errors.h"
 #include "config/duration.h"
+#include "engine/batch_lane.h"
 #include "engine/cycle_log.h"
 #include "engine/engine_support.h"
 #include "engine/preflight.h"
@@ -21,32 +22,44 @@ namespace {
 // At most this many history records wait for a reachable database (the oldest go first).
 constexpr std::size_t kMaxPendingHistory = 100;
 
-// Releases the instance lock when a cycle ends, however it ends.
-class InstanceLockRelease {
- public:
-  InstanceLockRelease(store::Store& store, bool& held, bool keep)
-      : store_(store), held_(held), keep_(keep) {}
-  ~InstanceLockRelease() {
-    if (keep_ || !held_) return;
-    store_.instance_lock().unlock();
-    held_ = false;
-  }
-  InstanceLockRelease(const InstanceLockRelease&) = delete;
-  InstanceLockRelease& operator=(const InstanceLockRelease&) = delete;
-
- private:
-  store::Store& store_;
-  bool& held_;
-  bool keep_;  // the daemon's leader keeps it between cycles
+// Releases the instance lock when a cycle ends, however it ends (unless it is kept between
+// cycles).
+struct LockReleaseAtEnd {
+  EngineSession& session;
+  ~LockReleaseAtEnd() { session.release_after_cycle(); }
 };
 
 }  // namespace
 
 CleanupEngine::CleanupEngine(CleanupConfig config, std::unique_ptr<store::Store> store,
                              std::shared_ptr<StopFlag> stop)
-    : config_(std::move(config)), store_(std::move(store)), stop_(std::move(stop)) {}
+    : config_(std::move(config)), session_(config_, std::move(store), std::move(stop)) {
+  session_.set_on_connect([this] { flush_pending_history(); });
+}
 
 CleanupEngine::~CleanupEngine() = default;
+
+void CleanupEngine::set_store_factory(std::function<std::unique_ptr<store::Store>()> factory) {
+  store_factory_ = std::move(factory);
+}
+
+void CleanupEngine::keep_lock_between_cycles(bool keep) { session_.keep_lock_between_cycles(keep); }
+
+bool CleanupEngine::lead(store::LeaseFacts& lease) {
+  if (!session_.connected()) session_.connect();
+  // The lock's name is the pending table as the server resolves it: inspect once first.
+  if (!prepared_once_) {
+    CycleReport scratch;
+    prepare(scratch);
+  }
+  return session_.lead(lease);
+}
+
+void CleanupEngine::resign() noexcept { session_.resign(); }
+
+std::optional<std::chrono::system_clock::time_point> CleanupEngine::last_cycle() const {
+  return session_.last_cycle();
+}
 
 void CleanupEngine::set_progress_observer(std::function<void(const CycleProgress&)> observer) {
   progress_observer_ = std::move(observer);
@@ -63,14 +76,14 @@ CycleOutcome CleanupEngine::run(const std::string& mode) {
   CycleReport& report = outcome.report;
   report.cycle_id = util::random_id();
   report.dry_run = config_.dry_run;
-  report.backend = store_->backend_name();
+  report.backend = session_.store().backend_name();
   const auto start = Clock::now();
   const auto started = std::chrono::system_clock::now();
   report.started_at = util::iso8601_utc(started);
   logging::CycleLogScope log_scope(report.cycle_id);
 
   {
-    InstanceLockRelease release(*store_, lock_held_, keep_between_cycles_);
+    LockReleaseAtEnd release{session_};
     try {
       outcome.ran = run_cycle_body(report);
     } catch (const std::exception& e) {
@@ -81,9 +94,9 @@ CycleOutcome CleanupEngine::run(const std::string& mode) {
     }
     // A completed cycle (a daemon's or a run-once's) moves the schedule every daemon on these
     // tables follows (the lock's record).
-    if (outcome.ran && !outcome.failure && !report.interrupted && lock_held_) {
+    if (outcome.ran && !outcome.failure && !report.interrupted && session_.lock_held()) {
       try {
-        on_connection(connected_, [&] { store_->instance_lock().record_cycle(started); });
+        session_.run([&] { session_.store().instance_lock().record_cycle(started); });
       } catch (const std::exception& e) {
         logging::logger()->warn("cycle {}: could not record its end in the lock: {}",
                                 report.cycle_id, e.what());
@@ -139,7 +152,8 @@ void CleanupEngine::log_cycle_end(const CycleReport& report) const {
 void CleanupEngine::prepare(CycleReport& report) {
   PreflightDecision decision;
   try {
-    decision = with_retries([&] { return decide_preflight(config_, store_->inspect()); });
+    decision = session_.with_retries(
+        [&] { return decide_preflight(config_, session_.store().inspect()); });
   } catch (const ConfigError& e) {
     // A schema change under a running job (a table dropped, a column renamed): this cycle
     // fails, the next one looks again. Before the first success, it is the configuration's.
@@ -148,7 +162,7 @@ void CleanupEngine::prepare(CycleReport& report) {
         ErrorCause::kUndefinedObject, "",
         std::string(e.what()) + " (it was fine before: the next cycle checks again)");
   }
-  with_retries([&] { store_->configure(decision.plan); });
+  session_.with_retries([&] { session_.store().configure(decision.plan); });
   plan_ = decision.plan;
   prepared_once_ = true;
   strategy_ = decision.strategy;
@@ -166,25 +180,23 @@ void CleanupEngine::prepare(CycleReport& report) {
   report.warnings = preflight_warnings_;
 }
 
-bool CleanupEngine::run_cycle_body(CycleReport& report) {
-  if (!connected_) connect_with_retry();
-  prepare(report);
+bool CleanupEngine::take_lock_for_cycle(CycleReport& report) {
+  // A dry run writes nothing, not even a lock: it neither takes nor needs one.
+  if (config_.dry_run) return true;
+  if (!session_.lock_held()) return session_.acquire_lock(report);
+  // The daemon's leader holds it already.
+  if (session_.keep_lock(report, /*now=*/true)) return true;
+  report.interrupted = false;
+  report.skipped_by_lock = true;
+  report.skipped_reason = "lease_held";
+  return false;
+}
 
-  // A dry run writes nothing, not even a lock: it neither takes nor needs one. The daemon's
-  // leader holds it already.
-  if (!config_.dry_run) {
-    if (lock_held_) {
-      if (!keep_lock(report, /*now=*/true)) {
-        report.interrupted = false;
-        report.skipped_by_lock = true;
-        report.skipped_reason = "lease_held";
-        return false;
-      }
-    } else if (!acquire_instance_lock(report)) {
-      return false;
-    }
-  }
-  const std::string refusal = with_retries([&] { return check_guards(); });
+bool CleanupEngine::run_cycle_body(CycleReport& report) {
+  if (!session_.connected()) session_.connect();
+  prepare(report);
+  if (!take_lock_for_cycle(report)) return false;
+  const std::string refusal = session_.with_retries([&] { return check_guards(); });
   if (!refusal.empty()) {
     if (!config_.dry_run) throw GuardError(refusal);
     logging::logger()->warn("{} (a run without --dry-run would be refused)", refusal);
@@ -201,18 +213,24 @@ bool CleanupEngine::run_cycle_body(CycleReport& report) {
     run_dry(report);
     return true;
   }
-  if (!config_.archive_table.empty())
-    with_retries([&] { prepare_archive(*store_, report.cycle_id); });
-  if (!config_.archive_file.empty()) {
-    if (!archive_file_) archive_file_ = std::make_unique<ArchiveFile>(config_.archive_file);
-    with_retries([&] { return archive_file_->reconcile(store_->batches()); });
-    archive_file_->begin_cycle(report.cycle_id);
-    store_->batches().set_commit_observer(archive_file_.get());
-  }
+  prepare_archives(report.cycle_id);
   run_batches(report);
   if (!config_.archive_table.empty()) report.archived = report.deleted;
   purge_archive(report);
   return true;
+}
+
+void CleanupEngine::prepare_archives(const std::string& cycle_id) {
+  store::Store& store = session_.store();
+  if (!config_.archive_table.empty()) {
+    session_.with_retries([&] { prepare_archive(store, cycle_id); });
+  }
+  if (!config_.archive_file.empty()) {
+    if (!archive_file_) archive_file_ = std::make_unique<ArchiveFile>(config_.archive_file);
+    session_.with_retries([&] { return archive_file_->reconcile(store.batches()); });
+    archive_file_->begin_cycle(cycle_id);
+    store.batches().set_commit_observer(archive_file_.get());
+  }
 }
 
 void CleanupEngine::record_history(const CycleReport& report, const std::string& mode) {
@@ -221,7 +239,7 @@ void CleanupEngine::record_history(const CycleReport& report, const std::string&
   run.job = config_.job_name;
   pending_history_.push_back(std::move(run));
   while (pending_history_.size() > kMaxPendingHistory) pending_history_.pop_front();
-  if (connected_) flush_pending_history();
+  if (session_.connected()) flush_pending_history();
 }
 
 void CleanupEngine::flush_pending_history() {
@@ -229,10 +247,10 @@ void CleanupEngine::flush_pending_history() {
   while (!pending_history_.empty()) {
     const RunRecord& run = pending_history_.front();
     try {
-      store_->history().record_run(run);
+      session_.store().history().record_run(run);
     } catch (const DatabaseError& e) {
       if (e.kind() == ErrorKind::kRetryable) {
-        connected_ = false;  // kept for the next connection
+        session_.connected() = false;  // kept for the next connection
         logging::logger()->warn(
             "cycle {} is not in the history table yet ({}): written when the "
             "database answers again",
@@ -252,16 +270,14 @@ void CleanupEngine::flush_pending_history() {
 }
 
 std::string CleanupEngine::check_guards() {
-  auto& queries = store_->dry_run();
-  if (!config_.allow_empty_users &&
-      on_connection(connected_, [&] { return queries.users_table_empty(); })) {
+  auto& queries = session_.store().dry_run();
+  if (!config_.allow_empty_users && session_.run([&] { return queries.users_table_empty(); })) {
     return "guard 'users-not-empty' refused to run: the users table '" + config_.users_table +
            "' is empty, which usually means the wrong table or database. HINT: check "
            "--users-table and --database-url, or pass --allow-empty-users to run anyway";
   }
   if (config_.max_deletes < 0 && config_.max_fraction <= 0) return {};
-  const std::int64_t candidates =
-      on_connection(connected_, [&] { return queries.count_candidates(); });
+  const std::int64_t candidates = session_.run([&] { return queries.count_candidates(); });
   if (config_.max_deletes >= 0 && candidates > config_.max_deletes) {
     return fmt::format(
         "guard 'max-deletes' refused to run: this cycle would delete {} rows, more than "
@@ -270,7 +286,7 @@ std::string CleanupEngine::check_guards() {
         candidates, config_.max_deletes);
   }
   if (config_.max_fraction > 0) {
-    const std::int64_t total = on_connection(connected_, [&] { return queries.count_pending(); });
+    const std::int64_t total = session_.run([&] { return queries.count_pending(); });
     if (total > 0 && static_cast<double>(candidates) > config_.max_fraction * total) {
       return fmt::format(
           "guard 'max-fraction' refused to run: this cycle would delete {} of the {} rows of "
@@ -283,7 +299,7 @@ std::string CleanupEngine::check_guards() {
   return {};
 }
 
-void CleanupEngine::prepare_archive(store::Store& store, const std::string& cycle_id) {
+void prepare_archive(store::Store& store, const std::string& cycle_id) {
   auto& archive = store.archive();
   auto facts = archive.inspect_archive();
   if (!facts.exists && facts.required_database.empty()) {
@@ -298,14 +314,15 @@ void CleanupEngine::prepare_archive(store::Store& store, const std::string& cycl
 void CleanupEngine::purge_archive(CycleReport& report) {
   if (config_.archive_table.empty() || config_.archive_retention.count() <= 0) return;
   try {
-    report.archive_purged = store_->archive().purge(config_.archive_retention, config_.batch_size);
+    report.archive_purged =
+        session_.store().archive().purge(config_.archive_retention, config_.batch_size);
     if (report.archive_purged > 0) {
       logging::logger()->info("cycle {}: purged {} archive row(s) older than {}", report.cycle_id,
                               report.archive_purged,
                               config::format_duration(config_.archive_retention));
     }
   } catch (const DatabaseError& e) {
-    if (e.kind() == ErrorKind::kRetryable) connected_ = false;
+    if (e.kind() == ErrorKind::kRetryable) session_.connected() = false;
     const std::string warning = std::string("archive retention purge failed: ") + e.what();
     logging::logger()->warn("{}", warning);
     report.warnings.push_back(warning);
@@ -313,8 +330,8 @@ void CleanupEngine::purge_archive(CycleReport& report) {
 }
 
 void CleanupEngine::run_dry(CycleReport& report) {
-  auto& queries = store_->dry_run();
-  with_retries([&] {
+  auto& queries = session_.store().dry_run();
+  session_.with_retries([&] {
     report.candidates = queries.count_candidates();
     report.policies = queries.preview_policies(report.candidates);
     report.policies.email_comparison = email_comparison_;

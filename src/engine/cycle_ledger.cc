@@ -1,6 +1,7 @@
+#include "engine/cycle_ledger.h"
+
 #include <algorithm>
 
-#include "engine/batch_lane.h"
 #include "engine/stop_flag.h"
 
 namespace batch_cleanup::engine {

@@ -1,7 +1,7 @@
 // Leadership: who holds the instance lock, whether a holder is provably dead, and the daemon's
 // leader keeping the lock between its cycles.
 #include "batch_cleanup/errors.h"
-#include "engine/cleanup_engine.h"
+#include "engine/engine_session.h"
 #include "engine/engine_support.h"
 #include "log/logger.h"
 #include "util/process_identity.h"
@@ -28,7 +28,7 @@ std::string dead_holder_proof(const store::LeaseFacts& lease) {
   return {};
 }
 
-bool CleanupEngine::take_instance_lock(store::LeaseFacts& seen) {
+bool EngineSession::take_lock(store::LeaseFacts& seen) {
   auto& lock = store_->instance_lock();
   if (with_retries([&] { return lock.try_lock(); })) return true;
   seen = with_retries([&] { return lock.facts(); });
@@ -45,13 +45,7 @@ bool CleanupEngine::take_instance_lock(store::LeaseFacts& seen) {
   return true;
 }
 
-bool CleanupEngine::lead(store::LeaseFacts& lease) {
-  if (!connected_) connect_with_retry();
-  // The lock's name is the pending table as the server resolves it: inspect once first.
-  if (!prepared_once_) {
-    CycleReport scratch;
-    prepare(scratch);
-  }
+bool EngineSession::lead(store::LeaseFacts& lease) {
   auto& lock = store_->instance_lock();
   if (lock_held_) {
     // Renewed at every look (every lease_ttl / 3 in the daemon's loop), not only every
@@ -69,28 +63,25 @@ bool CleanupEngine::lead(store::LeaseFacts& lease) {
       return true;
     }
     lock_held_ = false;
-    logging::logger()->warn("the instance lock was taken over by another instance: standing by");
+    logging::logger()->warn("{}: standing by", kTakenOver);
   }
-  lock_held_ = take_instance_lock(lease);
+  lock_held_ = take_lock(lease);
   if (lock_held_) {
     lock_renewed_ = Clock::now();
     logging::logger()->info("leading: holds the instance lock ({})", lock.describe());
     lease = with_retries([&] { return lock.facts(); });
   }
-  if (!lock_warned_ && !lock.warning().empty()) {
-    logging::logger()->warn("{}", lock.warning());
-    lock_warned_ = true;
-  }
+  warn_once_about_lock();
   return lock_held_;
 }
 
-void CleanupEngine::resign() noexcept {
+void EngineSession::resign() noexcept {
   if (!lock_held_) return;
   store_->instance_lock().unlock();
   lock_held_ = false;
 }
 
-std::optional<std::chrono::system_clock::time_point> CleanupEngine::last_cycle() const {
+std::optional<std::chrono::system_clock::time_point> EngineSession::last_cycle() const {
   return store_->instance_lock().last_cycle();
 }
 

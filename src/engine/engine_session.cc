@@ -1,15 +1,25 @@
-// The engine's connection: connecting with retries, backoff, and the instance lock.
+// The engine's session: connecting with retries and backoff, and keeping the instance lock
+// through a cycle. Taking it and leadership: engine_leadership.cc.
+#include "engine/engine_session.h"
+
 #include <random>
 
-#include "batch_cleanup/errors.h"
-#include "config/duration.h"
-#include "engine/cleanup_engine.h"
 #include "engine/engine_support.h"
-#include "log/logger.h"
 
 namespace batch_cleanup::engine {
 
-std::chrono::milliseconds CleanupEngine::backoff_delay(int attempt) const {
+void report_lost_lock(CycleReport& report, std::string_view why, std::string_view then) {
+  const std::string warning = fmt::format("{}: cycle {} ends here{}", why, report.cycle_id, then);
+  logging::logger()->warn("{}", warning);
+  report.warnings.push_back(warning);
+  report.interrupted = true;
+}
+
+EngineSession::EngineSession(const CleanupConfig& config, std::unique_ptr<store::Store> store,
+                             std::shared_ptr<StopFlag> stop)
+    : config_(config), store_(std::move(store)), stop_(std::move(stop)) {}
+
+std::chrono::milliseconds EngineSession::backoff_delay(int attempt) const {
   thread_local std::mt19937 generator{std::random_device{}()};
   const double base = static_cast<double>(config_.retry_base_delay.count());
   const double cap = static_cast<double>(config_.retry_max_delay.count());
@@ -19,12 +29,12 @@ std::chrono::milliseconds CleanupEngine::backoff_delay(int attempt) const {
   return std::chrono::milliseconds(static_cast<long long>(jitter(generator)));
 }
 
-void CleanupEngine::connect_with_retry() {
+void EngineSession::connect() {
   connect_store(*store_, connected_);
-  flush_pending_history();
+  if (on_connect_) on_connect_();
 }
 
-void CleanupEngine::connect_store(store::Store& store, bool& connected) {
+void EngineSession::connect_store(store::Store& store, bool& connected) const {
   const int attempts = 1 + std::max(0, config_.retries);
   for (int attempt = 0; attempt < attempts; ++attempt) {
     try {
@@ -49,16 +59,21 @@ void CleanupEngine::connect_store(store::Store& store, bool& connected) {
   }
 }
 
-bool CleanupEngine::acquire_instance_lock(CycleReport& report) {
+void EngineSession::warn_once_about_lock() {
+  auto& lock = store_->instance_lock();
+  if (!lock_warned_ && !lock.warning().empty()) {
+    logging::logger()->warn("{}", lock.warning());
+    lock_warned_ = true;
+  }
+}
+
+bool EngineSession::acquire_lock(CycleReport& report) {
   bool announced = false;
   auto& lock = store_->instance_lock();
   while (true) {
     store::LeaseFacts seen;
-    lock_held_ = take_instance_lock(seen);
-    if (!lock_warned_ && !lock.warning().empty()) {
-      logging::logger()->warn("{}", lock.warning());
-      lock_warned_ = true;
-    }
+    lock_held_ = take_lock(seen);
+    warn_once_about_lock();
     if (lock_held_) {
       lock_renewed_ = Clock::now();
       logging::logger()->debug("cycle {}: holds the instance lock: {}", report.cycle_id,
@@ -91,26 +106,37 @@ bool CleanupEngine::acquire_instance_lock(CycleReport& report) {
   }
 }
 
-bool CleanupEngine::keep_lock(CycleReport& report, bool now) {
+bool EngineSession::renewal_due() const {
+  const auto interval = store_->instance_lock().keep_alive_interval();
+  return interval.count() > 0 && Clock::now() - lock_renewed_ >= interval;
+}
+
+bool EngineSession::keep_lock(CycleReport& report, bool now) {
   if (!lock_held_) return true;
-  auto& lock = store_->instance_lock();
-  const auto interval = lock.keep_alive_interval();
-  if (!now && (interval.count() <= 0 || Clock::now() - lock_renewed_ < interval)) return true;
-  const bool held = on_connection(connected_, [&] { return lock.keep_alive(); });
-  if (held) {
+  if (!now && !renewal_due()) return true;
+  if (run([&] { return store_->instance_lock().keep_alive(); })) {
     lock_renewed_ = Clock::now();
     return true;
   }
-  lock_held_ = false;
-  const std::string warning = "the instance lock was taken over by another instance: cycle " +
-                              report.cycle_id + " ends here";
-  logging::logger()->warn("{}", warning);
-  report.warnings.push_back(warning);
-  report.interrupted = true;
+  lost_lock(report, kTakenOver);
   return false;
 }
 
-bool CleanupEngine::wait_holding_lock(Clock::duration duration, CycleReport& report,
+bool EngineSession::keep_lock_with_retries(CycleReport& report) {
+  if (with_retries([&] { return store_->instance_lock().keep_alive(); })) {
+    lock_renewed_ = Clock::now();
+    return true;
+  }
+  lost_lock(report, kTakenOver);
+  return false;
+}
+
+void EngineSession::lost_lock(CycleReport& report, std::string_view why, std::string_view then) {
+  lock_held_ = false;
+  report_lost_lock(report, why, then);
+}
+
+bool EngineSession::wait_holding_lock(Clock::duration duration, CycleReport& report,
                                       bool& lock_lost) {
   const auto interval =
       lock_held_ ? store_->instance_lock().keep_alive_interval() : std::chrono::milliseconds(0);
@@ -127,12 +153,9 @@ bool CleanupEngine::wait_holding_lock(Clock::duration duration, CycleReport& rep
   return false;
 }
 
-bool CleanupEngine::restore_session_state(CycleReport& report) {
-  if (lock_held_ && !keep_lock(report, /*now=*/true)) return false;
-  if (!config_.archive_table.empty()) {
-    on_connection(connected_, [&] { prepare_archive(*store_, report.cycle_id); });
-  }
-  return true;
+void EngineSession::release_after_cycle() noexcept {
+  if (keep_between_cycles_) return;  // the daemon's leader keeps it between cycles
+  resign();
 }
 
 }  // namespace batch_cleanup::engine

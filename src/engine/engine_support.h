@@ -1,16 +1,13 @@
-// What the engine's source files share: clocks, limits, and the session wrappers. Internal to
-// src/engine/cleanup_engine*.cc and engine_*.cc.
+// What the engine's source files share: clocks, limits, and words about the lock's holder.
+// Internal to src/engine.
 #pragma once
 
 #include <algorithm>
 #include <chrono>
+#include <string>
 #include <vector>
 
-#include "batch_cleanup/errors.h"
-#include "config/duration.h"
-#include "engine/batch_lane.h"
-#include "engine/cleanup_engine.h"
-#include "log/logger.h"
+#include "store/store.h"
 
 namespace batch_cleanup::engine {
 
@@ -40,50 +37,6 @@ inline double percentile(std::vector<double> values, double fraction) {
   std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(index),
                    values.end());
   return values[index];
-}
-
-template <typename Operation>
-auto CleanupEngine::on_connection(bool& connected, Operation&& operation) -> decltype(operation()) {
-  try {
-    return operation();
-  } catch (const DatabaseError& e) {
-    if (e.kind() == ErrorKind::kRetryable) connected = false;
-    throw;
-  }
-}
-
-template <typename Operation>
-auto CleanupEngine::with_retries(Operation&& operation) -> decltype(operation()) {
-  for (int attempt = 0;; ++attempt) {
-    try {
-      if (!connected_) {
-        connect_with_retry();
-        // A lease outlives the connection; a session lock must be taken again.
-        if (lock_held_ && !store_->instance_lock().keep_alive()) {
-          lock_held_ = false;
-          throw DatabaseError(ErrorCause::kLeaseLost, "",
-                              "the instance lock was taken over while reconnecting");
-        }
-      }
-      return operation();
-    } catch (const DatabaseError& e) {
-      if (e.kind() != ErrorKind::kRetryable) throw;
-      connected_ = connected_ && !e.ends_session();
-      if (attempt >= config_.retries) {
-        if (!connected_) {
-          throw ConnectionError(std::string("database connection lost and not recovered: ") +
-                                e.what());
-        }
-        throw;
-      }
-      const auto delay = backoff_delay(attempt);
-      logging::logger()->warn("{} ({}); retry {}/{} in {}", e.what(), e.code(), attempt + 1,
-                              config_.retries, config::format_duration(delay));
-      if (stop_->wait_for(delay)) {
-        throw ConnectionError(std::string("stopped while retrying: ") + e.what());
-      }
-    }
-  }
 }
 
 }  // namespace batch_cleanup::engine

@@ -11,6 +11,8 @@
 
 #include "batch_cleanup/errors.h"
 #include "engine/batch_lane.h"
+#include "engine/batch_loop.h"
+#include "engine/cleanup_engine.h"
 #include "engine/engine_support.h"
 #include "engine/preflight.h"
 #include "log/log_context.h"
@@ -25,16 +27,15 @@ struct Worker {
   std::unique_ptr<store::Store> store;
   bool connected = false;
   CycleReport report;
-  std::unique_ptr<BatchLane> lane;
+  std::unique_ptr<WorkerLane> lane;
   std::exception_ptr failure;
 };
 
-void add_report(CycleReport& total, CycleReport& part, std::size_t max_failures) {
-  static_cast<RowTally&>(total) += part;
-  total.throttle_ms += part.throttle_ms;
-  total.replication_pauses += part.replication_pauses;
+// A worker's share of the cycle: its counts, whether it was interrupted, its failures (up to
+// `max_failures` in all) and its warnings (each once).
+void add_share(CycleReport& total, CycleReport& part, std::size_t max_failures) {
+  total += part;
   total.interrupted = total.interrupted || part.interrupted;
-  total.phases += part.phases;
   for (auto& failure : part.failures) {
     if (total.failures.size() >= max_failures) break;
     total.failures.push_back(std::move(failure));
@@ -48,14 +49,37 @@ void add_report(CycleReport& total, CycleReport& part, std::size_t max_failures)
 
 }  // namespace
 
-void CleanupEngine::set_store_factory(std::function<std::unique_ptr<store::Store>()> factory) {
-  store_factory_ = std::move(factory);
+void CleanupEngine::run_batches(CycleReport& report) {
+  if (config_.workers > 1) {
+    const std::string token = session_.store().instance_lock().share_token();
+    if (!token.empty()) {
+      run_workers(report, token);
+      return;
+    }
+    if (!workers_warned_) {
+      logging::logger()->warn(
+          "--workers {}: the instance lock here is {}, which other connections cannot prove; "
+          "cycles run on one connection (the lease table makes workers possible: see "
+          "--lease-table)",
+          config_.workers, session_.store().instance_lock().describe());
+      workers_warned_ = true;
+    }
+  }
+  session_.with_retries([&] { session_.store().batches().begin_pass(); });
+  ProgressReporter progress(config_, progress_observer_);
+  SoloLane lane(config_, session_, report, progress);
+  // Whatever ends the batches (a stop, an error), the report keeps every committed batch's time.
+  struct Durations {
+    SoloLane& lane;
+    ~Durations() { set_batch_durations(lane.report, std::move(lane.latencies)); }
+  } durations{lane};
+  BatchLoop(config_, session_).run(lane);
 }
 
 void CleanupEngine::open_worker_store(store::Store& store, bool& connected,
                                       const std::string& lock_token, const std::string& cycle_id,
                                       const store::PassSlice& slice) {
-  connect_store(store, connected);
+  session_.connect_store(store, connected);
   (void)store.inspect();  // the worker's catalog; the cycle's decision holds for it too
   store.configure(plan_);
   store.instance_lock().follow(lock_token);
@@ -70,37 +94,37 @@ void CleanupEngine::run_workers(CycleReport& report, const std::string& lock_tok
         "--workers {}: this engine has no way to open more connections (set_store_factory)",
         config_.workers));
   }
-  const auto slices = with_retries([&] { return store_->batches().plan_slices(config_.workers); });
-  CycleLedger ledger(config_.max_deletes, config_.sleep_between_batches, config_.max_rate);
+  const auto slices = session_.with_retries(
+      [&] { return session_.store().batches().plan_slices(config_.workers); });
+  ProgressReporter progress(config_, progress_observer_);
+  WorkerCrew crew(config_, progress);
   std::vector<std::unique_ptr<Worker>> workers;
   for (const auto& slice : slices) {
     auto worker = std::make_unique<Worker>();
     worker->store = store_factory_();
     worker->report.cycle_id = report.cycle_id;
     open_worker_store(*worker->store, worker->connected, lock_token, report.cycle_id, slice);
-    worker->lane = std::make_unique<BatchLane>(*worker->store, worker->connected, worker->report,
-                                               &ledger, slice);
+    worker->lane = std::make_unique<WorkerLane>(config_, session_, crew, *worker->store,
+                                                worker->connected, worker->report, slice);
+    crew.lanes.push_back(worker->lane.get());
     workers.push_back(std::move(worker));
   }
   // A table with few distinct keys may give fewer slices than --workers asked for.
   logging::logger()->info("cycle {}: {} workers, over {} slices of the table (--workers {})",
                           report.cycle_id, workers.size(), slices.size(), config_.workers);
 
-  std::vector<BatchLane*> lanes;
-  lanes.reserve(workers.size());
-  for (auto& worker : workers) lanes.push_back(worker->lane.get());
-  worker_lanes_ = &lanes;
-  last_progress_line_ = Clock::now();
-  const auto cycle_start = Clock::now();
+  CycleLedger& ledger = crew.ledger;
+  const BatchLoop loop(config_, session_);
+  progress.restart();
   std::vector<std::thread> threads;
   for (auto& worker : workers) {
     ledger.lane_started();
-    threads.emplace_back([this, &ledger, &report, cycle_start, worker = worker.get()] {
+    threads.emplace_back([this, &ledger, &loop, &report, worker = worker.get()] {
       // A worker's log lines name the job and the cycle, as the engine thread's do.
       logging::JobLogScope job_scope(config_.job_name);
       logging::CycleLogScope cycle_scope(report.cycle_id);
       try {
-        run_lane(*worker->lane, cycle_start);
+        loop.run(*worker->lane);
       } catch (...) {
         worker->failure = std::current_exception();
         ledger.abort();
@@ -113,24 +137,11 @@ void CleanupEngine::run_workers(CycleReport& report, const std::string& lock_tok
   std::exception_ptr coordinator_failure;
   bool lock_lost = false;
   while (!ledger.wait_lanes(kCoordinatorPoll)) {
-    if (lock_lost || coordinator_failure) continue;
-    auto& lock = store_->instance_lock();
-    const auto interval = lock.keep_alive_interval();
-    if (interval.count() <= 0 || Clock::now() - lock_renewed_ < interval) continue;
+    if (lock_lost || coordinator_failure || !session_.renewal_due()) continue;
     ledger.begin_renewal();
     try {
-      if (with_retries([&] { return lock.keep_alive(); })) {
-        lock_renewed_ = Clock::now();
-      } else {
-        lock_held_ = false;
-        lock_lost = true;
-        const std::string warning = "the instance lock was taken over by another instance: cycle " +
-                                    report.cycle_id + " ends here";
-        logging::logger()->warn("{}", warning);
-        report.warnings.push_back(warning);
-        report.interrupted = true;
-        ledger.abort();
-      }
+      lock_lost = !session_.keep_lock_with_retries(report);
+      if (lock_lost) ledger.abort();
     } catch (...) {
       coordinator_failure = std::current_exception();
       ledger.abort();
@@ -138,35 +149,17 @@ void CleanupEngine::run_workers(CycleReport& report, const std::string& lock_tok
     ledger.end_renewal();
   }
   for (auto& thread : threads) thread.join();
-  worker_lanes_ = nullptr;
 
   std::vector<double> latencies;
   std::exception_ptr failure = coordinator_failure;
   for (auto& worker : workers) {
-    add_report(report, worker->report, kMaxReportedFailures);
+    add_share(report, worker->report, kMaxReportedFailures);
     latencies.insert(latencies.end(), worker->lane->latencies.begin(),
                      worker->lane->latencies.end());
     if (!failure) failure = worker->failure;
   }
-  report.batch_durations_ms = latencies;
-  report.batch_p50_ms = percentile(latencies, 0.50);
-  report.batch_p99_ms = percentile(latencies, 0.99);
-  report.batch_max_ms =
-      latencies.empty() ? 0 : *std::max_element(latencies.begin(), latencies.end());
+  set_batch_durations(report, std::move(latencies));
   if (failure) std::rethrow_exception(failure);
-}
-
-void CleanupEngine::report_progress(Clock::time_point cycle_start) {
-  // Called with the ledger's report mutex held: the lanes' reports do not change meanwhile.
-  CycleReport totals;
-  totals.cycle_id = (*worker_lanes_).front()->report.cycle_id;
-  double progress = 0;
-  for (const BatchLane* lane : *worker_lanes_) {
-    static_cast<RowTally&>(totals) += lane->report;
-    progress += lane->progress;
-  }
-  progress /= static_cast<double>(worker_lanes_->size());
-  report_lane_progress(totals, progress, cycle_start, last_progress_line_);
 }
 
 }  // namespace batch_cleanup::engine

@@ -65,30 +65,30 @@ MetricFamily batch_duration_family(const DurationHistogram& histogram) {
 std::vector<MetricFamily> job_families(const ServiceStatus& status) {
   std::vector<MetricFamily> out;
   out.push_back(scalar("batch_cleanup_rows_deleted_total", MetricType::kCounter,
-                       "Pending rows deleted and committed.", count(status.total_deleted)));
+                       "Pending rows deleted and committed.", count(status.totals.deleted)));
   MetricFamily by_policy{
       "batch_cleanup_rows_deleted_by_policy_total",
       MetricType::kCounter,
       "Pending rows deleted, by the policy that matched them (email, phone, expired).",
       {}};
   for (const auto& [policy, value] :
-       {std::pair<const char*, std::int64_t>{"email", status.total_deleted_by_policy.email},
-        {"phone", status.total_deleted_by_policy.phone},
-        {"expired", status.total_deleted_by_policy.expired}}) {
+       {std::pair<const char*, std::int64_t>{"email", status.totals.deleted_by_policy.email},
+        {"phone", status.totals.deleted_by_policy.phone},
+        {"expired", status.totals.deleted_by_policy.expired}}) {
     by_policy.samples.push_back(Sample{"", {{"policy", policy}}, count(value)});
   }
   out.push_back(std::move(by_policy));
   out.push_back(scalar("batch_cleanup_rows_failed_total", MetricType::kCounter,
                        "Pending rows a constraint or trigger refused to delete.",
-                       count(status.total_failed)));
+                       count(status.totals.failed)));
   out.push_back(scalar("batch_cleanup_rows_skipped_total", MetricType::kCounter,
                        "Matching rows skipped because another session held them locked.",
-                       count(status.total_skipped)));
+                       count(status.totals.skipped)));
   out.push_back(scalar("batch_cleanup_rows_no_longer_matching_total", MetricType::kCounter,
                        "Rows that matched, then failed the re-check inside the DELETE.",
-                       count(status.total_no_longer_matching)));
+                       count(status.totals.no_longer_matching)));
   out.push_back(scalar("batch_cleanup_batches_total", MetricType::kCounter,
-                       "Batch transactions committed.", count(status.total_batches)));
+                       "Batch transactions committed.", count(status.totals.batches)));
 
   MetricFamily cycles{"batch_cleanup_cycles_total",
                       MetricType::kCounter,

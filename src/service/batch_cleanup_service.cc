@@ -46,12 +46,7 @@ struct BatchCleanupService::Impl {
 
   // Adds a finished cycle's counts to the status. Caller holds state_mutex.
   void count_report(const CycleReport& report) {
-    status.total_deleted += report.deleted;
-    status.total_deleted_by_policy += report.deleted_by_policy;
-    status.total_failed += report.failed;
-    status.total_skipped += report.skipped;
-    status.total_no_longer_matching += report.no_longer_matching;
-    status.total_batches += report.batches;
+    status.totals += report;
     for (const double ms : report.batch_durations_ms) status.batch_duration.observe(ms / 1000);
   }
 

@@ -42,7 +42,7 @@ TEST_P(LibraryTest, ServiceRunOnceReportsAndAccumulatesStatus) {
   const auto status = service.status();
   EXPECT_FALSE(status.running);
   EXPECT_EQ(status.cycles, 2);
-  EXPECT_EQ(status.total_deleted, 28);
+  EXPECT_EQ(status.totals.deleted, 28);
   ASSERT_TRUE(status.last_report.has_value());
   EXPECT_EQ(status.last_report->deleted, 3);
   EXPECT_TRUE(status.last_run.has_value());
@@ -124,7 +124,7 @@ TEST_P(LibraryTest, BackgroundThreadRunsOnScheduleAndStops) {
   status = service.status();
   EXPECT_FALSE(status.running);
   EXPECT_GE(status.cycles, 2);
-  EXPECT_EQ(status.total_deleted, 15);
+  EXPECT_EQ(status.totals.deleted, 15);
   // A stopped service can still run a manual cycle.
   db_->insert_pending(15, 2);
   EXPECT_EQ(service.run_once().deleted, 2);
@@ -147,7 +147,7 @@ TEST_P(LibraryTest, ProcessWideWorkerMirrorsTheOriginalApi) {
   EXPECT_EQ(status.last_report->deleted, 8);
   db_->insert_pending(8, 4);
   EXPECT_EQ(run_cleanup_now(), 4);
-  EXPECT_EQ(get_cleanup_status().total_deleted, 12);
+  EXPECT_EQ(get_cleanup_status().totals.deleted, 12);
   const auto json = get_cleanup_status().to_json();
   EXPECT_NE(json.find("\"running\":true"), std::string::npos) << json;
   EXPECT_NE(json.find("\"interval_hours\":2.0"), std::string::npos) << json;

@@ -82,13 +82,13 @@ TEST_F(SqliteFaultTest, AFullDiskMidCycleLosesNoRowAndTheNextCycleFinishes) {
     const auto after_failure = service.status();
     EXPECT_EQ(after_failure.failed_cycles, 1);
     // Every commit counted: what the failed cycle reports is what is gone.
-    EXPECT_EQ(after_failure.total_deleted, gone()) << "after " << writes << " writes";
+    EXPECT_EQ(after_failure.totals.deleted, gone()) << "after " << writes << " writes";
     EXPECT_LT(gone(), kMatching) << "after " << writes << " writes";
     if (gone() > 0) ++mid_cycle;
     const auto report = service.run_once();  // room again
     EXPECT_EQ(report.failed, 0);
     EXPECT_EQ(db_->count(kPending), kOthers);
-    EXPECT_EQ(service.status().total_deleted, kMatching);
+    EXPECT_EQ(service.status().totals.deleted, kMatching);
     expect_whole();
   }
   EXPECT_GE(mid_cycle, 2);
@@ -104,7 +104,7 @@ TEST_F(SqliteFaultTest, AFailedFsyncRollsTheBatchBackAndCountsNothing) {
   vfs_.heal();
   expect_whole();
   EXPECT_EQ(gone(), 0);
-  EXPECT_EQ(service.status().total_deleted, 0);
+  EXPECT_EQ(service.status().totals.deleted, 0);
   EXPECT_EQ(service.run_once().deleted, kMatching);
   EXPECT_EQ(db_->count(kPending), kOthers);
 }
@@ -123,10 +123,10 @@ TEST_F(SqliteFaultTest, AnIoErrorOnWriteEndsTheCycleAndTheNextOneFinishes) {
   vfs_.heal();
   expect_whole();
   EXPECT_GT(gone(), 0);  // batches before the error stay committed
-  EXPECT_EQ(service.status().total_deleted, gone());
+  EXPECT_EQ(service.status().totals.deleted, gone());
   service.run_once();
   EXPECT_EQ(db_->count(kPending), kOthers);
-  EXPECT_EQ(service.status().total_deleted, kMatching);
+  EXPECT_EQ(service.status().totals.deleted, kMatching);
 }
 
 // The write lock held by the application past the lock timeout (SQLITE_BUSY) is a lock timeout:

@@ -67,5 +67,21 @@ TEST(DatabaseUrlTest, ExtractsThePasswordForScrubbing) {
   EXPECT_EQ(extract_password("postgresql://db/app"), "");
 }
 
+// A NUL byte ends the text libpq and SQLite read: the rest would be neither used nor known as
+// a secret, so the URL is refused, and the refusal prints none of it (found by
+// fuzz/secret_redaction_fuzz.cc).
+TEST(DatabaseUrlTest, RefusesANulByte) {
+  using namespace std::string_literals;
+  const std::string kv = "host=db user=app password=Zq7Secr3tWx\x02\0 u@[Zq7Secr3tWx:"s;
+  try {
+    (void)parse_database_url(kv);
+    FAIL() << "a NUL byte was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), "invalid database URL: a NUL byte at character 39 (of 55)");
+  }
+  EXPECT_THROW(parse_database_url("sqlite:/tmp/a.db\0x"s), ConfigError);
+  EXPECT_EQ(redact_database_url(kv).find("Zq7Secr3tWx"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace batch_cleanup::config

@@ -42,11 +42,11 @@ namespace {
 TEST(MetricsTest, RendersCountersGaugesAndACumulativeHistogram) {
   ServiceStatus status;
   status.running = true;
-  status.total_deleted = 1234;
-  status.total_failed = 2;
-  status.total_skipped = 7;
-  status.total_batches = 3;
-  status.total_deleted_by_policy = {1000, 200, 34};
+  status.totals.deleted = 1234;
+  status.totals.failed = 2;
+  status.totals.skipped = 7;
+  status.totals.batches = 3;
+  status.totals.deleted_by_policy = {1000, 200, 34};
   status.cycles_by_outcome = {{"success", 4}, {"failed", 1}};
   status.last_success = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
   CycleReport report;
@@ -280,11 +280,11 @@ TEST(HealthTest, Verdicts) {
 
 TEST(MetricsTest, SeveralJobsLabelEverySampleAndShareHelpAndType) {
   ServiceStatus a;
-  a.total_deleted = 11;
+  a.totals.deleted = 11;
   a.cycles_by_outcome = {{"success", 2}};
   a.batch_duration.observe(0.003);
   ServiceStatus b;
-  b.total_deleted = 22;
+  b.totals.deleted = 22;
   const observability::ExpositionOptions labelled{.label_jobs = true, .process_metrics = false};
   const std::string text = observability::render_metrics(
       std::vector<observability::JobStatus>{{"tenant_a", a}, {"tenant_b", b}}, labelled);

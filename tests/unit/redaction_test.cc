@@ -79,6 +79,27 @@ TEST(RedactionTest, ScrubSecretsFindsPasswordsLibpqRefuses) {
   EXPECT_EQ(scrubbed.find("Zz9"), std::string::npos) << scrubbed;
 }
 
+// libpq reads a backslash in a key=value string as "take the next character as it is": the
+// value of `sslpassword=a\ b` goes on past the space (found by fuzz/secret_redaction_fuzz.cc).
+TEST(RedactionTest, ScrubSecretsFollowsBackslashEscapesOfKeyValueStrings) {
+  const std::string kv = "host=db sslpassword=\\xff)\\ sslZq7Secr3tWxmode sslmode=require";
+  const auto target = config::parse_database_url(kv);
+  ASSERT_NE(target.ssl_password.find("Zq7Secr3tWx"), std::string::npos) << target.ssl_password;
+  const auto scrubbed = config::scrub_secrets("cannot use \"" + kv + "\"", kv);
+  EXPECT_EQ(scrubbed.find("Zq7Secr3tWx"), std::string::npos) << scrubbed;
+}
+
+// In a URL's query libpq reads a value up to the next '&': line breaks and quotes are part of
+// it, and its escapes are decoded (found by fuzz/secret_redaction_fuzz.cc).
+TEST(RedactionTest, ScrubSecretsReadsAQueryValueUpToTheNextAmpersand) {
+  const std::string url =
+      "postgresql://db/app?sslmode=require&sslpassword=a%5db\nh\n'Zq7Secr3tWx\n";
+  const auto target = config::parse_database_url(url);
+  ASSERT_NE(target.ssl_password.find("Zq7Secr3tWx"), std::string::npos) << target.ssl_password;
+  const auto scrubbed = config::scrub_secrets("cannot use \"" + url + "\"", url);
+  EXPECT_EQ(scrubbed.find("Zq7Secr3tWx"), std::string::npos) << scrubbed;
+}
+
 // libpq ends the user information at the first '@' before the first '/', so a '?' before the
 // '@' is part of the password, and a percent escape there is decoded: the raw text is scrubbed
 // all the same (found by fuzz/secret_redaction_fuzz.cc in CI).
@@ -118,7 +139,7 @@ TEST(RedactionTest, ASecretInEveryPositionNeverComesOut) {
                                               "#",          ",",
                                               "x y",        "@h/db",
                                               "&password=", "'unterminated",
-                                              "%e0?x"};
+                                              "%e0?x",      "\\ x"};
   int cases = 0;
   for (const auto& form : forms) {
     for (const auto& fragment : fragments) {

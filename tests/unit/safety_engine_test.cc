@@ -50,6 +50,51 @@ TEST_F(SafetyEngineTest, TheLockIsReleasedAfterACycleAndAfterARefusal) {
   EXPECT_FALSE(db_.lock_held);
 }
 
+// A batch fenced out by the lock's new holder ends the cycle, and the engine knows it holds
+// the lock no more: a leader's next cycle takes it again instead of renewing it.
+TEST_F(SafetyEngineTest, ABatchFencedOutEndsTheCycleAndTheLockIsTakenAgain) {
+  add_matching(7);
+  db_.batch_errors.push_back(
+      DatabaseError(ErrorCause::kLeaseLost, "BC001", "the lease was taken over"));
+  auto engine = make_engine();
+  engine.keep_lock_between_cycles(true);
+  const auto fenced = engine.run_cycle();
+  EXPECT_TRUE(fenced.interrupted);
+  EXPECT_EQ(fenced.deleted, 0);
+  EXPECT_EQ(db_.pending.size(), 7u);
+  ASSERT_FALSE(fenced.warnings.empty());
+  EXPECT_EQ(fenced.warnings.back(), "the lease was taken over: cycle " + fenced.cycle_id +
+                                        " ends here; its batch rolled back");
+  const auto next = engine.run_cycle();
+  EXPECT_EQ(db_.lock_attempts, 2);
+  EXPECT_EQ(next.deleted, 7);
+  EXPECT_TRUE(db_.pending.empty());
+}
+
+// A leader whose lock another instance took meanwhile skips its next cycle, and says why.
+TEST_F(SafetyEngineTest, ALeaderWhoseLockWasTakenSkipsItsNextCycle) {
+  add_matching(5);
+  auto engine = make_engine();
+  engine.keep_lock_between_cycles(true);
+  EXPECT_EQ(engine.run_cycle().deleted, 5);
+  EXPECT_TRUE(db_.lock_held);
+  db_.lock_held = false;  // another instance took it
+  db_.lock_held_elsewhere = true;
+  add_matching(3, 10);
+  const auto skipped = engine.run_cycle();
+  EXPECT_TRUE(skipped.skipped_by_lock);
+  EXPECT_FALSE(skipped.interrupted);
+  EXPECT_EQ(skipped.deleted, 0);
+  EXPECT_EQ(db_.pending.size(), 3u);
+  ASSERT_FALSE(skipped.warnings.empty());
+  EXPECT_EQ(skipped.warnings.back(),
+            "the instance lock was taken over by another instance: cycle " + skipped.cycle_id +
+                " ends here");
+  db_.lock_held_elsewhere = false;
+  EXPECT_EQ(engine.run_cycle().deleted, 3);
+  EXPECT_EQ(db_.lock_attempts, 2);
+}
+
 TEST_F(SafetyEngineTest, DryRunTakesNoLock) {
   add_matching(5);
   config_.dry_run = true;

@@ -1,11 +1,14 @@
-// The batches of a cycle: the loop, retries of a batch, in-doubt commits, throttling, the
+// The batch loop (batch_loop.h): a lane's batches, retries of a batch, in-doubt commits, the
 // replicas, and what each batch adds to the report.
+#include "engine/batch_loop.h"
+
 #include <fmt/format.h>
 
-#include <cmath>
+#include <algorithm>
 
 #include "batch_cleanup/errors.h"
 #include "config/duration.h"
+#include "engine/batch_tally.h"
 #include "engine/cancel_watchdog.h"
 #include "engine/cycle_log.h"
 #include "engine/engine_support.h"
@@ -14,24 +17,15 @@
 
 namespace batch_cleanup::engine {
 
-namespace {
+void set_batch_durations(CycleReport& report, std::vector<double> durations_ms) {
+  report.batch_p50_ms = percentile(durations_ms, 0.50);
+  report.batch_p99_ms = percentile(durations_ms, 0.99);
+  report.batch_max_ms =
+      durations_ms.empty() ? 0 : *std::max_element(durations_ms.begin(), durations_ms.end());
+  report.batch_durations_ms = std::move(durations_ms);
+}
 
-// Whatever ends the batches (a stop, an error), the report keeps every committed batch's time.
-struct Percentiles {
-  CycleReport& report;
-  std::vector<double>& latencies;
-  ~Percentiles() {
-    report.batch_durations_ms = latencies;
-    report.batch_p50_ms = percentile(latencies, 0.50);
-    report.batch_p99_ms = percentile(latencies, 0.99);
-    report.batch_max_ms =
-        latencies.empty() ? 0 : *std::max_element(latencies.begin(), latencies.end());
-  }
-};
-
-}  // namespace
-
-store::RowDetail CleanupEngine::row_detail() const {
+store::RowDetail BatchLoop::row_detail() const {
   // The engine decides what a batch must tell about its rows: the whole rows for the archive
   // file, keys for the debug log, counts otherwise.
   return !config_.archive_file.empty()                         ? store::RowDetail::kWholeRows
@@ -39,40 +33,17 @@ store::RowDetail CleanupEngine::row_detail() const {
                                                                : store::RowDetail::kCounts;
 }
 
-void CleanupEngine::run_batches(CycleReport& report) {
-  if (config_.workers > 1) {
-    const std::string token = store_->instance_lock().share_token();
-    if (!token.empty()) {
-      run_workers(report, token);
-      return;
-    }
-    if (!workers_warned_) {
-      logging::logger()->warn(
-          "--workers {}: the instance lock here is {}, which other connections cannot prove; "
-          "cycles run on one connection (the lease table makes workers possible: see "
-          "--lease-table)",
-          config_.workers, store_->instance_lock().describe());
-      workers_warned_ = true;
-    }
-  }
-  BatchLane lane(*store_, connected_, report);
-  Percentiles percentiles{report, lane.latencies};
-  with_retries([&] { store_->batches().begin_pass(); });
-  run_lane(lane, Clock::now());
-}
-
-void CleanupEngine::run_lane(BatchLane& lane, Clock::time_point cycle_start) {
+void BatchLoop::run(BatchLane& lane) const {
   CycleReport& report = lane.report;
-  CycleLedger* ledger = lane.ledger;
-  CancelWatchdog watchdog(lane.store, *stop_, kCancelGrace);
+  StopFlag& stop = session_.stop();
+  CancelWatchdog watchdog(lane.store, stop, kCancelGrace);
   const store::RowDetail detail = row_detail();
   std::int64_t target_rows = config_.batch_size;
-  auto last_progress = Clock::now();
 
   while (true) {
-    if (stop_->requested() || (ledger && ledger->aborted())) {
+    if (stop.requested() || lane.ended()) {
       report.interrupted = true;
-      if (stop_->requested()) {
+      if (stop.requested()) {
         logging::logger()->info("stop requested: ending cycle {} between batches", report.cycle_id);
       }
       break;
@@ -81,9 +52,9 @@ void CleanupEngine::run_lane(BatchLane& lane, Clock::time_point cycle_start) {
     std::int64_t budget = 0;  // with --max-deletes: the most this batch may delete
     if (config_.max_deletes >= 0) {
       // A hard cap: rows that appeared after the guard's count are left for the next cycle.
-      budget = ledger ? ledger->reserve(target_rows) : config_.max_deletes - report.deleted;
+      budget = lane.reserve(target_rows);
       if (budget <= 0) {
-        if (config_.max_deletes > 0 && !(ledger && ledger->aborted())) {
+        if (config_.max_deletes > 0 && !lane.ended()) {
           const std::string warning = fmt::format(
               "cycle stopped at --max-deletes {}; any remaining rows are left for the next cycle",
               config_.max_deletes);
@@ -94,76 +65,33 @@ void CleanupEngine::run_lane(BatchLane& lane, Clock::time_point cycle_start) {
       }
       batch_rows = std::min(batch_rows, budget);
     }
-    if (!ledger && !keep_lock(report)) break;
-    if (ledger) {
-      double waited_ms = 0;
-      if (!ledger->start_batch(*stop_, waited_ms)) {
-        ledger->release(budget);
-        report.interrupted = true;
-        break;
-      }
-      report.throttle_ms += waited_ms;
-      report.phases.wait_ms += waited_ms;
-    }
+    if (!lane.start_batch(budget)) break;
     store::BatchResult result;
     const auto run_start = Clock::now();
     bool committed = false;
     try {
       committed = run_one_batch(lane, batch_rows, budget, detail, watchdog, target_rows, result);
     } catch (...) {
-      if (ledger) ledger->finish_batch(run_start, budget, 0, false);
+      lane.finish_batch(run_start, budget, 0, false);
       throw;
     }
-    if (ledger) ledger->finish_batch(run_start, budget, committed ? result.deleted : 0, committed);
+    lane.finish_batch(run_start, budget, committed ? result.deleted : 0, committed);
     if (!committed) break;
     const double batch_ms = ms_since(run_start);
     lane.latencies.push_back(batch_ms);
     if (config_.batch_time.count() > 0) adapt_batch_size(result, batch_ms, target_rows);
-    if (ledger) {
-      std::lock_guard lock(ledger->report_mutex());
-      lane.progress = result.progress;
-      record_batch(result, report);
-      report_progress(cycle_start);
-    } else {
-      record_batch(result, report);
-      report_lane_progress(report, result.progress, cycle_start, last_progress);
-    }
+    lane.record(result, [&](CycleReport& into) { record_batch(result, into); });
     if (result.exhausted) break;
-    if (!ledger && !throttle(result, batch_ms, report)) {
-      report.interrupted = true;
-      break;
-    }
-    if (!wait_for_replicas(lane)) {
+    if (!lane.pace(result, batch_ms) || !wait_for_replicas(lane)) {
       report.interrupted = true;
       break;
     }
   }
 }
 
-void CleanupEngine::report_lane_progress(const CycleReport& totals, double progress,
-                                         Clock::time_point cycle_start,
-                                         Clock::time_point& last_progress) {
-  if (progress_observer_) {
-    progress_observer_({totals.cycle_id, progress, totals.candidates, totals.deleted, totals.failed,
-                        totals.skipped, totals.batches, ms_since(cycle_start)});
-    return;  // an observer (the terminal's progress bar) replaces the periodic progress line
-  }
-  if (Clock::now() - last_progress < config_.progress_interval) return;
-  last_progress = Clock::now();
-  const double seconds = ms_since(cycle_start) / 1000.0;
-  logging::CountsLogScope counts({{"deleted", totals.deleted},
-                                  {"failed", totals.failed},
-                                  {"skipped", totals.skipped},
-                                  {"batches", totals.batches}});
-  logging::logger()->info(
-      "progress: {:.1f}% of the table, deleted={} failed={} skipped={} rate={:.0f} rows/s",
-      progress * 100.0, totals.deleted, totals.failed, totals.skipped,
-      seconds > 0 ? static_cast<double>(totals.deleted) / seconds : 0.0);
-}
-
-bool CleanupEngine::run_one_batch(BatchLane& lane, std::int64_t rows, std::int64_t max_rows,
-                                  store::RowDetail detail, CancelWatchdog& watchdog,
-                                  std::int64_t& target_rows, store::BatchResult& result) {
+bool BatchLoop::run_one_batch(BatchLane& lane, std::int64_t rows, std::int64_t max_rows,
+                              store::RowDetail detail, CancelWatchdog& watchdog,
+                              std::int64_t& target_rows, store::BatchResult& result) const {
   CycleReport& report = lane.report;
   const bool track_lsn =
       config_.max_replication_lag.count() > 0 || config_.max_replication_lag_bytes > 0;
@@ -177,22 +105,13 @@ bool CleanupEngine::run_one_batch(BatchLane& lane, std::int64_t rows, std::int64
       return true;
     } catch (const DatabaseError& e) {
       watchdog.batch_finished();
-      if (stop_->requested()) {
+      if (session_.stop().requested()) {
         logging::logger()->info("batch rolled back after a stop request ({})", e.what());
         report.interrupted = true;
         return false;
       }
       if (e.cause() == ErrorCause::kLeaseLost) {
-        if (lane.ledger) {
-          lane.ledger->abort();
-        } else {
-          lock_held_ = false;
-        }
-        const std::string warning = std::string(e.what()) + ": cycle " + report.cycle_id +
-                                    " ends here; its batch rolled back";
-        logging::logger()->warn("{}", warning);
-        report.warnings.push_back(warning);
-        report.interrupted = true;
+        lane.lose_lock(e.what(), "; its batch rolled back");
         return false;
       }
       if (e.kind() != ErrorKind::kRetryable && e.kind() != ErrorKind::kInDoubt) throw;
@@ -217,20 +136,20 @@ bool CleanupEngine::run_one_batch(BatchLane& lane, std::int64_t rows, std::int64
         throw;
       }
       if (!timed_out || e.ends_session()) {
-        const auto delay = backoff_delay(std::max(0, attempts - 1));
+        const auto delay = session_.backoff_delay(std::max(0, attempts - 1));
         logging::logger()->warn("batch failed with a transient error ({} {}); retry {}/{} in {}",
                                 e.code(), e.what(), attempts, config_.retries,
                                 config::format_duration(delay));
         const auto wait_start = Clock::now();
         bool lock_lost = false;
-        const bool stopped = lane_wait(lane, delay, lock_lost);
+        const bool stopped = lane.wait(delay, lock_lost);
         report.phases.wait_ms += ms_since(wait_start);
         if (stopped || lock_lost) {
           report.interrupted = true;
           return false;
         }
       }
-      if (e.ends_session() && !reconnect_lane(lane)) return false;
+      if (e.ends_session() && !lane.reconnect()) return false;
       if (e.kind() == ErrorKind::kInDoubt) {
         const auto outcome =
             on_connection(lane.connected, [&] { return lane.store.batches().resolve_in_doubt(); });
@@ -260,36 +179,7 @@ bool CleanupEngine::run_one_batch(BatchLane& lane, std::int64_t rows, std::int64
   }
 }
 
-bool CleanupEngine::lane_wait(BatchLane& lane, Clock::duration duration, bool& lock_lost) {
-  if (!lane.ledger) return wait_holding_lock(duration, lane.report, lock_lost);
-  // A worker: the coordinator keeps the lock; the wait ends early when the cycle does.
-  const auto end = Clock::now() + duration;
-  while (Clock::now() < end) {
-    const auto chunk =
-        std::min<Clock::duration>(end - Clock::now(), std::chrono::milliseconds(100));
-    if (stop_->wait_for(chunk)) return true;
-    if (lane.ledger->aborted()) {
-      lock_lost = true;
-      return false;
-    }
-  }
-  return false;
-}
-
-bool CleanupEngine::reconnect_lane(BatchLane& lane) {
-  lane.connected = false;
-  if (!lane.ledger) {
-    connect_with_retry();
-    return restore_session_state(lane.report);
-  }
-  connect_store(lane.store, lane.connected);
-  if (!config_.archive_table.empty()) {
-    on_connection(lane.connected, [&] { prepare_archive(lane.store, lane.report.cycle_id); });
-  }
-  return !lane.ledger->aborted();
-}
-
-bool CleanupEngine::wait_for_replicas(BatchLane& lane) {
+bool BatchLoop::wait_for_replicas(BatchLane& lane) const {
   CycleReport& report = lane.report;
   const auto max_time = config_.max_replication_lag;
   const auto max_bytes = config_.max_replication_lag_bytes;
@@ -319,12 +209,12 @@ bool CleanupEngine::wait_for_replicas(BatchLane& lane) {
       paused = true;
     }
     bool lock_lost = false;
-    if (lane_wait(lane, kLagPollInterval, lock_lost) || lock_lost) return false;
+    if (lane.wait(kLagPollInterval, lock_lost) || lock_lost) return false;
   }
 }
 
-void CleanupEngine::adapt_batch_size(const store::BatchResult& result, double batch_ms,
-                                     std::int64_t& target_rows) const {
+void BatchLoop::adapt_batch_size(const store::BatchResult& result, double batch_ms,
+                                 std::int64_t& target_rows) const {
   // Only a batch that filled most of its target says how long target_rows take.
   if (result.matched < target_rows / 2 || batch_ms <= 0) return;
   const double goal = static_cast<double>(config_.batch_time.count());
@@ -334,33 +224,8 @@ void CleanupEngine::adapt_batch_size(const store::BatchResult& result, double ba
   target_rows = std::clamp<std::int64_t>(next, 1, kMaxAdaptiveBatch);
 }
 
-bool CleanupEngine::throttle(const store::BatchResult& result, double batch_ms,
-                             CycleReport& report) {
-  double pause_ms = static_cast<double>(config_.sleep_between_batches.count());
-  if (config_.max_rate > 0 && result.deleted > 0) {
-    // The batch may take no less than deleted / max_rate seconds, pause included.
-    const double floor_ms = 1000.0 * static_cast<double>(result.deleted) / config_.max_rate;
-    pause_ms = std::max(pause_ms, floor_ms - batch_ms);
-  }
-  if (pause_ms <= 0) return true;
-  const auto start = Clock::now();
-  bool lock_lost = false;
-  const bool stopped = wait_holding_lock(
-      std::chrono::microseconds(static_cast<long long>(pause_ms * 1000.0)), report, lock_lost);
-  report.throttle_ms += ms_since(start);
-  report.phases.wait_ms += ms_since(start);
-  return !stopped && !lock_lost;
-}
-
-void CleanupEngine::record_batch(const store::BatchResult& result, CycleReport& report) const {
-  ++report.batches;
-  report.candidates += result.matched;
-  report.deleted += result.deleted;
-  report.deleted_by_policy += result.deleted_by_policy;
-  report.skipped += result.skipped;
-  report.no_longer_matching += result.no_longer_matching;
-  report.failed += static_cast<std::int64_t>(result.failures.size());
-  report.phases += result.timings;
+void BatchLoop::record_batch(const store::BatchResult& result, CycleReport& report) const {
+  report += batch_tally(result);
   log_batch_events(result);
   auto log = logging::logger();
   if (log->should_log(spdlog::level::debug)) {
