@@ -26,7 +26,7 @@ sql::Slots MysqlBatches::window_slots(std::int64_t limit) const {
 
 // A keyset window's batch: the next `limit` matching rows after the pass's last key, read
 // without locks; the fast path's single-table DELETE waits for no row lock (SET STATEMENT).
-class MysqlBatches::Steps final : public BatchSteps {
+class MysqlBatches::Steps final : public NibbleSteps {
  public:
   explicit Steps(MysqlBatches& batches) : b_(batches) {}
 

@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "store/batch_loop.h"
 #include "store/facts.h"
 #include "store/mysql/mysql_batch_sql.h"
 #include "store/mysql/mysql_session.h"
+#include "store/nibble_loop.h"
 
 namespace batch_cleanup::store::mysql {
 
@@ -29,10 +29,10 @@ struct MysqlBatchSetup {
   std::function<void()> fence;
 };
 
-// The batches over the one batch loop (store/batch_loop.h): the window is read first (without
+// The batches over the one batch loop (store/nibble_loop.h): the window is read first (without
 // locks, its time counted as finding); a fast path that deleted more than the bound goes the
 // careful way, whose lock is bounded by the window's LIMIT.
-class MysqlBatches final : public BatchLoop {
+class MysqlBatches final : public NibbleLoop {
  public:
   MysqlBatches(MysqlSession& session, sql::Executor& executor, MysqlBatchSetup setup);
 

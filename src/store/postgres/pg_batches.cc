@@ -47,7 +47,7 @@ std::string PgBatches::lock_probe_wait() const {
 
 // A window's batch as the loop drives it: PostgreSQL's transaction (its id asked for at BEGIN,
 // so that a commit in doubt can be resolved), the window's statements, the lock probe.
-class PgBatches::Steps final : public BatchSteps {
+class PgBatches::Steps final : public NibbleSteps {
  public:
   Steps(PgBatches& batches, PgBatchWindow& window) : b_(batches), window_(window) {}
 
@@ -116,7 +116,7 @@ class PgBatches::Steps final : public BatchSteps {
 
 BatchResult PgBatches::run_batch(PgBatchWindow& window, const BatchRequest& request) {
   Steps steps(*this, window);
-  return BatchLoop::run_batch(steps, request);
+  return NibbleLoop::run_batch(steps, request);
 }
 
 std::string PgBatches::explain(std::int64_t target_rows) {

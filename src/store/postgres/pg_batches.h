@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "store/batch_loop.h"
 #include "store/facts.h"
+#include "store/nibble_loop.h"
 #include "store/postgres/pg_batch_sql.h"
 #include "store/postgres/pg_session.h"
 #include "store/sql/executor.h"
@@ -34,7 +34,7 @@ struct PgBatchSetup {
 };
 
 // One batch's rows as its algorithm bounds them (a ctid range, a keyset window, an email range):
-// the boundary provider of the one batch loop (store/batch_loop.h), which owns the fast path,
+// the boundary provider of the one batch loop (store/nibble_loop.h), which owns the fast path,
 // the halving, the careful path, the observed commit and the advance. Every method but advance()
 // runs inside the batch's transaction.
 class PgBatchWindow {
@@ -68,7 +68,7 @@ class PgBatchWindow {
   virtual std::function<void(BatchResult&)> advance() = 0;
 };
 
-class PgBatches : public BatchLoop {
+class PgBatches : public NibbleLoop {
  public:
   PgBatches(PgSession& session, sql::Executor& executor, const PgBatchSetup& setup)
       : session_(session), executor_(executor), setup_(setup) {}
@@ -93,7 +93,7 @@ class PgBatches : public BatchLoop {
   };
   virtual std::vector<PlanStep> plan_steps(std::int64_t target_rows) = 0;
 
-  // One batch of the one batch loop (BatchLoop::run_batch) over `window`: a transaction that
+  // One batch of the one batch loop (NibbleLoop::run_batch) over `window`: a transaction that
   // proves the instance lock, the window's fast path under a short lock timeout (the lock
   // probe), the careful path with the lock statement's summary row, the commit, its WAL position.
   BatchResult run_batch(PgBatchWindow& window, const BatchRequest& request);

@@ -30,7 +30,7 @@ std::string tid_text(const TidPos& pos) { return tid_text(pos.block, pos.offset)
 // session (lock_not_available) or a row is refused, the range is done again the careful way:
 // lock what is free (SKIP LOCKED), delete it, and isolate refused rows. A range that held more
 // than the bound is rolled back (to its savepoint) and halved until it does not: no batch commits
-// more (the one batch loop, store/batch_loop.h).
+// more (the one batch loop, store/nibble_loop.h).
 class PgPhysicalBatches final : public PgBatches, private PgBatchWindow {
  public:
   PgPhysicalBatches(PgSession& session, sql::Executor& executor, const PgBatchSetup& setup,

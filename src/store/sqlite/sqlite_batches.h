@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "store/batch_loop.h"
 #include "store/facts.h"
+#include "store/nibble_loop.h"
 #include "store/sql/executor.h"
 #include "store/sql/predicate.h"
 #include "store/sqlite/sqlite_batch_sql.h"
@@ -26,10 +26,10 @@
 
 namespace batch_cleanup::store::sqlite {
 
-// Not driven by the one batch loop (BatchLoop::run_batch): under SQLite's single writer there
+// Not driven by the one batch loop (NibbleLoop::run_batch): under SQLite's single writer there
 // is no fast path to fall back from and no row to find held; the chunks of a transaction and the
 // isolation of a refused transaction by halves are its own. It shares the observed commit.
-class SqliteBatches final : public BatchLoop {
+class SqliteBatches final : public NibbleLoop {
  public:
   // At most this many chunks (statements of up to target_rows rows) per transaction: a batch
   // never deletes more than kMaxChunks x target_rows rows.

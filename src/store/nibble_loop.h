@@ -1,10 +1,12 @@
-// The one batch loop of the SQL backends, in the way of percona-toolkit's NibbleIterator: a
-// backend's BatchSteps say where a batch ends (ctid ranges, key windows, email ranges, keyset
-// windows of the pending key) and run its statements; BatchLoop::run_batch owns the order: the
-// transaction and its fence, the fast path under a savepoint (rolled back and shrunk while it
-// deleted more than the bound, or left for the careful path), the careful path (lock what is
-// free, shrink while it matched more than the bound, delete with the predicate re-checked), the
-// commit observed through store::commit_observed, and the advance, kept with a batch in doubt.
+// The one batch loop of the SQL stores, in the way of percona-toolkit's NibbleIterator: one
+// batch, one transaction (the engine's BatchLoop, engine/batch_loop.h, runs a lane's batches one
+// after the other through BatchStore::run_next_batch). A backend's NibbleSteps say where a batch
+// ends (ctid ranges, key windows, email ranges, keyset windows of the pending key) and run its
+// statements; NibbleLoop::run_batch owns the order: the transaction and its fence, the fast path
+// under a savepoint (rolled back and shrunk while it deleted more than the bound, or left for the
+// careful path), the careful path (lock what is free, shrink while it matched more than the bound,
+// delete with the predicate re-checked), the commit observed through store::commit_observed, and
+// the advance, kept with a batch in doubt.
 #pragma once
 
 #include <chrono>
@@ -34,9 +36,9 @@ using BatchAdvance = std::function<void(BatchResult&)>;
 
 // One backend's batch as the loop drives it. Every method but advance() and end_transaction()
 // runs inside the batch's transaction.
-class BatchSteps {
+class NibbleSteps {
  public:
-  virtual ~BatchSteps() = default;
+  virtual ~NibbleSteps() = default;
 
   // BEGIN, then the fence that proves (and until the transaction ends keeps) the instance lock.
   virtual void begin_transaction() = 0;
@@ -106,13 +108,13 @@ class BatchSteps {
   virtual void committed(const BatchRequest& request) { (void)request; }
 };
 
-class BatchLoop : public BatchStore {
+class NibbleLoop : public BatchStore {
  public:
   void set_commit_observer(CommitObserver* observer) final { observer_ = observer; }
 
  protected:
   // One batch, one transaction; the pass advances only when it committed.
-  BatchResult run_batch(BatchSteps& steps, const BatchRequest& request);
+  BatchResult run_batch(NibbleSteps& steps, const BatchRequest& request);
 
   CommitObserver* observer_ = nullptr;
 };

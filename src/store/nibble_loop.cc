@@ -1,4 +1,4 @@
-#include "store/batch_loop.h"
+#include "store/nibble_loop.h"
 
 #include <algorithm>
 #include <utility>
@@ -22,13 +22,13 @@ void start_over(BatchResult& result) {
 // Ends the batch's transaction (ROLLBACK unless it committed) however the batch ends.
 class TransactionScope {
  public:
-  explicit TransactionScope(BatchSteps& steps) : steps_(steps) { steps_.begin_transaction(); }
+  explicit TransactionScope(NibbleSteps& steps) : steps_(steps) { steps_.begin_transaction(); }
   ~TransactionScope() { steps_.end_transaction(); }
   TransactionScope(const TransactionScope&) = delete;
   TransactionScope& operator=(const TransactionScope&) = delete;
 
  private:
-  BatchSteps& steps_;
+  NibbleSteps& steps_;
 };
 
 }  // namespace
@@ -44,7 +44,7 @@ std::int64_t batch_bound(const BatchRequest& request) {
   return bound;
 }
 
-BatchResult BatchLoop::run_batch(BatchSteps& steps, const BatchRequest& request) {
+BatchResult NibbleLoop::run_batch(NibbleSteps& steps, const BatchRequest& request) {
   const std::int64_t bound = batch_bound(request);
   BatchResult result;
   BatchAdvance advance;
@@ -69,11 +69,11 @@ BatchResult BatchLoop::run_batch(BatchSteps& steps, const BatchRequest& request)
         steps.run_fast(result);
         if (result.deleted > bound) {
           const auto overflow = steps.overflow(result.deleted);
-          if (overflow == BatchSteps::Overflow::kShrunk) {
+          if (overflow == NibbleSteps::Overflow::kShrunk) {
             steps.rollback_to("bc_fast");
             continue;
           }
-          if (overflow == BatchSteps::Overflow::kCareful) {
+          if (overflow == NibbleSteps::Overflow::kCareful) {
             // Rows came into the window since it was read: take it the bounded way.
             steps.rollback_to("bc_fast");
             break;
@@ -103,7 +103,7 @@ BatchResult BatchLoop::run_batch(BatchSteps& steps, const BatchRequest& request)
         start_over(result);
         steps.lock(result);
         if (shrinkable && result.matched > bound &&
-            steps.overflow(result.matched) == BatchSteps::Overflow::kShrunk) {
+            steps.overflow(result.matched) == NibbleSteps::Overflow::kShrunk) {
           steps.rollback_to("bc_careful");
           steps.locate();
           continue;
