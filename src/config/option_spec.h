@@ -40,6 +40,8 @@ struct CliSettings {
   std::string progress_bar = "auto";
   // The TOML configuration file (config/config_file.h, config/resolve_config.h); empty: none.
   std::string config_file;
+
+  bool operator==(const CliSettings&) const = default;
 };
 
 // What the options of one job (and of the process) convert into.
