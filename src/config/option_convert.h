@@ -11,6 +11,7 @@
 #include "batch_cleanup/config.h"
 #include "config/duration.h"
 #include "config/option_ranges.h"
+#include "config/option_spec.h"
 
 namespace batch_cleanup::config {
 
@@ -18,6 +19,17 @@ using Values = std::vector<std::string>;
 
 // The value of a single-valued option: the last one given.
 const std::string& last_value(const Values& values);
+
+// The converter of a text option: its value, as given, into `Field` of the CleanupConfig or the
+// CliSettings.
+template <auto Field>
+void text_into(const Values& values, Settings& out) {
+  if constexpr (requires { out.config.*Field; }) {
+    out.config.*Field = last_value(values);
+  } else {
+    out.cli.*Field = last_value(values);
+  }
+}
 
 // true | false, and the other spellings a CLI11 flag accepts ("1", "yes", "off"...).
 bool flag_value(const Values& values, const char* flag);

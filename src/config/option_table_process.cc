@@ -35,20 +35,20 @@ std::vector<OptionSpec> process_options() {
        .default_text = "text",
        .help = "Report format on stdout: text or json (one object per cycle)",
        .choices = {"text", "json"},
-       .convert = [](const Values& v, Settings& s) { s.cli.output = last_value(v); }},
+       .convert = text_into<&CliSettings::output>},
       {.name = "log-level",
        .scope = Scope::kProcess,
        .commands = kLogs,
        .env = "LOG_LEVEL",
        .default_text = "info",
        .help = "trace, debug, info, warning or error",
-       .convert = [](const Values& v, Settings& s) { s.cli.log_level = last_value(v); }},
+       .convert = text_into<&CliSettings::log_level>},
       {.name = "log-file",
        .scope = Scope::kProcess,
        .commands = kLogs,
        .env = "BATCH_CLEANUP_LOG_FILE",
        .help = "Also append logs to this file (created with mode 0600; its directory must exist)",
-       .convert = [](const Values& v, Settings& s) { s.cli.log_file = last_value(v); }},
+       .convert = text_into<&CliSettings::log_file>},
       {.name = "log-format",
        .scope = Scope::kProcess,
        .commands = kLogs,
@@ -57,14 +57,14 @@ std::vector<OptionSpec> process_options() {
        .help = "Log line format: text, or json (one object per line: ts, level, msg, cycle_id, "
                "counts)",
        .choices = {"text", "json"},
-       .convert = [](const Values& v, Settings& s) { s.cli.log_format = last_value(v); }},
+       .convert = text_into<&CliSettings::log_format>},
       {.name = "http-listen",
        .scope = Scope::kProcess,
        .commands = kRunning,
        .env = "BATCH_CLEANUP_HTTP_LISTEN",
        .help = "Serve /livez, /readyz, /healthz, /metrics, /status, /history.json and a status "
                "page on HOST:PORT (e.g. 127.0.0.1:9187; port 0 picks a free one); off by default",
-       .convert = [](const Values& v, Settings& s) { s.cli.http_listen = last_value(v); }},
+       .convert = text_into<&CliSettings::http_listen>},
       {.name = "web-config-file",
        .scope = Scope::kProcess,
        .commands = kRunning,
@@ -72,7 +72,7 @@ std::vector<OptionSpec> process_options() {
        .help = "TLS and basic authentication for --http-listen: a YAML file in the format of "
                "Prometheus's exporter-toolkit (tls_server_config, basic_auth_users with bcrypt "
                "hashes), as node_exporter's --web.config.file",
-       .convert = [](const Values& v, Settings& s) { s.cli.web_config_file = last_value(v); }},
+       .convert = text_into<&CliSettings::web_config_file>},
       {.name = "metrics-file",
        .scope = Scope::kProcess,
        .commands = kRunning,
@@ -81,7 +81,7 @@ std::vector<OptionSpec> process_options() {
                "collector (atomically: a temporary file renamed over it; created with mode 0600, "
                "an existing file keeps its mode; its directory must exist), e.g. "
                "/var/lib/prometheus/node-exporter/batch_cleanup.prom",
-       .convert = [](const Values& v, Settings& s) { s.cli.metrics_file = last_value(v); }},
+       .convert = text_into<&CliSettings::metrics_file>},
       {.name = "push-metrics",
        .scope = Scope::kProcess,
        .commands = kRunning,
@@ -90,7 +90,7 @@ std::vector<OptionSpec> process_options() {
                "http://pushgateway:9091; http://user:password@host sends basic auth, never "
                "printed), grouped by job=batch_cleanup, instance=<host> and cleanup_job for a "
                "configuration file's jobs",
-       .convert = [](const Values& v, Settings& s) { s.cli.push_metrics = last_value(v); }},
+       .convert = text_into<&CliSettings::push_metrics>},
       {.name = "unhealthy-after",
        .kind = ValueKind::kInteger,
        .scope = Scope::kProcess,
@@ -120,14 +120,14 @@ std::vector<OptionSpec> process_options() {
        .default_text = "auto",
        .help = "Live progress bar on stderr: auto (when stderr is a terminal), always, never",
        .choices = {"auto", "always", "never"},
-       .convert = [](const Values& v, Settings& s) { s.cli.progress_bar = last_value(v); }},
+       .convert = text_into<&CliSettings::progress_bar>},
       {.name = "config",
        .scope = Scope::kProcess,
        .env = "BATCH_CLEANUP_CONFIG",
        .help = "TOML configuration file: the same keys as the flags, and [[job]] tables for "
                "several jobs; flags and environment variables win over it",
        .file_key = false,  // a file cannot name another one
-       .convert = [](const Values& v, Settings& s) { s.cli.config_file = last_value(v); }},
+       .convert = text_into<&CliSettings::config_file>},
   };
 }
 
