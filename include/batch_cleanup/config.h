@@ -168,6 +168,8 @@ struct CleanupConfig {
   std::int64_t max_replication_lag_bytes = 0;
   // Archive rows older than this are purged at the end of each cycle; zero: kept forever.
   std::chrono::milliseconds archive_retention{0};
+
+  bool operator==(const CleanupConfig&) const = default;
 };
 
 // Fills a config from the environment the way the original did: DATABASE_URL, plus the

@@ -324,11 +324,11 @@ int run_command_line(int argc, char** argv) {
       "(also credentials, pg_hba or a privilege refused), 3 database unreachable.",
       "batch_cleanup"};
   app.set_version_flag("--version", std::string("batch_cleanup ") + kVersion);
-  app.fallthrough();  // options of the main command may follow a subcommand
-  CleanupConfig config;
+  app.fallthrough();     // options of the main command may follow a subcommand
+  CleanupConfig unused;  // the values are read once, by resolve_config()
   config::OptionTexts texts;
   config::CliSettings cli;
-  config::declare_options(app, config, texts, &cli);
+  config::declare_options(app, unused, texts, &cli);
   DemoOptions demo_options;
   auto* demo = declare_demo_command(app, demo_options);
   std::string job_name;  // --job of a subcommand
@@ -356,6 +356,9 @@ int run_command_line(int argc, char** argv) {
 
   std::vector<Job> jobs;
   try {
+    // The flags and the environment, read once with their sources.
+    const auto given = config::given_options(app);
+    cli = config::given_cli_settings(given);
     logging::configure_logging(cli.log_level, cli.log_file, cli.log_format);
     if (demo->parsed()) {
       // The demo's own output tells the story; keep the log to warnings unless asked.
@@ -365,7 +368,7 @@ int run_command_line(int argc, char** argv) {
       return run_demo(demo_options);
     }
     // Flags and environment over the configuration file over the defaults, per job.
-    const auto resolved = config::resolve_config(config::given_options(app), cli.config_file);
+    const auto resolved = config::resolve_config(given, cli.config_file);
     if (resolved.cli.log_level != cli.log_level || resolved.cli.log_file != cli.log_file ||
         resolved.cli.log_format != cli.log_format) {
       logging::configure_logging(resolved.cli.log_level, resolved.cli.log_file,

@@ -1,6 +1,5 @@
 #include "cli/docs_model.h"
 
-#include "config/option_set.h"
 #include "config/options.h"
 
 namespace batch_cleanup::cli {
@@ -13,9 +12,8 @@ std::vector<std::string> names_of(const CLI::Option& option) {
   return names;
 }
 
-// `main`: an option of the main command, declared by declare_options(), whose choices come from
-// its declaration (config::option_choices).
-OptionDoc describe_option(const CLI::Option& option, bool main) {
+// An option of a subcommand, as CLI11 holds it (the main command's come from their specs).
+OptionDoc describe_option(const CLI::Option& option) {
   OptionDoc doc;
   doc.names = names_of(option);
   doc.long_name = option.get_lnames().empty() ? "" : option.get_lnames().front();
@@ -24,7 +22,6 @@ OptionDoc describe_option(const CLI::Option& option, bool main) {
   doc.description = option.get_description();
   doc.env = option.get_envname();
   doc.default_value = option.get_default_str();
-  if (main && doc.takes_value) doc.choices = config::option_choices(doc.long_name);
   const auto policy = option.get_multi_option_policy();
   doc.repeatable = doc.takes_value && (option.get_items_expected_max() > 1 ||
                                        policy == CLI::MultiOptionPolicy::TakeAll ||
@@ -34,18 +31,40 @@ OptionDoc describe_option(const CLI::Option& option, bool main) {
     const auto others = names_of(*other);
     if (!others.empty()) doc.excludes.push_back(others.back());
   }
-  const auto rule = config::file_key_rule(option);
-  doc.file_key = rule.key;
-  doc.process_wide = rule.process_wide;
-  doc.file_array = rule.array;
   return doc;
 }
 
+// An option of the main command, from its declaration (config/option_spec.h).
+OptionDoc describe_spec(const config::OptionSpec& spec) {
+  OptionDoc doc;
+  if (spec.short_name != '\0') doc.names.push_back(std::string("-") + spec.short_name);
+  doc.names.push_back("--" + std::string(spec.name));
+  doc.long_name = spec.name;
+  doc.takes_value = spec.kind != config::ValueKind::kFlag;
+  doc.value_type = doc.takes_value ? config::value_type(spec) : "";
+  doc.description = spec.help;
+  doc.env = spec.env;
+  doc.default_value = spec.default_text;
+  doc.choices = spec.choices;
+  doc.repeatable = spec.kind == config::ValueKind::kList;
+  doc.delimiter = doc.repeatable ? ',' : '\0';
+  if (!spec.excludes.empty()) doc.excludes.push_back("--" + std::string(spec.excludes));
+  doc.file_key = spec.file_key;
+  doc.process_wide = spec.file_key && spec.scope == config::Scope::kProcess;
+  doc.file_array = spec.file_key && doc.repeatable;
+  return doc;
+}
+
+// `main`: the main command, whose declared options (those of option_table()) are described
+// from their specs; its others (--help, --version) and every subcommand's, from CLI11.
 std::vector<OptionDoc> describe_options(const CLI::App& app, bool main) {
   std::vector<OptionDoc> out;
   for (const auto* option : app.get_options()) {
     if (option->get_group().empty() || option->get_positional()) continue;
-    out.push_back(describe_option(*option, main));
+    const auto* spec = main && !option->get_lnames().empty()
+                           ? config::find_option(option->get_lnames().front())
+                           : nullptr;
+    out.push_back(spec != nullptr ? describe_spec(*spec) : describe_option(*option));
   }
   return out;
 }

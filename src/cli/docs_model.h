@@ -1,7 +1,8 @@
-// The command line as documentation sees it: every option and subcommand of the configured
-// CLI::App, read once, for the man pages and the shell completions (docs_command.h). Nothing here
-// is written by hand: a new option appears in batch_cleanup(1), batch_cleanup.toml(5) and the
-// completions when it is declared.
+// The command line as documentation sees it, for the man pages and the shell completions
+// (docs_command.h): the main command's options from their declarations (config/option_spec.h),
+// the subcommands and their own options from the configured CLI::App. Nothing here is written
+// by hand: a new option appears in batch_cleanup(1), batch_cleanup.toml(5) and the completions
+// when it is declared.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -18,8 +19,7 @@ struct OptionDoc {
   std::string description;
   std::string env;            // its environment variable; empty: none
   std::string default_value;  // empty: none shown by --help
-  // The accepted values of an option that takes one of a set, as declared
-  // (config::option_choices); empty otherwise.
+  // The accepted values of an option that takes one of a set, as declared; empty otherwise.
   std::vector<std::string> choices;
   bool repeatable = false;            // may be given several times
   char delimiter = '\0';              // values may also be separated by this; '\0': no

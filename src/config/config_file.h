@@ -2,7 +2,7 @@
 // its [[job]] tables, each entry with its line. Nothing here knows the options: checking the
 // keys and converting the values is resolve_config()'s (config/resolve_config.h).
 //
-// The file's keys are the long option names of declare_options() without the dashes
+// The file's keys are the long option names of option_table() (option_spec.h) without the dashes
 // ("batch-size", or "batch_size"); values are strings, integers, floats, booleans, or arrays of
 // them. A file may declare several jobs ([[job]] tables, each with a `name`); top-level keys are
 // defaults for every job.

@@ -1,6 +1,7 @@
-// The numeric ranges of the cleanup options, declared once: the flags' CLI11 checks
-// (declare_options() in options.cc) and validate_config() (the library's check) both read them,
-// so a value the command line refuses is refused for a configuration built in C++ too.
+// The numeric ranges of the options, declared once: the option table (option_spec.h) gives them
+// to the flags' CLI11 checks and to the checks of environment and file values, and
+// validate_config() (the library's check) reads them too, so a value the command line refuses is
+// refused for a configuration built in C++ too.
 #pragma once
 
 #include <cstdint>

@@ -1,78 +1,55 @@
-// Every option, declared once: flag, environment variable, default, help and validation.
-// The CLI, config_from_environment() and --help all come from declare_options().
+// The options of option_table() (option_spec.h) on a CLI11 app, and the one parse of the
+// command line and the environment: each value is read as raw text with its source (a flag or
+// an environment variable), checked as its flag checks it, and converted once by its spec.
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "batch_cleanup/config.h"
+#include "config/option_spec.h"
 
 namespace batch_cleanup::config {
 
-// Settings of the command line that are not part of a CleanupConfig.
-struct CliSettings {
-  bool run_once = false;
-  bool daemon = false;
-  std::string output = "text";  // text | json
-  std::string log_level = "info";
-  std::string log_file;
-  std::string log_format = "text";  // text | json
-  // HOST:PORT for the status/metrics HTTP server; empty: no server.
-  std::string http_listen;
-  // exporter-toolkit web configuration (TLS, basic auth) for that server; empty: none.
-  std::string web_config_file;
-  // /readyz and /healthz answer 503 after this many consecutive failed cycles.
-  std::int64_t unhealthy_after = 3;
-  // node_exporter textfile-collector file rewritten after every cycle; empty: none.
-  std::string metrics_file;
-  // Prometheus Pushgateway base URL the metrics are pushed to after every cycle; empty: none.
-  std::string push_metrics;
-  // Print a per-phase timing table after every cycle.
-  bool statistics = false;
-  // The live progress bar on stderr: "auto" (when stderr is a terminal), "always", "never".
-  std::string progress_bar = "auto";
-  // The TOML configuration file (config/config_file.h, config/resolve_config.h); empty: none.
-  std::string config_file;
-};
-
-// Raw option text that needs parsing after CLI11 is done (durations, enums).
+// What declare_options() leaves on the app: CLI11's storage of the raw texts (the values are
+// read from each option's results) and where finish_options() puts the process-wide settings.
 struct OptionTexts {
-  std::string interval = "1";
-  std::string lock_timeout;       // empty: not set (the default, or a lower server setting)
-  std::string statement_timeout;  // empty: not set
-  std::string connect_timeout = "3s";
-  std::string lease_ttl = "20s";
-  std::string progress_interval = "10s";
-  std::string batch_strategy = "auto";
-  std::string batch_time = "0";
-  std::string sleep = "0";
-  bool no_history = false;
-  std::string max_deletes;          // empty: no limit
-  std::string max_fraction;         // empty: no limit
-  std::string archive_retention;    // empty: keep forever
-  std::string max_replication_lag;  // empty: no throttling
-  std::string normalize_email = "none";
-  std::string match = "email";
-  std::string expire_after;  // empty: no expiry
-  std::string min_age;       // empty: no in-flight protection
-  std::vector<std::string> exclude_email_files;
-  std::vector<std::string> exclude_domain_files;
+  const CLI::App* app = nullptr;
+  CliSettings* cli = nullptr;  // null: only the options of a job were declared
+  std::map<std::string, std::string, std::less<>> texts;
+  std::map<std::string, std::vector<std::string>, std::less<>> lists;
+  std::map<std::string, bool, std::less<>> flags;
 };
 
-// Declares the cleanup options (tables, batching, timeouts, database, privacy) on `app`,
-// storing into `config` and `texts`. With `cli` non-null, also the mode, output and logging
-// options of the command line.
+// Declares the options of option_table() on `app`: those of a job, and with `cli` non-null the
+// process-wide ones too. CLI11 checks each flag's type, range and choices; it does not read the
+// environment (read_environment() does; --help still names each variable). `config` and `cli`
+// receive the values when finish_options() runs.
 void declare_options(CLI::App& app, CleanupConfig& config, OptionTexts& texts, CliSettings* cli);
 
-// The accepted values of an option of declare_options() that takes one of a set, as declared
-// (its CLI11 membership check is made from the same list; the man pages and the completions list
-// it), by long name without dashes. Empty: the option takes any value.
-const std::vector<std::string>& option_choices(std::string_view long_name);
-
-// Converts `texts` into `config` and validates the result. Throws ConfigError.
+// Converts the values given to the app declare_options() filled (flags, then the environment)
+// into `config` (and texts.cli), and validates the result. Throws ConfigError.
 void finish_options(const OptionTexts& texts, CleanupConfig& config);
+
+// The option's value from its environment variable (a list split at ','); empty when the
+// variable is unset or empty. Throws ConfigError naming the variable for a value its flag
+// would refuse.
+std::vector<std::string> read_environment(const OptionSpec& spec);
+
+// Checks one raw text as the flag does (type, range, choices): "" when it passes, else CLI11's
+// message, prefixed with the flag ("--batch-size: Value 0 not in range 1 to 1000000").
+std::string check_value(const OptionSpec& spec, const std::string& value);
+
+// The value type as --help shows it: "INT:INT in [1 - 1000000]", "TEXT:{text,json}"; empty for
+// a flag.
+std::string value_type(const OptionSpec& spec);
+
+// The accepted values of an option that takes one of a set, by long name without dashes.
+// Empty: the option takes any value.
+const std::vector<std::string>& option_choices(std::string_view long_name);
 
 // Sets config.match_email and match_phone from --match TEXT: "email", "phone", "email,phone"
 // (any order; a policy named twice counts once) or "none". Throws ConfigError otherwise.

@@ -3,10 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <map>
 #include <optional>
-#include <set>
 
 #include "batch_cleanup/errors.h"
 #include "config/database_url.h"
@@ -30,52 +28,57 @@ std::string join(const std::vector<std::string>& values) {
   return out;
 }
 
-// The exemption lists: combined from every layer rather than overridden (see resolve_config).
-bool is_exemption_list(const std::string& key) {
-  return key == "exclude-email" || key == "exclude-domain" || key == "exclude-email-file" ||
-         key == "exclude-domain-file";
-}
-
-// An environment variable's comma-separated list, as CLI11 splits it (delimiter ',').
-std::vector<std::string> split_list(const char* text) {
+// A list's values split at ',' as its flag splits them ("--exclude-email=a@x.com,b@x.com").
+std::vector<std::string> split_list(const std::vector<std::string>& values) {
   std::vector<std::string> out;
-  std::string value;
-  for (const char* c = text; c != nullptr && *c != '\0'; ++c) {
-    if (*c == ',') {
-      out.push_back(value);
-      value.clear();
-    } else {
-      value += *c;
+  for (const auto& value : values) {
+    std::size_t start = 0;
+    while (true) {
+      const auto comma = value.find(',', start);
+      out.push_back(value.substr(start, comma == std::string::npos ? comma : comma - start));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
     }
   }
-  out.push_back(value);
   return out;
 }
 
-// An entry of the file checked against the options.
-struct CheckedEntry {
-  const FileEntry* entry = nullptr;
-  std::string option;  // the long option name
+// One layer's value of an option: raw texts and where they came from.
+struct Layer {
+  std::vector<std::string> values;
+  ValueSource source;
+  const FileEntry* entry = nullptr;  // a file's entry; null for a flag or a variable
 };
+
+using Table = std::map<std::string, const FileEntry*, std::less<>>;
 
 class Resolver {
  public:
   Resolver(const std::vector<GivenOption>& given, std::optional<ConfigFile> file)
-      : given_(given),
-        file_(std::move(file)),
-        all_options_(known_options().all_options),
-        job_options_(known_options().job_options),
-        several_(known_options().several),
-        flags_(known_options().flags) {}
+      : file_(std::move(file)) {
+    for (const auto& option : given) {
+      given_[option.key] = Layer{
+          option.values, option.env.empty() ? ValueSource{ValueSource::Kind::kFlag, ""}
+                                            : ValueSource{ValueSource::Kind::kEnv, option.env}};
+    }
+    // Without a flag, the environment: it beats the file.
+    for (const auto& spec : option_table()) {
+      if (given_.contains(spec.name)) continue;
+      auto values = read_environment(spec);
+      if (values.empty()) continue;
+      given_.emplace(std::string(spec.name),
+                     Layer{std::move(values), {ValueSource::Kind::kEnv, std::string(spec.env)}});
+    }
+  }
 
   ResolvedConfig resolve() {
     ResolvedConfig out;
-    std::map<std::string, CheckedEntry> top;
+    Table top;
     if (file_) {
       out.config_path = file_->path;
       top = check_table(file_->top, false);
     }
-    std::vector<std::pair<std::string, std::map<std::string, CheckedEntry>>> jobs;
+    std::vector<std::pair<std::string, Table>> jobs;
     if (file_ && !file_->jobs.empty()) {
       out.named_jobs = true;
       std::map<std::string, int> names;
@@ -89,7 +92,7 @@ class Resolver {
         jobs.emplace_back(job.name, check_table(job.entries, true));
       }
     } else {
-      jobs.emplace_back("default", std::map<std::string, CheckedEntry>{});
+      jobs.emplace_back("default", Table{});
     }
     for (const auto& [name, table] : jobs) {
       out.jobs.push_back(resolve_job(name, table, top, out.jobs.empty() ? &out : nullptr));
@@ -101,160 +104,137 @@ class Resolver {
  private:
   std::string where(int line) const { return file_location(file_->path, line); }
 
-  std::map<std::string, CheckedEntry> check_table(const std::vector<FileEntry>& entries,
-                                                  bool in_job) {
-    std::map<std::string, CheckedEntry> out;
+  Table check_table(const std::vector<FileEntry>& entries, bool in_job) const {
+    Table out;
     for (const auto& entry : entries) {
       const std::string option = normalize_key(entry.key);
-      if (option == "config") {
+      const auto* spec = find_option(option);
+      if (spec != nullptr && !spec->file_key) {
         throw ConfigError(
             fmt::format("{}: key '{}': a configuration file cannot name another one (use --config)",
                         where(entry.line), entry.key));
       }
-      if (!all_options_.contains(option)) {
+      if (spec == nullptr) {
         throw ConfigError(fmt::format("{}: unknown key '{}'", where(entry.line), entry.key));
       }
-      if (in_job && !job_options_.contains(option)) {
+      if (in_job && spec->scope == Scope::kProcess) {
         throw ConfigError(fmt::format(
             "{}: key '{}' applies to the whole process: set it at the top level, not in a "
             "[[job]] table",
             where(entry.line), entry.key));
       }
-      if (entry.array && !several_.contains(option)) {
+      if (entry.array && spec->kind != ValueKind::kList) {
         throw ConfigError(fmt::format("{}: key '{}' takes one value, not an array",
                                       where(entry.line), entry.key));
       }
-      const auto [previous, inserted] = out.emplace(option, CheckedEntry{&entry, option});
+      const auto [previous, inserted] = out.emplace(option, &entry);
       if (!inserted) {
         throw ConfigError(fmt::format("{}: key '{}' is already set on line {}", where(entry.line),
-                                      entry.key, previous->second.entry->line));
+                                      entry.key, previous->second->line));
       }
       // A boolean is written bare: "true" or "yes" as a string is a typo, not a boolean.
-      if (entry.quoted && flags_.contains(option)) {
+      if (entry.quoted && spec->kind == ValueKind::kFlag) {
         throw ConfigError(fmt::format(
             "{}: key '{}': '{}' is a string; {} takes a boolean: write {} = true or false "
             "(without quotes)",
             where(entry.line), entry.key, entry.values.front(), entry.key, entry.key));
       }
-      // The value alone, through the flag's own conversion and checks.
-      OptionSet alone(true, false);
-      std::vector<std::string> args;
-      append_args(args, option, entry.values);
-      try {
-        alone.parse(std::move(args));
-      } catch (const CLI::ParseError& e) {
-        throw ConfigError(
-            fmt::format("{}: key '{}': {}", where(entry.line), entry.key, std::string(e.what())));
+      // The value alone, through the flag's own checks.
+      for (const auto& value : entry.values) {
+        if (const auto message = check_value(*spec, value); !message.empty()) {
+          throw ConfigError(fmt::format("{}: key '{}': {}", where(entry.line), entry.key, message));
+        }
       }
     }
     return out;
   }
 
-  const GivenOption* given(const std::string& key) const {
-    for (const auto& option : given_) {
-      if (option.key == key) return &option;
-    }
-    return nullptr;
+  Layer file_layer(const FileEntry& entry, const OptionSpec& spec) const {
+    return Layer{spec.kind == ValueKind::kList ? split_list(entry.values) : entry.values,
+                 {ValueSource::Kind::kFile, where(entry.line)},
+                 &entry};
   }
 
-  ResolvedJob resolve_job(const std::string& name, const std::map<std::string, CheckedEntry>& job,
-                          const std::map<std::string, CheckedEntry>& top, ResolvedConfig* process) {
-    OptionSet set(true);
-    std::vector<std::string> args;
-    std::map<std::string, const CheckedEntry*> from_file;
-    for (auto* option : set.app.get_options({})) {
-      const auto key = long_name(*option);
-      if (key.empty()) continue;
-      const auto in_table = job.find(key);
-      if (is_exemption_list(key)) {
-        // Combined from every layer: an exemption given on the command line adds to the file's.
-        if (const auto* g = given(key)) {
-          append_args(args, key, g->values);
-        } else if (env_set(*option)) {
-          append_args(args, key, split_list(std::getenv(option->get_envname().c_str())));
-        }
-        for (const auto* layer : {&job, &top}) {
-          if (const auto found = layer->find(key); found != layer->end()) {
-            append_args(args, key, found->second.entry->values);
-            from_file.try_emplace(key, &found->second);
-          }
-        }
-        continue;
+  // The layers that set `spec` for a job, the winning one first: a flag or variable, the
+  // [[job]] table, the top level. Every layer of an exemption list counts; of another option,
+  // only the first.
+  std::vector<Layer> layers(const OptionSpec& spec, const std::string& name, const Table& job,
+                            const Table& top) {
+    std::vector<Layer> out;
+    const auto given = given_.find(spec.name);
+    const auto in_job = job.find(spec.name);
+    if (given != given_.end()) {
+      out.push_back(given->second);
+      if (!combines_layers(spec) && in_job != job.end()) {
+        const auto& source = given->second.source;
+        warnings_.push_back(fmt::format(
+            "job '{}': {} overrides the job's own {} = {} ({})", name,
+            source.kind == ValueSource::Kind::kEnv ? "environment variable " + source.detail
+                                                   : "flag --" + std::string(spec.name),
+            spec.name, redact_setting(std::string(spec.name), join(in_job->second->values)),
+            where(in_job->second->line)));
+        return out;
       }
-      const auto* g = given(key);
-      if (g != nullptr || env_set(*option)) {
-        if (in_table != job.end()) {
-          warnings_.push_back(
-              fmt::format("job '{}': {} overrides the job's own {} = {} ({})", name,
-                          g == nullptr || !g->env.empty()
-                              ? "environment variable " + (g ? g->env : option->get_envname())
-                              : "flag --" + key,
-                          key, redact_setting(key, join(in_table->second.entry->values)),
-                          where(in_table->second.entry->line)));
-        }
-        if (g != nullptr) append_args(args, key, g->values);
-        continue;  // without a flag, CLI11 reads the environment: it beats the file
+    }
+    for (const auto* table : {&job, &top}) {
+      if (!out.empty() && !combines_layers(spec)) break;
+      if (const auto found = table->find(spec.name); found != table->end()) {
+        out.push_back(file_layer(*found->second, spec));
       }
-      const CheckedEntry* entry = nullptr;
-      if (in_table != job.end()) {
-        entry = &in_table->second;
-      } else if (const auto at_top = top.find(key); at_top != top.end()) {
-        entry = &at_top->second;
-      }
-      if (entry == nullptr) continue;
-      append_args(args, key, entry->entry->values);
-      from_file[key] = entry;
     }
-    try {
-      set.parse(std::move(args));
-    } catch (const CLI::ParseError& e) {
-      throw in_job(name, e.what());
-    }
-    try {
-      finish_options(set.texts, set.config);
-    } catch (const ConfigError& e) {
-      throw attribute(name, e, from_file);
-    }
-    set.config.job_name = name;
+    return out;
+  }
 
+  ResolvedJob resolve_job(const std::string& name, const Table& job, const Table& top,
+                          ResolvedConfig* process) {
+    Settings settings;
+    std::vector<Layer> from_file;
     ResolvedJob resolved;
-    resolved.name = name;
-    resolved.config = set.config;
-    for (const auto* option : set.app.get_options()) {
-      const auto key = long_name(*option);
-      if (key.empty()) continue;
+    for (const auto& spec : option_table()) {
+      const std::string key(spec.name);
+      const auto set = layers(spec, name, job, top);
+      std::vector<std::string> shown;
+      for (const auto& layer : set) {
+        try {
+          spec.convert(layer.values, settings);
+        } catch (const ConfigError& e) {
+          if (layer.entry == nullptr) throw in_job(name, e.what());
+          throw ConfigError(
+              fmt::format("{}: key '{}': {}", layer.source.detail, layer.entry->key, e.what()));
+        }
+        if (layer.entry != nullptr) from_file.push_back(layer);
+        shown.insert(shown.end(), layer.values.begin(), layer.values.end());
+      }
       Setting setting;
       setting.key = key;
-      if (option->count() > 0) {
-        auto results = option->results();
+      if (!set.empty()) {
+        setting.source = set.front().source;
         // Shown as the tool reads it.
         if (key == "match") {
-          results = {normalized_match(join(results))};
+          shown = {normalized_match(join(shown))};
         } else if (key == "exclude-domain") {
-          for (auto& value : results) value = normalized_exclude_domain(value);
+          for (auto& value : shown) value = normalized_exclude_domain(value);
         }
-        setting.value = join(results);
-      } else if (is_flag(*option)) {
-        setting.value = "false";
+        setting.value = join(shown);
       } else {
-        setting.value = option->get_default_str();
+        setting.value = spec.kind == ValueKind::kFlag ? "false" : std::string(spec.default_text);
       }
       setting.value = redact_setting(key, setting.value);
-      if (const auto* g = given(key)) {
-        setting.source = g->env.empty() ? ValueSource{ValueSource::Kind::kFlag, ""}
-                                        : ValueSource{ValueSource::Kind::kEnv, g->env};
-      } else if (const auto f = from_file.find(key); f != from_file.end()) {
-        setting.source = {ValueSource::Kind::kFile, where(f->second->entry->line)};
-      } else if (option->count() > 0) {
-        setting.source = {ValueSource::Kind::kEnv, option->get_envname()};
-      }
-      if (job_options_.contains(key)) {
+      if (spec.scope == Scope::kJob) {
         resolved.settings.push_back(std::move(setting));
       } else if (process != nullptr) {
         process->process_settings.push_back(std::move(setting));
       }
     }
-    if (process != nullptr) process->cli = set.cli;
+    settings.config.job_name = name;
+    try {
+      validate_config(settings.config);
+    } catch (const ConfigError& e) {
+      throw attribute(name, e, from_file);
+    }
+    resolved.name = name;
+    resolved.config = std::move(settings.config);
+    if (process != nullptr) process->cli = settings.cli;
     return resolved;
   }
 
@@ -264,34 +244,28 @@ class Resolver {
     return ConfigError(fmt::format("{}: job '{}': {}", file_->path, name, message));
   }
 
-  // Names the file entry that alone causes `error`, when there is one.
+  // Names the file entry that alone causes `error`, when there is one: its value converted over
+  // the defaults fails validate_config() the same way.
   ConfigError attribute(const std::string& name, const ConfigError& error,
-                        const std::map<std::string, const CheckedEntry*>& from_file) const {
+                        const std::vector<Layer>& from_file) const {
     const std::string message = error.what();
-    for (const auto& [key, checked] : from_file) {
-      OptionSet alone(true, false);
-      std::vector<std::string> args;
-      append_args(args, key, checked->entry->values);
+    for (const auto& layer : from_file) {
+      Settings alone;
       try {
-        alone.parse(std::move(args));
-        finish_options(alone.texts, alone.config);
+        find_option(normalize_key(layer.entry->key))->convert(layer.values, alone);
+        validate_config(alone.config);
       } catch (const ConfigError& e) {
         if (message == e.what()) {
-          return ConfigError(fmt::format("{}: key '{}': {}", where(checked->entry->line),
-                                         checked->entry->key, message));
+          return ConfigError(
+              fmt::format("{}: key '{}': {}", layer.source.detail, layer.entry->key, message));
         }
-      } catch (const CLI::ParseError&) {
       }
     }
     return in_job(name, message);
   }
 
-  const std::vector<GivenOption>& given_;
+  std::map<std::string, Layer, std::less<>> given_;
   std::optional<ConfigFile> file_;
-  const std::set<std::string>& all_options_;
-  const std::set<std::string>& job_options_;
-  const std::set<std::string>& several_;
-  const std::set<std::string>& flags_;
   std::vector<std::string> warnings_;
 };
 
@@ -299,17 +273,25 @@ class Resolver {
 
 std::vector<GivenOption> given_options(const CLI::App& app) {
   std::vector<GivenOption> out;
-  for (const auto* option : app.get_options()) {
-    const auto key = long_name(*option);
-    if (key.empty() || option->count() == 0) continue;
-    GivenOption given{key, option->results(), ""};
-    // CLI11 reads the variable only when no flag set the option.
-    const auto env = option->get_envname();
-    const char* value = env.empty() ? nullptr : std::getenv(env.c_str());
-    if (value != nullptr && given.values == std::vector<std::string>{value}) given.env = env;
-    out.push_back(std::move(given));
+  for (const auto& spec : option_table()) {
+    const std::string key(spec.name);
+    const auto* option = app.get_option_no_throw("--" + key);
+    if (option != nullptr && option->count() > 0) {
+      out.push_back({key, option->results(), ""});
+    } else if (auto values = read_environment(spec); !values.empty()) {
+      out.push_back({key, std::move(values), std::string(spec.env)});
+    }
   }
   return out;
+}
+
+CliSettings given_cli_settings(const std::vector<GivenOption>& given) {
+  Settings settings;
+  for (const auto& option : given) {
+    const auto* spec = find_option(option.key);
+    if (spec != nullptr && spec->scope == Scope::kProcess) spec->convert(option.values, settings);
+  }
+  return settings.cli;
 }
 
 std::string ValueSource::text() const {

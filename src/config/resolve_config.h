@@ -1,9 +1,10 @@
 // The layering of every option's value, for every job: command-line flag, then environment
 // variable, then the configuration file (a [[job]] table, then its top level), then the option's
-// default. Every file value goes through the same CLI11 conversion and checks as the flag
-// (config/option_set.h), so the file accepts exactly what the command line accepts.
-// Process-wide options (those declare_options() adds only with a CliSettings, such as
-// --log-level or --http-listen) are accepted only at the top level of the file.
+// default. Each value is kept as the raw text it was given, with its source, and converted once
+// by its spec's converter (config/option_spec.h); a file value is checked as its flag checks it
+// (check_value()), so the file accepts exactly what the command line accepts. Process-wide
+// options (Scope::kProcess, such as --log-level or --http-listen) are accepted only at the top
+// level of the file.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -12,21 +13,25 @@
 
 #include "batch_cleanup/config.h"
 #include "config/config_file.h"
-#include "config/option_set.h"
 #include "config/options.h"
 
 namespace batch_cleanup::config {
 
-// An option value given on the command line or by its environment variable, as CLI11 read it.
+// An option value given on the command line or by its environment variable, as given.
 struct GivenOption {
   std::string key;  // long name without dashes
   std::vector<std::string> values;
   std::string env;  // the environment variable it came from; empty: a flag
 };
 
-// The options of `app` (the parsed main command) that have a value from a flag or from their
-// environment variable.
+// The options of `app` (the parsed main command, declared by declare_options()) that have a
+// value from a flag, and the other options of option_table() that have one from their
+// environment variable. Throws ConfigError for an environment value its flag would refuse.
 std::vector<GivenOption> given_options(const CLI::App& app);
+
+// The process-wide settings of `given` alone, over the defaults (what the logs are configured
+// with before the configuration file is read). Throws ConfigError.
+CliSettings given_cli_settings(const std::vector<GivenOption>& given);
 
 // Where a value came from.
 struct ValueSource {
