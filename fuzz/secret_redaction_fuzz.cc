@@ -44,6 +44,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto slot = form.find("{}");
   const std::string url =
       std::string(form.substr(0, slot)) + value + std::string(form.substr(slot + 2));
+  // The secret stands once, in the secret position: fuzzed text that spells it again (the
+  // fuzzer learns it from the comparisons) puts it where it is no secret, say a database name.
+  if (url.find(kSecret) != url.rfind(kSecret)) return 0;
 
   namespace config = batch_cleanup::config;
   try {

@@ -93,8 +93,7 @@ std::vector<std::string> secrets_of(std::string_view source) {
         const char c = source[end];
         if (c == '\\') {
           end = std::min(end + 2, source.size());
-        } else if (quoted ? c == quote
-                          : (std::isspace(static_cast<unsigned char>(c)) != 0 || c == '&')) {
+        } else if (quoted ? c == quote : std::isspace(static_cast<unsigned char>(c)) != 0) {
           break;
         } else {
           ++end;

@@ -83,6 +83,10 @@ TEST(RedactionTest, ScrubSecretsFindsPasswordsLibpqRefuses) {
 // value of `sslpassword=a\ b` goes on past the space (found by fuzz/secret_redaction_fuzz.cc).
 TEST(RedactionTest, ScrubSecretsFollowsBackslashEscapesOfKeyValueStrings) {
   const std::string kv = "host=db sslpassword=\\xff)\\ sslZq7Secr3tWxmode sslmode=require";
+  // ... and an '&' is part of a key=value string's value (only a URL's query ends at one).
+  const std::string amp = "host=db sslpassword=T\\\\=a&b\x80Zq7Secr3tWx\x80 sslmode=require";
+  ASSERT_NE(config::parse_database_url(amp).ssl_password.find("Zq7Secr3tWx"), std::string::npos);
+  EXPECT_EQ(config::scrub_secrets("\"" + amp + "\"", amp).find("Zq7Secr3tWx"), std::string::npos);
   const auto target = config::parse_database_url(kv);
   ASSERT_NE(target.ssl_password.find("Zq7Secr3tWx"), std::string::npos) << target.ssl_password;
   const auto scrubbed = config::scrub_secrets("cannot use \"" + kv + "\"", kv);
