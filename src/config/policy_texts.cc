@@ -3,6 +3,7 @@
 #include <string>
 
 #include "batch_cleanup/errors.h"
+#include "config/email_normalization.h"
 #include "config/options.h"
 
 namespace batch_cleanup::config {
@@ -47,6 +48,20 @@ std::string normalized_exclude_domain(const std::string& value) {
   if (start < value.size() && value[start] == '@')
     return value.substr(0, start) + value.substr(start + 1);
   return value;
+}
+
+const char* normalization_flag(EmailNormalization normalization) {
+  switch (normalization) {
+    case EmailNormalization::kLower:
+      return "lower";
+    case EmailNormalization::kLowerTrim:
+      return "lower-trim";
+    case EmailNormalization::kCollation:
+      return "collation";
+    case EmailNormalization::kNone:
+      break;
+  }
+  return "none";
 }
 
 }  // namespace batch_cleanup::config

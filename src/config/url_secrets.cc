@@ -29,6 +29,8 @@ void add_candidate(std::vector<std::string>& out, std::string_view value) {
   out.push_back(percent_decoded(value));
 }
 
+bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+
 }  // namespace
 
 bool is_secret_option(std::string_view keyword) {
@@ -77,10 +79,10 @@ std::vector<std::string> secrets_of(std::string_view source) {
     for (auto at = source.find(keyword); at != std::string_view::npos;
          at = source.find(keyword, at + 1)) {
       auto value_start = at + keyword.size();
-      while (value_start < source.size() && source[value_start] == ' ') ++value_start;
+      while (value_start < source.size() && is_space(source[value_start])) ++value_start;
       if (value_start >= source.size() || source[value_start] != '=') continue;
       ++value_start;
-      while (value_start < source.size() && source[value_start] == ' ') ++value_start;
+      while (value_start < source.size() && is_space(source[value_start])) ++value_start;
       // As libpq reads a value: in a URL's query, up to the next '&' (spaces and line breaks
       // included); in a key=value string, a backslash takes the next character as it is, a
       // space included (`password=a\ b` is "a b"), in quotes and out.
@@ -93,7 +95,7 @@ std::vector<std::string> secrets_of(std::string_view source) {
         const char c = source[end];
         if (c == '\\') {
           end = std::min(end + 2, source.size());
-        } else if (quoted ? c == quote : std::isspace(static_cast<unsigned char>(c)) != 0) {
+        } else if (quoted ? c == quote : is_space(c)) {
           break;
         } else {
           ++end;

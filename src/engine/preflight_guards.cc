@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "batch_cleanup/errors.h"
+#include "config/email_normalization.h"
 #include "store/reasons.h"
 
 namespace batch_cleanup::engine {
@@ -38,20 +39,6 @@ bool inexact(const ColumnFacts& column, EmailNormalization normalization,
     return true;
   }
   return column.case_insensitive_type && !rewritten;
-}
-
-const char* normalization_flag(EmailNormalization normalization) {
-  switch (normalization) {
-    case EmailNormalization::kLower:
-      return "lower";
-    case EmailNormalization::kLowerTrim:
-      return "lower-trim";
-    case EmailNormalization::kCollation:
-      return "collation";
-    case EmailNormalization::kNone:
-      break;
-  }
-  return "none";
 }
 
 }  // namespace
@@ -107,7 +94,7 @@ std::string check_email_comparison(const CleanupConfig& config, const PreflightF
         "jose, or Alice and alice) and delete those pending rows. HINT: pass --normalize-email "
         "collation to accept the column's equality, or give the column a deterministic "
         "collation",
-        normalization_flag(config.normalize_email),
+        config::normalization_flag(config.normalize_email),
         store::rewrites_email(config.normalize_email) ? "a comparison of the lowercased emails"
                                                       : "a byte-for-byte comparison",
         table, column, column_words(culprit)));

@@ -3,27 +3,10 @@
 #include "batch_cleanup/version.h"
 #include "config/database_url.h"
 #include "config/duration.h"
+#include "config/email_normalization.h"
 #include "store/store.h"
 
 namespace batch_cleanup::http {
-namespace {
-
-const char* normalization_name(EmailNormalization normalization) {
-  switch (normalization) {
-    case EmailNormalization::kLower:
-      return "lower";
-    case EmailNormalization::kLowerTrim:
-      return "lower-trim";
-    case EmailNormalization::kCollation:
-      return "collation";
-    case EmailNormalization::kNone:
-      break;
-  }
-  return "none";
-}
-
-}  // namespace
-
 nlohmann::json job_info(const CleanupConfig& config) {
   nlohmann::json info = {{"version", kVersion},
                          {"users_table", config.users_table},
@@ -43,7 +26,7 @@ nlohmann::json job_info(const CleanupConfig& config) {
   if (config.match_email) {
     std::string email = "email";
     if (config.normalize_email != EmailNormalization::kNone) {
-      email += std::string(" (") + normalization_name(config.normalize_email) + ")";
+      email += std::string(" (") + config::normalization_flag(config.normalize_email) + ")";
     }
     policies.push_back(email);
   }

@@ -83,6 +83,12 @@ TEST(RedactionTest, ScrubSecretsFindsPasswordsLibpqRefuses) {
 // value of `sslpassword=a\ b` goes on past the space (found by fuzz/secret_redaction_fuzz.cc).
 TEST(RedactionTest, ScrubSecretsFollowsBackslashEscapesOfKeyValueStrings) {
   const std::string kv = "host=db sslpassword=\\xff)\\ sslZq7Secr3tWxmode sslmode=require";
+  // ... libpq skips any white space after the '=', a line break too ...
+  const std::string newline = "host=db sslpassword=\n_Zq7Secr3tWx\\\\x sslmode=require";
+  ASSERT_NE(config::parse_database_url(newline).ssl_password.find("Zq7Secr3tWx"),
+            std::string::npos);
+  EXPECT_EQ(config::scrub_secrets("\"" + newline + "\"", newline).find("Zq7Secr3tWx"),
+            std::string::npos);
   // ... and an '&' is part of a key=value string's value (only a URL's query ends at one).
   const std::string amp = "host=db sslpassword=T\\\\=a&b\x80Zq7Secr3tWx\x80 sslmode=require";
   ASSERT_NE(config::parse_database_url(amp).ssl_password.find("Zq7Secr3tWx"), std::string::npos);
