@@ -85,10 +85,10 @@ std::vector<std::string> secrets_of(std::string_view source) {
       while (value_start < source.size() && is_space(source[value_start])) ++value_start;
       // As libpq reads a value: in a URL's query, up to the next '&' (spaces and line breaks
       // included); in a key=value string, a backslash takes the next character as it is, a
-      // space included (`password=a\ b` is "a b"), in quotes and out.
+      // space included (`password=a\ b` is "a b"), in single quotes and out (a double quote is
+      // a character like any other there).
       std::size_t end = value_start;
-      const bool quoted =
-          !uri && end < source.size() && (source[end] == '\'' || source[end] == '"');
+      const bool quoted = !uri && end < source.size() && source[end] == '\'';
       const char quote = quoted ? source[end++] : '\0';
       if (uri) end = std::min(source.find('&', value_start), source.size());
       while (end < source.size() && !uri) {
@@ -111,6 +111,9 @@ std::vector<std::string> secrets_of(std::string_view source) {
         unescaped += value[i];
       }
       if (unescaped != value) add_candidate(out, unescaped);
+      // And, should libpq read further than the above, the whole rest of the text: a message
+      // that quotes all of it loses the tail, never the secret.
+      if (end < source.size()) out.emplace_back(source.substr(value_start));
     }
   }
   // Longest first, so that a secret inside another is not half-replaced; nothing too short to

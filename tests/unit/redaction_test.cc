@@ -89,6 +89,11 @@ TEST(RedactionTest, ScrubSecretsFollowsBackslashEscapesOfKeyValueStrings) {
             std::string::npos);
   EXPECT_EQ(config::scrub_secrets("\"" + newline + "\"", newline).find("Zq7Secr3tWx"),
             std::string::npos);
+  // ... a double quote is no quote there ...
+  const std::string dquote = "host=db sslpassword=\"\"Zq7Secr3tWx\"\"x\\ y sslmode=require";
+  ASSERT_NE(config::parse_database_url(dquote).ssl_password.find("Zq7Secr3tWx"), std::string::npos);
+  EXPECT_EQ(config::scrub_secrets("\"" + dquote + "\"", dquote).find("Zq7Secr3tWx"),
+            std::string::npos);
   // ... and an '&' is part of a key=value string's value (only a URL's query ends at one).
   const std::string amp = "host=db sslpassword=T\\\\=a&b\x80Zq7Secr3tWx\x80 sslmode=require";
   ASSERT_NE(config::parse_database_url(amp).ssl_password.find("Zq7Secr3tWx"), std::string::npos);
