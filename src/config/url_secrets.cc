@@ -127,8 +127,7 @@ std::vector<std::string> secrets_of(std::string_view source) {
 }
 
 std::string scrub_secrets(std::string text, std::string_view source) {
-  for (const auto& secret : secrets_of(source)) text = logging::scrub(std::move(text), secret);
-  return text;
+  return logging::scrub_all(text, secrets_of(source));
 }
 
 }  // namespace batch_cleanup::config

@@ -78,6 +78,29 @@ std::string scrub(std::string text, std::string_view secret) {
   return text;
 }
 
+std::string scrub_all(std::string_view text, const std::vector<std::string>& secrets) {
+  std::vector<bool> secret_at;
+  for (const auto& secret : secrets) {
+    if (secret.empty()) continue;
+    for (auto at = text.find(secret); at != std::string_view::npos;
+         at = text.find(secret, at + 1)) {
+      if (secret_at.empty()) secret_at.assign(text.size(), false);
+      std::fill_n(secret_at.begin() + static_cast<std::ptrdiff_t>(at), secret.size(), true);
+    }
+  }
+  if (secret_at.empty()) return std::string(text);  // no secret in it: the common case
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (!secret_at[i]) {
+      out += text[i];
+    } else if (i == 0 || !secret_at[i - 1]) {
+      out += "***";
+    }
+  }
+  return out;
+}
+
 void register_secrets(const std::vector<std::string>& secrets) {
   std::lock_guard lock(g_secrets_mutex);
   for (const auto& secret : secrets) {
@@ -98,8 +121,7 @@ void register_secrets(const std::vector<std::string>& secrets) {
 
 std::string scrub_registered(std::string text) {
   std::lock_guard lock(g_secrets_mutex);
-  for (const auto& secret : g_secrets) text = scrub(std::move(text), secret);
-  return text;
+  return scrub_all(text, g_secrets);
 }
 
 void set_show_pii(bool show) { g_show_pii = show; }

@@ -29,6 +29,11 @@ inline std::string maybe_mask_emails_in(std::string_view text, bool show_pii) {
 // Replaces every occurrence of `secret` (when non-empty) in `text` by ***.
 std::string scrub(std::string text, std::string_view secret);
 
+// Replaces every occurrence of every secret in `text` by ***, all of them found in the text as
+// it is: secrets that overlap (a password, and a longer guess of it that takes in more of the
+// text) become one ***, and replacing one never hides another from the search.
+std::string scrub_all(std::string_view text, const std::vector<std::string>& secrets);
+
 // Remembers secrets (passwords of URLs, credentials of --push-metrics) for the whole process:
 // every log line is scrubbed of them (scrub_registered), whatever wrote it. Thread-safe; holds
 // the 256 most recently registered (the oldest go first), applied longest first; strings

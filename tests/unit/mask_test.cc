@@ -5,6 +5,15 @@
 namespace batch_cleanup::logging {
 namespace {
 
+// Overlapping secrets are all found in the text as given: replacing the longer one first used
+// to cut the shorter one apart, which then stayed (found by fuzz/secret_redaction_fuzz.cc).
+TEST(MaskTest, ScrubAllFindsOverlappingSecretsInTheOriginalText) {
+  EXPECT_EQ(scrub_all("user:S3cretPw&x=y rest", {"Pw&x=y rest", "user:S3cretPw"}), "***");
+  EXPECT_EQ(scrub_all("a S3cret b S3cret c", {"S3cret", "b S3"}), "a *** *** c");
+  EXPECT_EQ(scrub_all("nothing here", {"S3cret", ""}), "nothing here");
+  EXPECT_EQ(scrub_all("", {"S3cret"}), "");
+}
+
 TEST(MaskTest, MasksTheLocalPart) {
   EXPECT_EQ(mask_email("john@example.com"), "j***@example.com");
   EXPECT_EQ(mask_email("j@example.com"), "j***@example.com");
