@@ -5,11 +5,18 @@
 # process, fails the run.
 #
 #   scripts/sanitize.sh [address|thread]    # both when no argument
+#
+# BATCH_CLEANUP_SANITIZE_PHASE=build only builds the trees (what .ci/run does at the lowest CPU
+# priority beside the main test run), =run only runs their tests (after such a build); both by
+# default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 jobs=${BATCH_CLEANUP_BUILD_JOBS:-2}
 which=${1:-all}
+phase=${BATCH_CLEANUP_SANITIZE_PHASE:-all}
+building() { [ "$phase" = all ] || [ "$phase" = build ]; }
+running() { [ "$phase" = all ] || [ "$phase" = run ]; }
 
 # -O1 with line tables: fast enough to run, readable reports.
 common=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++
@@ -28,14 +35,20 @@ check_reports() {
 # The process-level integration cases (integration_tests) are the Release build's: they run the
 # sanitized batch_cleanup named by BATCH_CLEANUP_TEST_BINARY, so the sanitizer trees compile only
 # what runs sanitized (the binaries, the unit tests and library_tests, which link the library).
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$jobs" --target integration_tests
+if running; then
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build -j"$jobs" --target integration_tests
+fi
 sanitized_targets=(batch_cleanup_cli embedded_worker unit_tests library_tests)
 
 if [ "$which" = all ] || [ "$which" = address ]; then
-  cmake -S . -B build-asan "${common[@]}" -DBATCH_CLEANUP_SANITIZE=address \
-    -DBATCH_CLEANUP_BUILD_FUZZERS=ON >/dev/null
-  cmake --build build-asan -j"$jobs" --target "${sanitized_targets[@]}"
+  if building; then
+    cmake -S . -B build-asan "${common[@]}" -DBATCH_CLEANUP_SANITIZE=address \
+      -DBATCH_CLEANUP_BUILD_FUZZERS=ON >/dev/null
+    cmake --build build-asan -j"$jobs" --target "${sanitized_targets[@]}"
+  fi
+fi
+if running && { [ "$which" = all ] || [ "$which" = address ]; }; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:log_path=$report_dir/asan
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$report_dir/ubsan
   # The unit tests and the in-process cases, sanitized themselves; then every process-level case
@@ -49,8 +62,12 @@ if [ "$which" = all ] || [ "$which" = address ]; then
 fi
 
 if [ "$which" = all ] || [ "$which" = thread ]; then
-  cmake -S . -B build-tsan "${common[@]}" -DBATCH_CLEANUP_SANITIZE=thread >/dev/null
-  cmake --build build-tsan -j"$jobs" --target "${sanitized_targets[@]}"
+  if building; then
+    cmake -S . -B build-tsan "${common[@]}" -DBATCH_CLEANUP_SANITIZE=thread >/dev/null
+    cmake --build build-tsan -j"$jobs" --target "${sanitized_targets[@]}"
+  fi
+fi
+if running && { [ "$which" = all ] || [ "$which" = thread ]; }; then
   pg_dir=$(mktemp -d /tmp/bc_pg_tsan_XXXXXX)
   port=${BATCH_CLEANUP_TSAN_PG_PORT:-54331}
   trap 'scripts/pg_test_server.sh stop "$pg_dir"' EXIT
