@@ -93,6 +93,10 @@ class BatchLane {
   store::PassSlice slice;
   std::vector<double> latencies;
   double progress = 0;  // of its slice, 0..1
+  // The lane's tally as of its last record(): what the other workers' progress reads, under
+  // the crew's mutex. The report itself is the lane's own thread's alone (its waits, retries
+  // and pauses are added outside the mutex).
+  Tally published;
 
  protected:
   // Connects the lane's store again; false when the lock is not ours any more.

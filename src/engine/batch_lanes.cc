@@ -96,12 +96,13 @@ void WorkerLane::record(const store::BatchResult& result,
   std::lock_guard lock(crew_.report_mutex);
   progress = result.progress;
   add(report);
-  // The lanes' reports do not change while the mutex is held.
+  published = report;
+  // Every lane's published tally and progress change only while the mutex is held.
   CycleReport totals;
   totals.cycle_id = report.cycle_id;
   double fraction = 0;
   for (const BatchLane* lane : crew_.lanes) {
-    static_cast<Tally&>(totals) += lane->report;
+    static_cast<Tally&>(totals) += lane->published;
     fraction += lane->progress;
   }
   crew_.progress.tell(totals, fraction / static_cast<double>(crew_.lanes.size()));
