@@ -32,6 +32,11 @@ check_reports() {
     exit 1
   fi
 }
+# A failed case: the sanitizer reports behind it first (a sanitized binary exits 66 on one).
+failed() {
+  check_reports
+  exit 1
+}
 # The process-level integration cases (integration_tests) are the Release build's: they run the
 # sanitized batch_cleanup named by BATCH_CLEANUP_TEST_BINARY, so the sanitizer trees compile only
 # what runs sanitized (the binaries, the unit tests and library_tests, which link the library).
@@ -53,10 +58,11 @@ if running && { [ "$which" = all ] || [ "$which" = address ]; }; then
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$report_dir/ubsan
   # The unit tests and the in-process cases, sanitized themselves; then every process-level case
   # on SQLite against the sanitized binary.
-  ctest --test-dir build-asan --output-on-failure -j2 --timeout 600 -R '^unit\.|^library\.'
+  ctest --test-dir build-asan --output-on-failure -j2 --timeout 600 -R '^unit\.|^library\.' ||
+    failed
   BATCH_CLEANUP_TEST_BINARY=$(pwd)/build-asan/batch_cleanup \
     ctest --test-dir build --output-on-failure -j2 --timeout 600 \
-    -R '^integration\..*sqlite' -E 'Browser|Prometheus|Pushgateway|NodeExporter'
+    -R '^integration\..*sqlite' -E 'Browser|Prometheus|Pushgateway|NodeExporter' || failed
   check_reports
   unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
@@ -77,9 +83,11 @@ if running && { [ "$which" = all ] || [ "$which" = thread ]; }; then
   # The threads: the service's worker and its stop, the cancel watchdog, the HTTP server of a
   # daemon, several jobs side by side, the embedded worker, signals, --workers.
   ctest --test-dir build-tsan --output-on-failure -j2 --timeout 600 \
-    -R '^unit\.(Engine|SafetyEngine|Service|Worker|Http|Health|Observability)|^library\.Library'
+    -R '^unit\.(Engine|SafetyEngine|Service|Worker|Http|Health|Observability)|^library\.Library' ||
+    failed
   BATCH_CLEANUP_TEST_BINARY=$(pwd)/build-tsan/batch_cleanup \
     ctest --test-dir build --output-on-failure -j2 --timeout 600 \
-    -R '^integration\..*(Concurrency|Http|SdNotify|Probe|JobIsolation|ConfigFile.*Daemon|Daemon|Signal|Sigterm|WorkersTest)'
+    -R '^integration\..*(Concurrency|Http|SdNotify|Probe|JobIsolation|ConfigFile.*Daemon|Daemon|Signal|Sigterm|WorkersTest)' ||
+    failed
   check_reports
 fi
