@@ -54,7 +54,7 @@ bool is_secret_option(std::string_view keyword);
 
 // `text` with every secret of `source` replaced by ***: the one scrubber for any message that
 // may hold a part of a URL, a key=value string, or a value read from the environment or a file.
-std::string scrub_secrets(std::string text, std::string_view source);
+std::string scrub_secrets(std::string_view text, std::string_view source);
 
 // A URL of another kind (--push-metrics) with its user information, if any, replaced by ***:
 // "http://user:pw@host:9091/x" -> "http://***@host:9091/x".

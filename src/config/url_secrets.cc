@@ -126,7 +126,7 @@ std::vector<std::string> secrets_of(std::string_view source) {
   return out;
 }
 
-std::string scrub_secrets(std::string text, std::string_view source) {
+std::string scrub_secrets(std::string_view text, std::string_view source) {
   return logging::scrub_all(text, secrets_of(source));
 }
 

@@ -119,7 +119,7 @@ void register_secrets(const std::vector<std::string>& secrets) {
                    [](const auto& a, const auto& b) { return a.size() > b.size(); });
 }
 
-std::string scrub_registered(std::string text) {
+std::string scrub_registered(std::string_view text) {
   std::lock_guard lock(g_secrets_mutex);
   return scrub_all(text, g_secrets);
 }

@@ -41,7 +41,7 @@ std::string scrub_all(std::string_view text, const std::vector<std::string>& sec
 void register_secrets(const std::vector<std::string>& secrets);
 
 // `text` with every registered secret replaced by ***. Thread-safe.
-std::string scrub_registered(std::string text);
+std::string scrub_registered(std::string_view text);
 
 // Whether log lines may show addresses unmasked (--log-pii of every job). Off by default:
 // the logger masks what looks like an address on every line (mask_emails_in).
