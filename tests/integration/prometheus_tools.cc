@@ -66,8 +66,13 @@ std::string TempDir::write(const std::string& name, const std::string& text) con
 ToolServer::ToolServer(const std::vector<std::string>& args, int port,
                        const std::string& ready_path)
     : child_(args, {}, true), port_(port) {
-  ready_ = wait_until([&] { return http_get(port_, ready_path).status == 200; },
-                      std::chrono::seconds(30));
+  // 401: up, behind basic auth (the caller then asks with its credentials).
+  ready_ = wait_until(
+      [&] {
+        const int status = http_get(port_, ready_path).status;
+        return status == 200 || status == 401;
+      },
+      std::chrono::seconds(30));
 }
 
 ToolServer::~ToolServer() {

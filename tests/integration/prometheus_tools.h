@@ -45,7 +45,8 @@ class TempDir {
 // A server program run by the test; killed (SIGTERM, then SIGKILL) at destruction.
 class ToolServer {
  public:
-  // Starts `args` and waits up to 30 s until GET `ready_path` on `port` answers 200.
+  // Starts `args` and waits up to 30 s until GET `ready_path` on `port` answers 200 (or
+  // 401, a server behind basic auth).
   ToolServer(const std::vector<std::string>& args, int port, const std::string& ready_path);
   ~ToolServer();
   ToolServer(const ToolServer&) = delete;
