@@ -22,6 +22,10 @@ std::string on_delete_name(OnDelete action) {
   return "no action";
 }
 
+bool refuses_delete(const store::DependentTable& edge) {
+  return edge.action == OnDelete::kRestrict || edge.action == OnDelete::kNoAction;
+}
+
 std::string describe_edge(const store::DependentTable& edge) {
   std::string action = on_delete_name(edge.action);
   for (auto& c : action) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);

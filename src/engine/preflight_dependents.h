@@ -14,6 +14,9 @@ namespace batch_cleanup::engine {
 // "cascade", "set null", "set default", "restrict", "no action": as reports and metrics name it.
 std::string on_delete_name(store::OnDelete action);
 
+// Whether the key refuses the delete of a row it references (RESTRICT, NO ACTION).
+bool refuses_delete(const store::DependentTable& edge);
+
 // "public.otp(pending_user_id) -> public.pending(pending_user_id) ON DELETE CASCADE"
 std::string describe_edge(const store::DependentTable& edge);
 

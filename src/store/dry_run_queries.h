@@ -39,6 +39,8 @@ class DryRunQueries {
   // What the candidate set's delete does to `dependents` (the facts inspect() reported), counted
   // set-based: one count per dependent, and one per refusing key.
   virtual DependentCounts count_dependents(const std::vector<DependentTable>& dependents) = 0;
+  // Rows in a dependent's table (--guards-count all with --max-fraction).
+  virtual std::int64_t count_dependent_table(const DependentTable& dependent) = 0;
   // Rows in the pending table.
   virtual std::int64_t count_pending() = 0;
   // True when the users table has no row at all (one probe, not a count).

@@ -217,6 +217,48 @@ TEST_P(DependentsTest, NotesSayWhatEachForeignKeyDoes) {
   }
 }
 
+TEST_P(DependentsTest, MaxDeletesCountsDependentRowsWithGuardsCountAll) {
+  // 10 pending rows, 19 codes and 38 attempts with them: 67 rows.
+  const auto refused = run({"--run-once", "--max-deletes", "66", "--guards-count", "all"});
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("guard 'max-deletes' refused to run: this cycle would delete or "
+                             "change 67 rows (10 pending, 57 of the tables whose foreign keys "
+                             "reference them), more than --max-deletes 66 (--guards-count all)"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_EQ(db_->count("pending"), 20);
+  EXPECT_EQ(db_->count("otp_attempts"), 83);
+
+  // By default the guard counts the pending rows only.
+  const auto pending_only = run({"--run-once", "--dry-run", "--max-deletes", "10"});
+  EXPECT_EQ(pending_only.exit_code, 0) << pending_only.err;
+
+  const auto allowed =
+      run({"--run-once", "--output", "json", "--max-deletes", "67", "--guards-count", "all"});
+  ASSERT_EQ(allowed.exit_code, 0) << allowed.err;
+  EXPECT_EQ(last_json_report(allowed)["deleted"], 10);
+  EXPECT_EQ(db_->count("otp_attempts"), 83 - 2 * kCandidateCodes);
+}
+
+TEST_P(DependentsTest, MaxFractionAppliesToEachDependentTableWithGuardsCountAll) {
+  add_holds_and_referrals();
+  // 8 of 20 pending rows go (p1, p2 are held): 40%; 3 of the 4 referrals are changed: 75%.
+  const auto refused = run({"--run-once", "--max-fraction", "0.6", "--guards-count", "all"});
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("guard 'max-fraction' refused to run: this cycle would change 3 of "
+                             "the 4 rows of '" +
+                             table("referrals") + "' (75.0%, through its foreign key to '" +
+                             table("pending") + "'), more than --max-fraction 0.6 (60.0%"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_EQ(db_->count("pending"), 20);
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM referrals WHERE pending_user_id IS NULL"), "0");
+
+  const auto pending_only = run({"--run-once", "--max-fraction", "0.6"});
+  EXPECT_NE(pending_only.exit_code, 2) << pending_only.err;
+  EXPECT_EQ(db_->count("pending"), 12);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, DependentsTest,
                          ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
                          backend_param_name);

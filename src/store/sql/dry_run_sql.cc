@@ -193,6 +193,16 @@ DependentCounts SqlDryRunQueries::count_dependents(const std::vector<DependentTa
   return out;
 }
 
+std::int64_t SqlDryRunQueries::count_dependent_table(const DependentTable& dependent) {
+  const Dialect& d = executor_.dialect();
+  return executor_
+      .run(Builder(d)
+               .sql("SELECT count(*) FROM " +
+                    d.quote(config::QualifiedName{dependent.schema, dependent.name}))
+               .build())
+      .integer(0, 0);
+}
+
 std::int64_t SqlDryRunQueries::count_pending() {
   return executor_
       .run(Builder(executor_.dialect()).sql("SELECT count(*) FROM " + tables_.pending).build())
