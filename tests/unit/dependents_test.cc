@@ -12,7 +12,7 @@
 namespace batch_cleanup::store {
 namespace {
 
-DependentTable edge(std::string name, std::vector<std::string> columns, std::string parent,
+DependentTable edge(const std::string& name, std::vector<std::string> columns, std::string parent,
                     std::vector<std::string> parent_columns, OnDelete action, int via, int depth,
                     bool indexed = true) {
   DependentTable out;

@@ -32,6 +32,7 @@ std::vector<std::string> primary_key(const Table& table) {
   std::sort(key.begin(), key.end(),
             [](const ColumnInfo* a, const ColumnInfo* b) { return a->pk < b->pk; });
   std::vector<std::string> names;
+  names.reserve(key.size());
   for (const auto* column : key) names.push_back(column->name);
   if (names.empty()) names.emplace_back("rowid");
   return names;
