@@ -131,6 +131,12 @@ struct CleanupConfig {
   // more than max_deletes rows, even when rows appear while it runs.
   std::int64_t max_deletes = -1;
   double max_fraction = 0;
+  // --guards-count all: the guards count, besides the pending rows, the rows of the tables whose
+  // foreign keys reference them (recursively through CASCADE keys) that the cycle would delete
+  // (CASCADE) or change (SET NULL, SET DEFAULT); max_fraction then also applies to each such
+  // table, over its own rows. Candidates a RESTRICT / NO ACTION key would refuse are not
+  // counted. The cap inside a running cycle (max_deletes) counts pending rows only.
+  bool guards_count_dependents = false;
   // Run even when the users table is empty (otherwise guard 'users-not-empty' refuses).
   bool allow_empty_users = false;
   // Run even when guard 'distinct-tables' cannot follow what the users table reads (a foreign

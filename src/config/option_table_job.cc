@@ -325,6 +325,24 @@ std::vector<OptionSpec> job_options() {
            [](const Values& v, Settings& s) {
              if (!last_value(v).empty()) s.config.max_fraction = max_fraction_value(last_value(v));
            }},
+      {.name = "guards-count",
+       .commands = kRunning,
+       .env = "BATCH_CLEANUP_GUARDS_COUNT",
+       .default_text = "pending",
+       .help = "What --max-deletes and --max-fraction count: the pending rows a cycle would "
+               "delete (pending), or also the rows of the tables whose foreign keys reference "
+               "them that it would delete (CASCADE) or change (SET NULL, SET DEFAULT) (all); "
+               "with all, --max-fraction also applies to each of those tables",
+       .choices = {"pending", "all"},
+       .convert =
+           [](const Values& v, Settings& s) {
+             const std::string text = last_value(v);
+             if (text.empty()) return;
+             if (text != "pending" && text != "all") {
+               throw ConfigError("invalid --guards-count '" + text + "': use pending or all");
+             }
+             s.config.guards_count_dependents = text == "all";
+           }},
       {.name = "allow-empty-users",
        .kind = ValueKind::kFlag,
        .commands = kRunning,

@@ -12,6 +12,7 @@
 #include "engine/cycle_log.h"
 #include "engine/engine_support.h"
 #include "engine/preflight.h"
+#include "engine/preflight_dependents.h"
 #include "log/log_context.h"
 #include "log/mask.h"
 #include "util/time_format.h"
@@ -167,6 +168,7 @@ void CleanupEngine::prepare(CycleReport& report) {
   prepared_once_ = true;
   strategy_ = decision.strategy;
   email_comparison_ = decision.email_comparison;
+  dependents_ = decision.dependents;
   // Warnings and notes once per job (they repeat every cycle otherwise).
   if (preflight_warnings_ != decision.warnings) {
     for (const auto& warning : decision.warnings) logging::logger()->warn("{}", warning);
@@ -278,7 +280,27 @@ std::string CleanupEngine::check_guards() {
   }
   if (config_.max_deletes < 0 && config_.max_fraction <= 0) return {};
   const std::int64_t candidates = session_.run([&] { return queries.count_candidates(); });
-  if (config_.max_deletes >= 0 && candidates > config_.max_deletes) {
+  // --guards-count all: the rows of the dependent tables the cycle would delete or change too.
+  const bool dependents = config_.guards_count_dependents && !dependents_.empty();
+  store::DependentCounts counts;
+  std::int64_t deleted = candidates;
+  std::int64_t dependent_rows = 0;
+  if (dependents) {
+    counts = session_.run([&] { return queries.count_dependents(dependents_); });
+    deleted = candidates - counts.refused_total;
+    for (std::size_t i = 0; i < dependents_.size(); ++i) {
+      if (!refuses_delete(dependents_[i])) dependent_rows += counts.rows[i];
+    }
+  }
+  if (config_.max_deletes >= 0 && deleted + dependent_rows > config_.max_deletes) {
+    if (dependents) {
+      return fmt::format(
+          "guard 'max-deletes' refused to run: this cycle would delete or change {} rows ({} "
+          "pending, {} of the tables whose foreign keys reference them), more than --max-deletes "
+          "{} (--guards-count all). HINT: check what would go with --dry-run; if it is expected, "
+          "raise --max-deletes (or remove it) to run anyway",
+          deleted + dependent_rows, deleted, dependent_rows, config_.max_deletes);
+    }
     return fmt::format(
         "guard 'max-deletes' refused to run: this cycle would delete {} rows, more than "
         "--max-deletes {}. HINT: check what would go with --dry-run; if it is expected, raise "
@@ -287,13 +309,28 @@ std::string CleanupEngine::check_guards() {
   }
   if (config_.max_fraction > 0) {
     const std::int64_t total = session_.run([&] { return queries.count_pending(); });
-    if (total > 0 && static_cast<double>(candidates) > config_.max_fraction * total) {
+    if (total > 0 && static_cast<double>(deleted) > config_.max_fraction * total) {
       return fmt::format(
           "guard 'max-fraction' refused to run: this cycle would delete {} of the {} rows of "
           "'{}' ({:.1f}%), more than --max-fraction {} ({:.1f}%). HINT: check what would go with "
           "--dry-run; if it is expected, raise --max-fraction (or remove it) to run anyway",
-          candidates, total, config_.pending_table, 100.0 * static_cast<double>(candidates) / total,
+          deleted, total, config_.pending_table, 100.0 * static_cast<double>(deleted) / total,
           config_.max_fraction, 100.0 * config_.max_fraction);
+    }
+    for (std::size_t i = 0; dependents && i < dependents_.size(); ++i) {
+      const auto& edge = dependents_[i];
+      if (refuses_delete(edge) || counts.rows[i] == 0) continue;
+      const std::int64_t rows = session_.run([&] { return queries.count_dependent_table(edge); });
+      if (rows > 0 && static_cast<double>(counts.rows[i]) > config_.max_fraction * rows) {
+        return fmt::format(
+            "guard 'max-fraction' refused to run: this cycle would {} {} of the {} rows of '{}' "
+            "({:.1f}%, through its foreign key to '{}'), more than --max-fraction {} ({:.1f}%, "
+            "--guards-count all). HINT: check what would go with --dry-run; if it is expected, "
+            "raise --max-fraction (or remove it, or pass --guards-count pending) to run anyway",
+            edge.action == store::OnDelete::kCascade ? "delete" : "change", counts.rows[i], rows,
+            edge.table, 100.0 * static_cast<double>(counts.rows[i]) / rows, edge.parent_table,
+            config_.max_fraction, 100.0 * config_.max_fraction);
+      }
     }
   }
   return {};
@@ -335,6 +372,13 @@ void CleanupEngine::run_dry(CycleReport& report) {
     report.candidates = queries.count_candidates();
     report.policies = queries.preview_policies(report.candidates);
     report.policies.email_comparison = email_comparison_;
+    report.dependents.clear();
+    report.refused_by_dependents = -1;
+    if (!dependents_.empty()) {
+      const auto counts = queries.count_dependents(dependents_);
+      report.dependents = dependent_rows(dependents_, counts);
+      report.refused_by_dependents = counts.refused_total;
+    }
     for (auto& email : report.policies.collision_sample) {
       email = logging::maybe_mask_email(email, config_.log_pii);
     }
