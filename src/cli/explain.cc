@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/exit_codes.h"
+#include "engine/cycle_log.h"
 #include "engine/preflight.h"
 #include "log/logger.h"
 #include "store/store.h"
@@ -21,6 +22,7 @@ int run_explain(const CleanupConfig& config) {
   batches.begin_pass();
   std::cout << "-- backend " << store->backend_name() << ", strategy " << decision.strategy
             << ", batch size " << config.batch_size << "\n";
+  std::cout << "-- " << engine::describe_policies(config) << "\n";
   for (const auto& note : decision.notes) std::cout << "-- " << note << "\n";
   std::cout << "\n" << batches.explain(config.batch_size);
   return kExitSuccess;

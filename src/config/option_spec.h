@@ -56,6 +56,7 @@ enum class ValueKind {
   kInteger,  // one whole number, within `int_range`
   kReal,     // one real number, within `real_range`
   kList,     // repeatable, or comma-separated; an array in the file
+  kRepeated, // repeatable, never split (a value may hold commas); a string or array in the file
 };
 
 enum class Scope {

@@ -7,7 +7,9 @@
 #include <cmath>
 
 #include "batch_cleanup/errors.h"
+#include "config/condition.h"
 #include "config/duration.h"
+#include "config/options.h"
 #include "engine/batch_lane.h"
 #include "engine/cycle_log.h"
 #include "engine/engine_support.h"
@@ -335,6 +337,11 @@ void CleanupEngine::run_dry(CycleReport& report) {
     report.candidates = queries.count_candidates();
     report.policies = queries.preview_policies(report.candidates);
     report.policies.email_comparison = email_comparison_;
+    report.policies.expired_rule = config::describe_expiry(config_);
+    for (const auto& condition : config_.conditions) {
+      report.policies.conditions.push_back(
+          config::describe_condition(*config::parse_condition(condition)));
+    }
     for (auto& email : report.policies.collision_sample) {
       email = logging::maybe_mask_email(email, config_.log_pii);
     }

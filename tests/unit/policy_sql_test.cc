@@ -264,7 +264,7 @@ TEST(PolicySqlTest, TheThirdDialectQuotesAndMarksThePredicate) {
   const sql::PredicateSpec spec =
       sql::policy_predicate(executor, config,
                             sql::PredicateColumns{kMysql.quote(names.users), names.email,
-                                                  names.phone, names.created, ""});
+                                                  names.phone, names.created, "", {}, {}, {}});
   EXPECT_TRUE(executor.texts.empty());
   sql::Builder b(kMysql);
   b.sql("DELETE FROM " + kMysql.quote(names.pending) + " WHERE ");

@@ -168,11 +168,21 @@ void inspect_email_index(PgSession& session, const TableNames& names, const Clea
       " ON " + pg_dialect().quote(names.users) + " (" + index.served + ");";
 }
 
+// How values of a column of `type` (format_type's name) read as instants.
+TimeKind time_kind(const std::string& type) {
+  const bool timestamp = type.rfind("timestamp", 0) == 0;
+  if (timestamp && type.find("with time zone") != std::string::npos &&
+      type.find("without") == std::string::npos) {
+    return TimeKind::kWithZone;
+  }
+  return timestamp ? TimeKind::kWithoutZone
+                   : (type == "date" ? TimeKind::kDate : TimeKind::kNotATime);
+}
+
 void inspect_created(PgSession& session, const CleanupConfig& config, const Column& created,
                      PgCatalog& catalog) {
   auto& facts = catalog.facts;
   const std::string& type = created.facts.type;
-  const bool timestamp = type.rfind("timestamp", 0) == 0;
   // The zone is checked whatever the column's type: a typo is refused even where the zone is
   // not used (timestamptz carries its offset), rather than surfacing when the column changes.
   try {
@@ -181,14 +191,10 @@ void inspect_created(PgSession& session, const CleanupConfig& config, const Colu
     if (e.kind() == ErrorKind::kRetryable) throw;
     facts.created_time_zone_error = e.what();
   }
-  if (timestamp && type.find("with time zone") != std::string::npos &&
-      type.find("without") == std::string::npos) {
-    facts.created_kind = TimeKind::kWithZone;
+  facts.created_kind = time_kind(type);
+  if (facts.created_kind == TimeKind::kWithZone || facts.created_kind == TimeKind::kNotATime) {
     return;
   }
-  facts.created_kind =
-      timestamp ? TimeKind::kWithoutZone : (type == "date" ? TimeKind::kDate : TimeKind::kNotATime);
-  if (facts.created_kind == TimeKind::kNotATime) return;
   catalog.created_zone = config.created_time_zone;
 }
 
@@ -274,6 +280,15 @@ PgCatalog inspect_catalog(PgSession& session, const TableNames& names,
     const Column created = column(session, pending, config.created_column);
     facts.created = created.facts;
     if (created.facts.exists) inspect_created(session, config, created, catalog);
+  }
+  if (config.expired_for) {
+    facts.expires = column(session, pending, config.expires_column).facts;
+    if (facts.expires.exists) facts.expires_kind = time_kind(facts.expires.type);
+  }
+  for (const auto& name : condition_column_names(config)) {
+    PreflightFacts::ConditionColumnFacts c{name, column(session, pending, name).facts};
+    if (c.column.exists) c.kind = time_kind(c.column.type);
+    facts.condition_columns.push_back(std::move(c));
   }
 
   if (facts.pending.partitioned) {
