@@ -270,7 +270,7 @@ TEST(ConfigFileTest, ArraysOnlyForOptionsThatTakeSeveralValues) {
         << key;
     ++checked;
   }
-  // --exclude-email, --exclude-domain and their -file forms.
+  // --exclude-email, --exclude-domain and their -file forms, and --where.
   EXPECT_EQ(checked, 5);
 }
 
