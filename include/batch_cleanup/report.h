@@ -75,7 +75,7 @@ struct PolicyPreview {
   std::int64_t email = -1;  // rows whose email exists in users (normalised as configured)
   // With --normalize-email: how many of those an exact comparison would not match.
   std::int64_t email_extra_from_normalization = -1;
-  std::int64_t phone = -1;    // rows whose phone exists in users
+  std::int64_t phone = -1;  // rows whose phone exists in users
   // rows created more than --expire-after ago, or whose --expires-column passed more than
   // --expired-for ago
   std::int64_t expired = -1;

@@ -15,7 +15,7 @@ enum class Tok { kEnd, kWord, kString, kNumber, kSymbol };
 
 struct Token {
   Tok type = Tok::kEnd;
-  std::string text;  // a word as written, a string's value, a number's digits, a symbol
+  std::string text;          // a word as written, a string's value, a number's digits, a symbol
   std::size_t position = 0;  // 0-based
 };
 
@@ -32,9 +32,9 @@ std::string lower(std::string_view text) {
 }
 
 bool reserved(const std::string& lowered) {
-  static const char* const kWords[] = {"and",      "or",    "not",   "is",     "null", "in",
-                                       "true",     "false", "now",   "select", "from", "where",
-                                       "interval", "like",  "exists"};
+  static const char* const kWords[] = {"and",  "or",    "not",      "is",   "null",
+                                       "in",   "true",  "false",    "now",  "select",
+                                       "from", "where", "interval", "like", "exists"};
   return std::any_of(std::begin(kWords), std::end(kWords),
                      [&](const char* w) { return lowered == w; });
 }
@@ -85,9 +85,12 @@ class Parser {
         continue;
       }
       const std::size_t start = i;
-      if (c == ';') fail(i, "';' is not part of the condition language (one condition, no statements)");
-      if (c == '-' && i + 1 < text_.size() && text_[i + 1] == '-') fail(i, "comments are not allowed");
-      if (c == '/' && i + 1 < text_.size() && text_[i + 1] == '*') fail(i, "comments are not allowed");
+      if (c == ';')
+        fail(i, "';' is not part of the condition language (one condition, no statements)");
+      if (c == '-' && i + 1 < text_.size() && text_[i + 1] == '-')
+        fail(i, "comments are not allowed");
+      if (c == '/' && i + 1 < text_.size() && text_[i + 1] == '*')
+        fail(i, "comments are not allowed");
       if (c == '"' || c == '`') {
         fail(i, "quoted identifiers are not supported: write the column name bare");
       }
@@ -127,8 +130,8 @@ class Parser {
         tokens_.push_back({Tok::kString, std::move(value), start});
         continue;
       }
-      static const char* const kSymbols[] = {"<>", "!=", "<=", ">=", "=", "<", ">",
-                                             "(",  ")",  ",",  "+",  "-"};
+      static const char* const kSymbols[] = {"<>", "!=", "<=", ">=", "=", "<",
+                                             ">",  "(",  ")",  ",",  "+", "-"};
       bool matched = false;
       for (const char* symbol : kSymbols) {
         const std::string_view s(symbol);
@@ -168,8 +171,8 @@ class Parser {
   }
   void expect_symbol(const char* symbol, const std::string& context) {
     if (!is_symbol(peek(), symbol)) {
-      fail(peek().position, "expected '" + std::string(symbol) + "' " + context + ", found " +
-                                shown(peek()));
+      fail(peek().position,
+           "expected '" + std::string(symbol) + "' " + context + ", found " + shown(peek()));
     }
     next();
   }
@@ -291,8 +294,8 @@ class Parser {
       }
     }
     static const std::pair<const char*, ConditionOp> kOps[] = {
-        {"=", ConditionOp::kEq},  {"<>", ConditionOp::kNe}, {"!=", ConditionOp::kNe},
-        {"<", ConditionOp::kLt},  {"<=", ConditionOp::kLe}, {">", ConditionOp::kGt},
+        {"=", ConditionOp::kEq}, {"<>", ConditionOp::kNe}, {"!=", ConditionOp::kNe},
+        {"<", ConditionOp::kLt}, {"<=", ConditionOp::kLe}, {">", ConditionOp::kGt},
         {">=", ConditionOp::kGe}};
     for (const auto& [symbol, op] : kOps) {
       if (is_symbol(t, symbol)) {
@@ -329,8 +332,8 @@ class Parser {
     next();
     const Token& value = peek();
     if (value.type != Tok::kString) {
-      fail(value.position, "expected a quoted duration after INTERVAL ('15 minutes', '2h'), found " +
-                               shown(value));
+      fail(value.position,
+           "expected a quoted duration after INTERVAL ('15 minutes', '2h'), found " + shown(value));
     }
     next();
     std::chrono::milliseconds duration{};
@@ -361,7 +364,8 @@ class Parser {
     }
     if (spaces > 0 && !number.empty()) {
       std::string unit = lower(std::string_view(text).substr(i));
-      while (!unit.empty() && std::isspace(static_cast<unsigned char>(unit.back()))) unit.pop_back();
+      while (!unit.empty() && std::isspace(static_cast<unsigned char>(unit.back())))
+        unit.pop_back();
       static const std::pair<const char*, const char*> kUnits[] = {
           {"millisecond", "ms"}, {"milliseconds", "ms"}, {"second", "s"}, {"seconds", "s"},
           {"minute", "m"},       {"minutes", "m"},       {"hour", "h"},   {"hours", "h"},

@@ -50,9 +50,9 @@ using ConditionPtr = std::shared_ptr<const ConditionNode>;
 struct ConditionNode {
   enum class Kind { kAnd, kOr, kNot, kCompare, kIsNull, kIn };
   Kind kind = Kind::kCompare;
-  std::vector<ConditionPtr> children;  // kAnd, kOr: two or more; kNot: one
-  std::string column;                  // kCompare, kIsNull, kIn: as written
-  ConditionOp op = ConditionOp::kEq;   // kCompare
+  std::vector<ConditionPtr> children;                  // kAnd, kOr: two or more; kNot: one
+  std::string column;                                  // kCompare, kIsNull, kIn: as written
+  ConditionOp op = ConditionOp::kEq;                   // kCompare
   std::variant<ConditionLiteral, ConditionNow> value;  // kCompare
   bool negated = false;                                // IS NOT NULL, NOT IN
   std::vector<ConditionLiteral> list;                  // kIn

@@ -72,10 +72,10 @@ std::string describe_expiry(const CleanupConfig& config) {
   }
   if (config.expired_for) {
     if (!out.empty()) out += " or ";
-    out += config.expires_column + (config.expired_for->count() > 0
-                                        ? " passed more than " +
-                                              format_duration(*config.expired_for) + " ago"
-                                        : " has passed");
+    out += config.expires_column +
+           (config.expired_for->count() > 0
+                ? " passed more than " + format_duration(*config.expired_for) + " ago"
+                : " has passed");
   }
   return out;
 }

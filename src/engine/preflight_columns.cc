@@ -9,7 +9,9 @@ namespace {
 using store::PreflightFacts;
 using store::TimeKind;
 
-bool holds_times(TimeKind kind) { return kind != TimeKind::kNotATime && kind != TimeKind::kUnknown; }
+bool holds_times(TimeKind kind) {
+  return kind != TimeKind::kNotATime && kind != TimeKind::kUnknown;
+}
 
 const PreflightFacts::ConditionColumnFacts* find_column(const PreflightFacts& facts,
                                                         const std::string& name) {

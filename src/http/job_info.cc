@@ -39,7 +39,8 @@ nlohmann::json job_info(const CleanupConfig& config) {
     protections.push_back("min-age " + config::format_duration(config.min_age));
   }
   for (const auto& condition : config.conditions) {
-    protections.push_back("where " + config::describe_condition(*config::parse_condition(condition)));
+    protections.push_back("where " +
+                          config::describe_condition(*config::parse_condition(condition)));
   }
   if (!config.exclude_emails.empty() || !config.exclude_domains.empty()) {
     protections.push_back("exempt: " + std::to_string(config.exclude_emails.size()) +

@@ -61,11 +61,16 @@ class RoleStore : public Store {
                                           const PreflightFacts& facts,
                                           const std::string& local_zone) const {
     const auto zone_of = [&](TimeKind kind) {
-      return kind == TimeKind::kWithoutZone || kind == TimeKind::kDate ? local_zone
-                                                                        : std::string();
+      return kind == TimeKind::kWithoutZone || kind == TimeKind::kDate ? local_zone : std::string();
     };
-    sql::PredicateColumns out{dialect.quote(names_.users), names_.email, names_.phone,
-                              names_.created, std::move(zone), {}, {}, {}};
+    sql::PredicateColumns out{dialect.quote(names_.users),
+                              names_.email,
+                              names_.phone,
+                              names_.created,
+                              std::move(zone),
+                              {},
+                              {},
+                              {}};
     out.expires = names_.expires;
     out.expires_zone = zone_of(facts.expires_kind);
     for (const auto& column : facts.condition_columns) {

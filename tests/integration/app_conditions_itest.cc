@@ -78,8 +78,8 @@ TEST_P(AppConditionsTest, ExpiryOnExpiresAtWithMinAgeFromCreatedAt) {
     signup("p_null_expiry", "never@example.com", 3 * kDay, kNull);
   };
   seed();
-  const std::vector<std::string> args = {"--expired-for",  "1h",         "--expires-column",
-                                         "expires_at",     "--min-age",  "15m",
+  const std::vector<std::string> args = {"--expired-for",    "1h",         "--expires-column",
+                                         "expires_at",       "--min-age",  "15m",
                                          "--created-column", "created_at", "--output"};
   auto with = [&](std::vector<std::string> extra, const std::string& output) {
     auto all = args;
@@ -111,8 +111,8 @@ TEST_P(AppConditionsTest, ExpiryOnExpiresAtWithMinAgeFromCreatedAt) {
 
   result = run(with({"--run-once"}, "json"));
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_EQ(kept(), (std::set<std::string>{"p_young_dup", "p_renewed", "p_just_expired",
-                                           "p_null_expiry"}));
+  EXPECT_EQ(kept(),
+            (std::set<std::string>{"p_young_dup", "p_renewed", "p_just_expired", "p_null_expiry"}));
   report = last_json_report(result);
   EXPECT_EQ(report["deleted_by_policy"]["email"], 1);
   EXPECT_EQ(report["deleted_by_policy"]["expired"], 1);
@@ -121,8 +121,8 @@ TEST_P(AppConditionsTest, ExpiryOnExpiresAtWithMinAgeFromCreatedAt) {
   seed();
   result = run({"--run-once", "--match", "none", "--expired-for", "0", "--output", "json"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_EQ(kept(), (std::set<std::string>{"p_verified_dup", "p_young_dup", "p_renewed",
-                                           "p_null_expiry"}));
+  EXPECT_EQ(kept(),
+            (std::set<std::string>{"p_verified_dup", "p_young_dup", "p_renewed", "p_null_expiry"}));
 
   // Both expiry rules: created more than 2 days ago OR expired more than 1h ago. The renewed
   // token is now expired by its creation time (what --expire-after alone did wrong in the
@@ -146,8 +146,7 @@ TEST_P(AppConditionsTest, ExpiryColumnIsCheckedAgainstTheCatalog) {
   if (db_->is_postgres()) {  // SQLite columns have no time type to check
     result = run({"--run-once", "--expired-for", "1h", "--expires-column", "role"});
     EXPECT_EQ(result.exit_code, 2) << result.err;
-    EXPECT_NE(result.err.find("--expired-for needs a timestamp"), std::string::npos)
-        << result.err;
+    EXPECT_NE(result.err.find("--expired-for needs a timestamp"), std::string::npos) << result.err;
   }
   result = run({"--run-once", "--expired-for=-1h"});
   EXPECT_EQ(result.exit_code, 2) << result.err;
@@ -172,8 +171,9 @@ TEST_P(AppConditionsTest, ConditionsKeepVerifiedLockedAndOtherRoles) {
   };
   seed();
   const std::vector<std::string> where = {
-      "--where", "is_verified = false", "--where",
-      "otp_locked_until IS NULL OR otp_locked_until < now()", "--where", "role IN ('customer')"};
+      "--where", "is_verified = false",
+      "--where", "otp_locked_until IS NULL OR otp_locked_until < now()",
+      "--where", "role IN ('customer')"};
   auto args = where;
   for (const char* a : {"--run-once", "--dry-run", "--output", "json"}) args.emplace_back(a);
   const std::string before = db_->dump(kPending, "pending_user_id");
@@ -192,8 +192,8 @@ TEST_P(AppConditionsTest, ConditionsKeepVerifiedLockedAndOtherRoles) {
   for (const char* a : {"--run-once", "--output", "json"}) args.emplace_back(a);
   result = run(args);
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_EQ(kept(), (std::set<std::string>{"p_verified", "p_locked", "p_unknown", "p_admin",
-                                           "p_no_user"}));
+  EXPECT_EQ(kept(),
+            (std::set<std::string>{"p_verified", "p_locked", "p_unknown", "p_admin", "p_no_user"}));
   EXPECT_EQ(last_json_report(result)["deleted"], 2);
 
   // The same from a configuration file: a [[job]]'s `where` array, and an interval on now().

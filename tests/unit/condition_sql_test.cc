@@ -1,13 +1,14 @@
 // The SQL of the expiry column (--expired-for) and of the --where conditions, pinned per
 // dialect: every literal a bound parameter, every column quoted, now() the dialect's clock, and
 // the conditions AND-ed into the predicate as a protection next to --min-age.
+#include "store/sql/condition_sql.h"
+
 #include <gtest/gtest.h>
 
 #include "config/condition.h"
 #include "store/mysql/mysql_dialect.h"
 #include "store/postgres/pg_dialect.h"
 #include "store/sql/builder.h"
-#include "store/sql/condition_sql.h"
 #include "store/sql/predicate.h"
 #include "store/sqlite/sqlite_dialect.h"
 
@@ -94,10 +95,11 @@ TEST(ConditionSqlTest, TheExpiryColumnIsAPolicyAndMinAgeKeepsItsCreationColumn) 
   spec.condition_columns = columns(kPg, "");
   sql::Builder b(kPg);
   sql::append_predicate(b, spec, "p", sql::Probe::kAny);
-  EXPECT_EQ(b.text(),
-            "(EXISTS (SELECT 1 FROM \"users\" u WHERE u.\"email\" = p.\"email\") OR p.\"expires_at\" "
-            "< now() - $1::interval) AND p.\"created_at\" <= now() - $2::interval AND "
-            "(p.\"is_verified\" = $3)");
+  EXPECT_EQ(
+      b.text(),
+      "(EXISTS (SELECT 1 FROM \"users\" u WHERE u.\"email\" = p.\"email\") OR p.\"expires_at\" "
+      "< now() - $1::interval) AND p.\"created_at\" <= now() - $2::interval AND "
+      "(p.\"is_verified\" = $3)");
   EXPECT_EQ(b.build().values()[0], sql::Value(std::string("3600000 milliseconds")));
 
   // Both expiry rules: either one matches; SQLite reads the batch's clock for both.

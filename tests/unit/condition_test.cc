@@ -45,9 +45,9 @@ TEST(ConditionTest, Comparisons) {
 
 TEST(ConditionTest, NowAndIntervals) {
   EXPECT_EQ(std::get<ConditionNow>(parse_condition("t < now()")->value).offset, milliseconds(0));
-  EXPECT_EQ(std::get<ConditionNow>(parse_condition("t < NOW() - interval '15 minutes'")->value)
-                .offset,
-            milliseconds(-900'000));
+  EXPECT_EQ(
+      std::get<ConditionNow>(parse_condition("t < NOW() - interval '15 minutes'")->value).offset,
+      milliseconds(-900'000));
   EXPECT_EQ(std::get<ConditionNow>(parse_condition("t > now() + INTERVAL '2h'")->value).offset,
             milliseconds(7'200'000));
   EXPECT_EQ(std::get<ConditionNow>(parse_condition("t > now() - interval '1 day'")->value).offset,
@@ -79,13 +79,15 @@ TEST(ConditionTest, RefusesWhatTheLanguageCannotExpressWithThePosition) {
       {"a = 1; DROP TABLE users", "';' is not part of the condition language"},
       {"a = 1 -- comment", "comments are not allowed at position 7"},
       {"a = 1 /* c */", "comments are not allowed at position 7"},
-      {"lower(email) = 'x'", "function 'lower' is not supported (only now(), on the right) at "
-                             "position 1"},
+      {"lower(email) = 'x'",
+       "function 'lower' is not supported (only now(), on the right) at "
+       "position 1"},
       {"a = lower('x')", "function 'lower' is not supported"},
       {"a IN (SELECT id FROM users)", "subqueries are not supported at position 7"},
       {"EXISTS (SELECT 1)", "subqueries are not supported at position 1"},
-      {"a = b", "column-to-column comparisons are not supported ('b' is not a literal; quote "
-                "text in single quotes) at position 5"},
+      {"a = b",
+       "column-to-column comparisons are not supported ('b' is not a literal; quote "
+       "text in single quotes) at position 5"},
       {"now() > a", "now() goes on the right"},
       {"a = NULL", "write IS NULL or IS NOT NULL at position 5"},
       {"a IS 5", "expected NULL after IS, found '5' at position 6"},
@@ -94,8 +96,9 @@ TEST(ConditionTest, RefusesWhatTheLanguageCannotExpressWithThePosition) {
       {"a = 1)", "')' without its '(' at position 6"},
       {"a = 1 b = 2", "expected AND, OR or the end of the condition, found 'b' at position 7"},
       {"a LIKE 'x%'", "like is not supported at position 3"},
-      {"a", "expected an operator (= <> != < <= > >=), IS [NOT] NULL or [NOT] IN after 'a', found "
-            "the end at position 2"},
+      {"a",
+       "expected an operator (= <> != < <= > >=), IS [NOT] NULL or [NOT] IN after 'a', found "
+       "the end at position 2"},
       {"a < now() - 5", "expected INTERVAL 'DURATION' after now() -, found '5' at position 13"},
       {"a < now() - interval 'soon'", "invalid interval 'soon'"},
       {"a = 99999999999999999999", "out of range at position 5"},
@@ -107,8 +110,7 @@ TEST(ConditionTest, RefusesWhatTheLanguageCannotExpressWithThePosition) {
   };
   for (const auto& [text, expected] : cases) {
     const std::string message = refusal(text);
-    EXPECT_NE(message.find(expected), std::string::npos)
-        << "'" << text << "' gave: " << message;
+    EXPECT_NE(message.find(expected), std::string::npos) << "'" << text << "' gave: " << message;
     if (message != "accepted") {
       EXPECT_EQ(message.rfind("--where '", 0), 0U) << message;
     }

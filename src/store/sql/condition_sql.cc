@@ -35,7 +35,9 @@ Value literal_value(const config::ConditionLiteral& literal) {
 void append_condition(Builder& b, const config::ConditionNode& node, std::string_view row,
                       const ConditionColumns& columns) {
   using Kind = config::ConditionNode::Kind;
-  const auto qualified = [&](const ConditionColumn& c) { return std::string(row) + "." + c.quoted; };
+  const auto qualified = [&](const ConditionColumn& c) {
+    return std::string(row) + "." + c.quoted;
+  };
   switch (node.kind) {
     case Kind::kAnd:
     case Kind::kOr: {
@@ -76,7 +78,8 @@ void append_condition(Builder& b, const config::ConditionNode& node, std::string
     b.dialect().clock_minus(b, -now->offset);
     return;
   }
-  b.sql(qualified(column) + op).value(literal_value(std::get<config::ConditionLiteral>(node.value)));
+  b.sql(qualified(column) + op)
+      .value(literal_value(std::get<config::ConditionLiteral>(node.value)));
 }
 
 }  // namespace batch_cleanup::store::sql

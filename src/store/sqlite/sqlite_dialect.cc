@@ -54,7 +54,10 @@ class SqliteDialect final : public sql::Dialect {
   }
   // The batch's "now" (slot kNowSlot, a Julian day number) less `age` in days.
   void clock_minus(sql::Builder& b, std::chrono::milliseconds age) const override {
-    b.sql("(").slot(sql::kNowSlot).sql(" - ").value(static_cast<double>(age.count()) / 86'400'000.0);
+    b.sql("(")
+        .slot(sql::kNowSlot)
+        .sql(" - ")
+        .value(static_cast<double>(age.count()) / 86'400'000.0);
     b.sql(")");
   }
   bool needs_cutoff_slots() const override { return true; }

@@ -153,7 +153,13 @@ sql::PredicateColumns predicate_columns(const SqliteCatalog& catalog, const Tabl
   // SQLite resolves the users table's database in inspect(): statements name it.
   sql::PredicateColumns out{
       catalog.users.name.empty() ? sqlite_dialect().quote(names.users) : catalog.users.quoted(),
-      names.email, names.phone, names.created, "", {}, {}, {}};
+      names.email,
+      names.phone,
+      names.created,
+      "",
+      {},
+      {},
+      {}};
   out.expires = names.expires;
   for (const auto& column : catalog.facts.condition_columns) {
     out.condition_columns[column.name] = {sqlite_dialect().quote(column.name),
