@@ -49,6 +49,19 @@ void check_node(const std::string& text, const config::ConditionNode& node,
 }  // namespace
 
 void check_expiry_and_conditions(const CleanupConfig& config, const PreflightFacts& facts) {
+  if (!config.expired_for && config.conditions.empty()) return;
+  // Without a creation column, the zone's checks of check_policies did not run.
+  if (!facts.created.checked) {
+    if (!facts.capabilities.time_zones && config.created_time_zone != "UTC") {
+      throw ConfigError("--created-time-zone '" + config.created_time_zone + "' works on " +
+                        "PostgreSQL only: " + facts.capabilities.product +
+                        " reads times without an offset as UTC");
+    }
+    if (!facts.created_time_zone_error.empty()) {
+      throw ConfigError("invalid --created-time-zone '" + config.created_time_zone +
+                        "': " + facts.created_time_zone_error);
+    }
+  }
   if (config.expired_for && facts.expires.checked) {
     if (!facts.expires.exists) {
       throw ConfigError("column '" + config.expires_column + "' does not exist in table '" +

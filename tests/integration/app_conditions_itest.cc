@@ -148,6 +148,13 @@ TEST_P(AppConditionsTest, ExpiryColumnIsCheckedAgainstTheCatalog) {
     EXPECT_EQ(result.exit_code, 2) << result.err;
     EXPECT_NE(result.err.find("--expired-for needs a timestamp"), std::string::npos) << result.err;
   }
+  // The zone expiry times without one are read in is checked without a creation column too.
+  result = run({"--run-once", "--expired-for", "1h", "--created-time-zone", "Mars/Olympus"});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find(db_->is_postgres() ? "invalid --created-time-zone 'Mars/Olympus'"
+                                               : "works on PostgreSQL only"),
+            std::string::npos)
+      << result.err;
   result = run({"--run-once", "--expired-for=-1h"});
   EXPECT_EQ(result.exit_code, 2) << result.err;
   EXPECT_EQ(db_->dump(kPending, "pending_user_id"), before);

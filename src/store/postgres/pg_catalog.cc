@@ -179,18 +179,20 @@ TimeKind time_kind(const std::string& type) {
                    : (type == "date" ? TimeKind::kDate : TimeKind::kNotATime);
 }
 
-void inspect_created(PgSession& session, const CleanupConfig& config, const Column& created,
-                     PgCatalog& catalog) {
-  auto& facts = catalog.facts;
-  const std::string& type = created.facts.type;
-  // The zone is checked whatever the column's type: a typo is refused even where the zone is
-  // not used (timestamptz carries its offset), rather than surfacing when the column changes.
+// The zone is checked whatever the columns' types: a typo is refused even where the zone is not
+// used (timestamptz carries its offset), rather than surfacing when a column changes.
+void check_time_zone(PgSession& session, const CleanupConfig& config, PreflightFacts& facts) {
   try {
     session.exec("SELECT now() AT TIME ZONE $1::text", {config.created_time_zone});
   } catch (const DatabaseError& e) {
     if (e.kind() == ErrorKind::kRetryable) throw;
     facts.created_time_zone_error = e.what();
   }
+}
+
+void inspect_created(const CleanupConfig& config, const Column& created, PgCatalog& catalog) {
+  auto& facts = catalog.facts;
+  const std::string& type = created.facts.type;
   facts.created_kind = time_kind(type);
   if (facts.created_kind == TimeKind::kWithZone || facts.created_kind == TimeKind::kNotATime) {
     return;
@@ -279,7 +281,10 @@ PgCatalog inspect_catalog(PgSession& session, const TableNames& names,
   if (uses_created(config)) {
     const Column created = column(session, pending, config.created_column);
     facts.created = created.facts;
-    if (created.facts.exists) inspect_created(session, config, created, catalog);
+    if (created.facts.exists) inspect_created(config, created, catalog);
+  }
+  if (uses_created(config) || config.expired_for || !config.conditions.empty()) {
+    check_time_zone(session, config, facts);
   }
   if (config.expired_for) {
     facts.expires = column(session, pending, config.expires_column).facts;
