@@ -15,12 +15,12 @@ namespace {
 
 using store::TimeKind;
 
-store::PreflightFacts facts_with(std::vector<std::pair<std::string, TimeKind>> columns) {
+store::PreflightFacts facts_with(const std::vector<std::pair<std::string, TimeKind>>& columns) {
   store::PreflightFacts facts;
   facts.capabilities = store::postgres::postgres_capabilities(150000);
   facts.pending.name = "pending";
   facts.created.checked = true;
-  for (auto& [name, kind] : columns) {
+  for (const auto& [name, kind] : columns) {
     store::PreflightFacts::ConditionColumnFacts column;
     column.name = name;
     column.column.checked = true;
