@@ -139,8 +139,9 @@ std::vector<OptionSpec> job_options() {
       {.name = "min-age",
        .commands = kRunning | kExplainCommand,
        .env = "BATCH_CLEANUP_MIN_AGE",
-       .help = "Never delete a row created less than this long ago (e.g. 15m), whatever the "
-               "policy; checked inside the DELETE (default: off)",
+       .help = "Never delete a row created less than this long ago (e.g. 15m; by "
+               "--created-column, also with --expired-for), whatever the policy; checked inside "
+               "the DELETE (default: off)",
        .convert =
            [](const Values& v, Settings& s) {
              if (!last_value(v).empty()) s.config.min_age = age_value(last_value(v), "--min-age");
