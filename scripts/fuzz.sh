@@ -16,9 +16,9 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=${BATCH_CLEANUP_SANITIZE_OPT:--O0} -gline-tables-only" -DBATCH_CLEANUP_BUILD_TESTS=ON \
   -DBATCH_CLEANUP_SANITIZE=address -DBATCH_CLEANUP_BUILD_FUZZERS=ON >/dev/null
 cmake --build build-asan -j"${BATCH_CLEANUP_BUILD_JOBS:-2}" \
-  --target database_url_fuzz secret_redaction_fuzz duration_fuzz identifier_fuzz config_fuzz toml_config_fuzz
+  --target database_url_fuzz secret_redaction_fuzz duration_fuzz identifier_fuzz config_fuzz condition_fuzz toml_config_fuzz
 mkdir -p build-asan/crashes
-for target in database_url_fuzz secret_redaction_fuzz duration_fuzz identifier_fuzz config_fuzz toml_config_fuzz; do
+for target in database_url_fuzz secret_redaction_fuzz duration_fuzz identifier_fuzz config_fuzz condition_fuzz toml_config_fuzz; do
   mkdir -p "build-asan/corpus/$target"
   echo "fuzzing $target for ${seconds}s"
   build-asan/fuzz/$target -max_total_time="$seconds" -max_len=512 -timeout=10 \

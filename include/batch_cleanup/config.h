@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,7 +55,8 @@ struct CleanupConfig {
   bool match_phone = false;
   std::string phone_column = "phone";
   // Policy 'expired': the pending row was created more than expire_after ago, whether or not a
-  // user matches. Zero: off. Ages are measured on the database's clock against created_column.
+  // user matches. Zero: off. Ages are measured on the database's clock against created_column
+  // (the row's creation time; for the application's own expiry time see expired_for).
   std::chrono::milliseconds expire_after{0};
   std::string created_column = "created_at";
   // The zone of creation times stored without one (PostgreSQL `timestamp` and `date` columns);
@@ -64,6 +66,21 @@ struct CleanupConfig {
   // In-flight protection: rows created less than min_age ago (or whose creation time is NULL or
   // unreadable) are never deleted by any policy; checked inside every DELETE. Zero: off.
   std::chrono::milliseconds min_age{0};
+  // Policy 'expired' on the application's own expiry column (a token's expires_at, which the
+  // application may renew in place): the row's expires_column lies more than expired_for in the
+  // past (zero: as soon as it passed). nullopt: off. A NULL expiry never matches. Read in
+  // created_time_zone when stored without a zone. Independent of created_column: --min-age keeps
+  // measuring from the creation time. With expire_after too, either one matches.
+  std::optional<std::chrono::milliseconds> expired_for;
+  std::string expires_column = "expires_at";
+  // Whether policy 'expired' is on (by creation time, by the expiry column, or both).
+  bool expiry_policy() const { return expire_after.count() > 0 || expired_for.has_value(); }
+  // Conditions the application keeps (--where), in the condition language of the command line
+  // (comparisons of a pending column with a literal or now(), IS [NOT] NULL, [NOT] IN, NOT, AND,
+  // OR, parentheses): a row is deleted only when it satisfies every one of them (NULL: it does
+  // not), whatever the policy; checked inside every DELETE. Values are bound as parameters and
+  // columns checked against the catalog; nothing is pasted into SQL.
+  std::vector<std::string> conditions;
   // Exemptions: pending rows whose email (trimmed, case-insensitive) is one of these, or whose
   // domain (the part after the last '@') is one of these, are never deleted. Bound as
   // parameters, never spliced into SQL.

@@ -75,17 +75,26 @@ struct PolicyPreview {
   std::int64_t email = -1;  // rows whose email exists in users (normalised as configured)
   // With --normalize-email: how many of those an exact comparison would not match.
   std::int64_t email_extra_from_normalization = -1;
-  std::int64_t phone = -1;    // rows whose phone exists in users
-  std::int64_t expired = -1;  // rows created more than --expire-after ago
+  std::int64_t phone = -1;  // rows whose phone exists in users
+  // rows created more than --expire-after ago, or whose --expires-column passed more than
+  // --expired-for ago
+  std::int64_t expired = -1;
   // Rows some policy matches that --min-age keeps (too young, or no readable creation time).
   std::int64_t kept_by_min_age = -1;
-  // Rows some policy matches, old enough, that --exclude-email/--exclude-domain keep.
+  // Rows some policy matches, old enough, that fail a --where condition (NULL fails).
+  std::int64_t kept_by_condition = -1;
+  // Rows some policy matches, old enough, satisfying the conditions, that
+  // --exclude-email/--exclude-domain keep.
   std::int64_t kept_by_exclusion = -1;
   // With --normalize-email: normalised emails that several users rows share (reported, never
   // resolved: a pending row with such an email is deleted, the users rows are not touched), and
   // a few of them (masked unless log_pii).
   std::int64_t users_email_collisions = -1;
   std::vector<std::string> collision_sample;
+  // With policy 'expired': what it matches, in words ("expires_at passed more than 1h ago").
+  std::string expired_rule;
+  // The --where conditions, in a canonical form; empty without any.
+  std::vector<std::string> conditions;
   // With the email policy: the comparison and the collation in force, in words
   // ("users.email = pending.email, byte for byte (collation \"default\" on both)").
   std::string email_comparison;

@@ -46,7 +46,8 @@ OptionDoc describe_spec(const config::OptionSpec& spec) {
   doc.env = spec.env;
   doc.default_value = spec.default_text;
   doc.choices = spec.choices;
-  doc.repeatable = spec.kind == config::ValueKind::kList;
+  doc.repeatable =
+      spec.kind == config::ValueKind::kList || spec.kind == config::ValueKind::kRepeated;
   doc.delimiter = doc.repeatable ? ',' : '\0';
   if (!spec.excludes.empty()) doc.excludes.push_back("--" + std::string(spec.excludes));
   doc.file_key = spec.file_key;

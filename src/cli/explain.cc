@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/exit_codes.h"
+#include "engine/cycle_log.h"
 #include "engine/preflight.h"
 #include "engine/preflight_dependents.h"
 #include "log/logger.h"
@@ -22,6 +23,7 @@ int run_explain(const CleanupConfig& config) {
   batches.begin_pass();
   std::cout << "-- backend " << store->backend_name() << ", strategy " << decision.strategy
             << ", batch size " << config.batch_size << "\n";
+  std::cout << "-- " << engine::describe_policies(config) << "\n";
   for (const auto& note : decision.notes) std::cout << "-- " << note << "\n";
   if (!decision.dependents.empty()) {
     // What a cycle would do through the foreign keys now (counted like a dry run's).

@@ -32,10 +32,14 @@ std::string render_report_text(const CycleReport& report) {
       out += fmt::format("  policy phone:   {} row(s) whose phone exists in users\n", p.phone);
     }
     if (p.expired >= 0) {
-      out += fmt::format("  policy expired: {} row(s) older than --expire-after\n", p.expired);
+      out += fmt::format("  policy expired: {} row(s) whose {}\n", p.expired, p.expired_rule);
     }
     if (p.kept_by_min_age >= 0) {
       out += fmt::format("  kept by --min-age: {} matching row(s)\n", p.kept_by_min_age);
+    }
+    if (p.kept_by_condition >= 0) {
+      out += fmt::format("  kept by --where: {} matching row(s) ({})\n", p.kept_by_condition,
+                         fmt::join(p.conditions, " AND "));
     }
     if (p.kept_by_exclusion >= 0) {
       out += fmt::format("  kept by exclusions: {} matching row(s)\n", p.kept_by_exclusion);

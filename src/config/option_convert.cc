@@ -96,6 +96,15 @@ std::chrono::milliseconds age_value(const std::string& text, const char* flag) {
   return age;
 }
 
+std::chrono::milliseconds expiry_grace_value(const std::string& text, const char* flag) {
+  if (text == "0") return std::chrono::milliseconds(0);
+  if (text.empty() || std::isdigit(static_cast<unsigned char>(text.back())) != 0) {
+    throw ConfigError(std::string("invalid ") + flag + " '" + text +
+                      "': give a duration with a unit, e.g. 0s, 15m or 1h");
+  }
+  return parse_duration(text, BareUnit::kSeconds);
+}
+
 EmailNormalization normalization_value(const std::string& text) {
   if (text == "none") return EmailNormalization::kNone;
   if (text == "lower") return EmailNormalization::kLower;

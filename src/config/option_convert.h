@@ -52,6 +52,8 @@ double max_fraction_value(const std::string& text);
 
 // An age for --expire-after / --min-age: a duration with a unit, at least one second.
 std::chrono::milliseconds age_value(const std::string& text, const char* flag);
+// A duration with a unit, zero allowed ("0", "0s", "15m"), for --expired-for.
+std::chrono::milliseconds expiry_grace_value(const std::string& text, const char* flag);
 
 // --email-normalization and --batch-strategy by name.
 EmailNormalization normalization_value(const std::string& text);

@@ -51,11 +51,12 @@ struct Settings {
 };
 
 enum class ValueKind {
-  kFlag,     // no value on the command line; true | false in the file
-  kText,     // one value
-  kInteger,  // one whole number, within `int_range`
-  kReal,     // one real number, within `real_range`
-  kList,     // repeatable, or comma-separated; an array in the file
+  kFlag,      // no value on the command line; true | false in the file
+  kText,      // one value
+  kInteger,   // one whole number, within `int_range`
+  kReal,      // one real number, within `real_range`
+  kList,      // repeatable, or comma-separated; an array in the file
+  kRepeated,  // repeatable, never split (a value may hold commas); a string or array in the file
 };
 
 enum class Scope {

@@ -104,23 +104,61 @@ std::vector<OptionSpec> job_options() {
        .commands = kRunning | kExplainCommand,
        .env = "BATCH_CLEANUP_CREATED_COLUMN",
        .default_text = "created_at",
-       .help = "Creation time column of the pending table (for --expire-after and --min-age)",
+       .help = "Column of the pending table holding each row's creation time (the time the "
+               "sign-up was made, which the application does not renew); --expire-after and "
+               "--min-age measure from it",
        .convert = text_into<&CleanupConfig::created_column>},
+      {.name = "expired-for",
+       .commands = kRunning | kExplainCommand,
+       .env = "BATCH_CLEANUP_EXPIRED_FOR",
+       .help = "Also delete pending rows whose --expires-column time passed more than this long "
+               "ago (e.g. 1h; 0 = as soon as it passed), whether or not a user matches; a NULL "
+               "expiry never matches (default: off)",
+       .convert =
+           [](const Values& v, Settings& s) {
+             if (!last_value(v).empty()) {
+               s.config.expired_for = expiry_grace_value(last_value(v), "--expired-for");
+             }
+           }},
+      {.name = "expires-column",
+       .commands = kRunning | kExplainCommand,
+       .env = "BATCH_CLEANUP_EXPIRES_COLUMN",
+       .default_text = "expires_at",
+       .help = "Column of the pending table holding the application's own expiry time (a token "
+               "that may be renewed in place), for --expired-for; read in --created-time-zone "
+               "when stored without a zone",
+       .convert = text_into<&CleanupConfig::expires_column>},
       {.name = "created-time-zone",
        .commands = kRunning | kExplainCommand,
        .env = "BATCH_CLEANUP_CREATED_TIME_ZONE",
        .default_text = "UTC",
-       .help = "Zone of --created-column values stored without one (PostgreSQL timestamp or "
-               "date), e.g. Europe/Paris; SQLite reads them as UTC",
+       .help = "Zone of --created-column, --expires-column and --where time values stored "
+               "without one (PostgreSQL timestamp or date), e.g. Europe/Paris; SQLite reads them "
+               "as UTC",
        .convert = text_into<&CleanupConfig::created_time_zone>},
       {.name = "min-age",
        .commands = kRunning | kExplainCommand,
        .env = "BATCH_CLEANUP_MIN_AGE",
-       .help = "Never delete a row created less than this long ago (e.g. 15m), whatever the "
-               "policy; checked inside the DELETE (default: off)",
+       .help = "Never delete a row created less than this long ago (e.g. 15m; by "
+               "--created-column, also with --expired-for), whatever the policy; checked inside "
+               "the DELETE (default: off)",
        .convert =
            [](const Values& v, Settings& s) {
              if (!last_value(v).empty()) s.config.min_age = age_value(last_value(v), "--min-age");
+           }},
+      {.name = "where",
+       .kind = ValueKind::kRepeated,
+       .commands = kRunning | kExplainCommand,
+       .env = "BATCH_CLEANUP_WHERE",
+       .help = "A condition the application keeps, e.g. \"is_verified = false\" or "
+               "\"otp_locked_until IS NULL OR otp_locked_until < now()\": a row failing it is "
+               "never deleted, whatever the policy; checked inside every DELETE. Comparisons (= "
+               "<> != < <= > >=) of a pending column with 'text', a number, true/false or now() "
+               "[- interval '15 minutes'], IS [NOT] NULL, [NOT] IN (...), NOT, AND, OR, "
+               "parentheses; repeatable (all must hold)",
+       .convert =
+           [](const Values& v, Settings& s) {
+             s.config.conditions.insert(s.config.conditions.end(), v.begin(), v.end());
            }},
       {.name = "exclude-email",
        .kind = ValueKind::kList,

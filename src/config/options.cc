@@ -28,6 +28,7 @@ const char* type_label(const OptionSpec& spec) {
       return "";
     case ValueKind::kText:
     case ValueKind::kList:
+    case ValueKind::kRepeated:
       break;
   }
   return "TEXT";
@@ -77,7 +78,7 @@ const OptionSpec* find_option(std::string_view name) {
 }
 
 bool combines_layers(const OptionSpec& spec) {
-  return spec.name == "exclude-email" || spec.name == "exclude-domain" ||
+  return spec.name == "exclude-email" || spec.name == "exclude-domain" || spec.name == "where" ||
          spec.name == "exclude-email-file" || spec.name == "exclude-domain-file";
 }
 
@@ -124,6 +125,8 @@ void declare_options(CLI::App& app, CleanupConfig& /*config*/, OptionTexts& text
       option = app.add_flag(names, texts.flags[key], help);
     } else if (spec.kind == ValueKind::kList) {
       option = app.add_option(names, texts.lists[key], help)->delimiter(',');
+    } else if (spec.kind == ValueKind::kRepeated) {
+      option = app.add_option(names, texts.lists[key], help)->type_name("TEXT");
     } else {
       option = app.add_option(names, texts.texts[key], help)->type_name(type_label(spec));
       if (auto check = validator_of(spec)) option->check(*check);

@@ -57,6 +57,11 @@ void parse_match(const std::string& text, CleanupConfig& config);
 
 // What --match TEXT means, written once: "email,email" -> "email", "phone,email" ->
 // "email,phone" (`config` shows it so). Text that is not a valid --match is returned as it is.
+// Policy 'expired' in words, for logs, explain and the dry run: "created_at is more than 7d
+// ago", "expires_at passed more than 1h ago" (or "expires_at has passed" with 0), both joined by
+// " or " when both are on; empty when the policy is off.
+std::string describe_expiry(const CleanupConfig& config);
+
 std::string normalized_match(const std::string& text);
 
 // An --exclude-domain value without its leading '@' ("@example.com" -> "example.com").

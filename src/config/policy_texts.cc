@@ -3,6 +3,7 @@
 #include <string>
 
 #include "batch_cleanup/errors.h"
+#include "config/duration.h"
 #include "config/email_normalization.h"
 #include "config/options.h"
 
@@ -62,6 +63,21 @@ const char* normalization_flag(EmailNormalization normalization) {
       break;
   }
   return "none";
+}
+
+std::string describe_expiry(const CleanupConfig& config) {
+  std::string out;
+  if (config.expire_after.count() > 0) {
+    out = config.created_column + " is more than " + format_duration(config.expire_after) + " ago";
+  }
+  if (config.expired_for) {
+    if (!out.empty()) out += " or ";
+    out += config.expires_column +
+           (config.expired_for->count() > 0
+                ? " passed more than " + format_duration(*config.expired_for) + " ago"
+                : " has passed");
+  }
+  return out;
 }
 
 }  // namespace batch_cleanup::config

@@ -123,7 +123,7 @@ class Resolver {
             "[[job]] table",
             where(entry.line), entry.key));
       }
-      if (entry.array && spec->kind != ValueKind::kList) {
+      if (entry.array && spec->kind != ValueKind::kList && spec->kind != ValueKind::kRepeated) {
         throw ConfigError(fmt::format("{}: key '{}' takes one value, not an array",
                                       where(entry.line), entry.key));
       }

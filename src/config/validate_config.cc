@@ -9,6 +9,7 @@
 
 #include "batch_cleanup/config.h"
 #include "batch_cleanup/errors.h"
+#include "config/condition.h"
 #include "config/database_url.h"
 #include "config/identifier.h"
 #include "config/option_ranges.h"
@@ -145,8 +146,10 @@ void validate_config(const CleanupConfig& config) {
     }
   }
   if (config.match_phone) config::validate_identifier(config.phone_column, "phone column");
-  if (config.expire_after.count() > 0 || config.min_age.count() > 0) {
-    config::validate_identifier(config.created_column, "created column");
+  if (config.expire_after.count() > 0 || config.min_age.count() > 0 || config.expired_for) {
+    if (config.expire_after.count() > 0 || config.min_age.count() > 0) {
+      config::validate_identifier(config.created_column, "created column");
+    }
     const auto& zone = config.created_time_zone;
     if (zone.empty() || zone.size() > 64 ||
         zone.find_first_not_of(
@@ -156,9 +159,17 @@ void validate_config(const CleanupConfig& config) {
                         "': give a zone name such as UTC or Europe/Paris");
     }
   }
-  if (!config.match_email && !config.match_phone && config.expire_after.count() <= 0) {
+  if (config.expired_for) {
+    config::validate_identifier(config.expires_column, "expires column");
+    if (config.expired_for->count() < 0) {
+      throw ConfigError("invalid --expired-for: it cannot be negative");
+    }
+  }
+  for (const auto& condition : config.conditions) config::parse_condition(condition);
+  if (!config.match_email && !config.match_phone && !config.expiry_policy()) {
     throw ConfigError(
-        "no deletion policy: --match none needs --expire-after (or match email and/or phone)");
+        "no deletion policy: --match none needs --expire-after or --expired-for (or match email "
+        "and/or phone)");
   }
   // An exemption that can never match fails open (its row is deleted): refuse it instead.
   for (const auto& value : config.exclude_emails) {

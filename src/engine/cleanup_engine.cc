@@ -7,7 +7,9 @@
 #include <cmath>
 
 #include "batch_cleanup/errors.h"
+#include "config/condition.h"
 #include "config/duration.h"
+#include "config/options.h"
 #include "engine/batch_lane.h"
 #include "engine/cycle_log.h"
 #include "engine/engine_support.h"
@@ -378,6 +380,11 @@ void CleanupEngine::run_dry(CycleReport& report) {
       const auto counts = queries.count_dependents(dependents_);
       report.dependents = dependent_rows(dependents_, counts);
       report.refused_by_dependents = counts.refused_total;
+    }
+    report.policies.expired_rule = config::describe_expiry(config_);
+    for (const auto& condition : config_.conditions) {
+      report.policies.conditions.push_back(
+          config::describe_condition(*config::parse_condition(condition)));
     }
     for (auto& email : report.policies.collision_sample) {
       email = logging::maybe_mask_email(email, config_.log_pii);

@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include "config/condition.h"
 #include "config/duration.h"
 #include "engine/preflight_dependents.h"
+#include "config/options.h"
 #include "log/logger.h"
 
 namespace batch_cleanup::engine {
@@ -19,12 +21,14 @@ std::string describe_policies(const CleanupConfig& config) {
     add(std::string("email") + kNormalization[static_cast<int>(config.normalize_email)]);
   }
   if (config.match_phone) add("phone");
-  if (config.expire_after.count() > 0) {
-    add("expired (older than " + config::format_duration(config.expire_after) + ")");
-  }
+  if (config.expiry_policy()) add("expired (" + config::describe_expiry(config) + ")");
   std::string out = "policies: " + policies;
   if (config.min_age.count() > 0) {
-    out += "; min-age " + config::format_duration(config.min_age);
+    out += "; min-age " + config::format_duration(config.min_age) + " (from " +
+           config.created_column + ")";
+  }
+  for (const auto& condition : config.conditions) {
+    out += "; where " + config::describe_condition(*config::parse_condition(condition));
   }
   if (!config.exclude_emails.empty() || !config.exclude_domains.empty()) {
     out += fmt::format("; exempt: {} email(s), {} domain(s)", config.exclude_emails.size(),
@@ -53,14 +57,18 @@ void log_policy_preview(const CleanupConfig& config, const CycleReport& report) 
               p.phone);
   }
   if (p.expired >= 0) {
-    log->info("dry run: policy 'expired': {} pending row(s) were created more than {} ago",
-              p.expired, config::format_duration(config.expire_after));
+    log->info("dry run: policy 'expired': {} pending row(s) whose {}", p.expired,
+              config::describe_expiry(config));
   }
   if (p.kept_by_min_age >= 0) {
     log->info(
         "dry run: --min-age {} keeps {} matching row(s) (younger, or no readable creation "
         "time)",
         config::format_duration(config.min_age), p.kept_by_min_age);
+  }
+  if (p.kept_by_condition >= 0) {
+    log->info("dry run: --where keeps {} matching row(s) (failing a condition, or NULL)",
+              p.kept_by_condition);
   }
   if (p.kept_by_exclusion >= 0) {
     log->info("dry run: --exclude-email/--exclude-domain keep {} matching row(s)",

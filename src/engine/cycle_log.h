@@ -9,7 +9,8 @@
 
 namespace batch_cleanup::engine {
 
-// "policies: email (lower) or expired (older than 7d); min-age 15m; exempt: ..." for logs.
+// "policies: email (lower) or expired (created_at is more than 7d ago); min-age 15m (from
+// created_at); where is_verified = false; exempt: ..." for logs and explain.
 std::string describe_policies(const CleanupConfig& config);
 
 // Logs, per policy, what a dry run found it would do.

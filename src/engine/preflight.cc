@@ -5,6 +5,7 @@
 #include "batch_cleanup/errors.h"
 #include "config/duration.h"
 #include "engine/preflight_dependents.h"
+#include "engine/preflight_columns.h"
 #include "engine/preflight_guards.h"
 #include "store/reasons.h"
 
@@ -148,7 +149,7 @@ std::string email_ranges_refusal(const CleanupConfig& config, const PreflightFac
     return "they need a server that joins two index ranges (" + facts.capabilities.product +
            " cannot)";
   }
-  if (!config.match_email || config.match_phone || config.expire_after.count() > 0) {
+  if (!config.match_email || config.match_phone || config.expiry_policy()) {
     return "they need the email policy alone";
   }
   if (config.normalize_email != EmailNormalization::kNone) {
@@ -257,7 +258,7 @@ void choose_addressing(const CleanupConfig& config, const PreflightFacts& facts,
   // instead of in the random order of a uuid key. Rows without an email are then not visited,
   // which is right only when no policy can match them.
   const bool only_email_matches =
-      config.match_email && !config.match_phone && config.expire_after.count() <= 0;
+      config.match_email && !config.match_phone && !config.expiry_policy();
   decision.plan.keyset_by_email = capabilities.email_keyset && facts.pending_email_unique &&
                                   only_email_matches && config.email_column != config.pending_key;
   if (decision.plan.keyset_by_email) {
@@ -296,6 +297,7 @@ PreflightDecision decide_preflight(const CleanupConfig& config, const PreflightF
                                          facts.pending.name));
   }
   check_privileges(config, facts);
+  check_expiry_and_conditions(config, facts);
   if (!facts.key_unique) {
     throw GuardError("guard 'unique-key' refused to run: the key column '" + config.pending_key +
                      "' of '" + facts.pending.name +

@@ -1,9 +1,11 @@
 #include "http/job_info.h"
 
 #include "batch_cleanup/version.h"
+#include "config/condition.h"
 #include "config/database_url.h"
 #include "config/duration.h"
 #include "config/email_normalization.h"
+#include "config/options.h"
 #include "store/store.h"
 
 namespace batch_cleanup::http {
@@ -31,12 +33,14 @@ nlohmann::json job_info(const CleanupConfig& config) {
     policies.push_back(email);
   }
   if (config.match_phone) policies.push_back("phone (" + config.phone_column + ")");
-  if (config.expire_after.count() > 0) {
-    policies.push_back("expired after " + config::format_duration(config.expire_after));
-  }
+  if (config.expiry_policy()) policies.push_back("expired: " + config::describe_expiry(config));
   auto protections = nlohmann::json::array();
   if (config.min_age.count() > 0) {
     protections.push_back("min-age " + config::format_duration(config.min_age));
+  }
+  for (const auto& condition : config.conditions) {
+    protections.push_back("where " +
+                          config::describe_condition(*config::parse_condition(condition)));
   }
   if (!config.exclude_emails.empty() || !config.exclude_domains.empty()) {
     protections.push_back("exempt: " + std::to_string(config.exclude_emails.size()) +

@@ -171,6 +171,16 @@ struct PreflightFacts {
   ColumnFacts users_phone;
   ColumnFacts created;  // with --expire-after or --min-age
   TimeKind created_kind = TimeKind::kUnknown;
+  ColumnFacts expires;  // with --expired-for
+  TimeKind expires_kind = TimeKind::kUnknown;
+  // The columns --where names, each once: its facts and how its values read as instants
+  // (kNotATime for a column that holds no times).
+  struct ConditionColumnFacts {
+    std::string name;
+    ColumnFacts column;
+    TimeKind kind = TimeKind::kUnknown;
+  };
+  std::vector<ConditionColumnFacts> condition_columns;
 
   bool key_unique = false;  // a single-column unique index (or primary key) on the key column
   // PostgreSQL: a single-column unique index on the pending table's email column (what a keyset

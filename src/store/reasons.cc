@@ -18,7 +18,7 @@ void count_reason(const std::string& reason, PolicyCounts& counts, std::int64_t 
 
 std::string single_reason(const CleanupConfig& config) {
   const int policies = (config.match_email ? 1 : 0) + (config.match_phone ? 1 : 0) +
-                       (config.expire_after.count() > 0 ? 1 : 0);
+                       (config.expiry_policy() ? 1 : 0);
   if (policies != 1) return {};
   if (config.match_email) return kEmailReason;
   if (config.match_phone) return kPhoneReason;

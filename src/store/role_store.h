@@ -55,9 +55,29 @@ class RoleStore : public Store {
   }
   // What the predicate reads: the users table (quoted by `dialect`) and the configured columns;
   // `zone`, the time zone of a creation column stored without one ("" when it carries its own).
-  sql::PredicateColumns predicate_columns(const sql::Dialect& dialect, std::string zone) const {
-    return {dialect.quote(names_.users), names_.email, names_.phone, names_.created,
-            std::move(zone)};
+  // `local_zone`: the zone a time column without one is read in ("" where the dialect reads
+  // such times as UTC), applied to the expiry and --where columns the facts show without one.
+  sql::PredicateColumns predicate_columns(const sql::Dialect& dialect, std::string zone,
+                                          const PreflightFacts& facts,
+                                          const std::string& local_zone) const {
+    const auto zone_of = [&](TimeKind kind) {
+      return kind == TimeKind::kWithoutZone || kind == TimeKind::kDate ? local_zone : std::string();
+    };
+    sql::PredicateColumns out{dialect.quote(names_.users),
+                              names_.email,
+                              names_.phone,
+                              names_.created,
+                              std::move(zone),
+                              {},
+                              {},
+                              {}};
+    out.expires = names_.expires;
+    out.expires_zone = zone_of(facts.expires_kind);
+    for (const auto& column : facts.condition_columns) {
+      const bool time = column.kind != TimeKind::kNotATime && column.kind != TimeKind::kUnknown;
+      out.condition_columns[column.name] = {dialect.quote(column.name), time, zone_of(column.kind)};
+    }
+    return out;
   }
   // Hands `lock` out as instance_lock().
   template <typename Lock>

@@ -252,6 +252,7 @@ TEST(ConfigFileTest, ArraysOnlyForOptionsThatTakeSeveralValues) {
   TempFile list_b("b.example\n");
   const auto values_for = [&](const std::string& key) -> std::pair<std::string, std::string> {
     if (key == "exclude-domain-file") return {list_b.path(), list_b.path()};
+    if (key == "where") return {"role IN ('a', 'b')", "is_verified = false"};
     if (key.find("-file") != std::string::npos) return {list_a.path(), list_a.path()};
     if (key.find("domain") != std::string::npos) return {"first.example", "second.example"};
     return {"first@example.com", "second@example.com"};
@@ -269,8 +270,8 @@ TEST(ConfigFileTest, ArraysOnlyForOptionsThatTakeSeveralValues) {
         << key;
     ++checked;
   }
-  // --exclude-email, --exclude-domain and their -file forms.
-  EXPECT_EQ(checked, 4);
+  // --exclude-email, --exclude-domain and their -file forms, and --where.
+  EXPECT_EQ(checked, 5);
 }
 
 TEST(ConfigFileTest, PolicyKeysInAJobTable) {

@@ -261,10 +261,10 @@ TEST(PolicySqlTest, TheThirdDialectQuotesAndMarksThePredicate) {
   EXPECT_EQ(kSqlite.quote(by_pg.pending), "\"ops\".\"pending\"");
 
   RecordingExecutor executor(kMysql);  // no exemption lists: nothing to read
-  const sql::PredicateSpec spec =
-      sql::policy_predicate(executor, config,
-                            sql::PredicateColumns{kMysql.quote(names.users), names.email,
-                                                  names.phone, names.created, ""});
+  const sql::PredicateSpec spec = sql::policy_predicate(
+      executor, config,
+      sql::PredicateColumns{
+          kMysql.quote(names.users), names.email, names.phone, names.created, "", {}, {}, {}});
   EXPECT_TRUE(executor.texts.empty());
   sql::Builder b(kMysql);
   b.sql("DELETE FROM " + kMysql.quote(names.pending) + " WHERE ");

@@ -193,6 +193,15 @@ MysqlCatalog inspect_catalog(MysqlSession& session, const TableNames& names,
     facts.created = column(session, catalog.schema, pending, config.created_column);
     if (facts.created.exists) facts.created_kind = time_kind(facts.created.type);
   }
+  if (config.expired_for) {
+    facts.expires = column(session, catalog.schema, pending, config.expires_column);
+    if (facts.expires.exists) facts.expires_kind = time_kind(facts.expires.type);
+  }
+  for (const auto& name : condition_column_names(config)) {
+    PreflightFacts::ConditionColumnFacts c{name, column(session, catalog.schema, pending, name)};
+    if (c.column.exists) c.kind = time_kind(c.column.type);
+    facts.condition_columns.push_back(std::move(c));
+  }
   return catalog;
 }
 

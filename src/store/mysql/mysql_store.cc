@@ -91,7 +91,9 @@ class MysqlStore final : public RoleStore {
   void cancel() noexcept override { session_.cancel(); }
 
  private:
-  sql::PredicateColumns columns() const { return predicate_columns(mysql_dialect(), ""); }
+  sql::PredicateColumns columns() const {
+    return predicate_columns(mysql_dialect(), "", catalog_.facts, "");
+  }
 
   MysqlSession session_;
   MysqlExecutor executor_;

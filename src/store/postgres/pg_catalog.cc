@@ -169,27 +169,35 @@ void inspect_email_index(PgSession& session, const TableNames& names, const Clea
       " ON " + pg_dialect().quote(names.users) + " (" + index.served + ");";
 }
 
-void inspect_created(PgSession& session, const CleanupConfig& config, const Column& created,
-                     PgCatalog& catalog) {
-  auto& facts = catalog.facts;
-  const std::string& type = created.facts.type;
+// How values of a column of `type` (format_type's name) read as instants.
+TimeKind time_kind(const std::string& type) {
   const bool timestamp = type.rfind("timestamp", 0) == 0;
-  // The zone is checked whatever the column's type: a typo is refused even where the zone is
-  // not used (timestamptz carries its offset), rather than surfacing when the column changes.
+  if (timestamp && type.find("with time zone") != std::string::npos &&
+      type.find("without") == std::string::npos) {
+    return TimeKind::kWithZone;
+  }
+  return timestamp ? TimeKind::kWithoutZone
+                   : (type == "date" ? TimeKind::kDate : TimeKind::kNotATime);
+}
+
+// The zone is checked whatever the columns' types: a typo is refused even where the zone is not
+// used (timestamptz carries its offset), rather than surfacing when a column changes.
+void check_time_zone(PgSession& session, const CleanupConfig& config, PreflightFacts& facts) {
   try {
     session.exec("SELECT now() AT TIME ZONE $1::text", {config.created_time_zone});
   } catch (const DatabaseError& e) {
     if (e.kind() == ErrorKind::kRetryable) throw;
     facts.created_time_zone_error = e.what();
   }
-  if (timestamp && type.find("with time zone") != std::string::npos &&
-      type.find("without") == std::string::npos) {
-    facts.created_kind = TimeKind::kWithZone;
+}
+
+void inspect_created(const CleanupConfig& config, const Column& created, PgCatalog& catalog) {
+  auto& facts = catalog.facts;
+  const std::string& type = created.facts.type;
+  facts.created_kind = time_kind(type);
+  if (facts.created_kind == TimeKind::kWithZone || facts.created_kind == TimeKind::kNotATime) {
     return;
   }
-  facts.created_kind =
-      timestamp ? TimeKind::kWithoutZone : (type == "date" ? TimeKind::kDate : TimeKind::kNotATime);
-  if (facts.created_kind == TimeKind::kNotATime) return;
   catalog.created_zone = config.created_time_zone;
 }
 
@@ -274,7 +282,19 @@ PgCatalog inspect_catalog(PgSession& session, const TableNames& names,
   if (uses_created(config)) {
     const Column created = column(session, pending, config.created_column);
     facts.created = created.facts;
-    if (created.facts.exists) inspect_created(session, config, created, catalog);
+    if (created.facts.exists) inspect_created(config, created, catalog);
+  }
+  if (uses_created(config) || config.expired_for || !config.conditions.empty()) {
+    check_time_zone(session, config, facts);
+  }
+  if (config.expired_for) {
+    facts.expires = column(session, pending, config.expires_column).facts;
+    if (facts.expires.exists) facts.expires_kind = time_kind(facts.expires.type);
+  }
+  for (const auto& name : condition_column_names(config)) {
+    PreflightFacts::ConditionColumnFacts c{name, column(session, pending, name).facts};
+    if (c.column.exists) c.kind = time_kind(c.column.type);
+    facts.condition_columns.push_back(std::move(c));
   }
 
   if (facts.pending.partitioned) {

@@ -85,7 +85,8 @@ class PostgresStore final : public RoleStore {
   }
 
   sql::PredicateColumns columns() const {
-    return predicate_columns(pg_dialect(), catalog_.created_zone);
+    return predicate_columns(pg_dialect(), catalog_.created_zone, catalog_.facts,
+                             config_.created_time_zone);
   }
 
   PgSession session_;

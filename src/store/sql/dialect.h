@@ -31,6 +31,9 @@ enum class Placeholders {
   kPositional,  // "?": one marker, and one bound value, per use
 };
 
+// The slot a dialect that fixes "now" per batch binds the clock to (see clock_minus()).
+inline constexpr const char* kNowSlot = "clock_now";
+
 // Appends a boolean condition to a statement being built.
 using Condition = std::function<void(Builder&)>;
 
@@ -112,6 +115,12 @@ class Dialect {
   // dialect that fixes "now" per batch binds it to (see needs_cutoff_slots()).
   virtual void age_cutoff(Builder& b, std::chrono::milliseconds age,
                           std::string_view cutoff_slot) const = 0;
+  // The instant `age` before now (a negative age: after now), comparable with
+  // created_instant(), for the expiry column and the now() of --where conditions. A dialect that
+  // fixes "now" per batch reads it from slot kNowSlot.
+  virtual void clock_minus(Builder& b, std::chrono::milliseconds age) const {
+    age_cutoff(b, age, kNowSlot);
+  }
   // True when age_cutoff() leaves a slot that each execution fills (SQLite, whose 'now' moves
   // between the statements of one batch); false when the database's now() is fixed per
   // transaction (PostgreSQL).

@@ -64,9 +64,11 @@ PolicyPreview SqlDryRunQueries::preview_policies(std::int64_t candidates) {
   const bool email = spec.match_email;
   const bool normalizing = email && rewrites_email(spec.normalize);
   const bool phone = !spec.phone.empty();
-  const bool expiry = spec.expire_after.count() > 0;
+  const bool expiry = has_expiry(spec);
   const bool exemptions = has_exemptions(spec);
-  if (email && !normalizing && !phone && !expiry && !exemptions && spec.min_age.count() <= 0) {
+  const bool conditions = !spec.conditions.empty();
+  if (email && !normalizing && !phone && !expiry && !exemptions && !conditions &&
+      spec.min_age.count() <= 0) {
     // The candidates are exactly the rows whose email exists in users: already counted.
     PolicyPreview preview;
     preview.email = candidates;
@@ -74,7 +76,7 @@ PolicyPreview SqlDryRunQueries::preview_policies(std::int64_t candidates) {
   }
 
   Builder b(d);
-  // The outer counts read the flags of the inner select: e, x, ph, ex, old, keep.
+  // The outer counts read the flags of the inner select: e, x, ph, ex, old, ok, keep.
   std::string matched;
   for (const auto& [on, flag] : {std::pair{email, "e"}, {phone, "ph"}, {expiry, "ex"}}) {
     if (on) matched += (matched.empty() ? "" : " OR ") + std::string(flag);
@@ -84,7 +86,8 @@ PolicyPreview SqlDryRunQueries::preview_policies(std::int64_t candidates) {
         d.count_if(normalizing ? "e AND NOT x" : d.false_value()) + ", " +
         d.count_if(phone ? "ph" : d.false_value()) + ", " +
         d.count_if(expiry ? "ex" : d.false_value()) + ", " + d.count_if(m + " AND NOT old") + ", " +
-        d.count_if(m + " AND old AND keep") + " FROM (SELECT ");
+        d.count_if(m + " AND old AND ok AND keep") + ", " + d.count_if(m + " AND old AND NOT ok") +
+        " FROM (SELECT ");
   if (email) b.sql("ue.n IS NOT NULL AS e, ");
   if (normalizing) b.sql("ux.n IS NOT NULL AS x, ");
   if (phone) b.sql("up.n IS NOT NULL AS ph, ");
@@ -99,6 +102,13 @@ PolicyPreview SqlDryRunQueries::preview_policies(std::int64_t candidates) {
     b.sql(", " + d.false_value() + ") AS old, ");
   } else {
     b.sql(d.true_value() + " AS old, ");
+  }
+  if (conditions) {
+    b.sql("coalesce(");
+    append_conditions(b, spec, "p");
+    b.sql(", " + d.false_value() + ") AS ok, ");
+  } else {
+    b.sql(d.true_value() + " AS ok, ");
   }
   if (exemptions) {
     b.sql("NOT (");
@@ -131,6 +141,7 @@ PolicyPreview SqlDryRunQueries::preview_policies(std::int64_t candidates) {
   if (expiry) preview.expired = row.integer(0, 3);
   if (spec.min_age.count() > 0) preview.kept_by_min_age = row.integer(0, 4);
   if (exemptions) preview.kept_by_exclusion = row.integer(0, 5);
+  if (conditions) preview.kept_by_condition = row.integer(0, 6);
   if (normalizing) {
     auto collisions = email_collisions(executor_, spec, 5);
     preview.users_email_collisions = collisions.count;

@@ -22,6 +22,13 @@ PredicateSpec policy_predicate(Executor& executor, const CleanupConfig& config,
   spec.created_zone = columns.created_zone;
   spec.expire_after = config.expire_after;
   spec.min_age = config.min_age;
+  spec.expires = columns.expires;
+  spec.expires_zone = columns.expires_zone;
+  spec.expired_for = config.expired_for;
+  for (const auto& condition : config.conditions) {
+    spec.conditions.push_back(config::parse_condition(condition));
+  }
+  spec.condition_columns = columns.condition_columns;
   const auto normalized = [&](const std::vector<std::string>& values, auto clean) {
     std::vector<std::string> cleaned;
     cleaned.reserve(values.size());

@@ -16,7 +16,10 @@ struct PredicateColumns {
   std::string email;
   std::string phone;
   std::string created;
-  std::string created_zone;  // the zone creation times without one are read in ("": none)
+  std::string created_zone;            // the zone creation times without one are read in ("": none)
+  std::string expires;                 // with --expired-for
+  std::string expires_zone;            // the zone expiry times without one are read in ("": none)
+  ConditionColumns condition_columns;  // with --where
 };
 
 // Only the email comparison (what preflight needs to count collisions).

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "store/reasons.h"
+#include "store/sql/condition_sql.h"
 #include "store/sql/dialect.h"
 
 namespace batch_cleanup::store::sql {
@@ -53,7 +54,7 @@ std::vector<std::pair<Part, const char*>> policies(const PredicateSpec& spec, st
     out.push_back({[&spec, row, probe](Builder& b) { append_phone_exists(b, spec, row, probe); },
                    kPhoneReason});
   }
-  if (spec.expire_after.count() > 0) {
+  if (has_expiry(spec)) {
     out.push_back({[&spec, row](Builder& b) { append_expired(b, spec, row); }, kExpiredReason});
   }
   return out;
@@ -66,8 +67,39 @@ bool has_exemptions(const PredicateSpec& spec) {
          !std::holds_alternative<std::monostate>(spec.excluded_domains);
 }
 
+bool has_expiry(const PredicateSpec& spec) {
+  return spec.expire_after.count() > 0 || spec.expired_for.has_value();
+}
+
+bool reads_clock(const PredicateSpec& spec) {
+  return spec.min_age.count() > 0 || has_expiry(spec) || !spec.conditions.empty();
+}
+
+// Created more than expire_after ago, or (and) expired more than expired_for ago: OR-ed when
+// both are on. A NULL expiry time never matches.
 void append_expired(Builder& b, const PredicateSpec& spec, std::string_view row) {
-  append_created_before(b, spec, row, spec.expire_after, " < ", kExpireCutoffSlot);
+  const bool both = spec.expire_after.count() > 0 && spec.expired_for.has_value();
+  if (both) b.sql("(");
+  if (spec.expire_after.count() > 0) {
+    append_created_before(b, spec, row, spec.expire_after, " < ", kExpireCutoffSlot);
+  }
+  if (both) b.sql(" OR ");
+  if (spec.expired_for) {
+    b.dialect().created_instant(b, column_of(row, spec.expires), spec.expires_zone);
+    b.sql(" < ");
+    b.dialect().clock_minus(b, *spec.expired_for);
+  }
+  if (both) b.sql(")");
+}
+
+bool append_conditions(Builder& b, const PredicateSpec& spec, std::string_view row) {
+  for (std::size_t i = 0; i < spec.conditions.size(); ++i) {
+    if (i > 0) b.sql(" AND ");
+    b.sql("(");
+    append_condition(b, *spec.conditions[i], row, spec.condition_columns);
+    b.sql(")");
+  }
+  return !spec.conditions.empty();
 }
 
 void append_old_enough(Builder& b, const PredicateSpec& spec, std::string_view row) {
@@ -96,11 +128,16 @@ bool append_not_exempt(Builder& b, const PredicateSpec& spec, std::string_view r
 
 namespace {
 
-// What every predicate adds to its policies: --min-age, then the exemptions.
+// What every predicate adds to its policies: --min-age, the --where conditions, then the
+// exemptions.
 void append_protections(Builder& b, const PredicateSpec& spec, std::string_view row) {
   if (spec.min_age.count() > 0) {
     b.sql(" AND ");
     append_old_enough(b, spec, row);
+  }
+  if (!spec.conditions.empty()) {
+    b.sql(" AND ");
+    append_conditions(b, spec, row);
   }
   if (has_exemptions(spec)) {
     b.sql(" AND ");
@@ -124,7 +161,7 @@ void append_predicate(Builder& b, const PredicateSpec& spec, std::string_view ro
 void append_predicate_in_email_range(Builder& b, const PredicateSpec& spec, std::string_view row,
                                      const EmailRange& range) {
   if (!spec.match_email || spec.normalize != EmailNormalization::kNone || !spec.phone.empty() ||
-      spec.expire_after.count() > 0) {
+      has_expiry(spec)) {
     throw std::logic_error("email ranges serve the exact email policy alone");
   }
   b.sql("EXISTS (SELECT 1 FROM " + spec.users + " u WHERE u." + spec.email + " = " +

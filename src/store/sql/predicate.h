@@ -4,10 +4,14 @@
 #pragma once
 
 #include <chrono>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "batch_cleanup/config.h"
+#include "config/condition.h"
 #include "store/sql/builder.h"
 #include "store/sql/value.h"
 
@@ -16,6 +20,15 @@ namespace batch_cleanup::store::sql {
 // The slots a dialect that fixes "now" per batch binds the creation-time cutoffs to.
 inline constexpr const char* kExpireCutoffSlot = "expire_cutoff";
 inline constexpr const char* kMinAgeCutoffSlot = "min_age_cutoff";
+
+// A column a --where condition names: quoted, and whether it holds times (compared with now()),
+// read in `zone` when stored without one ("": carries its own, or the dialect reads UTC).
+struct ConditionColumn {
+  std::string quoted;
+  bool time = false;
+  std::string zone;
+};
+using ConditionColumns = std::map<std::string, ConditionColumn, std::less<>>;
 
 // What the predicate compares. Names are quoted; an empty column means the policy is off.
 struct PredicateSpec {
@@ -30,7 +43,20 @@ struct PredicateSpec {
   std::string created_zone;  // the zone a creation time without one is read in; "": none
   Value excluded_emails;     // Dialect::list_value() of the exempt emails; NULL: none
   Value excluded_domains;    // ... of the exempt domains
+  // Policy 'expired' on the application's expiry column: `expires` (quoted) lies more than
+  // expired_for in the past. nullopt: off.
+  std::string expires;
+  std::string expires_zone;
+  std::optional<std::chrono::milliseconds> expired_for;
+  // The --where conditions (every one must hold), over `condition_columns`.
+  std::vector<config::ConditionPtr> conditions;
+  ConditionColumns condition_columns;
 };
+
+// Whether policy 'expired' is on (by creation time, by the expiry column, or both).
+bool has_expiry(const PredicateSpec& spec);
+// Whether the predicate reads the database's clock (cutoffs and now()).
+bool reads_clock(const PredicateSpec& spec);
 
 // How the users table is probed: in batches, once per pending row (PostgreSQL must not turn
 // a batch's EXISTS into a join of the whole users table); in dry runs, any way the planner likes.
@@ -60,6 +86,9 @@ void append_reason(Builder& b, const PredicateSpec& spec, std::string_view row, 
 // The parts, for the dry run's per-policy counts. Each appends a boolean expression.
 void append_expired(Builder& b, const PredicateSpec& spec, std::string_view row);
 void append_old_enough(Builder& b, const PredicateSpec& spec, std::string_view row);
+// True when the row satisfies every --where condition. Appends nothing (and returns false)
+// without conditions.
+bool append_conditions(Builder& b, const PredicateSpec& spec, std::string_view row);
 // True when the row is not exempt. Appends nothing (and returns false) without exemptions.
 bool append_not_exempt(Builder& b, const PredicateSpec& spec, std::string_view row);
 

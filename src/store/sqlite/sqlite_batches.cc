@@ -60,8 +60,7 @@ std::int64_t SqliteBatches::Bound::rowid() const {
 SqliteBatches::SqliteBatches(SqliteConnection& connection, sql::Executor& executor,
                              SqliteBatchSetup setup)
     : connection_(connection), executor_(executor), setup_(std::move(setup)), statements_(setup_) {
-  needs_cutoffs_ =
-      setup_.predicate.min_age.count() > 0 || setup_.predicate.expire_after.count() > 0;
+  needs_cutoffs_ = sql::reads_clock(setup_.predicate);
 }
 
 SqliteReturning SqliteBatches::returning_for(RowDetail detail) const {

@@ -1,6 +1,7 @@
 #include "store/sqlite/sqlite_catalog.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "store/reasons.h"
 #include "store/sqlite/sqlite_dependents.h"
@@ -165,6 +166,22 @@ void inspect_policies(SqliteConnection& connection, const TableNames& names,
   if (uses_created(config)) {
     facts.created = column_facts(catalog.pending, config.created_column);
     facts.created_kind = TimeKind::kDynamic;
+  }
+  if (config.expired_for) {
+    facts.expires = column_facts(catalog.pending, config.expires_column);
+    facts.expires_kind = TimeKind::kDynamic;
+  }
+  // A --where column holds times when its declared type says so (DATE, DATETIME, TIMESTAMP...):
+  // SQLite has no time type of its own.
+  for (const auto& name : condition_column_names(config)) {
+    PreflightFacts::ConditionColumnFacts c{name, column_facts(catalog.pending, name)};
+    std::string type = c.column.type;
+    std::transform(type.begin(), type.end(), type.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
+    c.kind = type.find("DATE") != std::string::npos || type.find("TIME") != std::string::npos
+                 ? TimeKind::kDynamic
+                 : TimeKind::kNotATime;
+    facts.condition_columns.push_back(std::move(c));
   }
 }
 

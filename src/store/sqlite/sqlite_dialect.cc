@@ -52,6 +52,14 @@ class SqliteDialect final : public sql::Dialect {
                   std::string_view cutoff_slot) const override {
     b.slot(cutoff_slot);
   }
+  // The batch's "now" (slot kNowSlot, a Julian day number) less `age` in days.
+  void clock_minus(sql::Builder& b, std::chrono::milliseconds age) const override {
+    b.sql("(")
+        .slot(sql::kNowSlot)
+        .sql(" - ")
+        .value(static_cast<double>(age.count()) / 86'400'000.0);
+    b.sql(")");
+  }
   bool needs_cutoff_slots() const override { return true; }
   void written_before(sql::Builder& b, const std::string& column,
                       std::chrono::milliseconds age) const override {

@@ -19,11 +19,14 @@ class SqliteScopedTransaction final : public sql::Transaction {
 
 sql::Slots cutoff_slots(SqliteConnection& connection, std::chrono::milliseconds min_age,
                         std::chrono::milliseconds expire_after) {
-  SqliteStatement& now = connection.kept("SELECT julianday('now', ?1), julianday('now', ?2)");
+  SqliteStatement& now =
+      connection.kept("SELECT julianday('now', ?1), julianday('now', ?2), julianday('now')");
   SqliteReset done(now);
   now.bind(1, seconds_ago(min_age)).bind(2, seconds_ago(expire_after));
   now.step();
-  return {{sql::kMinAgeCutoffSlot, now.real(0)}, {sql::kExpireCutoffSlot, now.real(1)}};
+  return {{sql::kMinAgeCutoffSlot, now.real(0)},
+          {sql::kExpireCutoffSlot, now.real(1)},
+          {sql::kNowSlot, now.real(2)}};
 }
 
 sql::Rows SqliteExecutor::run(const sql::Statement& statement, const sql::Slots& slots) {
@@ -31,7 +34,8 @@ sql::Rows SqliteExecutor::run(const sql::Statement& statement, const sql::Slots&
   // statements that follow (the history row of an interrupted cycle, a dry run's counts).
   connection_.begin_operation();
   sql::Slots all = slots;
-  if (statement.has_slot(sql::kMinAgeCutoffSlot) || statement.has_slot(sql::kExpireCutoffSlot)) {
+  if (statement.has_slot(sql::kMinAgeCutoffSlot) || statement.has_slot(sql::kExpireCutoffSlot) ||
+      statement.has_slot(sql::kNowSlot)) {
     for (auto& cutoff : cutoff_slots(connection_, min_age_, expire_after_)) {
       all.push_back(std::move(cutoff));  // given slots come first and win
     }

@@ -151,8 +151,21 @@ class SqliteStore final : public RoleStore {
 
 sql::PredicateColumns predicate_columns(const SqliteCatalog& catalog, const TableNames& names) {
   // SQLite resolves the users table's database in inspect(): statements name it.
-  return {catalog.users.name.empty() ? sqlite_dialect().quote(names.users) : catalog.users.quoted(),
-          names.email, names.phone, names.created, ""};
+  sql::PredicateColumns out{
+      catalog.users.name.empty() ? sqlite_dialect().quote(names.users) : catalog.users.quoted(),
+      names.email,
+      names.phone,
+      names.created,
+      "",
+      {},
+      {},
+      {}};
+  out.expires = names.expires;
+  for (const auto& column : catalog.facts.condition_columns) {
+    out.condition_columns[column.name] = {sqlite_dialect().quote(column.name),
+                                          column.kind == TimeKind::kDynamic, ""};
+  }
+  return out;
 }
 
 SqliteBatchSetup batch_setup(const CleanupConfig& config, const SqliteCatalog& catalog,
