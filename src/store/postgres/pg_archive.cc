@@ -59,9 +59,39 @@ std::int64_t PgArchiveTable::purge(std::chrono::milliseconds older_than, std::in
   return sql::purge_archived(executor_, pg_dialect().quote(name()), older_than, batch_rows);
 }
 
+std::vector<UniqueIndex> PgArchiveTable::unique_indexes() {
+  // Plain-column unique indexes (constraints by their constraint's name), primary key first;
+  // the key columns only (not INCLUDE).
+  const auto rows = session_.exec(
+      "SELECT coalesce(c.conname, i.relname)::text, a.attname::text "
+      "FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid "
+      "LEFT JOIN pg_catalog.pg_constraint c ON c.conindid = x.indexrelid "
+      "AND c.conrelid = x.indrelid AND c.contype IN ('p', 'u') "
+      "CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY k(attnum, n) "
+      "JOIN pg_catalog.pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum "
+      "WHERE x.indrelid = $1::oid AND x.indisunique AND x.indpred IS NULL "
+      "AND x.indexprs IS NULL AND k.n <= x.indnkeyatts "
+      "ORDER BY x.indisprimary DESC, 1, k.n",
+      {catalog_.pending_oid});
+  std::vector<UniqueIndex> indexes;
+  for (int r = 0; r < rows.rows(); ++r) {
+    if (indexes.empty() || indexes.back().name != rows.text(r, 0)) {
+      indexes.push_back({rows.text(r, 0), {}});
+    }
+    indexes.back().columns.push_back(rows.text(r, 1));
+  }
+  return indexes;
+}
+
 RestoreResult PgArchiveTable::restore(const RestoreRequest& request, bool dry_run) {
-  const sql::RestoreTables tables{pg_dialect().quote(name()), pg_dialect().quote(names_.pending),
-                                  names_.key, names_.email};
+  const sql::RestoreTables tables{pg_dialect().quote(name()),
+                                  pg_dialect().quote(names_.pending),
+                                  names_.key,
+                                  names_.email,
+                                  config_.pending_key,
+                                  config_.email_column,
+                                  unique_indexes(),
+                                  false};
   // The newest archived copy of each key, inserted unless a pending row has its key or email
   // (or another unique constraint refuses it), then removed from the archive: one statement.
   const auto put_rows_back = [&]() -> std::int64_t {

@@ -35,7 +35,8 @@ class PgArchiveTable final : public ArchiveTable {
 
  private:
   config::QualifiedName name() const;
-  std::string oid();  // "" when the table does not exist
+  std::string oid();                          // "" when the table does not exist
+  std::vector<UniqueIndex> unique_indexes();  // of the pending table
 
   PgSession& session_;
   PgExecutor& executor_;

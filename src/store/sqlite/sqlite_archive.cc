@@ -121,10 +121,41 @@ std::int64_t SqliteArchiveTable::purge(std::chrono::milliseconds older_than,
   return sql::purge_archived(executor_, quoted(), older_than, batch_rows);
 }
 
+std::vector<UniqueIndex> SqliteArchiveTable::unique_indexes() {
+  // PRAGMA index_list and index_info: the primary key's index first; an index on an expression
+  // (a column without a name) or a partial one is left out.
+  SqliteStatement list(connection_,
+                       "SELECT il.name, ii.name FROM pragma_index_list(?1, ?2) il "
+                       "JOIN pragma_index_info(il.name, ?2) ii "
+                       "WHERE il.\"unique\" = 1 AND il.partial = 0 "
+                       "ORDER BY il.origin = 'pk' DESC, il.name, ii.seqno");
+  list.bind(1, catalog_.pending.name).bind(2, catalog_.pending.schema);
+  std::vector<UniqueIndex> indexes;
+  std::vector<std::string> with_expressions;
+  while (list.step()) {
+    const std::string index = list.text(0);
+    if (indexes.empty() || indexes.back().name != index) indexes.push_back({index, {}});
+    if (list.is_null(1)) with_expressions.push_back(index);
+    indexes.back().columns.push_back(list.text(1));
+  }
+  indexes.erase(std::remove_if(indexes.begin(), indexes.end(),
+                               [&](const UniqueIndex& index) {
+                                 return std::find(with_expressions.begin(), with_expressions.end(),
+                                                  index.name) != with_expressions.end();
+                               }),
+                indexes.end());
+  return indexes;
+}
+
 RestoreResult SqliteArchiveTable::restore(const RestoreRequest& request, bool dry_run) {
-  const sql::RestoreTables tables{quoted(), catalog_.pending.quoted(),
+  const sql::RestoreTables tables{quoted(),
+                                  catalog_.pending.quoted(),
                                   sqlite_dialect().quote(config_.pending_key),
-                                  sqlite_dialect().quote(config_.email_column)};
+                                  sqlite_dialect().quote(config_.email_column),
+                                  config_.pending_key,
+                                  config_.email_column,
+                                  unique_indexes(),
+                                  true};
   // The newest archived copy of each key first; the pending table's write lock is held, so the
   // conflict checks and the inserts see the same table.
   const auto put_rows_back = [&]() -> std::int64_t {

@@ -38,6 +38,7 @@ class SqliteArchiveTable final : public ArchiveTable {
   std::string bare_name() const;
   std::string quoted() const;  // "schema"."archive", by the SQLite dialect
   bool exists();
+  std::vector<UniqueIndex> unique_indexes();  // of the pending table
 
   SqliteConnection& connection_;
   SqliteExecutor& executor_;
