@@ -27,6 +27,19 @@ struct RestoreTables {
   bool columns_nocase = false;
 };
 
+// A table whose rows a cascade from the pending table deleted, and its archive table, as a
+// restore puts them back (after their parent table's rows).
+struct CascadedTable {
+  std::string name;     // as the catalog names it, for the report
+  std::string table;    // quoted, schema-qualified
+  std::string archive;  // quoted
+  std::vector<std::string> columns;         // the columns to insert (generated ones left out)
+  std::vector<std::string> fk_columns;      // the referencing columns
+  std::string parent;                       // quoted: the table they reference
+  std::vector<std::string> parent_columns;  // the referenced columns, in the same order
+  std::vector<UniqueIndex> unique_indexes;  // of `table`
+};
+
 // The archive rows `request` selects, over the archive row `a`.
 void append_restore_filter(Builder& b, const RestoreRequest& request);
 // True when a pending row already has the key (or the email) of the archive row `row`.
@@ -38,8 +51,12 @@ void append_email_conflict(Builder& b, const RestoreTables& tables, const std::s
 // them from the archive and returns how many it restored, and lists why each selected row left
 // in the archive was skipped. A conflict names the key or email rule, or the unique constraint
 // or index whose values a pending row already has.
+// Then, in the same transaction, the rows of each `cascaded` table (parents before children):
+// those whose parent row is there and whose unique values no row has are inserted and removed
+// from their archive; the others stay, reported.
 RestoreResult restore_archived(Executor& executor, const RestoreTables& tables,
                                const RestoreRequest& request, bool dry_run,
-                               const std::function<std::int64_t()>& insert);
+                               const std::function<std::int64_t()>& insert,
+                               const std::vector<CascadedTable>& cascaded = {});
 
 }  // namespace batch_cleanup::store::sql
