@@ -91,6 +91,21 @@ struct PolicyPreview {
   std::string email_comparison;
 };
 
+// Rows of a table whose foreign key references the pending table (depth 1), or a table a cascade
+// from it deletes rows of (depth 2 and below): what the cycle did, or would do, to them.
+struct DependentRows {
+  std::string table;                 // the referencing table ("public.otp_verifications")
+  std::string parent_table;          // the table it references
+  std::vector<std::string> columns;  // the referencing columns
+  std::string action;  // ON DELETE: "cascade", "set null", "set default", "restrict", "no action"
+  int depth = 1;
+  // cascade: rows deleted with their parents; set null / set default: rows changed; restrict /
+  // no action: rows that reference a candidate (they stay, and so does the candidate).
+  std::int64_t rows = 0;
+  // restrict / no action: candidates whose delete the key refuses (kept); 0 otherwise.
+  std::int64_t refused = 0;
+};
+
 // What a cycle, or a part of it (a batch, a worker's share), counted: the one sum every total
 // is made of (a cycle's report, the workers' shares of a cycle, the service's totals and the
 // metrics made from them). Every field is a count or a time that adds up; operator+= adds each.
@@ -158,6 +173,13 @@ struct CycleReport : Tally {
   // Duration of every batch transaction, in order (the source of the p50/p99 above and of the
   // batch duration histogram). Not part of to_json().
   std::vector<double> batch_durations_ms;
+
+  // Dry run: per foreign key referencing the pending table (and below, through CASCADE keys),
+  // what deleting the candidates would do to its table. Empty when no key references it, or the
+  // connection does not enforce foreign keys.
+  std::vector<DependentRows> dependents;
+  // Dry run: candidates a RESTRICT or NO ACTION key would refuse (each once); -1: none checked.
+  std::int64_t refused_by_dependents = -1;
 
   std::vector<RowRef> sample;  // dry run: a few candidate rows
   std::vector<RowFailure> failures;

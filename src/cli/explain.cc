@@ -4,6 +4,7 @@
 
 #include "cli/exit_codes.h"
 #include "engine/preflight.h"
+#include "engine/preflight_dependents.h"
 #include "log/logger.h"
 #include "store/store.h"
 
@@ -22,6 +23,17 @@ int run_explain(const CleanupConfig& config) {
   std::cout << "-- backend " << store->backend_name() << ", strategy " << decision.strategy
             << ", batch size " << config.batch_size << "\n";
   for (const auto& note : decision.notes) std::cout << "-- " << note << "\n";
+  if (!decision.dependents.empty()) {
+    // What a cycle would do through the foreign keys now (counted like a dry run's).
+    const auto counts = store->dry_run().count_dependents(decision.dependents);
+    for (const auto& rows : engine::dependent_rows(decision.dependents, counts)) {
+      std::cout << "-- a cycle now: " << engine::describe_dependent_rows(rows) << "\n";
+    }
+    if (counts.refused_total > 0) {
+      std::cout << "-- a cycle now: " << counts.refused_total
+                << " candidate(s) would be refused by RESTRICT / NO ACTION foreign keys and kept\n";
+    }
+  }
   std::cout << "\n" << batches.explain(config.batch_size);
   return kExitSuccess;
 }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/preflight_dependents.h"
+
 namespace batch_cleanup::cli {
 
 std::string render_report_text(const CycleReport& report) {
@@ -37,6 +39,14 @@ std::string render_report_text(const CycleReport& report) {
     }
     if (p.kept_by_exclusion >= 0) {
       out += fmt::format("  kept by exclusions: {} matching row(s)\n", p.kept_by_exclusion);
+    }
+    for (const auto& rows : report.dependents) {
+      out += fmt::format("  foreign key {}\n", engine::describe_dependent_rows(rows));
+    }
+    if (report.refused_by_dependents > 0) {
+      out += fmt::format(
+          "  refused by foreign keys: {} candidate(s) (RESTRICT / NO ACTION) would be kept\n",
+          report.refused_by_dependents);
     }
     if (p.users_email_collisions > 0) {
       out += fmt::format("  users sharing a normalised email: {} email(s), e.g. {}\n",

@@ -12,6 +12,7 @@
 #include "engine/cycle_log.h"
 #include "engine/engine_support.h"
 #include "engine/preflight.h"
+#include "engine/preflight_dependents.h"
 #include "log/log_context.h"
 #include "log/mask.h"
 #include "util/time_format.h"
@@ -167,6 +168,7 @@ void CleanupEngine::prepare(CycleReport& report) {
   prepared_once_ = true;
   strategy_ = decision.strategy;
   email_comparison_ = decision.email_comparison;
+  dependents_ = decision.dependents;
   // Warnings and notes once per job (they repeat every cycle otherwise).
   if (preflight_warnings_ != decision.warnings) {
     for (const auto& warning : decision.warnings) logging::logger()->warn("{}", warning);
@@ -335,6 +337,13 @@ void CleanupEngine::run_dry(CycleReport& report) {
     report.candidates = queries.count_candidates();
     report.policies = queries.preview_policies(report.candidates);
     report.policies.email_comparison = email_comparison_;
+    report.dependents.clear();
+    report.refused_by_dependents = -1;
+    if (!dependents_.empty()) {
+      const auto counts = queries.count_dependents(dependents_);
+      report.dependents = dependent_rows(dependents_, counts);
+      report.refused_by_dependents = counts.refused_total;
+    }
     for (auto& email : report.policies.collision_sample) {
       email = logging::maybe_mask_email(email, config_.log_pii);
     }

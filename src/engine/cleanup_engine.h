@@ -107,6 +107,8 @@ class CleanupEngine {
   std::string strategy_;
   std::string email_comparison_;  // the last prepare()'s, for dry-run reports
   store::BatchPlan plan_;         // the last prepare()'s, for the workers' stores
+  // The last prepare()'s: the foreign keys a delete acts through (dry runs count them).
+  std::vector<store::DependentTable> dependents_;
   std::function<std::unique_ptr<store::Store>()> store_factory_;
   bool workers_warned_ = false;
   std::vector<std::string> preflight_warnings_;

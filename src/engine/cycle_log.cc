@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "config/duration.h"
+#include "engine/preflight_dependents.h"
 #include "log/logger.h"
 
 namespace batch_cleanup::engine {
@@ -72,6 +73,16 @@ void log_policy_preview(const CleanupConfig& config, const CycleReport& report) 
         "dry run: {} normalised email(s) are shared by several users rows (e.g. {}); "
         "pending rows with them are deleted, the users rows are left for you to review",
         p.users_email_collisions, sample);
+  }
+  for (const auto& rows : report.dependents) {
+    log->info("dry run: foreign key {}", describe_dependent_rows(rows));
+  }
+  if (report.refused_by_dependents > 0) {
+    log->info(
+        "dry run: {} row(s) would be deleted in all; {} of them have rows a RESTRICT or NO "
+        "ACTION foreign key protects, so their delete would be refused and they kept",
+        report.candidates, report.refused_by_dependents);
+    return;
   }
   log->info("dry run: {} row(s) would be deleted in all", report.candidates);
 }

@@ -19,6 +19,9 @@ struct PreflightDecision {
   std::vector<std::string> notes;     // what was chosen and why (the timeouts that apply)
   // With the email policy: what it compares and under which collation (also among the notes).
   std::string email_comparison;
+  // The foreign keys a delete acts through (store::PreflightFacts::dependents), when the
+  // connection enforces them; their notes and warnings are among the above.
+  std::vector<store::DependentTable> dependents;
 };
 
 // Throws ConfigError for tables, columns, privileges or settings the database cannot serve, and

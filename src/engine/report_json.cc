@@ -85,6 +85,19 @@ nlohmann::json report_json(const CycleReport& report) {
         {"email_comparison",
          p.email_comparison.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.email_comparison)},
     };
+    // Per foreign key referencing the pending table (and below it through CASCADE keys).
+    nlohmann::json dependents = nlohmann::json::array();
+    for (const auto& d : report.dependents) {
+      dependents.push_back({{"table", d.table},
+                            {"parent_table", d.parent_table},
+                            {"columns", d.columns},
+                            {"action", d.action},
+                            {"depth", d.depth},
+                            {"rows", d.rows},
+                            {"refused", d.refused}});
+    }
+    object["dependents"] = std::move(dependents);
+    object["refused_by_dependents"] = count(report.refused_by_dependents);
   }
   return object;
 }

@@ -112,6 +112,35 @@ struct Capabilities {
   std::vector<LockMechanism> lock_mechanisms;
 };
 
+// What deleting a parent row does to the rows of a table whose foreign key references it.
+enum class OnDelete {
+  kCascade,     // the referencing rows are deleted with it
+  kSetNull,     // their referencing columns are set to NULL
+  kSetDefault,  // their referencing columns are set to their defaults
+  kRestrict,    // the delete is refused while a referencing row exists (RESTRICT)
+  kNoAction,    // the same, checked at the end of the statement or, deferred, at commit
+};
+
+// One foreign key that references the pending table, or (depth > 1) a table whose rows a
+// cascade from the pending table deletes. Only CASCADE edges are followed further down: rows
+// set to NULL or DEFAULT stay, and a refused delete removes nothing.
+struct DependentTable {
+  std::string table;   // the referencing table, schema-qualified, for messages ("public.otp")
+  std::string schema;  // its schema (SQLite: the attached database) and name, as the catalog
+  std::string name;    // spells them (the store quotes them)
+  std::vector<std::string> columns;  // the referencing columns, in the key's order
+  std::string parent_table;          // the referenced table, as `table` (the pending table too)
+  std::vector<std::string> parent_columns;  // the referenced columns, in the same order
+  OnDelete action = OnDelete::kNoAction;
+  int depth = 1;  // 1: references the pending table; 2: references a depth-1 table; ...
+  int via = -1;   // index in PreflightFacts::dependents of the edge whose table is parent_table
+                  // (-1: parent_table is the pending table)
+  std::string constraint;  // the foreign key's name ("" when it has none: SQLite)
+  // An index leads with the referencing columns, so finding a parent's rows is a lookup; when
+  // false, every cascaded or checked delete scans the table.
+  bool indexed = false;
+};
+
 struct PreflightFacts {
   Capabilities capabilities;
   int server_version_num = 0;  // the server's version as a number (PostgreSQL's server_version_num)
@@ -159,6 +188,18 @@ struct PreflightFacts {
   IndexFacts users_phone_index;  // with --match phone
   // With --normalize-email: normalised emails several users rows share; -1: not counted.
   std::int64_t email_collisions = -1;
+
+  // The foreign keys that reference the pending table, recursively through CASCADE edges,
+  // parents before their children (inspect() fills it once the pending table is found).
+  std::vector<DependentTable> dependents;
+  // The connection enforces foreign keys (SQLite: PRAGMA foreign_keys). When false, a delete
+  // neither cascades, nor sets NULL or DEFAULT, nor is refused: the referencing rows stay,
+  // pointing at a row that no longer exists.
+  bool foreign_keys_enforced = true;
+  // Enforcement is a setting of each connection (SQLite: PRAGMA foreign_keys, off unless a
+  // connection turns it on; batch_cleanup's connection turns it on), so the application's own
+  // connections may not enforce what this one does.
+  bool foreign_keys_per_connection = false;
 
   PhysicalSupport physical = PhysicalSupport::kAvailable;
   // The database file is read-only (SQLite; the path), so nothing can be deleted.

@@ -228,6 +228,13 @@ class FakeStore final : public store::Store,
     return preview;
   }
 
+  store::DependentCounts count_dependents(
+      const std::vector<store::DependentTable>& dependents) override {
+    store::DependentCounts counts;
+    counts.rows.assign(dependents.size(), 0);
+    counts.refused.assign(dependents.size(), 0);
+    return counts;
+  }
   std::int64_t count_pending() override { return static_cast<std::int64_t>(db_.pending.size()); }
   bool users_table_empty() override { return db_.users_empty; }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "batch_cleanup/errors.h"
+#include "store/postgres/pg_dependents.h"
 #include "store/postgres/pg_dialect.h"
 #include "store/postgres/pg_relation_reads.h"
 #include "store/reasons.h"
@@ -295,6 +296,7 @@ PgCatalog inspect_catalog(PgSession& session, const TableNames& names,
                                       "n.oid = c.relnamespace WHERE c.oid = $1::oid",
                                       {pending.oid})
                                   .text(0, 0);
+  facts.dependents = inspect_dependents(session, pending.oid, catalog.qualified_pending);
   return catalog;
 }
 

@@ -1,6 +1,9 @@
 #include "store/sql/dry_run_sql.h"
 
+#include <algorithm>
+
 #include "store/reasons.h"
+#include "store/sql/dependents_sql.h"
 
 namespace batch_cleanup::store::sql {
 
@@ -134,6 +137,60 @@ PolicyPreview SqlDryRunQueries::preview_policies(std::int64_t candidates) {
     preview.collision_sample = std::move(collisions.sample);
   }
   return preview;
+}
+
+DependentCounts SqlDryRunQueries::count_dependents(const std::vector<DependentTable>& dependents) {
+  const auto& spec = tables_.predicate;
+  const auto candidate = [&](Builder& b) { append_predicate(b, spec, "p", Probe::kAny); };
+  // A candidate no refusing key holds back: what the delete removes.
+  const auto deleted = [&](Builder& b) {
+    candidate(b);
+    for (std::size_t i = 0; i < dependents.size(); ++i) {
+      if (!refuses(dependents[i])) continue;
+      b.sql(" AND NOT ");
+      append_has_dependent(b, dependents, static_cast<int>(i), "p");
+    }
+  };
+  DependentCounts out;
+  for (std::size_t i = 0; i < dependents.size(); ++i) {
+    const int edge = static_cast<int>(i);
+    const bool refusing = refuses(dependents[i]);
+    Builder rows(executor_.dialect());
+    if (refusing) {
+      append_count_dependent_rows(rows, dependents, edge, tables_.pending, candidate);
+    } else {
+      append_count_dependent_rows(rows, dependents, edge, tables_.pending, deleted);
+    }
+    out.rows.push_back(executor_.run(rows.build()).integer(0, 0));
+    out.refused.push_back(0);
+    if (!refusing) continue;
+    Builder refused(executor_.dialect());
+    refused.sql("SELECT count(*) FROM " + tables_.pending + " p WHERE ");
+    candidate(refused);
+    refused.sql(" AND ");
+    append_has_dependent(refused, dependents, edge, "p");
+    out.refused.back() = executor_.run(refused.build()).integer(0, 0);
+  }
+  if (std::count(out.refused.begin(), out.refused.end(), 0) + 1 <
+      static_cast<std::ptrdiff_t>(out.refused.size())) {
+    // Several refusing keys: a candidate two of them hold back counts once.
+    Builder total(executor_.dialect());
+    total.sql("SELECT count(*) FROM " + tables_.pending + " p WHERE ");
+    candidate(total);
+    total.sql(" AND (");
+    bool first = true;
+    for (std::size_t i = 0; i < dependents.size(); ++i) {
+      if (out.refused[i] == 0) continue;
+      if (!first) total.sql(" OR ");
+      first = false;
+      append_has_dependent(total, dependents, static_cast<int>(i), "p");
+    }
+    total.sql(")");
+    out.refused_total = executor_.run(total.build()).integer(0, 0);
+  } else {
+    for (const auto n : out.refused) out.refused_total += n;
+  }
+  return out;
 }
 
 std::int64_t SqlDryRunQueries::count_pending() {

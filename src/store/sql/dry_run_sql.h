@@ -38,6 +38,7 @@ class SqlDryRunQueries final : public DryRunQueries {
   std::int64_t count_candidates() override;
   std::vector<PendingRow> sample_candidates(std::int64_t limit) override;
   PolicyPreview preview_policies(std::int64_t candidates) override;
+  DependentCounts count_dependents(const std::vector<DependentTable>& dependents) override;
   std::int64_t count_pending() override;
   bool users_table_empty() override;
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "store/reasons.h"
+#include "store/sqlite/sqlite_dependents.h"
 #include "store/sqlite/sqlite_dialect.h"
 #include "store/sqlite/sqlite_relation_reads.h"
 
@@ -254,6 +255,7 @@ SqliteCatalog inspect_catalog(SqliteConnection& connection, const TableNames& na
   const ColumnInfo& key = *pending.find(config.pending_key);
   facts.key_unique = key_is_unique(connection, pending, key);
   inspect_policies(connection, names, config, catalog);
+  inspect_dependents(connection, pending, names.pending.display(), facts);
 
   // The rowid, under a name no column shadows; an INTEGER PRIMARY KEY key is the rowid too.
   if (!pending.without_rowid) {

@@ -1,0 +1,35 @@
+// Statements about the rows of dependent tables (PreflightFacts::dependents): the chains of
+// foreign keys from the pending table down to a dependent table, written once over a Dialect.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "store/facts.h"
+#include "store/sql/builder.h"
+
+namespace batch_cleanup::store::sql {
+
+// The edges from the pending table down to dependents[edge], the first one referencing the
+// pending table.
+std::vector<const DependentTable*> dependent_path(const std::vector<DependentTable>& dependents,
+                                                  int edge);
+
+// Appends "EXISTS (SELECT 1 FROM <t1> d1 WHERE d1.c = <row>.pc AND EXISTS (... <tk> dk ...))":
+// the pending row `row` has a row in dependents[edge]'s table through its path.
+void append_has_dependent(Builder& b, const std::vector<DependentTable>& dependents, int edge,
+                          std::string_view row);
+
+// Appends "SELECT count(*) FROM <tk> dk WHERE EXISTS (SELECT 1 FROM <tk-1> ... EXISTS (SELECT 1
+// FROM <pending> p WHERE p.pc = d1.c AND <condition on p>))": the rows of dependents[edge]'s
+// table that reference, through its path, a pending row `condition` selects (it appends the
+// condition on the pending alias "p").
+void append_count_dependent_rows(Builder& b, const std::vector<DependentTable>& dependents,
+                                 int edge, const std::string& pending,
+                                 const std::function<void(Builder&)>& condition);
+
+// Whether deleting a parent row refuses while the edge's rows exist (RESTRICT, NO ACTION).
+bool refuses(const DependentTable& edge);
+
+}  // namespace batch_cleanup::store::sql
