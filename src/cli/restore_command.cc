@@ -90,6 +90,18 @@ int restore(const CleanupConfig& config, const RestoreOptions& options, const st
   logging::logger()->info("restore{}: {} archived row(s) selected, {} restored, {} skipped",
                           config.dry_run ? " (dry run)" : "", result.selected, result.restored,
                           result.skipped);
+  std::int64_t skipped = result.skipped;
+  for (const auto& table : result.dependents) {
+    for (const auto& conflict : table.conflicts) {
+      logging::logger()->warn("not restored: {} row {}: {}{}", table.table, conflict.row.key,
+                              conflict.reason, described(conflict));
+    }
+    logging::logger()->info(
+        "restore{}: {}: {} archived dependent row(s) selected, {} restored, {} skipped",
+        config.dry_run ? " (dry run)" : "", table.table, table.selected, table.restored,
+        table.skipped);
+    skipped += table.skipped;
+  }
   if (output == "json") {
     nlohmann::json conflicts = nlohmann::json::array();
     for (const auto& conflict : result.conflicts) {
@@ -100,11 +112,25 @@ int restore(const CleanupConfig& config, const RestoreOptions& options, const st
                            {"columns", conflict.columns},
                            {"values", values(conflict)}});
     }
-    nlohmann::json report = {{"dry_run", config.dry_run},
-                             {"selected", result.selected},
-                             {"restored", result.restored},
-                             {"skipped", result.skipped},
-                             {"conflicts", conflicts}};
+    nlohmann::json dependents = nlohmann::json::array();
+    for (const auto& table : result.dependents) {
+      nlohmann::json listed = nlohmann::json::array();
+      for (const auto& conflict : table.conflicts) {
+        listed.push_back({{"row", conflict.row.key},
+                          {"reason", conflict.reason},
+                          {"constraint", conflict.constraint},
+                          {"columns", conflict.columns},
+                          {"values", values(conflict)}});
+      }
+      dependents.push_back({{"table", table.table},
+                            {"selected", table.selected},
+                            {"restored", table.restored},
+                            {"skipped", table.skipped},
+                            {"conflicts", listed}});
+    }
+    nlohmann::json report = {{"dry_run", config.dry_run},   {"selected", result.selected},
+                             {"restored", result.restored}, {"skipped", result.skipped},
+                             {"conflicts", conflicts},      {"dependents", dependents}};
     std::cout << report.dump() << std::endl;
   } else {
     std::cout << fmt::format("restore{}: selected={} restored={} skipped={}\n",
@@ -114,9 +140,17 @@ int restore(const CleanupConfig& config, const RestoreOptions& options, const st
       std::cout << fmt::format("  skipped: key={} email={}: {}{}\n", conflict.row.key,
                                email(conflict.row.email), conflict.reason, described(conflict));
     }
+    for (const auto& table : result.dependents) {
+      std::cout << fmt::format("  {}: selected={} restored={} skipped={}\n", table.table,
+                               table.selected, table.restored, table.skipped);
+      for (const auto& conflict : table.conflicts) {
+        std::cout << fmt::format("    skipped: {}: {}{}\n", conflict.row.key, conflict.reason,
+                                 described(conflict));
+      }
+    }
     std::cout << std::flush;
   }
-  return result.skipped > 0 ? kExitRowsFailed : kExitSuccess;
+  return skipped > 0 ? kExitRowsFailed : kExitSuccess;
 }
 
 }  // namespace

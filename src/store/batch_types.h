@@ -141,7 +141,7 @@ struct DependentRestore {
   std::string table;  // the dependent table, as the catalog names it
   std::int64_t selected = 0;
   std::int64_t restored = 0;
-  std::int64_t skipped = 0;  // a unique conflict, or a parent row that is not there
+  std::int64_t skipped = 0;                // a unique conflict, or a parent row that is not there
   std::vector<RestoreConflict> conflicts;  // row.key: the row's first unique index's values
 };
 
@@ -149,12 +149,13 @@ struct RestoreResult {
   std::int64_t selected = 0;  // archive rows the request matched
   std::int64_t restored = 0;  // inserted into the pending table and removed from the archive
   std::int64_t skipped = 0;   // selected - restored: conflicts (never overwritten)
-  std::vector<RestoreConflict> conflicts;  // why rows were skipped, at most kMaxListedConflicts
+  std::vector<RestoreConflict> conflicts;    // why rows were skipped, at most kMaxListedConflicts
   std::vector<DependentRestore> dependents;  // parents before their children
 };
 
-// The reason of a dependent row whose parent row is not in its table (it was not restored).
-inline constexpr const char* kParentMissing = "its parent row is not in the parent table";
+// The reason of a dependent row whose parent row was not restored (still archived, or not in
+// its table): it is never attached to another row that took its parent's key.
+inline constexpr const char* kParentMissing = "its parent row was not restored";
 
 // Conflicts a restore lists (all are counted).
 inline constexpr int kMaxListedConflicts = 1000;

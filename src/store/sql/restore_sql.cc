@@ -123,14 +123,22 @@ void append_same_values(Builder& b, const std::vector<std::string>& x_columns,
   }
 }
 
+// The parent row is in its table, and not still archived by the row's cycle (a parent the
+// restore skipped: a row with its key there now is another one).
 void append_parent_exists(Builder& b, const CascadedTable& table) {
-  b.sql("EXISTS (SELECT 1 FROM " + table.parent + " x WHERE ");
   const Dialect& d = b.dialect();
-  for (std::size_t c = 0; c < table.fk_columns.size(); ++c) {
-    b.sql((c == 0 ? "" : " AND ") + std::string("x.") + d.quote(table.parent_columns[c]) +
-          " = a." + d.quote(table.fk_columns[c]));
-  }
-  b.sql(")");
+  const auto same_parent = [&](const std::string& alias) {
+    for (std::size_t c = 0; c < table.fk_columns.size(); ++c) {
+      b.sql((c == 0 ? "" : " AND ") + alias + "." + d.quote(table.parent_columns[c]) + " = a." +
+            d.quote(table.fk_columns[c]));
+    }
+  };
+  b.sql("(EXISTS (SELECT 1 FROM " + table.parent + " x WHERE ");
+  same_parent("x");
+  b.sql(") AND NOT EXISTS (SELECT 1 FROM " + table.parent_archive +
+        " y WHERE y.cycle_id = a.cycle_id AND ");
+  same_parent("y");
+  b.sql("))");
 }
 
 void append_unique_taken(Builder& b, const CascadedTable& table, const UniqueIndex& index) {
@@ -149,8 +157,8 @@ std::string label_expression(const Dialect& d, const CascadedTable& table) {
       table.unique_indexes.empty() ? table.columns : table.unique_indexes.front().columns;
   std::string expr;
   for (const auto& column : columns) {
-    expr += (expr.empty() ? "" : " || ',' || ") +
-            std::string("coalesce(") + d.text("a." + d.quote(column)) + ", 'NULL')";
+    expr += (expr.empty() ? "" : " || ',' || ") + std::string("coalesce(") +
+            d.text("a." + d.quote(column)) + ", 'NULL')";
   }
   return expr;
 }
@@ -179,7 +187,8 @@ DependentRestore restore_cascaded(Executor& executor, const CascadedTable& table
     }
   };
   std::string columns;
-  for (const auto& column : table.columns) columns += (columns.empty() ? "" : ", ") + d.quote(column);
+  for (const auto& column : table.columns)
+    columns += (columns.empty() ? "" : ", ") + d.quote(column);
   if (dry_run) {
     Builder b(d);
     b.sql("SELECT count(*) FROM " + table.archive + " a WHERE ");
@@ -234,10 +243,9 @@ DependentRestore restore_cascaded(Executor& executor, const CascadedTable& table
       if (!taken) continue;
       std::string names;
       for (const auto& name : index.columns) names += (names.empty() ? "" : ", ") + name;
-      out.conflicts.push_back({row,
-                               names + (index.columns.size() == 1 ? " exists" : " exist") +
-                                   " in " + table.name,
-                               index.name, index.columns, values});
+      out.conflicts.push_back(
+          {row, names + (index.columns.size() == 1 ? " exists" : " exist") + " in " + table.name,
+           index.name, index.columns, values});
     }
   }
   return out;

@@ -30,12 +30,13 @@ struct RestoreTables {
 // A table whose rows a cascade from the pending table deleted, and its archive table, as a
 // restore puts them back (after their parent table's rows).
 struct CascadedTable {
-  std::string name;     // as the catalog names it, for the report
-  std::string table;    // quoted, schema-qualified
-  std::string archive;  // quoted
+  std::string name;                         // as the catalog names it, for the report
+  std::string table;                        // quoted, schema-qualified
+  std::string archive;                      // quoted
   std::vector<std::string> columns;         // the columns to insert (generated ones left out)
   std::vector<std::string> fk_columns;      // the referencing columns
   std::string parent;                       // quoted: the table they reference
+  std::string parent_archive;               // quoted: its archive table
   std::vector<std::string> parent_columns;  // the referenced columns, in the same order
   std::vector<UniqueIndex> unique_indexes;  // of `table`
 };
