@@ -125,7 +125,8 @@ TEST_P(ArchiveDependentsTest, TheChildrenOfASkippedParentStayArchivedAndAreNamed
             (std::set<std::string>{"ao1-0", "ao1-1"}));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ArchiveDependentsTest, ::testing::Values(TestBackend::kSqlite),
+INSTANTIATE_TEST_SUITE_P(Backends, ArchiveDependentsTest,
+                         ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
                          backend_param_name);
 
 }  // namespace
