@@ -1,6 +1,7 @@
 #include "cli/restore_command.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -18,8 +19,9 @@ namespace batch_cleanup::cli {
 CLI::App* declare_restore_command(CLI::App& app, RestoreOptions& options) {
   auto* restore = app.add_subcommand(
       "restore",
-      "Put archived rows back into the pending table (needs --archive-table); a row whose key "
-      "or email a pending row already has is reported and skipped, never overwritten");
+      "Put archived rows back into the pending table (needs --archive-table); a row whose key, "
+      "email or other unique constraint's values a pending row already has is skipped, never "
+      "overwritten, and reported with the constraint's name, its columns and the masked value");
   restore->fallthrough();
   auto* cycle =
       restore->add_option("--cycle", options.cycle_id, "Only the rows archived by this cycle id");
@@ -62,37 +64,93 @@ int restore(const CleanupConfig& config, const RestoreOptions& options, const st
   const auto email = [&](const std::string& raw) {
     return logging::maybe_mask_email(raw, config.log_pii);
   };
+  // The conflicting values: masked as emails are (the key's are shown, as the key is).
+  const auto values = [&](const store::RestoreConflict& conflict) {
+    std::vector<std::string> shown;
+    for (std::size_t c = 0; c < conflict.values.size(); ++c) {
+      const bool key = c < conflict.columns.size() && conflict.columns[c] == config.pending_key;
+      shown.push_back(key ? conflict.values[c] : email(conflict.values[c]));
+    }
+    return shown;
+  };
+  // "unique constraint NAME (a, b) = (x, y)", or "" for a conflict no constraint names.
+  const auto described = [&](const store::RestoreConflict& conflict) {
+    if (conflict.columns.empty()) return std::string();
+    const auto shown = values(conflict);
+    const bool one = shown.size() == 1;
+    return fmt::format(" [{}{}{}{} = {}{}{}]",
+                       conflict.constraint.empty() ? "" : "unique " + conflict.constraint + " ",
+                       one ? "" : "(", fmt::join(conflict.columns, ", "), one ? "" : ")",
+                       one ? "" : "(", fmt::join(shown, ", "), one ? "" : ")");
+  };
   for (const auto& conflict : result.conflicts) {
-    logging::logger()->warn("not restored: key={} email={}: {}", conflict.row.key,
-                            email(conflict.row.email), conflict.reason);
+    logging::logger()->warn("not restored: key={} email={}: {}{}", conflict.row.key,
+                            email(conflict.row.email), conflict.reason, described(conflict));
   }
   logging::logger()->info("restore{}: {} archived row(s) selected, {} restored, {} skipped",
                           config.dry_run ? " (dry run)" : "", result.selected, result.restored,
                           result.skipped);
+  std::int64_t skipped = result.skipped;
+  for (const auto& table : result.dependents) {
+    for (const auto& conflict : table.conflicts) {
+      logging::logger()->warn("not restored: {} row {}: {}{}", table.table, conflict.row.key,
+                              conflict.reason, described(conflict));
+    }
+    logging::logger()->info(
+        "restore{}: {}: {} archived dependent row(s) selected, {} restored, {} skipped",
+        config.dry_run ? " (dry run)" : "", table.table, table.selected, table.restored,
+        table.skipped);
+    skipped += table.skipped;
+  }
   if (output == "json") {
     nlohmann::json conflicts = nlohmann::json::array();
     for (const auto& conflict : result.conflicts) {
       conflicts.push_back({{"key", conflict.row.key},
                            {"email", email(conflict.row.email)},
-                           {"reason", conflict.reason}});
+                           {"reason", conflict.reason},
+                           {"constraint", conflict.constraint},
+                           {"columns", conflict.columns},
+                           {"values", values(conflict)}});
     }
-    nlohmann::json report = {{"dry_run", config.dry_run},
-                             {"selected", result.selected},
-                             {"restored", result.restored},
-                             {"skipped", result.skipped},
-                             {"conflicts", conflicts}};
+    nlohmann::json dependents = nlohmann::json::array();
+    for (const auto& table : result.dependents) {
+      nlohmann::json listed = nlohmann::json::array();
+      for (const auto& conflict : table.conflicts) {
+        listed.push_back({{"row", conflict.row.key},
+                          {"reason", conflict.reason},
+                          {"constraint", conflict.constraint},
+                          {"columns", conflict.columns},
+                          {"values", values(conflict)}});
+      }
+      dependents.push_back({{"table", table.table},
+                            {"selected", table.selected},
+                            {"restored", table.restored},
+                            {"skipped", table.skipped},
+                            {"conflicts", listed}});
+    }
+    nlohmann::json report = {{"dry_run", config.dry_run},   {"selected", result.selected},
+                             {"restored", result.restored}, {"skipped", result.skipped},
+                             {"conflicts", conflicts},      {"dependents", dependents}};
     std::cout << report.dump() << std::endl;
   } else {
     std::cout << fmt::format("restore{}: selected={} restored={} skipped={}\n",
                              config.dry_run ? " (dry run: nothing written)" : "", result.selected,
                              result.restored, result.skipped);
     for (const auto& conflict : result.conflicts) {
-      std::cout << fmt::format("  skipped: key={} email={}: {}\n", conflict.row.key,
-                               email(conflict.row.email), conflict.reason);
+      std::cout << fmt::format("  skipped: key={} email={}: {}{}\n", conflict.row.key,
+                               email(conflict.row.email), conflict.reason, described(conflict));
+    }
+    for (const auto& table : result.dependents) {
+      std::cout << fmt::format("  {}: selected={} restored={} skipped={}\n", table.table,
+                               table.selected, table.restored, table.skipped);
+      for (const auto& conflict : table.conflicts) {
+        std::cout << fmt::format("    skipped: {}: {}{}\n", conflict.row.key, conflict.reason,
+                                 described(conflict));
+      }
     }
     std::cout << std::flush;
   }
-  return result.skipped > 0 ? kExitRowsFailed : kExitSuccess;
+  return skipped > 0 ? kExitRowsFailed : kExitSuccess;
 }
 
 }  // namespace

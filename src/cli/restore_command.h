@@ -1,5 +1,6 @@
 // `batch_cleanup restore --archive-table NAME [--cycle ID | --since TIME] [--dry-run]`: puts
-// archived rows back into the pending table; conflicting rows are reported and skipped.
+// archived rows back into the pending table; conflicting rows are reported (with the unique
+// constraint they conflict on) and skipped.
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -431,7 +431,8 @@ std::vector<OptionSpec> job_options() {
        .commands = kRunning | kRestoreCommand,
        .env = "BATCH_CLEANUP_ARCHIVE_TABLE",
        .help = "Insert every deleted row into this table, in the same transaction (created on "
-               "first use)",
+               "first use); the rows an ON DELETE CASCADE deletes with them too, into "
+               "<table>__<child table>",
        .convert = text_into<&CleanupConfig::archive_table>},
       {.name = "max-replication-lag",
        .commands = kRunning,

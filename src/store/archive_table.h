@@ -38,8 +38,9 @@ class ArchiveTable {
   virtual std::int64_t purge(std::chrono::milliseconds older_than, std::int64_t batch_rows) = 0;
   // Puts archived rows back into the pending table, in one transaction, and removes them from
   // the archive. A row whose key or email a pending row already has is skipped and reported,
-  // never overwritten; so is a row another unique constraint refuses. With `dry_run` nothing is
-  // written and `restored` counts what would be restored.
+  // never overwritten; so is a row another unique constraint or index refuses, reported with
+  // its name, columns and values (RestoreConflict). With `dry_run` nothing is written and
+  // `restored` counts what would be restored.
   virtual RestoreResult restore(const RestoreRequest& request, bool dry_run) = 0;
 };
 

@@ -111,18 +111,51 @@ struct RestoreRequest {
   std::string since;     // rows archived at or after this ISO-8601 time (UTC when no zone)
 };
 
-// An archived row that was not put back because a pending row already has its key or email.
+// A unique constraint or unique index of the pending table, as `restore` checks it: plain
+// columns only (a partial or expression index still refuses rows, unnamed).
+struct UniqueIndex {
+  std::string name;                  // the constraint's name, or the index's
+  std::vector<std::string> columns;  // its key columns, in index order, as the catalog names them
+};
+
+// An archived row that was not put back: a pending row already has its key, its email, or the
+// values of another unique constraint or index. One per row and constraint it conflicts on.
 struct RestoreConflict {
   PendingRow row;
-  std::string reason;  // "key exists in the pending table", "email exists in the pending table"
+  // "key exists in the pending table", "email exists in the pending table", "<columns> exist in
+  // the pending table", or kUnnamedRestoreConflict.
+  std::string reason;
+  std::string constraint;            // the unique constraint or index; "" when none is known
+  std::vector<std::string> columns;  // its columns (the key or email column for those rules)
+  std::vector<std::string> values;   // the row's values of `columns`, as text, unmasked
+};
+
+// The reason of a skipped row that no unique constraint the restore can check explains (a
+// partial or expression unique index refused it).
+inline constexpr const char* kUnnamedRestoreConflict =
+    "refused by a unique index restore cannot name (partial or on an expression)";
+
+// What `restore` did for one table whose rows a cascade from the pending table deleted (their
+// archive table's rows), after the pending rows.
+struct DependentRestore {
+  std::string table;  // the dependent table, as the catalog names it
+  std::int64_t selected = 0;
+  std::int64_t restored = 0;
+  std::int64_t skipped = 0;                // a unique conflict, or a parent row that is not there
+  std::vector<RestoreConflict> conflicts;  // row.key: the row's first unique index's values
 };
 
 struct RestoreResult {
   std::int64_t selected = 0;  // archive rows the request matched
   std::int64_t restored = 0;  // inserted into the pending table and removed from the archive
   std::int64_t skipped = 0;   // selected - restored: conflicts (never overwritten)
-  std::vector<RestoreConflict> conflicts;  // the key/email conflicts, at most kMaxListedConflicts
+  std::vector<RestoreConflict> conflicts;    // why rows were skipped, at most kMaxListedConflicts
+  std::vector<DependentRestore> dependents;  // parents before their children
 };
+
+// The reason of a dependent row whose parent row was not restored (still archived, or not in
+// its table): it is never attached to another row that took its parent's key.
+inline constexpr const char* kParentMissing = "its parent row was not restored";
 
 // Conflicts a restore lists (all are counted).
 inline constexpr int kMaxListedConflicts = 1000;

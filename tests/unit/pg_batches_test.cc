@@ -120,7 +120,8 @@ class PgBatchesTest : public ::testing::Test {
                      "",
                      {{"key", false}, {"email", false}},
                      "\"key\"",
-                     "text"};
+                     "text",
+                     {}};
     setup_.plan.addressing = Addressing::kPhysical;
     setup_.lock_timeout = "2000ms";
     setup_.single_reason = kEmailReason;

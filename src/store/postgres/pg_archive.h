@@ -4,6 +4,7 @@
 
 #include "batch_cleanup/config.h"
 #include "store/archive_table.h"
+#include "store/postgres/pg_batch_sql.h"
 #include "store/postgres/pg_batches.h"
 #include "store/postgres/pg_catalog.h"
 #include "store/postgres/pg_executor.h"
@@ -29,13 +30,19 @@ class PgArchiveTable final : public ArchiveTable {
 
   ArchiveFacts inspect_archive() override;
   void create() override;
-  void begin_cycle(const std::string& cycle_id) override { cycle_ = cycle_id; }
+  // Also creates the archive tables of the cascaded tables, "<archive>__<table>", on first use.
+  void begin_cycle(const std::string& cycle_id) override;
+  // The tables a cascade from the pending table deletes rows of (CASCADE dependents, each
+  // once, parents first), with their archive tables, for the batches' statement.
+  std::vector<PgCascadedArchive> cascaded_archives();
   std::int64_t purge(std::chrono::milliseconds older_than, std::int64_t batch_rows) override;
   RestoreResult restore(const RestoreRequest& request, bool dry_run) override;
 
  private:
   config::QualifiedName name() const;
-  std::string oid();  // "" when the table does not exist
+  std::string oid();                          // "" when the table does not exist
+  std::vector<UniqueIndex> unique_indexes();  // of the pending table
+  std::vector<UniqueIndex> unique_indexes_of(const std::string& table_oid);
 
   PgSession& session_;
   PgExecutor& executor_;

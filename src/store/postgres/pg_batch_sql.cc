@@ -89,6 +89,29 @@ sql::Statement deleting(const PgBatchTables& t, const Append& where,
         columns + "archived_at, cycle_id, reason) SELECT " + values + "now(), ")
       .slot("cycle")
       .sql(", d." + reason_alias + " FROM d)");
+  // The rows the cascade will delete, as the statement's snapshot sees them: archived by the
+  // same statement, children from the rows archived for their parent.
+  for (std::size_t i = 0; i < t.cascaded.size(); ++i) {
+    const auto& c = t.cascaded[i];
+    std::string cols;
+    std::string fk;
+    std::string pk;
+    for (const auto& column : c.columns) cols += column + ", ";
+    for (std::size_t k = 0; k < c.fk_columns.size(); ++k) {
+      fk += (k == 0 ? "" : ", ") + std::string("c.") + c.fk_columns[k];
+      pk += (k == 0 ? "" : ", ") +
+            (c.parent < 0 ? "(d.bc_row)." + c.parent_columns[k] : "s." + c.parent_columns[k]);
+    }
+    const std::string from =
+        c.parent < 0 ? " FROM d" : " FROM bc_dep" + std::to_string(c.parent) + " s";
+    std::string copied;
+    for (const auto& column : c.columns) copied += "c." + column + ", ";
+    b.sql(", bc_dep" + std::to_string(i) + " AS (INSERT INTO " + c.archive + " (" + cols +
+          "archived_at, cycle_id) SELECT " + copied + "now(), ")
+        .slot("cycle")
+        .sql(" FROM " + c.table + " c WHERE (" + fk + ") IN (SELECT " + pk + from +
+             ") RETURNING *)");
+  }
   if (counting) {
     b.sql(counted);
   } else {

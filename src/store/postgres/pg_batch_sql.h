@@ -13,6 +13,17 @@
 namespace batch_cleanup::store::postgres {
 
 // What the statements name. Identifiers are quoted.
+// A table whose rows a cascade from the pending table deletes, archived by the batch's
+// statement into its own archive table (names quoted).
+struct PgCascadedArchive {
+  std::string table;
+  std::string archive;
+  std::vector<std::string> columns;
+  std::vector<std::string> fk_columns;
+  std::vector<std::string> parent_columns;
+  int parent = -1;  // index in PgBatchTables::cascaded of the parent; -1: the pending table
+};
+
 struct PgBatchTables {
   std::string pending;
   std::string key;
@@ -25,6 +36,7 @@ struct PgBatchTables {
   // keyset_by_email), cast as keyset_type.
   std::string keyset;
   std::string keyset_type;
+  std::vector<PgCascadedArchive> cascaded;  // with the archive: parents before children
 };
 
 // A keyset window: after the pass's last keyset value (or from the start), up to the end of a

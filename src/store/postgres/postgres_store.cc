@@ -23,8 +23,10 @@ class PostgresStore final : public RoleStore {
         session_(target_.password),
         executor_(session_) {
     build_history(executor_);
-    archive_ = std::make_unique<PgArchiveTable>(session_, executor_, config_, names_, catalog_,
-                                                setup_.archive_cycle);
+    auto archive = std::make_unique<PgArchiveTable>(session_, executor_, config_, names_, catalog_,
+                                                    setup_.archive_cycle);
+    pg_archive_ = archive.get();
+    archive_ = std::move(archive);
     install_lock(std::make_unique<PgInstanceLock>(session_, config_, catalog_.qualified_pending));
   }
 
@@ -57,7 +59,9 @@ class PostgresStore final : public RoleStore {
                      plan.archive ? PgArchiveTable::quoted_name(config_) : "",
                      catalog_.pending_columns,
                      by_email ? names_.email : names_.key,
-                     by_email ? catalog_.email_type : catalog_.key_type};
+                     by_email ? catalog_.email_type : catalog_.key_type,
+                     {}};
+    if (plan.archive) setup_.tables.cascaded = pg_archive_->cascaded_archives();
     setup_.plan = plan;
     setup_.lock_timeout = std::to_string(plan.lock_timeout.count()) + "ms";
     session_.set_limits(limits(plan.statement_timeout, plan.lock_timeout));
@@ -72,6 +76,8 @@ class PostgresStore final : public RoleStore {
   void cancel() noexcept override { session_.cancel(); }
 
  private:
+  PgArchiveTable* pg_archive_ = nullptr;  // archive_, for the cascaded tables' archives
+
   TransactionLimits limits(std::chrono::milliseconds statement_timeout,
                            std::chrono::milliseconds lock_timeout) const {
     TransactionLimits out;

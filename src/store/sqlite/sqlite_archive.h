@@ -6,6 +6,7 @@
 #include "batch_cleanup/config.h"
 #include "store/archive_table.h"
 #include "store/sql/predicate.h"
+#include "store/sql/restore_sql.h"
 #include "store/sqlite/sqlite_catalog.h"
 #include "store/sqlite/sqlite_executor.h"
 
@@ -38,6 +39,17 @@ class SqliteArchiveTable final : public ArchiveTable {
   std::string bare_name() const;
   std::string quoted() const;  // "schema"."archive", by the SQLite dialect
   bool exists();
+  std::vector<UniqueIndex> unique_indexes();  // of the pending table
+  std::vector<UniqueIndex> unique_indexes_of(const std::string& schema, const std::string& table);
+  // The tables a cascade deletes rows of (PreflightFacts::dependents, CASCADE): their archive
+  // tables, "<archive>__<table>", created on first use beside the archive, and the TEMP
+  // triggers that fill them.
+  std::string dependent_archive(const DependentTable& dependent) const;
+  std::vector<std::pair<std::string, std::string>> dependent_columns(
+      const DependentTable& dependent);  // (name, declared type), generated ones left out
+  void create_dependent_archives();
+  void create_dependent_triggers();
+  std::vector<sql::CascadedTable> restorable_dependents();  // those whose archive exists
 
   SqliteConnection& connection_;
   SqliteExecutor& executor_;
