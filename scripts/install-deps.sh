@@ -8,7 +8,8 @@ packages=(
   # the package tier: .deb (CPack, dpkg-shlibdeps, lintian), man pages and completions, a Debian
   # 12 root (mmdebstrap), the OCI image (umoci, skopeo), units, manifests (yamllint)
   file lintian man-db zsh bash-completion mmdebstrap mount umoci skopeo yamllint python3-yaml systemd
-  libpq-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
+  # sqlite3: the README's worked example (package.readme_example)
+  sqlite3 libpq-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libtomlplusplus-dev
   # the HTTP server: libmicrohttpd, GnuTLS, the --web-config-file (YAML, bcrypt via libxcrypt);
   # htpasswd (apache2-utils) makes the tests' bcrypt hashes
