@@ -49,6 +49,9 @@ if running; then
   cmake --build build -j"$jobs" --target integration_tests
 fi
 sanitized_targets=(batch_cleanup_cli embedded_worker unit_tests library_tests)
+# The TSan tree runs only the unit cases that start threads: their files alone
+# (threaded_unit_tests, tests/CMakeLists.txt).
+thread_targets=(batch_cleanup_cli embedded_worker threaded_unit_tests library_tests)
 
 if [ "$which" = all ] || [ "$which" = address ]; then
   if building; then
@@ -74,7 +77,7 @@ fi
 if [ "$which" = all ] || [ "$which" = thread ]; then
   if building; then
     cmake -S . -B build-tsan "${common[@]}" -DBATCH_CLEANUP_SANITIZE=thread >/dev/null
-    cmake --build build-tsan -j"$jobs" --target "${sanitized_targets[@]}"
+    cmake --build build-tsan -j"$jobs" --target "${thread_targets[@]}"
   fi
 fi
 if running && { [ "$which" = all ] || [ "$which" = thread ]; }; then
