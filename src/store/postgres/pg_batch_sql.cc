@@ -90,7 +90,9 @@ sql::Statement deleting(const PgBatchTables& t, const Append& where,
       .slot("cycle")
       .sql(", d." + reason_alias + " FROM d)");
   // The rows the cascade will delete, as the statement's snapshot sees them: archived by the
-  // same statement, children from the rows archived for their parent.
+  // same statement, children from the rows archived for their parent. The batch locked its
+  // parent rows by an earlier statement (PgBatches: no fast path), so no child can commit
+  // for them in between.
   for (std::size_t i = 0; i < t.cascaded.size(); ++i) {
     const auto& c = t.cascaded[i];
     std::string cols;

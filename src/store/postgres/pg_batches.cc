@@ -65,6 +65,13 @@ class PgBatches::Steps final : public NibbleSteps {
   }
   void locate() override { window_.locate(); }
   bool fast_path() override {
+    // With cascaded rows to archive, the batch's parent rows are locked first, by a statement
+    // of their own (the careful path): a child another session inserts takes FOR KEY SHARE on
+    // its parent, so it either committed before the lock, and the archive statement (a new
+    // snapshot under READ COMMITTED) sees it, or it waits for our commit and then fails on its
+    // foreign key. The fast path's single statement would cascade a child committed after its
+    // snapshot without archiving it.
+    if (!b_.setup_.tables.archive.empty() && !b_.setup_.tables.cascaded.empty()) return false;
     slots_.clear();
     statement_ = window_.fast(detail_, slots_);
     return statement_ != nullptr;
