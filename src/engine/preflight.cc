@@ -4,8 +4,8 @@
 
 #include "batch_cleanup/errors.h"
 #include "config/duration.h"
-#include "engine/preflight_dependents.h"
 #include "engine/preflight_columns.h"
+#include "engine/preflight_dependents.h"
 #include "engine/preflight_guards.h"
 #include "store/reasons.h"
 
@@ -337,6 +337,7 @@ PreflightDecision decide_preflight(const CleanupConfig& config, const PreflightF
                              "': " + facts.users_email.collation + ")");
   }
   decision.dependents = decide_dependents(facts, decision.notes, decision.warnings);
+  refuse_unarchived_cascades(config, decision.dependents);
   decision.plan.lock_probe_wait_ms =
       std::min<long long>(kLockProbeWaitMs, decision.plan.lock_timeout.count());
   decision.plan.archive = !config.archive_table.empty() && !config.dry_run;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "batch_cleanup/errors.h"
+
 namespace batch_cleanup::engine {
 
 using store::OnDelete;
@@ -97,6 +99,21 @@ std::vector<store::DependentTable> decide_dependents(const store::PreflightFacts
     }
   }
   return facts.dependents;
+}
+
+void refuse_unarchived_cascades(const CleanupConfig& config,
+                                const std::vector<store::DependentTable>& dependents) {
+  if (config.archive_file.empty() || !config.archive_table.empty()) return;
+  std::vector<std::string> cascades;
+  for (const auto& edge : dependents) {
+    if (edge.action == OnDelete::kCascade) cascades.push_back(describe_edge(edge));
+  }
+  if (cascades.empty()) return;
+  throw ConfigError(fmt::format(
+      "--archive-file keeps the deleted {} rows but not the rows that cascade with them ({}): "
+      "they would be gone for good. HINT: add --archive-table T, which archives them to "
+      "T__<table> in the same transaction (the file may stay)",
+      config.pending_table, fmt::join(cascades, "; ")));
 }
 
 std::vector<DependentRows> dependent_rows(const std::vector<store::DependentTable>& dependents,

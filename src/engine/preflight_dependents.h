@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "batch_cleanup/config.h"
 #include "batch_cleanup/report.h"
 #include "store/dry_run_queries.h"
 #include "store/facts.h"
@@ -26,6 +27,12 @@ std::string describe_edge(const store::DependentTable& edge);
 std::vector<store::DependentTable> decide_dependents(const store::PreflightFacts& facts,
                                                      std::vector<std::string>& notes,
                                                      std::vector<std::string>& warnings);
+
+// Refuses (ConfigError, exit 2) an --archive-file without --archive-table when rows cascade with
+// the pending rows: the file keeps the pending rows only, so their cascaded rows would be gone
+// for good. --archive-table archives them (T__<table>) in the batch's transaction.
+void refuse_unarchived_cascades(const CleanupConfig& config,
+                                const std::vector<store::DependentTable>& dependents);
 
 // The report's lines for `dependents` and what the store counted for them.
 std::vector<DependentRows> dependent_rows(const std::vector<store::DependentTable>& dependents,

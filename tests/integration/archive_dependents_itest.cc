@@ -7,6 +7,7 @@
 #include "integration/backend_fixture.h"
 #include "integration/json_report.h"
 #include "integration/process.h"
+#include "integration/prometheus_tools.h"
 
 namespace batch_cleanup::testing {
 namespace {
@@ -95,6 +96,33 @@ TEST_P(ArchiveDependentsTest, CascadedRowsAreArchivedAndRestoredByteIdentical) {
   EXPECT_EQ(db_->count("bc_archive"), 0);
   EXPECT_EQ(db_->count("bc_archive__otp_verifications"), 0);
   EXPECT_EQ(db_->count("bc_archive__otp_attempts"), 0);
+}
+
+// An archive file alone keeps the pending rows but not their cascaded codes: refused before
+// anything is deleted, and the hint (an archive table beside the file) works.
+TEST_P(ArchiveDependentsTest, AnArchiveFileAloneIsRefusedWhenRowsCascade) {
+  db_->insert_users(0, 10);
+  db_->insert_pending(0, 5);
+  insert_codes();
+  const std::string before = everything();
+  TempDir dir;
+  const std::string file = dir.path() + "/archive.jsonl";
+  for (const bool dry : {false, true}) {
+    std::vector<std::string> args = {"--run-once", "--archive-file", file};
+    if (dry) args.push_back("--dry-run");
+    const auto refused = run(args);
+    EXPECT_EQ(refused.exit_code, 2) << refused.err;
+    EXPECT_NE(refused.err.find("--archive-file keeps the deleted"), std::string::npos)
+        << refused.err;
+    EXPECT_NE(refused.err.find("otp_verifications(pending_user_id)"), std::string::npos)
+        << refused.err;
+    EXPECT_EQ(everything(), before);
+  }
+  const auto both = run({"--run-once", "--archive-file", file, "--archive-table", "bc_archive"});
+  ASSERT_EQ(both.exit_code, 0) << both.err;
+  EXPECT_EQ(db_->count(kPending), 0);
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM bc_archive__otp_verifications"), "10");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM otp_verifications"), "1");
 }
 
 TEST_P(ArchiveDependentsTest, TheChildrenOfASkippedParentStayArchivedAndAreNamed) {
