@@ -345,6 +345,11 @@ TEST_P(DependentsTest, RealRunTextReportNamesTheRowsTakenWithThem) {
       real.out.find("foreign key: 38 row(s) of " + table("otp_attempts") + " deleted with them"),
       std::string::npos)
       << real.out;
+  // And the log.
+  EXPECT_NE(real.err.find(": foreign key: 19 row(s) of " + table("otp_verifications") +
+                          " deleted with them"),
+            std::string::npos)
+      << real.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DependentsTest,
