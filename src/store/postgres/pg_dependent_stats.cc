@@ -42,9 +42,11 @@ PgDependentStats::Counts PgDependentStats::query(PgSession& session) const {
     names.push_back(table.name);
   }
   const auto rows = session.exec(
-      "SELECT t.ord - 1, coalesce(s.n_tup_del, 0), coalesce(s.n_tup_upd, 0) "
+      "SELECT t.ord - 1, pg_stat_get_xact_tuples_deleted(c.oid), "
+      "pg_stat_get_xact_tuples_updated(c.oid) "
       "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(schema_name, rel_name, ord) "
-      "JOIN pg_stat_xact_all_tables s ON s.schemaname = t.schema_name AND s.relname = t.rel_name",
+      "JOIN pg_namespace n ON n.nspname = t.schema_name "
+      "JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.rel_name",
       {array_literal(schemas), array_literal(names)});
   for (int r = 0; r < rows.rows(); ++r) {
     const auto at = static_cast<std::size_t>(rows.integer(r, 0));

@@ -1,9 +1,10 @@
 // What a batch's transaction did to the dependent tables (BatchPlan::dependents), read from
-// PostgreSQL's own per-transaction statistics (pg_stat_xact_all_tables): the rows deleted and
-// updated in each table so far, by this transaction alone. The deletes of the pending table
-// delete (CASCADE) or update (SET NULL, SET DEFAULT) them; nothing else of the batch writes there.
-// The view also holds earlier transactions' counts until the backend flushes them (between
-// transactions): what it holds when the transaction begins is left out.
+// PostgreSQL's own per-transaction statistics (the functions behind pg_stat_xact_all_tables,
+// called for the tables' own pg_class rows): the rows deleted and updated in each table so far,
+// by this transaction alone. The deletes of the pending table delete (CASCADE) or update (SET
+// NULL, SET DEFAULT) them; nothing else of the batch writes there. The statistics also hold
+// earlier transactions' counts until the backend flushes them (between transactions): what they
+// hold when the transaction begins is left out.
 #pragma once
 
 #include <cstdint>
