@@ -115,6 +115,25 @@ struct DependentRows {
   std::int64_t refused = 0;
 };
 
+// Rows of one dependent table a real run's committed batches deleted (ON DELETE CASCADE) or
+// changed (SET NULL, SET DEFAULT) through a foreign key to the pending table (or below it).
+struct DependentCount {
+  std::string table;   // the referencing table ("public.otp_verifications")
+  std::string action;  // "cascade", "set null" or "set default"
+  std::int64_t rows = 0;
+};
+
+// Adds `rows` to the entry for (table, action), appending one when there is none.
+inline void add_dependent_count(std::vector<DependentCount>& counts, const DependentCount& count) {
+  for (auto& have : counts) {
+    if (have.table == count.table && have.action == count.action) {
+      have.rows += count.rows;
+      return;
+    }
+  }
+  counts.push_back(count);
+}
+
 // What a cycle, or a part of it (a batch, a worker's share), counted: the one sum every total
 // is made of (a cycle's report, the workers' shares of a cycle, the service's totals and the
 // metrics made from them). Every field is a count or a time that adds up; operator+= adds each.
@@ -131,6 +150,9 @@ struct Tally {
   std::int64_t replication_pauses = 0;  // waits for a lagging standby (--max-replication-lag)
   double throttle_ms = 0;               // time spent pausing between batches (--sleep, --max-rate)
   PhaseTimings phases;                  // where the batches' time went
+  // A real run: per dependent table and action, the rows the committed batches' deletes took
+  // with them or changed (empty without foreign keys to the pending table).
+  std::vector<DependentCount> dependent_rows;
 
   Tally& operator+=(const Tally& other) {
     candidates += other.candidates;
@@ -144,12 +166,14 @@ struct Tally {
     replication_pauses += other.replication_pauses;
     throttle_ms += other.throttle_ms;
     phases += other.phases;
+    for (const auto& count : other.dependent_rows) add_dependent_count(dependent_rows, count);
     return *this;
   }
 };
 
 // The counts (Tally's fields: candidates, deleted, failed, skipped, no_longer_matching,
-// batches, batch_retries, deleted_by_policy, replication_pauses, throttle_ms, phases) and what
+// batches, batch_retries, deleted_by_policy, replication_pauses, throttle_ms, phases,
+// dependent_rows) and what
 // else the cycle did.
 struct CycleReport : Tally {
   std::string cycle_id;  // unique per cycle, also used in logs

@@ -85,6 +85,15 @@ std::string render_report_text(const CycleReport& report) {
       out +=
           fmt::format("  archived={} archive_purged={}\n", report.archived, report.archive_purged);
     }
+    for (const auto& rows : report.dependent_rows) {
+      if (rows.action == "cascade") {
+        out += fmt::format("  foreign key: {} row(s) of {} deleted with them\n", rows.rows,
+                           rows.table);
+      } else {
+        out += fmt::format("  foreign key: {} row(s) of {} changed ({})\n", rows.rows, rows.table,
+                           rows.action);
+      }
+    }
     for (const auto& f : report.failures) {
       out += fmt::format("  not deleted: key={} email={} SQLSTATE {}: {}\n", f.key, f.email,
                          f.sqlstate, f.message);

@@ -16,6 +16,7 @@ inline Tally batch_tally(const store::BatchResult& result) {
   tally.no_longer_matching = result.no_longer_matching;
   tally.failed = static_cast<std::int64_t>(result.failures.size());
   tally.phases = result.timings;
+  tally.dependent_rows = result.dependent_rows;
   return tally;
 }
 

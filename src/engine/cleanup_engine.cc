@@ -150,6 +150,11 @@ void CleanupEngine::log_cycle_end(const CycleReport& report) const {
   } else {
     logging::logger()->warn("{}; error: {}", line, report.error);
   }
+  for (const auto& rows : report.dependent_rows) {
+    logging::logger()->info(
+        "cycle {}: foreign key: {} row(s) of {} {}", report.cycle_id, rows.rows, rows.table,
+        rows.action == "cascade" ? "deleted with them" : "changed (" + rows.action + ")");
+  }
 }
 
 void CleanupEngine::prepare(CycleReport& report) {

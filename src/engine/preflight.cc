@@ -341,6 +341,7 @@ PreflightDecision decide_preflight(const CleanupConfig& config, const PreflightF
   decision.plan.lock_probe_wait_ms =
       std::min<long long>(kLockProbeWaitMs, decision.plan.lock_timeout.count());
   decision.plan.archive = !config.archive_table.empty() && !config.dry_run;
+  if (!config.dry_run) decision.plan.dependents = decision.dependents;
   // FOR UPDATE SKIP LOCKED needs UPDATE on the pending table. Without it, a row another session
   // holds is found by a short lock wait instead (and skipped just the same).
   decision.plan.skip_locked = facts.capabilities.skip_locked && facts.pending.can_update;

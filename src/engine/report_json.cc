@@ -102,6 +102,13 @@ nlohmann::json report_json(const CycleReport& report) {
     }
     object["dependents"] = std::move(dependents);
     object["refused_by_dependents"] = count(report.refused_by_dependents);
+  } else {
+    // A real run: per dependent table and action, what the committed batches did to it.
+    nlohmann::json dependents = nlohmann::json::array();
+    for (const auto& d : report.dependent_rows) {
+      dependents.push_back({{"table", d.table}, {"action", d.action}, {"rows", d.rows}});
+    }
+    object["dependents"] = std::move(dependents);
   }
   return object;
 }

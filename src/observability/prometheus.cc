@@ -60,6 +60,13 @@ MetricFamily batch_duration_family(const DurationHistogram& histogram) {
   return family;
 }
 
+// The action label of batch_cleanup_dependent_rows_total for a report's ON DELETE action.
+const char* dependent_action_label(const std::string& action) {
+  if (action == "cascade") return "deleted";
+  if (action == "set null") return "set_null";
+  return "set_default";
+}
+
 }  // namespace
 
 std::vector<MetricFamily> job_families(const ServiceStatus& status) {
@@ -78,6 +85,19 @@ std::vector<MetricFamily> job_families(const ServiceStatus& status) {
     by_policy.samples.push_back(Sample{"", {{"policy", policy}}, count(value)});
   }
   out.push_back(std::move(by_policy));
+  MetricFamily dependents{"batch_cleanup_dependent_rows_total",
+                          MetricType::kCounter,
+                          "Rows of tables referencing the pending table (and below, through "
+                          "CASCADE keys) that committed deletes took with them (action deleted) "
+                          "or changed (set_null, set_default), by table.",
+                          {}};
+  for (const auto& rows : status.totals.dependent_rows) {
+    dependents.samples.push_back(
+        Sample{"",
+               {{"table", rows.table}, {"action", dependent_action_label(rows.action)}},
+               count(rows.rows)});
+  }
+  out.push_back(std::move(dependents));
   out.push_back(scalar("batch_cleanup_rows_failed_total", MetricType::kCounter,
                        "Pending rows a constraint or trigger refused to delete.",
                        count(status.totals.failed)));

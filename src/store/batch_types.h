@@ -84,6 +84,9 @@ struct BatchResult {
   double progress = 0;                   // 0..1, the share of the table covered so far
   PhaseTimings timings;                  // time spent in each phase of this batch
   std::vector<BatchEvent> events;
+  // Per dependent table (BatchPlan::dependents) and action: the rows this batch's deletes took
+  // with them (cascade) or changed (set null, set default). Empty when nothing was counted.
+  std::vector<DependentCount> dependent_rows;
 };
 
 // How far the standbys are behind the pass's last commit (or, before it, the current WAL).

@@ -244,6 +244,9 @@ struct BatchPlan {
   // Every deleted row is inserted into the archive table (--archive-table, not a dry run) in the
   // deleting transaction, under the cycle ArchiveTable::begin_cycle() names.
   bool archive = false;
+  // The foreign keys a delete acts through (not in a dry run): each batch counts the rows its
+  // deletes take with them or change through them (BatchResult::dependent_rows).
+  std::vector<DependentTable> dependents;
   // The limits every transaction sets (the configured ones, or the server's when lower).
   std::chrono::milliseconds statement_timeout{30000};
   std::chrono::milliseconds lock_timeout{2000};

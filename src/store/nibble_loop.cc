@@ -118,6 +118,7 @@ BatchResult NibbleLoop::run_batch(NibbleSteps& steps, const BatchRequest& reques
     }
     phase = BatchClock::now();
     advance = steps.advance();
+    steps.before_commit(result);
     try {
       commit_observed(observer_, result.deleted_rows, [&] { steps.commit(); });
     } catch (const DatabaseError& e) {

@@ -48,11 +48,19 @@ class NibbleSteps {
   virtual void end_transaction() noexcept = 0;
   // Runs a statement without parameters or result (the savepoints, the same on every backend).
   virtual void exec(const std::string& sql) = 0;
-  void savepoint(const char* name) { exec(std::string("SAVEPOINT ") + name); }
+  void savepoint(const char* name) {
+    exec(std::string("SAVEPOINT ") + name);
+    savepoint_set();
+  }
   void rollback_to(const char* name) {  // ROLLBACK TO and RELEASE
     exec(std::string("ROLLBACK TO SAVEPOINT ") + name);
+    rolled_back();
     release(name);
   }
+  // After a savepoint is set, and after the transaction went back to it: a store that counts
+  // what the transaction did leaves out what was rolled back.
+  virtual void savepoint_set() {}
+  virtual void rolled_back() {}
   void release(const char* name) { exec(std::string("RELEASE SAVEPOINT ") + name); }
 
   // A new batch of `request` (about its target rows), never more than `bound` rows.
@@ -106,6 +114,9 @@ class NibbleSteps {
   virtual void keep_in_doubt(const BatchResult& result, BatchAdvance advance) = 0;
   // After a commit (the WAL position, for replication_lag()).
   virtual void committed(const BatchRequest& request) { (void)request; }
+  // Just before COMMIT, once the batch's deletes are done: what the store counts of the
+  // transaction (the rows the deletes took with them in dependent tables).
+  virtual void before_commit(BatchResult& result) { (void)result; }
 };
 
 class NibbleLoop : public BatchStore {

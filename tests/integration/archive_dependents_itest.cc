@@ -73,6 +73,13 @@ TEST_P(ArchiveDependentsTest, CascadedRowsAreArchivedAndRestoredByteIdentical) {
   EXPECT_EQ(db_->count("bc_archive__otp_verifications"), 10);
   EXPECT_EQ(db_->count("bc_archive__otp_attempts"), 10);
   EXPECT_EQ(db_->scalar("SELECT count(DISTINCT cycle_id) FROM bc_archive__otp_attempts"), "1");
+  // The report counts what the cascade took, the archive's copies not included.
+  const auto dependents = last_json_report(archived)["dependents"];
+  ASSERT_EQ(dependents.size(), 2u) << dependents.dump();
+  for (const auto& d : dependents) {
+    EXPECT_EQ(d["action"], "cascade") << dependents.dump();
+    EXPECT_EQ(d["rows"], 10) << dependents.dump();
+  }
   EXPECT_EQ(db_->scalar("SELECT min(cycle_id) FROM bc_archive__otp_verifications"),
             last_json_report(archived)["cycle_id"]);
   EXPECT_EQ(db_->scalar("SELECT code || '/' || coalesce(sent_at, 'NULL') FROM "

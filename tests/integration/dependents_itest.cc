@@ -7,9 +7,13 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "integration/backend_fixture.h"
 #include "integration/json_report.h"
 #include "integration/process.h"
+#include "integration/prometheus_tools.h"
 
 namespace batch_cleanup::testing {
 namespace {
@@ -89,6 +93,8 @@ class DependentsTest : public BackendTest {
                                "--pending-key", "pending_user_id"});
     return run_on_db(std::move(args));
   }
+
+  void check_real_run(const std::vector<std::string>& extra);
 
   // The report's entry for the foreign key from `child` (null when there is none).
   static nlohmann::json dependent(const nlohmann::json& report, const std::string& child) {
@@ -257,6 +263,93 @@ TEST_P(DependentsTest, MaxFractionAppliesToEachDependentTableWithGuardsCountAll)
   const auto pending_only = run({"--run-once", "--max-fraction", "0.6"});
   EXPECT_NE(pending_only.exit_code, 2) << pending_only.err;
   EXPECT_EQ(db_->count("pending"), 12);
+}
+
+// The value of batch_cleanup_dependent_rows_total for `table` and `action` in a metrics file (-1
+// when there is no such series).
+long long dependent_metric(const std::string& path, const std::string& table,
+                           const std::string& action) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("batch_cleanup_dependent_rows_total{", 0) != 0) continue;
+    if (line.find("table=\"" + table + "\"") == std::string::npos) continue;
+    if (line.find("action=\"" + action + "\"") == std::string::npos) continue;
+    return std::stoll(line.substr(line.rfind(' ') + 1));
+  }
+  return -1;
+}
+
+// A real run counts, per dependent table, the rows the database lost or changed: in the JSON
+// report and in batch_cleanup_dependent_rows_total, across several batches, with two refused
+// candidates whose rolled-back cascades are not counted.
+void DependentsTest::check_real_run(const std::vector<std::string>& extra) {
+  add_holds_and_referrals();
+  const auto nulls = [&] {
+    return std::stoll(db_->scalar("SELECT count(*) FROM referrals WHERE pending_user_id IS NULL"));
+  };
+  const long long codes = db_->count("otp_verifications");
+  const long long tries = db_->count("otp_attempts");
+  const long long nulls_before = nulls();
+  TempDir dir;
+  const auto file = dir.path() + "/batch_cleanup.prom";
+  std::vector<std::string> args = {"--run-once", "--output", "json", "--metrics-file", file};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const auto real = run(args);
+  const auto report = last_json_report(real);
+  ASSERT_EQ(report["deleted"], 8) << real.out << real.err;
+  EXPECT_EQ(report["failed"], 2) << report.dump();
+  EXPECT_GE(report["batches"], 2) << report.dump();
+  const long long lost_codes = codes - db_->count("otp_verifications");
+  const long long lost_tries = tries - db_->count("otp_attempts");
+  const long long set_null = nulls() - nulls_before;
+  ASSERT_EQ(lost_codes, kCandidateCodes - 5);
+  ASSERT_EQ(set_null, 3);
+  ASSERT_EQ(report["dependents"].size(), 3U) << report.dump();
+  const auto otp = dependent(report, table("otp_verifications"));
+  EXPECT_EQ(otp["action"], "cascade") << report.dump();
+  EXPECT_EQ(otp["rows"], lost_codes) << report.dump();
+  const auto attempts = dependent(report, table("otp_attempts"));
+  EXPECT_EQ(attempts["action"], "cascade") << report.dump();
+  EXPECT_EQ(attempts["rows"], lost_tries) << report.dump();
+  const auto referrals = dependent(report, table("referrals"));
+  EXPECT_EQ(referrals["action"], "set null") << report.dump();
+  EXPECT_EQ(referrals["rows"], set_null) << report.dump();
+
+  EXPECT_EQ(dependent_metric(file, table("otp_verifications"), "deleted"), lost_codes);
+  EXPECT_EQ(dependent_metric(file, table("otp_attempts"), "deleted"), lost_tries);
+  EXPECT_EQ(dependent_metric(file, table("referrals"), "set_null"), set_null);
+  std::ifstream in(file);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto lint = promtool_check_metrics(text);
+  EXPECT_EQ(lint.exit_code, 0) << lint.out << lint.err << text;
+}
+
+TEST_P(DependentsTest, RealRunCountsWhatTheDatabaseLostPerTable) {
+  check_real_run({"--batch-size", "3"});
+}
+
+TEST_P(DependentsTest, RealRunWithTwoWorkersCountsWhatTheDatabaseLostPerTable) {
+  if (!db_->is_postgres()) GTEST_SKIP() << "--workers is PostgreSQL's";
+  check_real_run({"--batch-size", "2", "--workers", "2"});
+}
+
+TEST_P(DependentsTest, RealRunTextReportNamesTheRowsTakenWithThem) {
+  const auto real = run({"--run-once"});
+  ASSERT_EQ(real.exit_code, 0) << real.err;
+  EXPECT_NE(real.out.find("foreign key: 19 row(s) of " + table("otp_verifications") +
+                          " deleted with them"),
+            std::string::npos)
+      << real.out;
+  EXPECT_NE(
+      real.out.find("foreign key: 38 row(s) of " + table("otp_attempts") + " deleted with them"),
+      std::string::npos)
+      << real.out;
+  // And the log.
+  EXPECT_NE(real.err.find(": foreign key: 19 row(s) of " + table("otp_verifications") +
+                          " deleted with them"),
+            std::string::npos)
+      << real.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DependentsTest,

@@ -47,6 +47,9 @@ TEST(MetricsTest, RendersCountersGaugesAndACumulativeHistogram) {
   status.totals.skipped = 7;
   status.totals.batches = 3;
   status.totals.deleted_by_policy = {1000, 200, 34};
+  status.totals.dependent_rows = {{"public.otp", "cascade", 1300},
+                                  {"public.referrals", "set null", 5},
+                                  {"public.audit", "set default", 2}};
   status.cycles_by_outcome = {{"success", 4}, {"failed", 1}};
   status.last_success = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
   CycleReport report;
@@ -67,6 +70,12 @@ TEST(MetricsTest, RendersCountersGaugesAndACumulativeHistogram) {
            "batch_cleanup_rows_deleted_by_policy_total{policy=\"email\"} 1000\n"
            "batch_cleanup_rows_deleted_by_policy_total{policy=\"phone\"} 200\n"
            "batch_cleanup_rows_deleted_by_policy_total{policy=\"expired\"} 34\n",
+           "# TYPE batch_cleanup_dependent_rows_total counter\n"
+           "batch_cleanup_dependent_rows_total{table=\"public.otp\",action=\"deleted\"} 1300\n"
+           "batch_cleanup_dependent_rows_total{table=\"public.referrals\",action=\"set_null\"} "
+           "5\n"
+           "batch_cleanup_dependent_rows_total{table=\"public.audit\",action=\"set_default\"} "
+           "2\n",
            "batch_cleanup_rows_skipped_total 7\n",
            "batch_cleanup_batches_total 3\n",
            "batch_cleanup_cycles_total{outcome=\"success\"} 4\n",
@@ -99,8 +108,8 @@ TEST(MetricsTest, RendersCountersGaugesAndACumulativeHistogram) {
     EXPECT_TRUE(line.rfind("batch_cleanup_", 0) == 0 || line.rfind("process_", 0) == 0) << line;
     EXPECT_NO_THROW(std::stod(line.substr(line.rfind(' ') + 1))) << line;
   }
-  // 27 of the job, build_info, and 6 process_* families.
-  EXPECT_EQ(types, 34);
+  // 28 of the job, build_info, and 6 process_* families.
+  EXPECT_EQ(types, 35);
 }
 
 TEST(MetricsTest, LeadershipAndSkippedCycles) {
@@ -318,7 +327,7 @@ TEST(MetricsTest, SeveralJobsLabelEverySampleAndShareHelpAndType) {
   while (std::getline(single_lines, line)) {
     single_samples += line[0] == '#' || line.rfind("batch_cleanup_build_info{", 0) == 0 ? 0 : 1;
   }
-  EXPECT_EQ(types, 28);  // 27 of a job, and build_info
+  EXPECT_EQ(types, 29);  // 28 of a job, and build_info
   EXPECT_EQ(samples, 2 * single_samples);
 }
 

@@ -4,8 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <array>
-#include <bit>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "batch_cleanup/report.h"
@@ -16,16 +17,28 @@
 namespace batch_cleanup {
 namespace {
 
-// Every field of Tally is an 8-byte count (std::int64_t) or time (double), directly or inside
-// PolicyCounts and PhaseTimings, with no padding: the word-by-word test below relies on it.
-static_assert(std::is_trivially_copyable_v<Tally>);
+// Every field of Tally before dependent_rows (its last, a list added by table and action: see
+// MergesDependentRowsByTableAndAction) is an 8-byte count (std::int64_t) or time (double),
+// directly or inside PolicyCounts and PhaseTimings, with no padding: the word-by-word test below
+// relies on it.
 static_assert(std::is_standard_layout_v<Tally>);
-static_assert(sizeof(Tally) % 8 == 0);
-constexpr std::size_t kTallyWords = sizeof(Tally) / 8;
+constexpr std::size_t kCountBytes = offsetof(Tally, dependent_rows);
+static_assert(kCountBytes % 8 == 0);
+static_assert(kCountBytes + sizeof(std::vector<DependentCount>) == sizeof(Tally),
+              "dependent_rows must stay Tally's last field");
+constexpr std::size_t kTallyWords = kCountBytes / 8;
 
-// A Tally's fields as 8-byte words (equal words: equal fields, bit for bit).
+// A Tally's counts as 8-byte words (equal words: equal fields, bit for bit).
 std::array<std::uint64_t, kTallyWords> words(const Tally& tally) {
-  return std::bit_cast<std::array<std::uint64_t, kTallyWords>>(tally);
+  std::array<std::uint64_t, kTallyWords> out{};
+  std::memcpy(out.data(), static_cast<const void*>(&tally), kCountBytes);
+  return out;
+}
+
+Tally from_words(const std::array<std::uint64_t, kTallyWords>& in) {
+  Tally tally;
+  std::memcpy(static_cast<void*>(&tally), in.data(), kCountBytes);
+  return tally;
 }
 
 // Every field a value of its own: field k (counting from 1) is k * scale, and k.5 * scale for
@@ -83,8 +96,8 @@ TEST(TallyTest, AddsEveryWordOfTheStructure) {
     a_words[i] = i + 1;
     b_words[i] = 1000 * (i + 1);
   }
-  auto a = std::bit_cast<Tally>(a_words);
-  a += std::bit_cast<Tally>(b_words);
+  auto a = from_words(a_words);
+  a += from_words(b_words);
   const auto sum = words(a);
   for (std::size_t i = 0; i < kTallyWords; ++i) {
     EXPECT_EQ(sum[i], 1001 * (i + 1)) << "word " << i << " of Tally is not added by operator+=";
@@ -120,9 +133,36 @@ TEST(TallyTest, ABatchCountsItsRowsOnce) {
                        .no_longer_matching = 1,
                        .batches = 1,
                        .deleted_by_policy = {4, 1, 1},
-                       .phases = {1, 2, 3, 4, 5}};
+                       .phases = {1, 2, 3, 4, 5},
+                       .dependent_rows = {}};
   // No retries, pauses or throttling: those are the lane's, not the batch's.
   EXPECT_EQ(words(engine::batch_tally(batch)), words(expected));
+  EXPECT_TRUE(engine::batch_tally(batch).dependent_rows.empty());
+  batch.dependent_rows = {{"public.otp", "cascade", 7}};
+  const auto with_dependents = engine::batch_tally(batch);
+  ASSERT_EQ(with_dependents.dependent_rows.size(), 1u);
+  EXPECT_EQ(with_dependents.dependent_rows[0].rows, 7);
+}
+
+// Per table and action: the same pair adds up, a new pair is appended in order of appearance.
+TEST(TallyTest, MergesDependentRowsByTableAndAction) {
+  Tally a;
+  a.dependent_rows = {{"public.otp", "cascade", 3}, {"public.audit", "set null", 2}};
+  Tally b;
+  b.dependent_rows = {
+      {"public.audit", "set null", 5}, {"public.otp", "set null", 1}, {"public.otp", "cascade", 4}};
+  a += b;
+  ASSERT_EQ(a.dependent_rows.size(), 3u);
+  EXPECT_EQ(a.dependent_rows[0].table, "public.otp");
+  EXPECT_EQ(a.dependent_rows[0].action, "cascade");
+  EXPECT_EQ(a.dependent_rows[0].rows, 7);
+  EXPECT_EQ(a.dependent_rows[1].table, "public.audit");
+  EXPECT_EQ(a.dependent_rows[1].rows, 7);
+  EXPECT_EQ(a.dependent_rows[2].table, "public.otp");
+  EXPECT_EQ(a.dependent_rows[2].action, "set null");
+  EXPECT_EQ(a.dependent_rows[2].rows, 1);
+  a += Tally{};
+  EXPECT_EQ(a.dependent_rows.size(), 3u);
 }
 
 }  // namespace

@@ -54,6 +54,13 @@ class PgBatches::Steps final : public NibbleSteps {
   void begin_transaction() override {
     tx_.emplace(b_.session_, PgTransaction::Kind::kTrackedWrite);
     if (b_.setup_.fence) b_.setup_.fence();
+    b_.dependent_stats_ = PgDependentStats(b_.setup_.plan.dependents);
+    b_.dependent_stats_.begin(b_.session_);
+  }
+  void savepoint_set() override { b_.dependent_stats_.mark(b_.session_); }
+  void rolled_back() override { b_.dependent_stats_.rolled_back(b_.session_); }
+  void before_commit(BatchResult& result) override {
+    result.dependent_rows = b_.dependent_stats_.read(b_.session_);
   }
   void commit() override { tx_->commit(); }
   void end_transaction() noexcept override { tx_.reset(); }
@@ -253,6 +260,7 @@ void PgBatches::delete_part(std::span<const LockedRow> rows, bool whole_rows, Ba
   locators.reserve(rows.size());
   for (const auto& row : rows) locators.push_back(row.locator);
   session_.exec("SAVEPOINT bc_part");
+  dependent_stats_.mark(session_);
   try {
     const auto deleted =
         session_.run(s.delete_locked, with_cycle({{"locators", array_literal(locators)}}));
@@ -273,6 +281,7 @@ void PgBatches::delete_part(std::span<const LockedRow> rows, bool whole_rows, Ba
     const bool held = !setup_.plan.skip_locked && e.cause() == ErrorCause::kLockTimeout;
     if (e.cause() != ErrorCause::kRowRefused && !held) throw;
     session_.exec("ROLLBACK TO SAVEPOINT bc_part");
+    dependent_stats_.rolled_back(session_);
     session_.exec("RELEASE SAVEPOINT bc_part");
     if (rows.size() == 1) {
       if (held) {

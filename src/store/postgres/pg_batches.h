@@ -16,6 +16,7 @@
 #include "store/facts.h"
 #include "store/nibble_loop.h"
 #include "store/postgres/pg_batch_sql.h"
+#include "store/postgres/pg_dependent_stats.h"
 #include "store/postgres/pg_session.h"
 #include "store/sql/executor.h"
 
@@ -113,6 +114,8 @@ class PgBatches : public NibbleLoop {
   PgSession& session_;
   sql::Executor& executor_;
   const PgBatchSetup& setup_;
+  // The batch transaction's rows in the dependent tables (set up at each BEGIN, from the plan).
+  PgDependentStats dependent_stats_{{}};
 
  private:
   class Steps;  // a window's batch as the loop drives it

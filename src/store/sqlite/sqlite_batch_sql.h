@@ -25,6 +25,9 @@ struct SqliteBatchSetup {
   sql::PredicateSpec predicate;
   std::vector<ColumnInfo> pending_columns;
   std::string single_reason;
+  // The foreign keys a delete acts through (BatchPlan::dependents): each batch counts what its
+  // deletes did through them.
+  std::vector<DependentTable> dependents;
 };
 
 // What a deleting statement returns per row, in this order: its locator, its reason, its key

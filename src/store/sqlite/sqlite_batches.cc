@@ -164,6 +164,7 @@ BatchResult SqliteBatches::run_next_batch(const BatchRequest& request) {
   {
     SqliteTransaction tx(connection_);
     const auto locked_at = Clock::now();
+    dependent_counts_.begin(connection_);
     // One "now" for the batch's statements (and any isolation).
     if (needs_cutoffs_) {
       cutoffs_ = cutoff_slots(connection_, setup_.predicate.min_age, setup_.predicate.expire_after);
@@ -196,6 +197,7 @@ BatchResult SqliteBatches::run_next_batch(const BatchRequest& request) {
     if (!isolate_first) {
       phase_start = Clock::now();
       try {
+        dependent_counts_.end(connection_, result.dependent_rows);
         commit_observed(tx, result.deleted_rows);
         result.timings.commit_ms = ms_since(phase_start);
         last_commit_ = Clock::now();

@@ -23,6 +23,7 @@
 #include "store/sqlite/sqlite_batch_sql.h"
 #include "store/sqlite/sqlite_catalog.h"
 #include "store/sqlite/sqlite_connection.h"
+#include "store/sqlite/sqlite_dependent_counts.h"
 
 namespace batch_cleanup::store::sqlite {
 
@@ -127,6 +128,7 @@ class SqliteBatches final : public NibbleLoop {
   sql::Slots cutoffs_;  // the batch's creation-time cutoffs
   bool needs_cutoffs_ = false;
   SqliteBatchStatements statements_;  // over setup_
+  SqliteDependentCounts dependent_counts_{setup_.dependents};
 
   // Pass state; advanced only after a batch commits.
   Bound cursor_;  // the last locator covered; empty at the start of a pass

@@ -67,10 +67,12 @@ std::optional<RowError> SqliteBatches::delete_in_own_transaction(std::span<const
   BatchResult part;
   {
     SqliteTransaction tx(connection_);
+    dependent_counts_.begin(connection_);
     for (const auto& candidate : rows) {
       if (auto refusal = delete_row(tx, candidate, whole_rows, part)) return refusal;
     }
     try {
+      dependent_counts_.end(connection_, part.dependent_rows);
       commit_observed(tx, part.deleted_rows);
     } catch (const DatabaseError& e) {
       if (e.cause() != ErrorCause::kRowRefused) throw;
@@ -81,6 +83,7 @@ std::optional<RowError> SqliteBatches::delete_in_own_transaction(std::span<const
   for (auto& failure : part.failures) result.failures.push_back(std::move(failure));
   result.deleted += part.deleted;
   result.deleted_by_policy += part.deleted_by_policy;
+  for (const auto& count : part.dependent_rows) add_dependent_count(result.dependent_rows, count);
   return std::nullopt;
 }
 

@@ -130,8 +130,9 @@ class SqliteStore final : public RoleStore {
     const sql::PredicateSpec spec = sql::policy_predicate(executor_, config_, columns());
     predicate_ = spec;
     const bool key_mode = plan.addressing == Addressing::kKey || catalog_.rowid.empty();
-    batches_ = std::make_unique<SqliteBatches>(
-        connection_, executor_, batch_setup(config_, catalog_, names_, spec, key_mode));
+    auto setup = batch_setup(config_, catalog_, names_, spec, key_mode);
+    setup.dependents = plan.dependents;
+    batches_ = std::make_unique<SqliteBatches>(connection_, executor_, std::move(setup));
     build_dry_run(executor_, catalog_.pending.quoted(), spec);
   }
 
