@@ -53,6 +53,19 @@ std::vector<ConflictCheck> conflict_checks(const RestoreTables& tables) {
   return checks;
 }
 
+// ", CASE WHEN <condition> THEN 1 ELSE 0 END, a.col1, a.col2 ...": whether an archived row meets
+// a conflict, and the archived values of the columns it concerns (as text), for the report.
+template <typename Condition>
+void append_flag_and_values(Builder& b, const Condition& condition,
+                            const std::vector<std::string>& columns) {
+  b.sql(", CASE WHEN ");
+  condition();
+  b.sql(" THEN 1 ELSE 0 END");
+  for (const auto& column : columns) {
+    b.sql(", " + b.dialect().text("a." + b.dialect().quote(column)));
+  }
+}
+
 void append_conflict(Builder& b, const RestoreTables& tables, const ConflictCheck& check) {
   const Dialect& d = b.dialect();
   b.sql("EXISTS (SELECT 1 FROM " + tables.pending + " x WHERE ");
@@ -71,10 +84,8 @@ void list_conflicts(Executor& executor, const RestoreTables& tables, const Resto
   Builder b(d);
   b.sql("SELECT " + d.text("a." + tables.key) + ", " + d.text("a." + tables.email));
   for (const auto& check : checks) {
-    b.sql(", CASE WHEN ");
-    append_conflict(b, tables, check);
-    b.sql(" THEN 1 ELSE 0 END");
-    for (const auto& column : check.columns) b.sql(", " + d.text("a." + d.quote(column)));
+    append_flag_and_values(
+        b, [&] { append_conflict(b, tables, check); }, check.columns);
   }
   b.sql(" FROM " + tables.archive + " a WHERE ");
   append_restore_filter(b, request);
@@ -218,10 +229,8 @@ DependentRestore restore_cascaded(Executor& executor, const CascadedTable& table
   append_parent_exists(b, table);
   b.sql(" THEN 0 ELSE 1 END");
   for (const auto& index : table.unique_indexes) {
-    b.sql(", CASE WHEN ");
-    append_unique_taken(b, table, index);
-    b.sql(" THEN 1 ELSE 0 END");
-    for (const auto& column : index.columns) b.sql(", " + d.text("a." + d.quote(column)));
+    append_flag_and_values(
+        b, [&] { append_unique_taken(b, table, index); }, index.columns);
   }
   b.sql(" FROM " + table.archive + " a WHERE ");
   append_restore_filter(b, request);
