@@ -88,11 +88,21 @@ void MysqlArchiveTable::create() {
   }
   const auto archive = name();
   const std::string prefix = archive.name.substr(0, 40);
+  // The key's index serves restore (a key not indexable without a prefix goes without).
+  std::string key_index;
+  for (const auto& column : catalog_.pending_columns) {
+    const bool long_type = column.data_type.find("text") != std::string::npos ||
+                           column.data_type.find("blob") != std::string::npos;
+    if (same_name(column.name, config_.pending_key) && !long_type) {
+      key_index = ", KEY " + mysql_dialect().quote(prefix + "_key_idx") + " (" + names_.key + ")";
+    }
+  }
   session_.exec("CREATE TABLE IF NOT EXISTS " + mysql_dialect().quote(archive) + " (" + columns +
                 "archived_at DATETIME(3) NOT NULL, cycle_id VARCHAR(191) NOT NULL, reason "
                 "VARCHAR(255) NOT NULL, KEY " +
                 mysql_dialect().quote(prefix + "_archived_at_idx") + " (archived_at), KEY " +
-                mysql_dialect().quote(prefix + "_cycle_id_idx") + " (cycle_id)) ENGINE=InnoDB");
+                mysql_dialect().quote(prefix + "_cycle_id_idx") + " (cycle_id)" + key_index +
+                ") ENGINE=InnoDB");
 }
 
 void MysqlArchiveTable::begin_cycle(const std::string& cycle_id) { cycle_ = cycle_id; }
@@ -128,6 +138,112 @@ std::vector<UniqueIndex> MysqlArchiveTable::unique_indexes() {
   return indexes;
 }
 
+void MysqlArchiveTable::append_rows(sql::Builder& b, const sql::RestoreTables& tables,
+                                    const std::string& alias, std::span<const ArchiveRow> rows) {
+  // The key list first, for the index on the key column.
+  b.sql(alias + tables.key + " IN (");
+  for (std::size_t r = 0; r < rows.size(); ++r) b.sql(r == 0 ? "" : ", ").value(rows[r][0]);
+  b.sql(") AND (" + alias + tables.key + ", " + alias + "cycle_id, " + alias + "archived_at) IN (");
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    b.sql(r == 0 ? "(" : ", (").value(rows[r][0]).sql(", ").value(rows[r][1]).sql(", ");
+    b.value(rows[r][2]).sql(")");
+  }
+  b.sql(")");
+}
+
+std::string MysqlArchiveTable::insertable_columns() const {
+  std::string columns;
+  for (const auto& column : catalog_.pending_columns) {
+    if (column.generated) continue;  // computed again on insert
+    columns += (columns.empty() ? "" : ", ") + mysql_dialect().quote(column.name);
+  }
+  return columns;
+}
+
+std::int64_t MysqlArchiveTable::put_back_chunk(const sql::RestoreTables& tables,
+                                               std::span<const ArchiveRow> chunk) {
+  const std::string columns = insertable_columns();
+  std::vector<ArchiveRow> free;
+  {
+    sql::Builder b(executor_.dialect());
+    b.sql("SELECT CAST(a." + tables.key + " AS CHAR), a.cycle_id, CAST(a.archived_at AS CHAR) " +
+          "FROM " + tables.archive + " a WHERE ");
+    append_rows(b, tables, "a.", chunk);
+    b.sql(" AND NOT ");
+    sql::append_key_conflict(b, tables, "a");
+    b.sql(" AND NOT ");
+    sql::append_email_conflict(b, tables, "a");
+    const auto rows = executor_.run(b.build());
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      free.push_back(ArchiveRow{rows.text(r, 0), rows.text(r, 1), rows.text(r, 2)});
+    }
+  }
+  if (free.empty()) return 0;
+  sql::Builder insert(executor_.dialect());
+  insert.sql("INSERT INTO " + tables.pending + " (" + columns + ") SELECT " + columns + " FROM " +
+             tables.archive + " a WHERE ");
+  append_rows(insert, tables, "a.", free);
+  std::int64_t inserted = 0;
+  try {
+    inserted = executor_.run(insert.build()).affected;
+  } catch (const DatabaseError& e) {
+    if (e.cause() != ErrorCause::kRowRefused) throw;
+    return put_back_one_by_one(tables, free);
+  }
+  if (inserted != static_cast<std::int64_t>(free.size())) {
+    // Two archive rows with the same key, cycle and time: the row at a time way tells them apart.
+    throw DatabaseError(ErrorCause::kOther, "",
+                        "restore inserted " + std::to_string(inserted) + " rows for " +
+                            std::to_string(free.size()) + " archive rows: rolled back");
+  }
+  sql::Builder remove(executor_.dialect());
+  remove.sql("DELETE FROM " + tables.archive + " WHERE ");
+  append_rows(remove, tables, "", free);
+  executor_.run(remove.build());
+  return inserted;
+}
+
+std::int64_t MysqlArchiveTable::put_back_one_by_one(const sql::RestoreTables& tables,
+                                                    std::span<const ArchiveRow> rows) {
+  const std::string columns = insertable_columns();
+  const auto this_row = [&](sql::Builder& b, const std::string& alias) {
+    b.sql(alias + tables.key + " = ")
+        .slot("key")
+        .sql(" AND " + alias + "cycle_id = ")
+        .slot("cycle")
+        .sql(" AND " + alias + "archived_at = ")
+        .slot("at");
+  };
+  sql::Builder put_back(executor_.dialect());
+  put_back.sql("INSERT INTO " + tables.pending + " (" + columns + ") SELECT " + columns + " FROM " +
+               tables.archive + " a WHERE ");
+  this_row(put_back, "a.");
+  put_back.sql(" AND NOT ");
+  sql::append_key_conflict(put_back, tables, "a");
+  put_back.sql(" AND NOT ");
+  sql::append_email_conflict(put_back, tables, "a");
+  put_back.sql(" LIMIT 1");
+  const sql::Statement insert = put_back.build();
+  sql::Builder take_out(executor_.dialect());
+  take_out.sql("DELETE FROM " + tables.archive + " WHERE ");
+  this_row(take_out, "");
+  take_out.sql(" LIMIT 1");
+  const sql::Statement remove = take_out.build();
+  std::int64_t restored = 0;
+  for (const auto& [key, cycle, at] : rows) {
+    const sql::Slots slots{{"key", key}, {"cycle", cycle}, {"at", at}};
+    try {
+      if (executor_.run(insert, slots).affected == 0) continue;
+    } catch (const DatabaseError& e) {
+      if (e.cause() != ErrorCause::kRowRefused) throw;
+      continue;
+    }
+    executor_.run(remove, slots);
+    ++restored;
+  }
+  return restored;
+}
+
 RestoreResult MysqlArchiveTable::restore(const RestoreRequest& request, bool dry_run) {
   const sql::RestoreTables tables{mysql_dialect().quote(name()),
                                   mysql_dialect().quote(names_.pending),
@@ -137,12 +253,13 @@ RestoreResult MysqlArchiveTable::restore(const RestoreRequest& request, bool dry
                                   config_.email_column,
                                   unique_indexes(),
                                   true};
-  // Every selected archive row, the newest copy of each key first, put back one at a time
-  // unless a pending row has its key or email; an archive row is named by its key, cycle and
-  // time (MySQL has no row address). A row another unique index refuses (ER_DUP_ENTRY) is
-  // skipped: InnoDB rolls back only that statement.
+  // The newest archived copy of each selected key, put back unless a pending row has its key
+  // or email, a chunk at a time: the chunk's rows free of those conflicts are read, inserted
+  // by one statement and removed from the archive by the next. An archive row is named by its
+  // key, cycle and time (MySQL has no row address). When another unique index refuses a row
+  // (ER_DUP_ENTRY; InnoDB rolls back only that statement) the chunk goes one row at a time.
   const auto put_rows_back = [&]() -> std::int64_t {
-    std::vector<std::array<std::string, 3>> selected;
+    std::vector<ArchiveRow> newest;
     {
       sql::Builder b(executor_.dialect());
       b.sql("SELECT CAST(a." + tables.key + " AS CHAR), a.cycle_id, CAST(a.archived_at AS CHAR) " +
@@ -151,49 +268,16 @@ RestoreResult MysqlArchiveTable::restore(const RestoreRequest& request, bool dry
       b.sql(" ORDER BY a." + tables.key + ", a.archived_at DESC");
       const auto rows = executor_.run(b.build());
       for (std::size_t r = 0; r < rows.size(); ++r) {
-        selected.push_back(
-            std::array<std::string, 3>{rows.text(r, 0), rows.text(r, 1), rows.text(r, 2)});
+        if (!newest.empty() && newest.back()[0] == rows.text(r, 0)) continue;  // an older copy
+        newest.push_back(ArchiveRow{rows.text(r, 0), rows.text(r, 1), rows.text(r, 2)});
       }
     }
-    std::string columns;
-    for (const auto& column : catalog_.pending_columns) {
-      if (column.generated) continue;  // computed again on insert
-      columns += (columns.empty() ? "" : ", ") + mysql_dialect().quote(column.name);
-    }
-    const auto this_row = [&](sql::Builder& b, const std::string& alias) {
-      b.sql(alias + tables.key + " = ")
-          .slot("key")
-          .sql(" AND " + alias + "cycle_id = ")
-          .slot("cycle")
-          .sql(" AND " + alias + "archived_at = ")
-          .slot("at");
-    };
-    sql::Builder put_back(executor_.dialect());
-    put_back.sql("INSERT INTO " + tables.pending + " (" + columns + ") SELECT " + columns +
-                 " FROM " + tables.archive + " a WHERE ");
-    this_row(put_back, "a.");
-    put_back.sql(" AND NOT ");
-    sql::append_key_conflict(put_back, tables, "a");
-    put_back.sql(" AND NOT ");
-    sql::append_email_conflict(put_back, tables, "a");
-    put_back.sql(" LIMIT 1");
-    const sql::Statement insert = put_back.build();
-    sql::Builder take_out(executor_.dialect());
-    take_out.sql("DELETE FROM " + tables.archive + " WHERE ");
-    this_row(take_out, "");
-    take_out.sql(" LIMIT 1");
-    const sql::Statement remove = take_out.build();
     std::int64_t restored = 0;
-    for (const auto& [key, cycle, at] : selected) {
-      const sql::Slots slots{{"key", key}, {"cycle", cycle}, {"at", at}};
-      try {
-        if (executor_.run(insert, slots).affected == 0) continue;
-      } catch (const DatabaseError& e) {
-        if (e.cause() != ErrorCause::kRowRefused) throw;
-        continue;
-      }
-      executor_.run(remove, slots);
-      ++restored;
+    constexpr std::size_t kChunk = 100;
+    for (std::size_t at = 0; at < newest.size(); at += kChunk) {
+      const std::span<const ArchiveRow> chunk(newest.data() + at,
+                                              std::min(kChunk, newest.size() - at));
+      restored += put_back_chunk(tables, chunk);
     }
     return restored;
   };

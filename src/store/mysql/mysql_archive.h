@@ -1,9 +1,11 @@
-// The MySQL/MariaDB archive table: created with the pending table's column types (no index
-// but archived_at's and cycle_id's: a key may be archived more than once); batches copy the
-// rows they delete into it in the same transaction (mysql_batches.cc, archive_and_delete);
-// restore puts rows back one at a time, the newest copy of each key first.
+// The MySQL/MariaDB archive table: created with the pending table's column types (no unique
+// index: a key may be archived more than once; plain indexes on archived_at, cycle_id and the
+// key); batches copy the rows they delete into it in the same transaction (mysql_batches.cc,
+// archive_and_delete); restore puts back the newest copy of each key, by chunks of keys.
 #pragma once
 
+#include <array>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -11,6 +13,7 @@
 #include "store/archive_table.h"
 #include "store/mysql/mysql_catalog.h"
 #include "store/mysql/mysql_session.h"
+#include "store/sql/restore_sql.h"
 #include "store/table_names.h"
 
 namespace batch_cleanup::store::mysql {
@@ -42,6 +45,17 @@ class MysqlArchiveTable final : public ArchiveTable {
   std::string schema();  // the archive's database: as configured, else the connection's
   bool exists();
   std::vector<UniqueIndex> unique_indexes();  // of the pending table
+
+  // An archive row as restore names it: key, cycle_id, archived_at (as text).
+  using ArchiveRow = std::array<std::string, 3>;
+  // "<alias>key IN (...) AND (<alias>key, <alias>cycle_id, <alias>archived_at) IN (...)".
+  static void append_rows(sql::Builder& b, const sql::RestoreTables& tables,
+                          const std::string& alias, std::span<const ArchiveRow> rows);
+  std::string insertable_columns() const;  // the pending table's, generated ones left out
+  // Puts the rows of `chunk` back (those free of key and email conflicts); how many.
+  std::int64_t put_back_chunk(const sql::RestoreTables& tables, std::span<const ArchiveRow> chunk);
+  std::int64_t put_back_one_by_one(const sql::RestoreTables& tables,
+                                   std::span<const ArchiveRow> rows);
 
   MysqlSession& session_;
   sql::Executor& executor_;

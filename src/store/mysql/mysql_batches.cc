@@ -224,13 +224,11 @@ std::int64_t MysqlBatches::archive_and_delete(std::span<const PendingRow> rows) 
 
 std::string MysqlBatches::explain(std::int64_t target_rows) {
   std::string out;
-  if (!setup_.tables.archive.empty()) {
+  if (setup_.archive_named) {
     out +=
         "-- with the archive table, every batch takes the careful path: the locked rows are "
-        "copied into " +
-        setup_.tables.archive +
-        " by key (INSERT ... SELECT ... WHERE key IN (...)), then exactly those keys are "
-        "deleted, in the same transaction\n\n";
+        "copied into the archive by key (INSERT ... SELECT ... WHERE key IN (...)), then "
+        "exactly those keys are deleted, in the same transaction\n\n";
   }
   sql::Slots slots = window_slots(std::max<std::int64_t>(1, target_rows));
   // The first window as it would run: its end read now.

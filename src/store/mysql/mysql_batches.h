@@ -34,6 +34,8 @@ struct MysqlBatchSetup {
   // With the archive (tables.archive): the cycle its rows are archived under (set by
   // ArchiveTable::begin_cycle(); not owned).
   const std::string* archive_cycle = nullptr;
+  // --archive-table is set (explain says how its batches run; explain itself writes nothing).
+  bool archive_named = false;
 };
 
 // The batches over the one batch loop (store/nibble_loop.h): the window is read first (without

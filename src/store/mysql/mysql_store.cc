@@ -92,6 +92,7 @@ class MysqlStore final : public RoleStore {
           (is_bytes(column.data_type) ? "HEX(" : "(") + setup.tables.pending + "." + quoted + ")");
     }
     setup.archive_cycle = &archive_cycle_;
+    setup.archive_named = !config_.archive_table.empty();
     batches_ = std::make_unique<MysqlBatches>(session_, executor_, std::move(setup));
     build_dry_run(executor_, mysql_dialect().quote(names_.pending), spec);
   }
