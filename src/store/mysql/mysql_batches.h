@@ -6,6 +6,10 @@
 // (or refused, or the window grew past the batch's bound, or the rows must be listed), the
 // careful path locks the window's free matching rows (FOR UPDATE SKIP LOCKED, at most the
 // window's size) and deletes them by key, isolating refused rows by halves under savepoints.
+// With the archive table (MySQL has no DELETE ... RETURNING), every batch goes the careful way:
+// the locked rows (every policy checked by the locking read) are copied into the archive by key
+// (INSERT ... SELECT), then exactly those keys are deleted, in the same transaction; the two
+// counts must agree or the batch rolls back.
 #pragma once
 
 #include <functional>
@@ -27,6 +31,11 @@ struct MysqlBatchSetup {
   std::string single_reason;  // the reason of every deleted row; empty with several policies
   // Run first in every batch transaction: proves (and keeps until it ends) the instance lock.
   std::function<void()> fence;
+  // With the archive (tables.archive): the cycle its rows are archived under (set by
+  // ArchiveTable::begin_cycle(); not owned).
+  const std::string* archive_cycle = nullptr;
+  // --archive-table is set (explain says how its batches run; explain itself writes nothing).
+  bool archive_named = false;
 };
 
 // The batches over the one batch loop (store/nibble_loop.h): the window is read first (without
@@ -52,6 +61,8 @@ class MysqlBatches final : public NibbleLoop {
   // Deletes `rows` (locked by this transaction) with the predicate re-checked, halving around
   // a refused row until it stands alone.
   void delete_part(std::span<const PendingRow> rows, BatchResult& result);
+  // Archives `rows` (locked by this transaction) and deletes exactly them; returns how many.
+  std::int64_t archive_and_delete(std::span<const PendingRow> rows);
 
   MysqlSession& session_;
   sql::Executor& executor_;
