@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "batch_cleanup/config.h"
 #include "store/batch_types.h"
+#include "store/table_names.h"
 
 namespace batch_cleanup::store {
 
@@ -42,6 +44,30 @@ class ArchiveTable {
   // its name, columns and values (RestoreConflict). With `dry_run` nothing is written and
   // `restored` counts what would be restored.
   virtual RestoreResult restore(const RestoreRequest& request, bool dry_run) = 0;
+};
+
+// What a server store's archive table works with, held once for every backend: the store's
+// session, executor and catalog, the job's configuration and table names, and the cycle the
+// batches archive under (begin_cycle() writes it; the batches' statements read it).
+template <class Session, class Executor, class Catalog>
+class ArchiveTableOn : public ArchiveTable {
+ public:
+  ArchiveTableOn(Session& session, Executor& executor, const CleanupConfig& config,
+                 const TableNames& names, const Catalog& catalog, std::string& cycle)
+      : session_(session),
+        executor_(executor),
+        config_(config),
+        names_(names),
+        catalog_(catalog),
+        cycle_(cycle) {}
+
+ protected:
+  Session& session_;
+  Executor& executor_;
+  const CleanupConfig& config_;
+  const TableNames& names_;
+  const Catalog& catalog_;
+  std::string& cycle_;
 };
 
 }  // namespace batch_cleanup::store

@@ -18,18 +18,11 @@
 
 namespace batch_cleanup::store::mysql {
 
-class MysqlArchiveTable final : public ArchiveTable {
+class MysqlArchiveTable final : public ArchiveTableOn<MysqlSession, sql::Executor, MysqlCatalog> {
  public:
   // `catalog` is the store's; begin_cycle() writes the cycle into `cycle`, which the batches
   // read (MysqlBatchSetup::archive_cycle).
-  MysqlArchiveTable(MysqlSession& session, sql::Executor& executor, const CleanupConfig& config,
-                    const TableNames& names, const MysqlCatalog& catalog, std::string& cycle)
-      : session_(session),
-        executor_(executor),
-        config_(config),
-        names_(names),
-        catalog_(catalog),
-        cycle_(cycle) {}
+  using ArchiveTableOn::ArchiveTableOn;
 
   // The archive table's name as the batches' statements write it.
   static std::string quoted_name(const CleanupConfig& config);
@@ -56,13 +49,6 @@ class MysqlArchiveTable final : public ArchiveTable {
   std::int64_t put_back_chunk(const sql::RestoreTables& tables, std::span<const ArchiveRow> chunk);
   std::int64_t put_back_one_by_one(const sql::RestoreTables& tables,
                                    std::span<const ArchiveRow> rows);
-
-  MysqlSession& session_;
-  sql::Executor& executor_;
-  const CleanupConfig& config_;
-  const TableNames& names_;
-  const MysqlCatalog& catalog_;
-  std::string& cycle_;
 };
 
 // Throws ConfigError when a foreign key deletes rows of another table with the pending table's

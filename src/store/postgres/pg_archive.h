@@ -11,7 +11,7 @@
 
 namespace batch_cleanup::store::postgres {
 
-class PgArchiveTable final : public ArchiveTable {
+class PgArchiveTable final : public ArchiveTableOn<PgSession, PgExecutor, PgCatalog> {
  public:
   // The archive table's name as the batches' statements write it.
   static std::string quoted_name(const CleanupConfig& config);
@@ -19,14 +19,7 @@ class PgArchiveTable final : public ArchiveTable {
   // `catalog` is the store's. Batches archive when their plan says so (BatchPlan::archive, the
   // archive CTE of pg_batch_sql.cc); begin_cycle() names the cycle they archive under, in
   // `cycle` (PgBatchSetup::archive_cycle, a value their statements bind).
-  PgArchiveTable(PgSession& session, PgExecutor& executor, const CleanupConfig& config,
-                 const TableNames& names, const PgCatalog& catalog, std::string& cycle)
-      : session_(session),
-        executor_(executor),
-        config_(config),
-        names_(names),
-        catalog_(catalog),
-        cycle_(cycle) {}
+  using ArchiveTableOn::ArchiveTableOn;
 
   ArchiveFacts inspect_archive() override;
   void create() override;
@@ -43,13 +36,6 @@ class PgArchiveTable final : public ArchiveTable {
   std::string oid();                          // "" when the table does not exist
   std::vector<UniqueIndex> unique_indexes();  // of the pending table
   std::vector<UniqueIndex> unique_indexes_of(const std::string& table_oid);
-
-  PgSession& session_;
-  PgExecutor& executor_;
-  const CleanupConfig& config_;
-  const TableNames& names_;
-  const PgCatalog& catalog_;
-  std::string& cycle_;
 };
 
 }  // namespace batch_cleanup::store::postgres
