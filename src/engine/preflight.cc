@@ -289,8 +289,8 @@ void decide_cluster(const CleanupConfig& config, const store::ClusterFacts& clus
   std::string why;
   if (cluster.max_write_set_rows > 0) {
     rows = std::max<std::int64_t>(1, cluster.max_write_set_rows - cluster.own_rows_per_batch);
-    why = fmt::format("wsrep_max_ws_rows {}, less {} row(s) of the lease", cluster.max_write_set_rows,
-                      cluster.own_rows_per_batch);
+    why = fmt::format("wsrep_max_ws_rows {}, less {} row(s) of the lease",
+                      cluster.max_write_set_rows, cluster.own_rows_per_batch);
   }
   if (cluster.max_write_set_bytes > 0 && cluster.bytes_per_row > 0) {
     // Half the byte limit: the average row length is an estimate.
@@ -298,16 +298,16 @@ void decide_cluster(const CleanupConfig& config, const store::ClusterFacts& clus
         std::max<std::int64_t>(1, cluster.max_write_set_bytes / 2 / cluster.bytes_per_row);
     if (rows == 0 || by_size < rows) {
       rows = by_size;
-      why = fmt::format("wsrep_max_ws_size {} bytes, about {} bytes a row", cluster.max_write_set_bytes,
-                        cluster.bytes_per_row);
+      why = fmt::format("wsrep_max_ws_size {} bytes, about {} bytes a row",
+                        cluster.max_write_set_bytes, cluster.bytes_per_row);
     }
   }
   std::string limit = "no write-set row limit";
   if (rows > 0) {
     decision.plan.max_batch_rows = rows;
-    limit = rows < config.batch_size
-                ? fmt::format("batches clamped from {} to {} rows ({})", config.batch_size, rows, why)
-                : fmt::format("batches of at most {} rows ({})", rows, why);
+    limit = rows < config.batch_size ? fmt::format("batches clamped from {} to {} rows ({})",
+                                                   config.batch_size, rows, why)
+                                     : fmt::format("batches of at most {} rows ({})", rows, why);
   }
   const bool watched =
       config.max_replication_lag.count() > 0 || config.max_replication_lag_bytes > 0;

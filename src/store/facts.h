@@ -146,8 +146,8 @@ struct DependentTable {
 // limits (ERROR 1180 from wsrep_max_ws_rows and wsrep_max_ws_size).
 struct ClusterFacts {
   bool galera = false;
-  int nodes = 0;                       // wsrep_cluster_size
-  std::string state;                   // wsrep_local_state_comment ("Synced", "Donor/Desynced")
+  int nodes = 0;                         // wsrep_cluster_size
+  std::string state;                     // wsrep_local_state_comment ("Synced", "Donor/Desynced")
   std::int64_t max_write_set_rows = 0;   // wsrep_max_ws_rows; 0: no limit
   std::int64_t max_write_set_bytes = 0;  // wsrep_max_ws_size; 0: no limit
   // What deleting one pending row adds to a write set, about (the table's average row length

@@ -74,7 +74,16 @@ class GaleraTest : public ::testing::Test {
     dbname_ = fmt::format("bc_galera_{:x}", random() & 0xffffffffffULL);
     owner_ = make_mariadb_database(urls_[0], dbname_);
     for (const auto& url : urls_) {
-      nodes_.push_back(connect_mariadb_database(url, dbname_));
+      // The other nodes apply the CREATE DATABASE a moment later.
+      for (int attempt = 0;; ++attempt) {
+        try {
+          nodes_.push_back(connect_mariadb_database(url, dbname_));
+          break;
+        } catch (const std::runtime_error&) {
+          if (attempt == 100) throw;
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+      }
       // Reads see every write the cluster committed before them (causality checks).
       nodes_.back()->exec("SET SESSION wsrep_sync_wait = 1");
     }
@@ -132,9 +141,10 @@ TEST_F(GaleraTest, BatchesStayUnderTheWriteSetRowLimit) {
   EXPECT_EQ(node(1).count(kPending), 700);
   const auto explained = run(1, {"explain", "--batch-size", "500"});
   ASSERT_EQ(explained.exit_code, 0) << explained.err;
-  EXPECT_NE(explained.out.find("Galera cluster of 3 node(s), this one Synced: batches clamped "
-                               "from 500 to 39 rows (wsrep_max_ws_rows 40, less 1 row(s) of the lease)"),
-            std::string::npos)
+  EXPECT_NE(
+      explained.out.find("Galera cluster of 3 node(s), this one Synced: batches clamped "
+                         "from 500 to 39 rows (wsrep_max_ws_rows 40, less 1 row(s) of the lease)"),
+      std::string::npos)
       << explained.out;
   const auto result = run(1, {"--run-once", "--output", "json", "--batch-size", "500"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -171,8 +181,8 @@ TEST_F(GaleraTest, FlowControlPausesTheCycleThenItContinues) {
     holder->exec("UNLOCK TABLES");
   });
   while (!locked) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  const auto result =
-      run(0, {"--run-once", "--output", "json", "--batch-size", "20", "--max-replication-lag", "1s"});
+  const auto result = run(
+      0, {"--run-once", "--output", "json", "--batch-size", "20", "--max-replication-lag", "1s"});
   hold.join();
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto report = last_json_report(result);
@@ -195,8 +205,9 @@ TEST_F(GaleraTest, OneInstanceAcrossNodes) {
   for (int i = 0; i < 400 && !held; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
     try {
-      held = node(1).scalar("SELECT count(*) FROM batch_cleanup_leases WHERE expires_at > "
-                            "utc_timestamp(6)") == "1" &&
+      held = node(1).scalar(
+                 "SELECT count(*) FROM batch_cleanup_leases WHERE expires_at > "
+                 "utc_timestamp(6)") == "1" &&
              node(1).count(kPending) < 1600;
     } catch (const std::runtime_error&) {
     }
@@ -217,10 +228,10 @@ TEST_F(GaleraTest, OneInstanceAcrossNodes) {
 // other row stays. Node 3 stays down (SetUpTestSuite brings it back on a rerun).
 TEST_F(GaleraTest, ExactlyOnceThroughTheFailureOfTheNodeWrittenTo) {
   seed(4000, 5000);  // p0..p3999 match
-  ChildProcess cycle({tool_binary(), "--run-once", "--output", "json", "--batch-size", "100",
-                      "--sleep", "20ms", "--retries", "1", "--connect-timeout", "2s",
-                      "--lease-ttl", "3s", "--database-url", url(2)},
-                     {});
+  ChildProcess cycle(
+      {tool_binary(), "--run-once", "--output", "json", "--batch-size", "100", "--sleep", "20ms",
+       "--retries", "1", "--connect-timeout", "2s", "--lease-ttl", "3s", "--database-url", url(2)},
+      {});
   bool started = false;
   for (int i = 0; i < 400 && !started; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(25));

@@ -16,10 +16,10 @@ constexpr std::int64_t kWriteSetRowOverhead = 64;
 // capitals).
 std::map<std::string, std::string> global_status(MysqlSession& session, const char* names) {
   std::map<std::string, std::string> values;
-  const auto rows = session.exec(
-      std::string("SELECT lower(variable_name), variable_value FROM "
-                  "information_schema.global_status WHERE lower(variable_name) IN (") +
-      names + ")");
+  const auto rows =
+      session.exec(std::string("SELECT lower(variable_name), variable_value FROM "
+                               "information_schema.global_status WHERE lower(variable_name) IN (") +
+                   names + ")");
   for (std::size_t r = 0; r < rows.size(); ++r) values[rows.text(r, 0)] = rows.text(r, 1);
   return values;
 }
@@ -55,15 +55,14 @@ ClusterFacts inspect_cluster(MysqlSession& session, const std::string& schema,
   ClusterFacts cluster;
   // @@wsrep_on exists on every MariaDB server (OFF without a provider); MySQL has none.
   if (!session.mariadb()) return cluster;
-  const auto settings =
-      session.exec("SELECT @@global.wsrep_on, @@global.wsrep_max_ws_rows, @@global.wsrep_max_ws_size");
+  const auto settings = session.exec(
+      "SELECT @@global.wsrep_on, @@global.wsrep_max_ws_rows, @@global.wsrep_max_ws_size");
   cluster.galera = settings.integer(0, 0) != 0;
   if (!cluster.galera) return cluster;
   cluster.max_write_set_rows = settings.integer(0, 1);
   cluster.max_write_set_bytes = settings.integer(0, 2);
   cluster.own_rows_per_batch = 1;  // the lease row's heartbeat (mysql_instance_lock.cc)
-  const auto status =
-      global_status(session, "'wsrep_cluster_size', 'wsrep_local_state_comment'");
+  const auto status = global_status(session, "'wsrep_cluster_size', 'wsrep_local_state_comment'");
   cluster.nodes = static_cast<int>(number(status, "wsrep_cluster_size"));
   const auto state = status.find("wsrep_local_state_comment");
   if (state != status.end()) cluster.state = state->second;
@@ -97,7 +96,8 @@ ReplicationLag GaleraFlowControl::read() {
   const std::int64_t paused_ns = number(status, "wsrep_flow_control_paused_ns");
   if (generation_ == session_.generation() && last_paused_ns_ >= 0 && paused_ns > last_paused_ns_) {
     // Rounded up: any pause since the previous reading counts.
-    lag.flow_control_paused = std::chrono::milliseconds((paused_ns - last_paused_ns_ + 999999) / 1000000);
+    lag.flow_control_paused =
+        std::chrono::milliseconds((paused_ns - last_paused_ns_ + 999999) / 1000000);
   }
   last_paused_ns_ = paused_ns;
   generation_ = session_.generation();

@@ -85,7 +85,8 @@ class MysqlStore final : public RoleStore {
     setup.single_reason = single_reason(config_);
     setup.fence = lease_fence();
     setup.max_rows = plan.max_batch_rows;
-    const bool watch = config_.max_replication_lag.count() > 0 || config_.max_replication_lag_bytes > 0;
+    const bool watch =
+        config_.max_replication_lag.count() > 0 || config_.max_replication_lag_bytes > 0;
     if (catalog_.facts.cluster.galera && watch) {
       setup.replication_lag = [this] { return flow_control_.read(); };
     }
