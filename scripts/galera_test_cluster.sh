@@ -19,6 +19,7 @@
 # BASEPORT+10 while it runs). Node failure is detected in about 2 s (evs timeouts below).
 set -euo pipefail
 
+# shellcheck source=scripts/mariadb_common.sh
 . "$(dirname "$0")/mariadb_common.sh"
 
 provider=/usr/lib/galera/libgalera_smm.so

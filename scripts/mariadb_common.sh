@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by scripts/mariadb_test_server.sh and scripts/galera_test_cluster.sh (sourced, not run):
 # finding the server, running it as the `mysql` user when root, making a data directory,
 # launching mariadbd on 127.0.0.1 with its own socket and pid file, and the test user.

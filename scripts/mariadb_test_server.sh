@@ -13,6 +13,7 @@
 # databases: each test makes one of its own.
 set -euo pipefail
 
+# shellcheck source=scripts/mariadb_common.sh
 . "$(dirname "$0")/mariadb_common.sh"
 
 cmd=${1:?start|stop|kill|resume}
