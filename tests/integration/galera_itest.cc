@@ -43,6 +43,27 @@ int cluster_script(const std::string& args) {
   return std::system(command.c_str());
 }
 
+// Sets a global variable of one node for a test, and sets it back at the end.
+class GlobalSetting {
+ public:
+  GlobalSetting(TestDatabase& db, const std::string& assignment, std::string undo)
+      : db_(db), undo_(std::move(undo)) {
+    db_.exec("SET GLOBAL " + assignment);
+  }
+  ~GlobalSetting() {
+    try {
+      db_.exec("SET GLOBAL " + undo_);
+    } catch (...) {
+    }
+  }
+  GlobalSetting(const GlobalSetting&) = delete;
+  GlobalSetting& operator=(const GlobalSetting&) = delete;
+
+ private:
+  TestDatabase& db_;
+  std::string undo_;
+};
+
 class GaleraTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -121,16 +142,7 @@ class GaleraTest : public ::testing::Test {
 // 1180), and the cycle clamps its batches under it and completes.
 TEST_F(GaleraTest, BatchesStayUnderTheWriteSetRowLimit) {
   seed(600, 700);
-  node(1).exec("SET GLOBAL wsrep_max_ws_rows = 40");
-  struct Reset {
-    TestDatabase& db;
-    ~Reset() {
-      try {
-        db.exec("SET GLOBAL wsrep_max_ws_rows = 0");
-      } catch (...) {
-      }
-    }
-  } reset{node(1)};
+  const GlobalSetting setting(node(1), "wsrep_max_ws_rows = 40", "wsrep_max_ws_rows = 0");
   // The limit is live on that node: one statement deleting 100 rows is refused.
   try {
     node(1).exec(std::string("DELETE FROM ") + kPending + " WHERE pending_user_id LIKE 'p1__'");
@@ -162,16 +174,8 @@ TEST_F(GaleraTest, BatchesStayUnderTheWriteSetRowLimit) {
 // sees it and waits between batches, then goes on once node 2 catches up; every match goes.
 TEST_F(GaleraTest, FlowControlPausesTheCycleThenItContinues) {
   seed(400, 450);
-  node(1).exec("SET GLOBAL wsrep_provider_options = 'gcs.fc_limit=1'");
-  struct Reset {
-    TestDatabase& db;
-    ~Reset() {
-      try {
-        db.exec("SET GLOBAL wsrep_provider_options = 'gcs.fc_limit=16'");
-      } catch (...) {
-      }
-    }
-  } reset{node(1)};
+  const GlobalSetting setting(node(1), "wsrep_provider_options = 'gcs.fc_limit=1'",
+                              "wsrep_provider_options = 'gcs.fc_limit=16'");
   auto holder = connect_mariadb_database(urls_[1], dbname_);
   std::atomic<bool> locked{false};
   std::thread hold([&] {
