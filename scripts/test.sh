@@ -42,7 +42,7 @@ galera_dir=$(mktemp -d /tmp/bc_galera_XXXXXX)
 cleanup() {
   scripts/pg_test_server.sh stop "$pg_dir"
   scripts/mariadb_test_server.sh stop "$mariadb_dir"
-  wait "$galera_start" 2>/dev/null || true
+  if [ -n "${galera_start:-}" ]; then wait "$galera_start" 2>/dev/null || true; fi
   scripts/galera_test_cluster.sh stop "$galera_dir/cluster"
   rm -rf "$galera_dir"
 }
