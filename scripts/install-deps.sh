@@ -18,6 +18,9 @@ packages=(
   # the MariaDB tier: a server the tests start themselves (scripts/mariadb_test_server.sh) and
   # the Connector/C the MySQL/MariaDB store is built on
   mariadb-server libmariadb-dev
+  # the Galera tier: a 3-node cluster of that server (scripts/galera_test_cluster.sh); rsync is
+  # the snapshot transfer a node that was down may need
+  galera-4 rsync
   # the fault tier: a real connection pooler
   pgbouncer
   chromium

@@ -438,7 +438,8 @@ std::vector<OptionSpec> job_options() {
        .commands = kRunning,
        .env = "BATCH_CLEANUP_MAX_REPLICATION_LAG",
        .help = "PostgreSQL: pause between batches while a streaming standby has not replayed the "
-               "cycle's last commit for longer than this (e.g. 10s); bare number = s",
+               "cycle's last commit for longer than this (e.g. 10s); bare number = s. MariaDB "
+               "Galera (any value): pause while flow control holds the cluster",
        .convert =
            [](const Values& v, Settings& s) {
              const auto& text = last_value(v);

@@ -179,6 +179,13 @@ bool BatchLoop::run_one_batch(BatchLane& lane, std::int64_t rows, std::int64_t m
   }
 }
 
+// A Galera cluster is held while flow control paused it since the previous reading, or while
+// this node's receive queue is at half the length that makes it ask for a pause.
+bool galera_held(const store::ReplicationLag& lag) {
+  return lag.galera && (lag.flow_control_paused.count() > 0 ||
+                        (lag.recv_queue_limit > 0 && lag.recv_queue * 2 >= lag.recv_queue_limit));
+}
+
 bool BatchLoop::wait_for_replicas(BatchLane& lane) const {
   CycleReport& report = lane.report;
   const auto max_time = config_.max_replication_lag;
@@ -190,15 +197,27 @@ bool BatchLoop::wait_for_replicas(BatchLane& lane) const {
         on_connection(lane.connected, [&] { return lane.store.batches().replication_lag(); });
     const bool too_late = max_time.count() > 0 && lag.time > max_time;
     const bool too_far = max_bytes > 0 && lag.bytes > max_bytes;
-    if (!too_late && !too_far) {
-      if (paused) {
+    const bool held = galera_held(lag);
+    if (!too_late && !too_far && !held) {
+      if (paused && lag.galera) {
+        logging::logger()->info("cycle {}: flow control released the Galera cluster; resuming",
+                                report.cycle_id);
+      } else if (paused) {
         logging::logger()->info(
             "cycle {}: the standbys replayed the cycle's commits (behind: {} bytes, {}); resuming",
             report.cycle_id, lag.bytes, config::format_duration(lag.time));
       }
       return true;
     }
-    if (!paused) {
+    if (!paused && held) {
+      logging::logger()->info(
+          "cycle {}: pausing: Galera flow control held the cluster for {} since the last "
+          "reading; this node's receive queue holds {} write set(s) (flow control starts at {})",
+          report.cycle_id, config::format_duration(lag.flow_control_paused), lag.recv_queue,
+          lag.recv_queue_limit);
+      ++report.replication_pauses;
+      paused = true;
+    } else if (!paused) {
       logging::logger()->info(
           "cycle {}: pausing: a standby has not replayed the cycle's last commit: {} bytes of WAL "
           "behind (limit {}), for {} (limit {})",

@@ -48,6 +48,9 @@ class BatchLoop {
   EngineSession& session_;
 };
 
+// Whether Galera flow control holds the cluster (ReplicationLag's Galera fields).
+bool galera_held(const store::ReplicationLag& lag);
+
 // The batch durations of a cycle (every lane's), and their p50, p99 and maximum.
 void set_batch_durations(CycleReport& report, std::vector<double> durations_ms);
 

@@ -280,6 +280,44 @@ void choose_addressing(const CleanupConfig& config, const PreflightFacts& facts,
   }
 }
 
+// On a Galera node: what the cluster is, and a batch size under its write-set limits (the rows
+// a cascade deletes with them are not counted).
+void decide_cluster(const CleanupConfig& config, const store::ClusterFacts& cluster,
+                    PreflightDecision& decision) {
+  if (!cluster.galera) return;
+  std::int64_t rows = 0;
+  std::string why;
+  if (cluster.max_write_set_rows > 0) {
+    rows = std::max<std::int64_t>(1, cluster.max_write_set_rows - cluster.own_rows_per_batch);
+    why = fmt::format("wsrep_max_ws_rows {}, less {} row(s) of the lease",
+                      cluster.max_write_set_rows, cluster.own_rows_per_batch);
+  }
+  if (cluster.max_write_set_bytes > 0 && cluster.bytes_per_row > 0) {
+    // Half the byte limit: the average row length is an estimate.
+    const std::int64_t by_size =
+        std::max<std::int64_t>(1, cluster.max_write_set_bytes / 2 / cluster.bytes_per_row);
+    if (rows == 0 || by_size < rows) {
+      rows = by_size;
+      why = fmt::format("wsrep_max_ws_size {} bytes, about {} bytes a row",
+                        cluster.max_write_set_bytes, cluster.bytes_per_row);
+    }
+  }
+  std::string limit = "no write-set row limit";
+  if (rows > 0) {
+    decision.plan.max_batch_rows = rows;
+    limit = rows < config.batch_size ? fmt::format("batches clamped from {} to {} rows ({})",
+                                                   config.batch_size, rows, why)
+                                     : fmt::format("batches of at most {} rows ({})", rows, why);
+  }
+  const bool watched =
+      config.max_replication_lag.count() > 0 || config.max_replication_lag_bytes > 0;
+  decision.notes.push_back(fmt::format(
+      "Galera cluster of {} node(s), this one {}: {}; {}", cluster.nodes, cluster.state, limit,
+      watched ? "pausing between batches while flow control holds the cluster or this node's "
+                "receive queue is long (--max-replication-lag)"
+              : "flow control not watched (--max-replication-lag turns it on)"));
+}
+
 }  // namespace
 
 PreflightDecision decide_preflight(const CleanupConfig& config, const PreflightFacts& facts) {
@@ -336,6 +374,7 @@ PreflightDecision decide_preflight(const CleanupConfig& config, const PreflightF
                              ", users '" + config.email_column +
                              "': " + facts.users_email.collation + ")");
   }
+  decide_cluster(config, facts.cluster, decision);
   decision.dependents = decide_dependents(facts, decision.notes, decision.warnings);
   refuse_unarchived_cascades(config, decision.dependents);
   decision.plan.lock_probe_wait_ms =

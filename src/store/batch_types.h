@@ -94,6 +94,14 @@ struct ReplicationLag {
   std::int64_t bytes = 0;             // WAL up to that point not yet replayed, by the farthest
   std::chrono::milliseconds time{0};  // how long the farthest has been missing it
   int standbys = 0;                   // streaming standbys seen
+  // A Galera node (MariaDB wsrep): how long flow control held replication since the previous
+  // reading (wsrep_flow_control_paused_ns; the cluster waits for its slowest node), the write
+  // sets this node has received but not applied yet (wsrep_local_recv_queue), and the queue at
+  // which a node asks the cluster to pause (gcs.fc_limit; 0: unknown).
+  bool galera = false;
+  std::chrono::milliseconds flow_control_paused{0};
+  std::int64_t recv_queue = 0;
+  std::int64_t recv_queue_limit = 0;
 };
 
 // What became of a batch whose commit was in doubt (the connection died during COMMIT).

@@ -141,8 +141,26 @@ struct DependentTable {
   bool indexed = false;
 };
 
+// The cluster the connected server belongs to, when it replicates synchronously (MariaDB
+// Galera: wsrep_on). Every transaction is one write set, which the cluster refuses past its
+// limits (ERROR 1180 from wsrep_max_ws_rows and wsrep_max_ws_size).
+struct ClusterFacts {
+  bool galera = false;
+  int nodes = 0;                         // wsrep_cluster_size
+  std::string state;                     // wsrep_local_state_comment ("Synced", "Donor/Desynced")
+  std::int64_t max_write_set_rows = 0;   // wsrep_max_ws_rows; 0: no limit
+  std::int64_t max_write_set_bytes = 0;  // wsrep_max_ws_size; 0: no limit
+  // What deleting one pending row adds to a write set, about (the table's average row length
+  // and the key's overhead); 0: unknown.
+  std::int64_t bytes_per_row = 0;
+  // Rows every batch transaction writes besides the pending rows (the lease's heartbeat, which
+  // proves the instance lock inside each batch).
+  std::int64_t own_rows_per_batch = 0;
+};
+
 struct PreflightFacts {
   Capabilities capabilities;
+  ClusterFacts cluster;
   int server_version_num = 0;  // the server's version as a number (PostgreSQL's server_version_num)
   std::string server_version;  // human-readable
   // How names resolve, for messages about missing tables.
@@ -250,6 +268,9 @@ struct BatchPlan {
   // The limits every transaction sets (the configured ones, or the server's when lower).
   std::chrono::milliseconds statement_timeout{30000};
   std::chrono::milliseconds lock_timeout{2000};
+  // The most rows one batch may delete (the cluster's write-set limits); 0: no limit. Batches
+  // never ask for more, whatever --batch-size or --batch-time say.
+  std::int64_t max_batch_rows = 0;
 };
 
 }  // namespace batch_cleanup::store

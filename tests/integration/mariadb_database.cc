@@ -110,6 +110,11 @@ std::unique_ptr<TestDatabase> make_mariadb_database(const std::string& admin_url
   return std::make_unique<MariadbDatabase>(admin_url, dbname, true);
 }
 
+std::unique_ptr<TestDatabase> connect_mariadb_database(const std::string& admin_url,
+                                                       const std::string& dbname) {
+  return std::make_unique<MariadbDatabase>(admin_url, dbname, false);
+}
+
 bool mariadb_available() {
   const char* url = std::getenv("BATCH_CLEANUP_TEST_MARIADB_URL");
   return url != nullptr && *url != '\0';

@@ -14,6 +14,11 @@ namespace batch_cleanup::testing {
 std::unique_ptr<TestDatabase> make_mariadb_database(const std::string& admin_url,
                                                     const std::string& dbname);
 
+// Connects to the existing database `dbname` on the server of `admin_url` (another node of a
+// Galera cluster, say); does not drop it. Throws std::runtime_error.
+std::unique_ptr<TestDatabase> connect_mariadb_database(const std::string& admin_url,
+                                                       const std::string& dbname);
+
 // Whether a MariaDB server is configured for the tests.
 bool mariadb_available();
 

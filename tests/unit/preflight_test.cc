@@ -7,6 +7,7 @@
 #include <string>
 
 #include "batch_cleanup/errors.h"
+#include "engine/batch_loop.h"
 #include "store/postgres/pg_capabilities.h"
 #include "store/sqlite/sqlite_capabilities.h"
 
@@ -363,6 +364,54 @@ TEST(PreflightEmailComparisonTest, NoComparisonWithoutTheEmailPolicy) {
   facts.pending_phone = facts.users_phone = facts.key;
   const auto decision = decide_preflight(config, facts);
   EXPECT_TRUE(decision.email_comparison.empty());
+}
+
+// A Galera node: the batch bound is the lower of wsrep_max_ws_rows (less the lease row each
+// batch renews) and half of wsrep_max_ws_size over the row's size; none without limits.
+TEST(PreflightClusterTest, BatchesStayUnderTheWriteSetLimits) {
+  auto facts = bench_like_facts();
+  facts.cluster.galera = true;
+  facts.cluster.nodes = 3;
+  facts.cluster.state = "Synced";
+  facts.cluster.own_rows_per_batch = 1;
+  EXPECT_EQ(decide_preflight(CleanupConfig{}, facts).plan.max_batch_rows, 0);
+  facts.cluster.max_write_set_rows = 1000;
+  facts.cluster.max_write_set_bytes = 2147483647;
+  facts.cluster.bytes_per_row = 200;
+  CleanupConfig config;
+  config.batch_size = 5000;
+  auto decision = decide_preflight(config, facts);
+  EXPECT_EQ(decision.plan.max_batch_rows, 999);
+  EXPECT_NE(notes(decision).find("Galera cluster of 3 node(s), this one Synced: batches clamped "
+                                 "from 5000 to 999 rows (wsrep_max_ws_rows 1000, less 1 row(s) of "
+                                 "the lease); flow control not watched"),
+            std::string::npos)
+      << notes(decision);
+  facts.cluster.max_write_set_bytes = 200000;  // half of it: 500 rows of 200 bytes
+  decision = decide_preflight(config, facts);
+  EXPECT_EQ(decision.plan.max_batch_rows, 500);
+  EXPECT_NE(notes(decision).find("wsrep_max_ws_size 200000 bytes, about 200 bytes a row"),
+            std::string::npos)
+      << notes(decision);
+  facts.cluster.galera = false;
+  EXPECT_EQ(decide_preflight(config, facts).plan.max_batch_rows, 0);
+}
+
+// Flow control holds the cluster when it paused it since the previous reading, or when this
+// node's receive queue reaches half of gcs.fc_limit.
+TEST(PreflightClusterTest, FlowControlHoldsTheCluster) {
+  store::ReplicationLag lag;
+  EXPECT_FALSE(galera_held(lag));
+  lag.flow_control_paused = std::chrono::milliseconds(1);
+  EXPECT_FALSE(galera_held(lag));  // not a Galera reading
+  lag.galera = true;
+  EXPECT_TRUE(galera_held(lag));
+  lag.flow_control_paused = std::chrono::milliseconds(0);
+  lag.recv_queue_limit = 16;
+  lag.recv_queue = 7;
+  EXPECT_FALSE(galera_held(lag));
+  lag.recv_queue = 8;
+  EXPECT_TRUE(galera_held(lag));
 }
 
 }  // namespace

@@ -17,6 +17,7 @@ MysqlBatches::MysqlBatches(MysqlSession& session, sql::Executor& executor, Mysql
 void MysqlBatches::begin_pass() {
   last_key_.reset();
   exhausted_ = false;
+  if (setup_.replication_lag) (void)setup_.replication_lag();
 }
 
 sql::Slots MysqlBatches::window_slots(std::int64_t limit) const {
@@ -140,7 +141,13 @@ BatchResult MysqlBatches::run_next_batch(const BatchRequest& request) {
     return result;
   }
   Steps steps(*this);
-  return run_batch(steps, request);
+  if (setup_.max_rows <= 0) return run_batch(steps, request);
+  // The cluster's write-set limit bounds the window and what the batch may delete.
+  BatchRequest bounded = request;
+  bounded.target_rows = std::min(request.target_rows, setup_.max_rows);
+  bounded.max_rows =
+      request.max_rows > 0 ? std::min(request.max_rows, setup_.max_rows) : setup_.max_rows;
+  return run_batch(steps, bounded);
 }
 
 void MysqlBatches::delete_part(std::span<const PendingRow> rows, BatchResult& result) {

@@ -36,6 +36,11 @@ struct MysqlBatchSetup {
   const std::string* archive_cycle = nullptr;
   // --archive-table is set (explain says how its batches run; explain itself writes nothing).
   bool archive_named = false;
+  // The most rows a batch may delete (BatchPlan::max_batch_rows); 0: no limit.
+  std::int64_t max_rows = 0;
+  // Reads how far replication is behind (Galera flow control); empty: nothing to watch. Read
+  // once when a pass begins too, so that the first batch's reading has something to compare.
+  std::function<ReplicationLag()> replication_lag;
 };
 
 // The batches over the one batch loop (store/nibble_loop.h): the window is read first (without
@@ -49,8 +54,10 @@ class MysqlBatches final : public NibbleLoop {
   BatchResult run_next_batch(const BatchRequest& request) override;
   std::string explain(std::int64_t target_rows) override;
   std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override;
-  // Replicas are not watched yet (the store refuses --max-replication-lag).
-  ReplicationLag replication_lag() override { return {}; }
+  // Galera flow control (setup.replication_lag); asynchronous replicas are not watched yet.
+  ReplicationLag replication_lag() override {
+    return setup_.replication_lag ? setup_.replication_lag() : ReplicationLag{};
+  }
   // MySQL cannot tell afterwards whether a transaction committed: a batch in doubt is kUnknown.
   InDoubtOutcome resolve_in_doubt() override;
 

@@ -7,6 +7,7 @@
 #include "store/mysql/mysql_batches.h"
 #include "store/mysql/mysql_catalog.h"
 #include "store/mysql/mysql_dialect.h"
+#include "store/mysql/mysql_galera.h"
 #include "store/mysql/mysql_instance_lock.h"
 #include "store/mysql/mysql_session.h"
 #include "store/reasons.h"
@@ -33,10 +34,6 @@ void refuse_what_is_not_built(const CleanupConfig& config) {
   if (config.workers > 1) {
     refuse(fmt::format("--workers {}", config.workers), "use --workers 1 (the default)");
   }
-  if (config.max_replication_lag.count() > 0 || config.max_replication_lag_bytes > 0) {
-    refuse("--max-replication-lag (replica and Galera awareness)",
-           "run without it, and pace the batches with --sleep or --max-rate");
-  }
   if (config.normalize_email != EmailNormalization::kNone) {
     refuse("--normalize-email other than none",
            "use --normalize-email none: emails are compared byte for byte");
@@ -48,7 +45,8 @@ class MysqlStore final : public RoleStore {
   MysqlStore(CleanupConfig config, config::DatabaseTarget target)
       : RoleStore(std::move(config), std::move(target), mysql_dialect()),
         session_(target_.mysql),
-        executor_(session_) {
+        executor_(session_),
+        flow_control_(session_) {
     build_history(executor_);
     archive_ = std::make_unique<MysqlArchiveTable>(session_, executor_, config_, names_, catalog_,
                                                    archive_cycle_);
@@ -64,6 +62,8 @@ class MysqlStore final : public RoleStore {
 
   PreflightFacts inspect() override {
     catalog_ = inspect_catalog(session_, names_, config_);
+    catalog_.facts.cluster = inspect_cluster(session_, catalog_.schema, names_.pending.name);
+    refuse_replica_lag_without_galera(config_, catalog_.facts.cluster);
     return catalog_.facts;
   }
 
@@ -93,6 +93,12 @@ class MysqlStore final : public RoleStore {
     }
     setup.archive_cycle = &archive_cycle_;
     setup.archive_named = !config_.archive_table.empty();
+    setup.max_rows = plan.max_batch_rows;
+    const bool watch =
+        config_.max_replication_lag.count() > 0 || config_.max_replication_lag_bytes > 0;
+    if (catalog_.facts.cluster.galera && watch) {
+      setup.replication_lag = [this] { return flow_control_.read(); };
+    }
     batches_ = std::make_unique<MysqlBatches>(session_, executor_, std::move(setup));
     build_dry_run(executor_, mysql_dialect().quote(names_.pending), spec);
   }
@@ -108,6 +114,7 @@ class MysqlStore final : public RoleStore {
   MysqlExecutor executor_;
   MysqlCatalog catalog_;
   std::string archive_cycle_;  // the cycle batches archive under (MysqlArchiveTable's)
+  GaleraFlowControl flow_control_;
 };
 
 }  // namespace
