@@ -341,10 +341,7 @@ TEST_P(MariadbTest, WhatIsNotBuiltYetIsRefused) {
       {{"--archive-table", "bc_archive"}, "--archive-table is not supported on MySQL/MariaDB yet"},
       {{"--archive-file", "/tmp/bc_never.ndjson"},
        "--archive-file is not supported on MySQL/MariaDB yet"},
-      {{"--workers", "2"}, "--workers 2 is not supported on MySQL/MariaDB yet"},
       {{"--max-replication-lag", "5s"}, "is not supported on MySQL/MariaDB yet"},
-      {{"--normalize-email", "lower"},
-       "--normalize-email other than none is not supported on MySQL/MariaDB yet"},
   };
   for (const auto& [args, message] : cases) {
     std::vector<std::string> all{"--run-once"};

@@ -1,7 +1,5 @@
 #include "store/mysql/mysql_store.h"
 
-#include <fmt/format.h>
-
 #include "batch_cleanup/errors.h"
 #include "store/mysql/mysql_batches.h"
 #include "store/mysql/mysql_catalog.h"
@@ -13,6 +11,7 @@
 #include "store/sql/dry_run_sql.h"
 #include "store/sql/history_sql.h"
 #include "store/sql/policy_spec.h"
+#include "store/sql/predicate.h"
 
 namespace batch_cleanup::store::mysql {
 namespace {
@@ -40,16 +39,9 @@ void refuse_what_is_not_built(const CleanupConfig& config) {
   };
   if (!config.archive_table.empty()) refuse("--archive-table", "run without it");
   if (!config.archive_file.empty()) refuse("--archive-file", "run without it");
-  if (config.workers > 1) {
-    refuse(fmt::format("--workers {}", config.workers), "use --workers 1 (the default)");
-  }
   if (config.max_replication_lag.count() > 0 || config.max_replication_lag_bytes > 0) {
     refuse("--max-replication-lag (replica and Galera awareness)",
            "run without it, and pace the batches with --sleep or --max-rate");
-  }
-  if (config.normalize_email != EmailNormalization::kNone) {
-    refuse("--normalize-email other than none",
-           "use --normalize-email none: emails are compared byte for byte");
   }
 }
 
@@ -73,7 +65,18 @@ class MysqlStore final : public RoleStore {
 
   PreflightFacts inspect() override {
     catalog_ = inspect_catalog(session_, names_, config_);
-    return catalog_.facts;
+    auto& facts = catalog_.facts;
+    if (config_.match_email && facts.users_email.exists && facts.pending_email.exists) {
+      // What the batches write beyond a plain = (the BINARY comparison; none with collation).
+      const auto side = [&](const char* row) {
+        return normalized_email(config_.normalize_email, std::string(row) + "." + names_.email);
+      };
+      const std::string equality =
+          sql::email_equal(mysql_dialect(), config_.normalize_email, side("u"), side("p"));
+      if (equality != side("u") + " = " + side("p")) facts.email_equality = equality;
+      count_collisions(executor_, sql::email_predicate(config_, columns()), facts);
+    }
+    return facts;
   }
 
   void configure(const BatchPlan& plan) override {
