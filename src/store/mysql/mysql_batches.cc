@@ -22,16 +22,9 @@ std::vector<PassSlice> MysqlBatches::plan_slices(int count) {
     const std::int64_t offset = rows * i / count;
     if (offset <= 0) continue;
     const auto bound = session_.run(statements_.slice_bound, {{"offset", offset - 1}});
-    if (bound.empty() || bound.is_null(0, 0)) continue;
-    if (bounds.empty() || bounds.back() != bound.text(0, 0)) bounds.push_back(bound.text(0, 0));
+    if (!bound.empty() && !bound.is_null(0, 0)) bounds.push_back(bound.text(0, 0));
   }
-  const int made = static_cast<int>(bounds.size()) + 1;
-  std::vector<PassSlice> slices;
-  slices.reserve(static_cast<std::size_t>(made));
-  for (int i = 0; i < made; ++i) {
-    slices.push_back({i, made, i > 0 ? bounds[i - 1] : "", i + 1 < made ? bounds[i] : ""});
-  }
-  return slices;
+  return slices_between(bounds);
 }
 
 void MysqlBatches::begin_slice(const PassSlice& slice) {

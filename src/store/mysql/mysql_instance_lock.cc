@@ -1,7 +1,6 @@
 #include "store/mysql/mysql_instance_lock.h"
 
 #include <algorithm>
-#include <stdexcept>
 
 #include "batch_cleanup/errors.h"
 #include "store/lease_holder.h"
@@ -108,14 +107,11 @@ std::chrono::milliseconds MysqlInstanceLock::keep_alive_interval() const {
 
 std::string MysqlInstanceLock::share_token() const {
   if (!held_ || follower_) return {};
-  return lease_.holder + " " + std::to_string(epoch_);
+  return lease_token(epoch_);
 }
 
 void MysqlInstanceLock::follow(const std::string& token) {
-  const auto space = token.rfind(' ');
-  if (space == std::string::npos) throw std::invalid_argument("not a lease token: " + token);
-  lease_.holder = token.substr(0, space);
-  epoch_ = std::stoll(token.substr(space + 1));
+  epoch_ = follow_token(token);
   follower_ = true;
   held_ = true;
 }
