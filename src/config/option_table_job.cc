@@ -76,8 +76,8 @@ std::vector<OptionSpec> job_options() {
        .env = "BATCH_CLEANUP_NORMALIZE_EMAIL",
        .default_text = "none",
        .help = "Compare emails byte for byte (none), lowercased (lower), lowercased and trimmed "
-               "(lower-trim), or by the columns' own collation or type, such as citext or SQLite "
-               "NOCASE (collation); the same expression on both tables",
+               "(lower-trim), or by the columns' own collation or type, such as citext, SQLite "
+               "NOCASE or a MySQL _ci collation (collation); the same expression on both tables",
        .choices = {"none", "lower", "lower-trim", "collation"},
        .convert =
            [](const Values& v, Settings& s) {
@@ -224,8 +224,8 @@ std::vector<OptionSpec> job_options() {
        .kind = ValueKind::kInteger,
        .env = "BATCH_CLEANUP_WORKERS",
        .default_text = "1",
-       .help = "PostgreSQL: run batches on this many connections at once, each over its own "
-               "part of the table (1..64); SQLite accepts only 1",
+       .help = "PostgreSQL and MySQL/MariaDB: run batches on this many connections at once, "
+               "each over its own part of the table (1..64); SQLite accepts only 1",
        .int_range = kWorkersRange,
        .convert = [](const Values& v,
                      Settings& s) { s.config.workers = small_integer_value(v, kWorkersRange); }},

@@ -75,6 +75,16 @@ void check_privileges(const CleanupConfig& config, const PreflightFacts& facts) 
 void check_policies(const CleanupConfig& config, const PreflightFacts& facts,
                     PreflightDecision& decision) {
   const auto& email_index = facts.users_email_index;
+  if (email_index.checked && store::rewrites_email(config.normalize_email)) {
+    const std::string served =
+        email_index.served.empty()
+            ? store::normalized_email(config.normalize_email, config.email_column)
+            : email_index.served;
+    decision.notes.push_back(email_index.present
+                                 ? "an index on " + facts.users.name + " serves " + served
+                                 : "no index on " + facts.users.name + " serves " + served +
+                                       ": every probe reads the users table");
+  }
   if (email_index.checked && !email_index.present) {
     if (!store::rewrites_email(config.normalize_email)) {
       decision.warnings.push_back(
@@ -367,7 +377,7 @@ PreflightDecision decide_preflight(const CleanupConfig& config, const PreflightF
   decision.plan.lock_timeout = effective(config.lock_timeout, config.lock_timeout_set,
                                          facts.server_lock_timeout, "lock_timeout");
   decision.notes.push_back("timeouts: " + timeouts);
-  if (config.match_email &&
+  if (config.match_email && config.normalize_email == EmailNormalization::kNone &&
       (!facts.pending_email.collation.empty() || !facts.users_email.collation.empty())) {
     decision.notes.push_back("emails compared byte for byte, whatever the collations (pending '" +
                              config.email_column + "': " + facts.pending_email.collation +

@@ -74,15 +74,25 @@ std::string check_email_comparison(const CleanupConfig& config, const PreflightF
   const ColumnFacts& users = facts.users_email;
   const ColumnFacts& pending = facts.pending_email;
   const std::string& column = config.email_column;
-  const std::string comparison =
+  std::string comparison =
       store::normalized_email(config.normalize_email, facts.users.name + "." + column) + " = " +
       store::normalized_email(config.normalize_email, facts.pending.name + "." + column);
+  if (!facts.email_equality.empty()) comparison += " (as " + facts.email_equality + ")";
   const std::string columns =
       fmt::format("{}.{} is {}, {}.{} is {}", facts.users.name, column, column_words(users),
                   facts.pending.name, column, column_words(pending));
   const bool users_inexact = inexact(users, config.normalize_email, facts);
   const bool pending_inexact = inexact(pending, config.normalize_email, facts);
   if (config.normalize_email == EmailNormalization::kCollation) {
+    if (facts.capabilities.collations_mix_silently && users.collation != pending.collation) {
+      throw GuardError(fmt::format(
+          "guard 'exact-email' refused to run: --normalize-email collation compares the emails "
+          "under the columns' collation, but {}: {} would silently compare them under one of the "
+          "two (a _bin collation wins over a _ci one, so the case-insensitive "
+          "match you accept would not happen), or refuse the mix. HINT: give both email columns "
+          "the same collation, or pass --normalize-email none (bytes) or lower",
+          columns, facts.capabilities.product));
+    }
     return comparison + ", by the columns' own equality (--normalize-email collation): " + columns;
   }
   if (users_inexact || pending_inexact) {

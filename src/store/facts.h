@@ -109,6 +109,10 @@ struct Capabilities {
   // A function of a column (lower(email)) still compares under the column's collation
   // (PostgreSQL); otherwise its result compares byte for byte (SQLite).
   bool functions_keep_collation = false;
+  // Two columns of different collations compare under one of them without an error (MySQL and
+  // MariaDB: a _bin collation wins over a _ci one), so --normalize-email collation needs both
+  // email columns under the same collation.
+  bool collations_mix_silently = false;
   std::vector<LockMechanism> lock_mechanisms;
 };
 
@@ -185,6 +189,10 @@ struct PreflightFacts {
   ColumnFacts key;
   ColumnFacts pending_email;
   ColumnFacts users_email;
+  // How the batches compare the two emails, as their SQL writes it (users side u, pending side
+  // p), where that is more than a plain = of the normalised values (MySQL/MariaDB: the BINARY
+  // comparison that keeps a collation from widening the match); empty otherwise.
+  std::string email_equality;
   ColumnFacts pending_phone;  // with --match phone
   ColumnFacts users_phone;
   ColumnFacts created;  // with --expire-after or --min-age

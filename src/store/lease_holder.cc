@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <random>
+#include <stdexcept>
 
 #include "batch_cleanup/history.h"
 
@@ -18,5 +19,16 @@ Lease::Lease(const CleanupConfig& config, const std::string& pending_target)
       ttl(config.lease_ttl),
       target(pending_target),
       holder(lease_holder_id()) {}
+
+std::string LeaseLock::lease_token(long long epoch) const {
+  return lease_.holder + " " + std::to_string(epoch);
+}
+
+long long LeaseLock::follow_token(const std::string& token) {
+  const auto space = token.rfind(' ');
+  if (space == std::string::npos) throw std::invalid_argument("not a lease token: " + token);
+  lease_.holder = token.substr(0, space);
+  return std::stoll(token.substr(space + 1));
+}
 
 }  // namespace batch_cleanup::store

@@ -43,6 +43,12 @@ class LeaseLock : public InstanceLock {
   LeaseLock(const CleanupConfig& config, const std::string& pending_target)
       : lease_(config, pending_target) {}
 
+  // The share_token() of this holder's lease of `epoch`: "holder epoch".
+  std::string lease_token(long long epoch) const;
+  // follow(token): the lease's holder becomes the token's; returns its epoch. Throws
+  // std::invalid_argument for a text that is not a token.
+  long long follow_token(const std::string& token);
+
   Lease lease_;
 };
 

@@ -37,6 +37,20 @@ double ms_since(BatchClock::time_point start) {
   return std::chrono::duration<double, std::milli>(BatchClock::now() - start).count();
 }
 
+std::vector<PassSlice> slices_between(const std::vector<std::string>& bounds) {
+  std::vector<std::string> distinct;
+  for (const auto& bound : bounds) {
+    if (distinct.empty() || distinct.back() != bound) distinct.push_back(bound);
+  }
+  const int made = static_cast<int>(distinct.size()) + 1;
+  std::vector<PassSlice> slices;
+  slices.reserve(static_cast<std::size_t>(made));
+  for (int i = 0; i < made; ++i) {
+    slices.push_back({i, made, i > 0 ? distinct[i - 1] : "", i + 1 < made ? distinct[i] : ""});
+  }
+  return slices;
+}
+
 std::int64_t batch_bound(const BatchRequest& request) {
   const std::int64_t target_rows = std::max<std::int64_t>(1, request.target_rows);
   auto bound = static_cast<std::int64_t>(kMaxScanFactor * static_cast<double>(target_rows));

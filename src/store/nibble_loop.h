@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "store/batch_store.h"
 
@@ -30,6 +31,11 @@ inline constexpr double kMaxScanFactor = 4.0;
 // The most rows one batch of `request` may delete: kMaxScanFactor x its target rows, and no more
 // than request.max_rows when that is set.
 std::int64_t batch_bound(const BatchRequest& request);
+
+// The slices of a pass between `bounds` (keys in the pass's order; a repeated bound counts
+// once): (lower, upper], the first from the start of the table, the last to its end. One slice
+// more than there are distinct bounds.
+std::vector<PassSlice> slices_between(const std::vector<std::string>& bounds);
 
 // What moves the pass past a batch once it committed (and tallies its policies).
 using BatchAdvance = std::function<void(BatchResult&)>;

@@ -289,6 +289,13 @@ void TestDatabase::insert_users(long long first, long long n) {
 }
 
 void TestDatabase::slow_pending_deletes(double seconds) {
+  if (is_mariadb()) {
+    exec(fmt::format(
+        "CREATE TRIGGER slow_down AFTER DELETE ON core_mstr_one_qlick_pending_users_tbl FOR EACH "
+        "ROW SET @slow_down = SLEEP({})",
+        seconds));
+    return;
+  }
   exec(fmt::format(
       "CREATE OR REPLACE FUNCTION slow_down() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
       "PERFORM pg_sleep({}); RETURN NULL; END $$; CREATE TRIGGER slow_down AFTER DELETE ON "

@@ -54,7 +54,8 @@ class TestDatabase {
   // Inserts users u0..u{n-1} with emails user<i>@example.com.
   void insert_users(long long first, long long count);
   // PostgreSQL: every DELETE statement on the pending table takes `seconds` longer (a
-  // statement trigger that sleeps), to keep a run going while a test acts on it.
+  // statement trigger that sleeps), to keep a run going while a test acts on it. MariaDB has
+  // row triggers only: every deleted row takes `seconds` longer. Dropped as slow_down.
   void slow_pending_deletes(double seconds);
   // Inserts pending rows p<i> with emails user<i>@example.com for i in [first, first+count).
   void insert_pending(long long first, long long count, const std::string& key_prefix = "p");

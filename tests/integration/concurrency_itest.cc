@@ -72,9 +72,7 @@ TEST_P(ConcurrencyTest, InsertsIntoBothTablesDuringARun) {
   EXPECT_GE(report["deleted"].get<long long>(), 20000);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ConcurrencyTest,
-                         ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
-                         backend_param_name);
+INSTANTIATE_TEST_SUITE_P(Backends, ConcurrencyTest, all_backends(), backend_param_name);
 
 class PostgresConcurrencyTest : public BackendTest {};
 

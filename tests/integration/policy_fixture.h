@@ -39,15 +39,22 @@ class PolicyTest : public BackendTest {
  protected:
   // The original tables plus a phone column on both and a creation time on the pending one.
   void create_schema() {
-    const std::string time_type = db_->is_postgres() ? "timestamptz" : "TEXT";
-    db_->exec(std::string("CREATE TABLE ") + kUsers +
-              " (user_id TEXT PRIMARY KEY, email TEXT, phone TEXT)");
+    // MariaDB indexes no TEXT column without a prefix, and reads DATETIME as UTC.
+    const bool mariadb = db_->is_mariadb();
+    const std::string key_type = mariadb ? "VARCHAR(191)" : "TEXT";
+    const std::string text_type = mariadb ? "VARCHAR(191)" : "TEXT";
+    const std::string time_type =
+        db_->is_postgres() ? "timestamptz" : (mariadb ? "DATETIME" : "TEXT");
+    db_->exec(std::string("CREATE TABLE ") + kUsers + " (user_id " + key_type +
+              " PRIMARY KEY, email " + text_type + ", phone " + text_type + ")");
     db_->exec(std::string("CREATE INDEX users_email_idx ON ") + kUsers + " (email)");
     db_->exec(std::string("CREATE INDEX users_phone_idx ON ") + kUsers + " (phone)");
-    db_->exec(std::string("CREATE TABLE ") + kPending +
-              " (pending_user_id TEXT PRIMARY KEY, email TEXT, phone TEXT, created_at " +
+    db_->exec(std::string("CREATE TABLE ") + kPending + " (pending_user_id " + key_type +
+              " PRIMARY KEY, email " + text_type + ", phone " + text_type + ", created_at " +
               time_type + ")");
   }
+  // MariaDB: the archive table is not built there yet.
+  bool skip_archive() const { return db_->is_mariadb(); }
   void user(const std::string& id, const std::string& email, const std::string& phone = "") {
     db_->exec(std::string("INSERT INTO ") + kUsers + " (user_id, email, phone) VALUES ('" + id +
               "', " + literal(email) + ", " + literal(phone) + ")");
@@ -58,7 +65,12 @@ class PolicyTest : public BackendTest {
     db_->exec(std::string("INSERT INTO ") + kPending +
               " (pending_user_id, email, phone, created_at) VALUES ('" + key + "', " +
               literal(email) + ", " + literal(phone) + ", " +
-              (created < 0 ? std::string("NULL") : "'" + ago(created) + "'") + ")");
+              (created < 0 ? std::string("NULL") : "'" + when(created) + "'") + ")");
+  }
+  // ago(seconds) as the pending table's created_at takes it (MariaDB's DATETIME: no offset).
+  std::string when(long long seconds) const {
+    const std::string text = ago(seconds);
+    return db_->is_mariadb() ? text.substr(0, text.size() - 6) : text;
   }
   static std::string literal(const std::string& value) {
     if (value == "NULL") return "NULL";

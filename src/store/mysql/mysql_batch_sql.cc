@@ -65,12 +65,14 @@ MysqlBatchStatements build_batch_statements(const MysqlBatchTables& t,
                                             const StatementLimits& limits) {
   MysqlBatchStatements s;
   const std::string key = t.pending + "." + t.key;
-  for (const bool has_after : {false, true}) {
-    const std::size_t i = has_after ? 1 : 0;
+  for (std::size_t i = 0; i < s.window.size(); ++i) {
+    const WindowKind kind{(i & 1U) != 0, (i & 2U) != 0};
+    const bool has_after = kind.after;
     sql::Builder window(mysql_dialect());
     window.sql(statement_prefix(limits) + "SELECT count(*), CAST(max(w.k) AS CHAR) FROM (SELECT " +
                key + " AS k FROM " + t.pending + " WHERE ");
     after(window, t, has_after);
+    if (kind.slice_end) window.sql(key + " <= ").slot("slice_end").sql(" AND ");
     predicate(window, t);
     window.sql(" ORDER BY " + key + " LIMIT ").slot("limit").sql(") w");
     s.window[i] = window.build();
@@ -96,6 +98,16 @@ MysqlBatchStatements build_batch_statements(const MysqlBatchTables& t,
       (whole ? s.lock_whole : s.lock)[i] = lock.build();
     }
   }
+  s.row_count = sql::Builder(mysql_dialect())
+                    .sql(statement_prefix(limits) + "SELECT count(*) FROM " + t.pending)
+                    .build();
+  // A walk of the primary key (InnoDB's clustered index) up to the offset.
+  sql::Builder bound(mysql_dialect());
+  bound
+      .sql(statement_prefix(limits) + "SELECT CAST(" + key + " AS CHAR) FROM " + t.pending +
+           " ORDER BY " + key + " LIMIT 1 OFFSET ")
+      .slot("offset");
+  s.slice_bound = bound.build();
   return s;
 }
 

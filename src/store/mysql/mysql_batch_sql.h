@@ -42,19 +42,32 @@ struct StatementLimits {
 // (L in whole seconds, rounded up; `lock_wait_s` overrides L when >= 0: 0 waits for no row lock).
 std::string statement_prefix(const StatementLimits& limits, int lock_wait_s = -1);
 
-// Per window kind (index 0: from the start of the pass, 1: after slot "after").
+// The kind of a window: whether it starts after a key (slot "after": the pass's last key, or a
+// worker's slice's lower bound) and whether it ends at a worker's slice's upper bound (slot
+// "slice_end", included).
+struct WindowKind {
+  bool after = false;
+  bool slice_end = false;
+  std::size_t index() const { return (after ? 1U : 0U) + (slice_end ? 2U : 0U); }
+};
+
+// Per window kind (WindowKind::index()).
 struct MysqlBatchStatements {
   // The window: the next "limit" matching rows (a consistent, non-locking read). One row: how
-  // many there are, and the last key.
-  std::array<sql::Statement, 2> window;
+  // many there are, and the last key (never past "slice_end").
+  std::array<sql::Statement, 4> window;
   // The fast path: one single-table DELETE of the window's matching rows, "upto" its last key,
   // every policy re-checked, waiting for no row lock.
-  std::array<sql::Statement, 2> fast_delete;
+  std::array<sql::Statement, 4> fast_delete;
   // The careful path: the window's free matching rows locked (FOR UPDATE SKIP LOCKED), at most
   // "limit". Rows: key, email, reason.
-  std::array<sql::Statement, 2> lock;
+  std::array<sql::Statement, 4> lock;
   // The same, each row also as a JSON object (RowDetail::kWholeRows: the archive file).
-  std::array<sql::Statement, 2> lock_whole;
+  std::array<sql::Statement, 4> lock_whole;
+  // For a worker's slices: the pending table's rows, and the key at slot "offset" (0-based) of
+  // the key order (no row past the end).
+  sql::Statement row_count;
+  sql::Statement slice_bound;
 };
 
 MysqlBatchStatements build_batch_statements(const MysqlBatchTables& tables,

@@ -14,8 +14,25 @@ MysqlBatches::MysqlBatches(MysqlSession& session, sql::Executor& executor, Mysql
       setup_(std::move(setup)),
       statements_(build_batch_statements(setup_.tables, setup_.limits)) {}
 
-void MysqlBatches::begin_pass() {
+void MysqlBatches::begin_pass() { begin_slice(PassSlice{}); }
+
+std::vector<PassSlice> MysqlBatches::plan_slices(int count) {
+  const std::int64_t rows = session_.run(statements_.row_count).integer(0, 0);
+  std::vector<std::string> bounds;
+  for (int i = 1; i < count; ++i) {
+    const std::int64_t offset = rows * i / count;
+    if (offset <= 0) continue;
+    const auto bound = session_.run(statements_.slice_bound, {{"offset", offset - 1}});
+    if (!bound.empty() && !bound.is_null(0, 0)) bounds.push_back(bound.text(0, 0));
+  }
+  return slices_between(bounds);
+}
+
+void MysqlBatches::begin_slice(const PassSlice& slice) {
   last_key_.reset();
+  if (!slice.lower.empty()) last_key_ = slice.lower;
+  slice_end_.reset();
+  if (!slice.upper.empty()) slice_end_ = slice.upper;
   exhausted_ = false;
   if (setup_.replication_lag) (void)setup_.replication_lag();
 }
@@ -23,6 +40,7 @@ void MysqlBatches::begin_pass() {
 sql::Slots MysqlBatches::window_slots(std::int64_t limit) const {
   sql::Slots slots{{"limit", limit}};
   if (last_key_) slots.emplace_back("after", key_value(setup_.tables, *last_key_));
+  if (slice_end_) slots.emplace_back("slice_end", key_value(setup_.tables, *slice_end_));
   return slots;
 }
 
@@ -45,7 +63,7 @@ class MysqlBatches::Steps final : public NibbleSteps {
     detail_ = request.detail;
     limit_ = std::max<std::int64_t>(1, request.target_rows);
     if (request.max_rows > 0) limit_ = std::min(limit_, request.max_rows);
-    kind_ = b_.last_key_ ? 1 : 0;
+    kind_ = b_.window_kind().index();
   }
   bool reads_window() const override { return true; }
   bool read_window(BatchResult& result) override {
@@ -125,7 +143,7 @@ class MysqlBatches::Steps final : public NibbleSteps {
   MysqlBatches& b_;
   RowDetail detail_ = RowDetail::kCounts;
   std::int64_t limit_ = 1;
-  std::size_t kind_ = 0;  // 1: after the pass's last key
+  std::size_t kind_ = 0;  // WindowKind::index()
   std::int64_t matched_ = 0;
   bool window_full_ = false;
   std::optional<std::string> window_end_;
@@ -239,10 +257,10 @@ std::string MysqlBatches::explain(std::int64_t target_rows) {
   }
   sql::Slots slots = window_slots(std::max<std::int64_t>(1, target_rows));
   // The first window as it would run: its end read now.
-  const auto window = session_.run(statements_.window[last_key_ ? 1 : 0], slots);
+  const std::size_t kind = window_kind().index();
+  const auto window = session_.run(statements_.window[kind], slots);
   slots.emplace_back(
       "upto", window.is_null(0, 1) ? sql::Value{} : key_value(setup_.tables, window.text(0, 1)));
-  const std::size_t kind = last_key_ ? 1 : 0;
   const std::pair<const char*, const sql::Statement*> steps[] = {
       {"the window: the next --batch-size matching rows, read without locks",
        &statements_.window[kind]},

@@ -51,6 +51,11 @@ class MysqlBatches final : public NibbleLoop {
   MysqlBatches(MysqlSession& session, sql::Executor& executor, MysqlBatchSetup setup);
 
   void begin_pass() override;
+  // Slices of the primary key at equal shares of its rows (counted, then each bound read at its
+  // offset): (lower, upper], the first from the smallest key, the last to the end of the table.
+  // Fewer slices on a table of fewer rows than `count`.
+  std::vector<PassSlice> plan_slices(int count) override;
+  void begin_slice(const PassSlice& slice) override;
   BatchResult run_next_batch(const BatchRequest& request) override;
   std::string explain(std::int64_t target_rows) override;
   std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override;
@@ -65,6 +70,7 @@ class MysqlBatches final : public NibbleLoop {
   class Steps;  // a keyset window's batch as the loop drives it
 
   sql::Slots window_slots(std::int64_t limit) const;
+  WindowKind window_kind() const { return {last_key_.has_value(), slice_end_.has_value()}; }
   // Deletes `rows` (locked by this transaction) with the predicate re-checked, halving around
   // a refused row until it stands alone.
   void delete_part(std::span<const PendingRow> rows, BatchResult& result);
@@ -75,7 +81,8 @@ class MysqlBatches final : public NibbleLoop {
   sql::Executor& executor_;
   MysqlBatchSetup setup_;
   MysqlBatchStatements statements_;
-  std::optional<std::string> last_key_;  // the pass's last key covered
+  std::optional<std::string> last_key_;   // the pass's last key covered
+  std::optional<std::string> slice_end_;  // a worker's slice ends at this key (included)
   bool exhausted_ = false;
   bool in_doubt_ = false;
 };

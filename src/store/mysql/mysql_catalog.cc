@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "store/mysql/mysql_dialect.h"
+#include "store/reasons.h"
 
 namespace batch_cleanup::store::mysql {
 namespace {
@@ -152,6 +153,9 @@ Capabilities mysql_capabilities(const MysqlSession& session) {
   capabilities.skip_locked = true;        // MariaDB 10.6+
   capabilities.delete_returning = false;  // MariaDB has it for single-table DELETE only; unused
   capabilities.savepoints = true;
+  capabilities.parallel_slices = true;  // primary-key ranges (--workers)
+  // A _bin column compared with a _ci one silently compares in binary.
+  capabilities.collations_mix_silently = true;
   capabilities.transaction_scoped_settings = true;  // SET STATEMENT ... FOR, per statement
   capabilities.lock_mechanisms = {LockMechanism::kLeaseTable};
   return capabilities;
@@ -198,6 +202,18 @@ MysqlCatalog inspect_catalog(MysqlSession& session, const TableNames& names,
   facts.pending_email_unique = unique_on(session, catalog.schema, pending, config.email_column);
   if (config.match_email) {
     facts.users_email_index = index_facts(session, users_schema, names.users, config.email_column);
+    if (rewrites_email(config.normalize_email)) {
+      // MariaDB has no index on an expression: every probe of lower(email) reads the users
+      // table.
+      auto& index = facts.users_email_index;
+      index.present = false;
+      index.served =
+          normalized_email(config.normalize_email, mysql_dialect().quote(config.email_column));
+      index.advice = "no index on MySQL/MariaDB serves " + index.served +
+                     " = ...; --normalize-email collation, with both email columns under one "
+                     "case-insensitive (_ci) collation, compares through the index on " +
+                     mysql_dialect().quote(config.email_column) + " instead";
+    }
   }
   if (config.match_phone) {
     facts.pending_phone = column(session, catalog.schema, pending, config.phone_column);

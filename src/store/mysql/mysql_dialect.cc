@@ -22,8 +22,9 @@ class MysqlDialect final : public sql::Dialect {
 
   std::string text(const std::string& expr) const override { return "CAST(" + expr + " AS CHAR)"; }
   std::string text_equal(const std::string& a, const std::string& b) const override {
-    return a + " = " + b + " AND BINARY " + a + " = BINARY " + b;
+    return a + " = " + b + " AND " + bytes(a) + " = " + bytes(b);
   }
+  std::string bytes(const std::string& expr) const override { return "BINARY " + expr; }
   std::string true_value() const override { return "TRUE"; }
   std::string false_value() const override { return "FALSE"; }
 

@@ -1,5 +1,7 @@
 #include "store/mysql/mysql_instance_lock.h"
 
+#include <algorithm>
+
 #include "batch_cleanup/errors.h"
 #include "store/lease_holder.h"
 #include "store/mysql/mysql_dialect.h"
@@ -14,6 +16,15 @@ std::string expiry_in(std::chrono::milliseconds ttl) {
 }
 
 }  // namespace
+
+MysqlInstanceLock::MysqlInstanceLock(MysqlSession& session, const CleanupConfig& config,
+                                     const std::string& target)
+    : LeaseLock(config, target),
+      session_(session),
+      wait_prefix_(
+          "SET STATEMENT innodb_lock_wait_timeout=" +
+          std::to_string(std::max<long long>(1, (config.lock_timeout.count() + 999) / 1000)) +
+          " FOR ") {}
 
 std::string MysqlInstanceLock::lease_table_ddl() const {
   return "CREATE TABLE IF NOT EXISTS " + mysql_dialect().quote(lease_.table) +
@@ -66,7 +77,7 @@ bool MysqlInstanceLock::try_lock() {
 
 bool MysqlInstanceLock::renew() {
   return session_
-             .exec("UPDATE " + mysql_dialect().quote(lease_.table) +
+             .exec(wait_prefix_ + "UPDATE " + mysql_dialect().quote(lease_.table) +
                        " SET heartbeat_at = utc_timestamp(6), expires_at = " +
                        expiry_in(lease_.ttl) + " WHERE name = ? AND holder = ? AND epoch = ?",
                    {lease_.name(), lease_.holder, std::int64_t{epoch_}})
@@ -74,12 +85,53 @@ bool MysqlInstanceLock::renew() {
 }
 
 bool MysqlInstanceLock::keep_alive() {
+  if (follower_) return true;
   if (!held_) return false;
-  held_ = renew();
+  try {
+    held_ = renew();
+    renewal_due_ = false;
+  } catch (const DatabaseError& e) {
+    // The workers' batches hold the row (shared) for longer than the lock timeout: the lease is
+    // still ours (a takeover would have to wait as well); renew it a moment later.
+    if (e.cause() != ErrorCause::kLockTimeout) throw;
+    renewal_due_ = true;
+  }
   return held_;
 }
 
+std::chrono::milliseconds MysqlInstanceLock::keep_alive_interval() const {
+  if (follower_) return std::chrono::milliseconds(0);
+  return renewal_due_ ? std::min<std::chrono::milliseconds>(lease_.ttl / 2, std::chrono::seconds(1))
+                      : lease_.ttl / 2;
+}
+
+std::string MysqlInstanceLock::share_token() const {
+  if (!held_ || follower_) return {};
+  return lease_token(epoch_);
+}
+
+void MysqlInstanceLock::follow(const std::string& token) {
+  epoch_ = follow_token(token);
+  follower_ = true;
+  held_ = true;
+}
+
 void MysqlInstanceLock::prove_held() {
+  if (follower_) {
+    // The cycle's lease, still this holder's epoch: a takeover (an UPDATE of the row) waits
+    // until this batch ends, and the next batch sees it.
+    const auto rows =
+        session_.exec(wait_prefix_ + "SELECT 1 FROM " + mysql_dialect().quote(lease_.table) +
+                          " WHERE name = ? AND holder = ? AND epoch = ? LOCK IN "
+                          "SHARE MODE",
+                      {lease_.name(), lease_.holder, std::int64_t{epoch_}});
+    if (rows.empty()) {
+      throw DatabaseError(ErrorCause::kLeaseLost, kLeaseLostCode,
+                          "the lease of " + lease_.target + " (epoch " + std::to_string(epoch_) +
+                              ") was taken over by another instance");
+    }
+    return;
+  }
   if (!held_ || !renew()) {
     held_ = false;
     throw DatabaseError(ErrorCause::kLeaseLost, kLeaseLostCode,
@@ -89,7 +141,7 @@ void MysqlInstanceLock::prove_held() {
 }
 
 void MysqlInstanceLock::unlock() noexcept {
-  if (!held_) return;
+  if (!held_ || follower_) return;
   held_ = false;
   try {
     if (!session_.connected()) return;  // the lease expires on its own
@@ -103,6 +155,10 @@ void MysqlInstanceLock::unlock() noexcept {
 }
 
 std::string MysqlInstanceLock::describe() const {
+  if (follower_) {
+    return "a worker of the lease in " + lease_.table.display() + " (epoch " +
+           std::to_string(epoch_) + ")";
+  }
   return "lease in " + lease_.table.display() + " (epoch " + std::to_string(epoch_) + ")";
 }
 

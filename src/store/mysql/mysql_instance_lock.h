@@ -1,7 +1,9 @@
 // The one-active-instance lock on MySQL/MariaDB: a lease, one row of the lease table per target
 // (holder, epoch, heartbeat, expiry), as on PostgreSQL. Every batch transaction renews the lease
 // in its first statement and so proves, under the row's lock until it commits, that the lease
-// is still this instance's (fencing). Not GET_LOCK(): it is node-local on Galera.
+// is still this instance's (fencing). Not GET_LOCK(): it is node-local on Galera. The workers of
+// a cycle (--workers) follow the lease: their batches read its row LOCK IN SHARE MODE, so a
+// takeover waits for them and fences the next.
 #pragma once
 
 #include <chrono>
@@ -16,14 +18,16 @@ namespace batch_cleanup::store::mysql {
 class MysqlInstanceLock final : public LeaseLock {
  public:
   // `target` (schema.table of the pending table) is read when the lock is taken.
-  MysqlInstanceLock(MysqlSession& session, const CleanupConfig& config, const std::string& target)
-      : LeaseLock(config, target), session_(session) {}
+  MysqlInstanceLock(MysqlSession& session, const CleanupConfig& config, const std::string& target);
 
   bool try_lock() override;
   void unlock() noexcept override;
   bool keep_alive() override;
-  std::chrono::milliseconds keep_alive_interval() const override { return lease_.ttl / 2; }
+  std::chrono::milliseconds keep_alive_interval() const override;
   std::string describe() const override;
+  // "holder epoch" of a held lease.
+  std::string share_token() const override;
+  void follow(const std::string& token) override;
 
   void prove_held() override;
   std::string lease_table_ddl() const override;
@@ -32,6 +36,12 @@ class MysqlInstanceLock final : public LeaseLock {
   bool renew();
 
   MysqlSession& session_;
+  // "SET STATEMENT innodb_lock_wait_timeout=L FOR ": how long the lease's statements wait for
+  // the row (a worker's batch holds it shared while it runs).
+  std::string wait_prefix_;
+  bool follower_ = false;
+  // A renewal waited too long for the workers' shared locks: try again soon, not in ttl / 2.
+  bool renewal_due_ = false;
   bool held_ = false;
   bool created_ = false;
   long long epoch_ = 0;

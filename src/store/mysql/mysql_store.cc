@@ -1,7 +1,5 @@
 #include "store/mysql/mysql_store.h"
 
-#include <fmt/format.h>
-
 #include "batch_cleanup/errors.h"
 #include "store/mysql/mysql_archive.h"
 #include "store/mysql/mysql_batches.h"
@@ -15,11 +13,10 @@
 #include "store/sql/dry_run_sql.h"
 #include "store/sql/history_sql.h"
 #include "store/sql/policy_spec.h"
+#include "store/sql/predicate.h"
 
 namespace batch_cleanup::store::mysql {
 namespace {
-
-constexpr const char* kNotYet = " is not supported on MySQL/MariaDB yet";
 
 // A column of bytes: written to the archive file as hex (JSON has no bytes).
 bool is_bytes(const std::string& data_type) {
@@ -27,18 +24,6 @@ bool is_bytes(const std::string& data_type) {
          data_type.find("blob") != std::string::npos || data_type == "bit";
 }
 
-void refuse_what_is_not_built(const CleanupConfig& config) {
-  const auto refuse = [](const std::string& what, const std::string& hint) {
-    throw ConfigError(what + kNotYet + ". HINT: " + hint);
-  };
-  if (config.workers > 1) {
-    refuse(fmt::format("--workers {}", config.workers), "use --workers 1 (the default)");
-  }
-  if (config.normalize_email != EmailNormalization::kNone) {
-    refuse("--normalize-email other than none",
-           "use --normalize-email none: emails are compared byte for byte");
-  }
-}
 
 class MysqlStore final : public RoleStore {
  public:
@@ -64,7 +49,18 @@ class MysqlStore final : public RoleStore {
     catalog_ = inspect_catalog(session_, names_, config_);
     catalog_.facts.cluster = inspect_cluster(session_, catalog_.schema, names_.pending.name);
     refuse_replica_lag_without_galera(config_, catalog_.facts.cluster);
-    return catalog_.facts;
+    auto& facts = catalog_.facts;
+    if (config_.match_email && facts.users_email.exists && facts.pending_email.exists) {
+      // What the batches write beyond a plain = (the BINARY comparison; none with collation).
+      const auto side = [&](const char* row) {
+        return normalized_email(config_.normalize_email, std::string(row) + "." + names_.email);
+      };
+      const std::string equality =
+          sql::email_equal(mysql_dialect(), config_.normalize_email, side("u"), side("p"));
+      if (equality != side("u") + " = " + side("p")) facts.email_equality = equality;
+      count_collisions(executor_, sql::email_predicate(config_, columns()), facts);
+    }
+    return facts;
   }
 
   void configure(const BatchPlan& plan) override {
@@ -121,7 +117,6 @@ class MysqlStore final : public RoleStore {
 
 std::unique_ptr<Store> make_mysql_store(const CleanupConfig& config,
                                         const config::DatabaseTarget& target) {
-  refuse_what_is_not_built(config);
   return std::make_unique<MysqlStore>(config, target);
 }
 

@@ -363,14 +363,11 @@ std::chrono::milliseconds PgInstanceLock::keep_alive_interval() const {
 
 std::string PgInstanceLock::share_token() const {
   if (mechanism_ != Mechanism::kLease || !held_) return {};
-  return lease_.holder + " " + std::to_string(epoch_);
+  return lease_token(epoch_);
 }
 
 void PgInstanceLock::follow(const std::string& token) {
-  const auto space = token.rfind(' ');
-  if (space == std::string::npos) throw std::invalid_argument("not a lease token: " + token);
-  lease_.holder = token.substr(0, space);
-  epoch_ = std::stoll(token.substr(space + 1));
+  epoch_ = follow_token(token);
   mechanism_ = Mechanism::kFollower;
   held_ = true;
 }

@@ -40,16 +40,9 @@ class PgKeyBatches final : public PgBatches {
         {array, fmt::format("{}", sample_percent())});
     std::vector<std::string> bounds;
     for (int r = 0; r < rows.rows(); ++r) {
-      if (rows.is_null(r, 0)) continue;
-      if (bounds.empty() || bounds.back() != rows.text(r, 0)) bounds.push_back(rows.text(r, 0));
+      if (!rows.is_null(r, 0)) bounds.push_back(rows.text(r, 0));
     }
-    const int made = static_cast<int>(bounds.size()) + 1;
-    std::vector<PassSlice> slices;
-    slices.reserve(static_cast<std::size_t>(made));
-    for (int i = 0; i < made; ++i) {
-      slices.push_back({i, made, i > 0 ? bounds[i - 1] : "", i + 1 < made ? bounds[i] : ""});
-    }
-    return slices;
+    return slices_between(bounds);
   }
 
   void begin_slice(const PassSlice& slice) override {

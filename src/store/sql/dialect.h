@@ -83,6 +83,9 @@ class Dialect {
   virtual std::string text_equal(const std::string& a, const std::string& b) const {
     return a + " = " + b;
   }
+  // `expr` as a value that groups and compares byte for byte, where text columns compare under
+  // a collation that equates more (MySQL: BINARY expr).
+  virtual std::string bytes(const std::string& expr) const { return expr; }
   // An aggregate: how many rows satisfy `condition` (0 on no rows).
   virtual std::string count_if(const std::string& condition) const {
     return "coalesce(sum(" + condition + "), 0)";

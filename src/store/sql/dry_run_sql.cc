@@ -10,8 +10,8 @@ namespace batch_cleanup::store::sql {
 EmailCollisions email_collisions(Executor& executor, const PredicateSpec& spec, int sample_size) {
   Builder b(executor.dialect());
   b.sql("SELECT n, count(*) OVER () FROM (SELECT " +
-        normalized_email(spec.normalize, "u." + spec.email) + " AS n FROM " + spec.users +
-        " u WHERE u." + spec.email +
+        executor.dialect().bytes(normalized_email(spec.normalize, "u." + spec.email)) +
+        " AS n FROM " + spec.users + " u WHERE u." + spec.email +
         " IS NOT NULL GROUP BY 1 HAVING count(*) > 1) s ORDER BY n LIMIT ")
       .value(std::int64_t{sample_size});
   const Rows rows = executor.run(b.build());
@@ -118,14 +118,22 @@ PolicyPreview SqlDryRunQueries::preview_policies(std::int64_t candidates) {
     b.sql(d.false_value() + " AS keep");
   }
   b.sql(" FROM " + tables_.pending + " p");
+  // The users' emails, each distinct value once: byte for byte (a collation that equates more
+  // would keep one of several spellings, which the byte comparison then misses), or under the
+  // columns' collation with --normalize-email collation.
+  const auto distinct = [&](const std::string& expr) {
+    return spec.normalize == EmailNormalization::kCollation ? expr : d.bytes(expr);
+  };
   if (email) {
-    b.sql(" LEFT JOIN (SELECT DISTINCT " + normalized_email(spec.normalize, "u." + spec.email) +
-          " AS n FROM " + spec.users + " u) ue ON " +
-          d.text_equal("ue.n", normalized_email(spec.normalize, "p." + spec.email)));
+    b.sql(" LEFT JOIN (SELECT DISTINCT " +
+          distinct(normalized_email(spec.normalize, "u." + spec.email)) + " AS n FROM " +
+          spec.users + " u) ue ON " +
+          email_equal(d, spec.normalize, "ue.n",
+                      normalized_email(spec.normalize, "p." + spec.email)));
   }
   if (normalizing) {
-    b.sql(" LEFT JOIN (SELECT DISTINCT u." + spec.email + " AS n FROM " + spec.users +
-          " u) ux ON " + d.text_equal("ux.n", "p." + spec.email));
+    b.sql(" LEFT JOIN (SELECT DISTINCT " + distinct("u." + spec.email) + " AS n FROM " +
+          spec.users + " u) ux ON " + d.text_equal("ux.n", "p." + spec.email));
   }
   if (phone) {
     b.sql(" LEFT JOIN (SELECT DISTINCT u." + spec.phone + " AS n FROM " + spec.users + " u WHERE " +

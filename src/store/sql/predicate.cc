@@ -19,8 +19,9 @@ std::string column_of(std::string_view row, const std::string& column) {
 
 void append_email_exists(Builder& b, const PredicateSpec& spec, std::string_view row, Probe probe) {
   b.sql("EXISTS (SELECT 1 FROM " + spec.users + " u WHERE " +
-        b.dialect().text_equal(normalized_email(spec.normalize, "u." + spec.email),
-                               normalized_email(spec.normalize, column_of(row, spec.email))));
+        email_equal(b.dialect(), spec.normalize,
+                    normalized_email(spec.normalize, "u." + spec.email),
+                    normalized_email(spec.normalize, column_of(row, spec.email))));
   if (probe == Probe::kPerRow) b.sql(b.dialect().probe_fence());
   b.sql(")");
 }
@@ -61,6 +62,12 @@ std::vector<std::pair<Part, const char*>> policies(const PredicateSpec& spec, st
 }
 
 }  // namespace
+
+std::string email_equal(const Dialect& dialect, EmailNormalization normalize,
+                        const std::string& users_side, const std::string& pending_side) {
+  if (normalize == EmailNormalization::kCollation) return users_side + " = " + pending_side;
+  return dialect.text_equal(users_side, pending_side);
+}
 
 bool has_exemptions(const PredicateSpec& spec) {
   return !std::holds_alternative<std::monostate>(spec.excluded_emails) ||

@@ -62,6 +62,12 @@ bool reads_clock(const PredicateSpec& spec);
 // a batch's EXISTS into a join of the whole users table); in dry runs, any way the planner likes.
 enum class Probe { kAny, kPerRow };
 
+// The email comparison of `users_side` and `pending_side` (both already normalised): under the
+// columns' own collation with --normalize-email collation (plain =), byte for byte otherwise
+// (Dialect::text_equal).
+std::string email_equal(const Dialect& dialect, EmailNormalization normalize,
+                        const std::string& users_side, const std::string& pending_side);
+
 // The predicate as a whole.
 void append_predicate(Builder& b, const PredicateSpec& spec, std::string_view row, Probe probe);
 
