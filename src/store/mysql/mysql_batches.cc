@@ -11,7 +11,8 @@ MysqlBatches::MysqlBatches(MysqlSession& session, sql::Executor& executor, Mysql
     : session_(session),
       executor_(executor),
       setup_(std::move(setup)),
-      statements_(build_batch_statements(setup_.tables, setup_.limits)) {}
+      statements_(build_batch_statements(setup_.tables, setup_.limits)),
+      dependent_counts_(setup_.dependents, setup_.tables, setup_.limits) {}
 
 void MysqlBatches::begin_pass() {
   last_key_.reset();
@@ -57,9 +58,11 @@ class MysqlBatches::Steps final : public NibbleSteps {
     slots_.emplace_back("upto", key_value(b_.setup_.tables, *window_end_));
     return true;
   }
-  // Several policies: the rows' reasons are read on the careful path.
+  // Several policies: the rows' reasons are read on the careful path. Rows that cascade are
+  // counted around a DELETE of locked rows: the careful path too.
   bool fast_path() override {
-    return !b_.setup_.single_reason.empty() && detail_ == RowDetail::kCounts;
+    return !b_.setup_.single_reason.empty() && detail_ == RowDetail::kCounts &&
+           !b_.dependent_counts_.active();
   }
   void run_fast(BatchResult& result) override {
     result.matched = matched_;
@@ -145,7 +148,9 @@ void MysqlBatches::delete_part(std::span<const PendingRow> rows, BatchResult& re
   for (const auto& row : rows) keys.push_back(row.key);
   session_.exec("SAVEPOINT bc_part");
   try {
+    const auto before = dependent_counts_.lock(session_, keys);
     const auto deleted = session_.run(delete_keys(setup_.tables, setup_.limits, keys, 0));
+    dependent_counts_.add_lost(session_, keys, before, result.dependent_rows);
     session_.exec("RELEASE SAVEPOINT bc_part");
     std::unordered_set<std::string> left;
     if (deleted.affected < static_cast<std::int64_t>(rows.size())) {

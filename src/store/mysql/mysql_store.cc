@@ -53,6 +53,19 @@ void refuse_what_is_not_built(const CleanupConfig& config) {
   }
 }
 
+// The rows a foreign key cascades to are not archived on MySQL/MariaDB: with an archive, a
+// cascade from the pending table is refused before anything is deleted.
+void refuse_archived_cascades(const BatchPlan& plan) {
+  if (!plan.archive) return;
+  for (const auto& edge : plan.dependents) {
+    if (edge.action != OnDelete::kCascade) continue;
+    throw ConfigError("archiving the rows that cascade with the pending rows (" + edge.table +
+                      ", through its foreign key to " + edge.parent_table + ")" + kNotYet +
+                      ": they would be deleted without a copy. HINT: run without the archive, "
+                      "or archive them yourself first");
+  }
+}
+
 class MysqlStore final : public RoleStore {
  public:
   MysqlStore(CleanupConfig config, config::DatabaseTarget target)
@@ -77,6 +90,7 @@ class MysqlStore final : public RoleStore {
   }
 
   void configure(const BatchPlan& plan) override {
+    refuse_archived_cascades(plan);
     const sql::PredicateSpec spec = sql::policy_predicate(executor_, config_, columns());
     MysqlBatchSetup setup;
     setup.tables = {mysql_dialect().quote(names_.pending), names_.key, names_.email, spec,
@@ -84,6 +98,7 @@ class MysqlStore final : public RoleStore {
     setup.limits = {plan.statement_timeout, plan.lock_timeout};
     setup.single_reason = single_reason(config_);
     setup.fence = lease_fence();
+    setup.dependents = plan.dependents;
     batches_ = std::make_unique<MysqlBatches>(session_, executor_, std::move(setup));
     build_dry_run(executor_, mysql_dialect().quote(names_.pending), spec);
   }
