@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -189,6 +190,51 @@ TEST_P(MariadbDependentsTest, CascadedRowsAreCountedExactlyWhileTheApplicationWr
   EXPECT_EQ(db_->scalar("SELECT count(*) FROM codes c WHERE NOT EXISTS (SELECT 1 FROM pending p "
                         "WHERE p.pending_user_id = c.pending_user_id)"),
             "0");
+}
+
+// The application has deleted a code of a candidate and not committed yet. The batch waits for
+// that code's lock (it locks the codes below its pending rows before it counts them), then
+// counts and deletes once the application commits: the candidate is deleted, not skipped, and
+// the codes counted are those the cascade took, not the one the application deleted.
+TEST_P(MariadbDependentsTest, ACodeTheApplicationIsDeletingIsWaitedForAndNotCounted) {
+  users_and_pending();
+  db_->exec(
+      "CREATE TABLE codes (code_id VARCHAR(64) PRIMARY KEY, pending_user_id VARCHAR(64) NOT NULL, "
+      "FOREIGN KEY (pending_user_id) REFERENCES pending (pending_user_id) ON DELETE CASCADE);"
+      "INSERT INTO users VALUES ('u1', 'one@example.com');"
+      "INSERT INTO pending VALUES ('p1', 'one@example.com'), ('p2', 'two@example.com');"
+      "INSERT INTO codes VALUES ('c1', 'p1'), ('c2', 'p1'), ('c3', 'p1'), ('c4', 'p2')");
+  auto app = db_->another_connection();
+  app->exec("START TRANSACTION");
+  app->exec("DELETE FROM codes WHERE code_id = 'c2'");
+  TempDir dir;
+  const auto file = dir.path() + "/batch_cleanup.prom";
+  ChildProcess cycle(
+      {tool_binary(), "--pending-table", "pending", "--users-table", "users", "--pending-key",
+       "pending_user_id", "--run-once", "--output", "json", "--lock-timeout", "20s",
+       "--metrics-file", file, "--database-url", db_->url()},
+      {});
+  // Until the batch waits for the code's lock (or the run ended without waiting).
+  bool waiting = false;
+  const auto started = std::chrono::steady_clock::now();
+  while (!waiting && std::chrono::steady_clock::now() - started < std::chrono::seconds(15) &&
+         cycle.current_out().find("\"deleted\"") == std::string::npos) {
+    waiting = db_->scalar(
+                  "SELECT count(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK "
+                  "WAIT'") != "0";
+  }
+  app->exec("COMMIT");
+  const auto result = cycle.wait(std::chrono::seconds(60));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(waiting) << "the batch never waited for the application's code";
+  const auto report = last_json_report(result);
+  EXPECT_EQ(report["deleted"], 1) << report.dump();
+  EXPECT_EQ(report["skipped"], 0) << report.dump();
+  EXPECT_EQ(db_->keys("pending"), (std::set<std::string>{"p2"}));
+  EXPECT_EQ(db_->count("codes"), 1);
+  ASSERT_EQ(report["dependents"].size(), 1U) << report.dump();
+  EXPECT_EQ(report["dependents"][0]["rows"], 2) << report.dump();
+  EXPECT_EQ(dependent_metric(file, "codes", "deleted"), 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Mariadb, MariadbDependentsTest, ::testing::Values(TestBackend::kMariadb),
