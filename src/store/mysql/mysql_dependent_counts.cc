@@ -4,32 +4,15 @@
 #include "store/sql/dependents_sql.h"
 
 namespace batch_cleanup::store::mysql {
-namespace {
-
-const char* counted_action(OnDelete action) {
-  switch (action) {
-    case OnDelete::kCascade:
-      return "cascade";
-    case OnDelete::kSetNull:
-      return "set null";
-    case OnDelete::kSetDefault:
-      return "set default";
-    case OnDelete::kRestrict:
-    case OnDelete::kNoAction:
-      break;
-  }
-  return nullptr;
-}
-
-}  // namespace
-
 MysqlDependentCounts::MysqlDependentCounts(const std::vector<DependentTable>& dependents,
                                            MysqlBatchTables tables, StatementLimits limits)
     : dependents_(dependents), tables_(std::move(tables)), limits_(limits) {
   for (std::size_t i = 0; i < dependents_.size(); ++i) {
     const auto& edge = dependents_[i];
-    const char* action = counted_action(edge.action);
-    if (action == nullptr) continue;
+    if (sql::refuses(edge)) continue;  // a refused delete changes nothing
+    const char* action = edge.action == OnDelete::kCascade   ? "cascade"
+                         : edge.action == OnDelete::kSetNull ? "set null"
+                                                             : "set default";
     Group* group = nullptr;
     for (auto& have : groups_) {
       if (have.table == edge.table && have.action == action) group = &have;

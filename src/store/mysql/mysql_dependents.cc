@@ -6,6 +6,8 @@
 #include <set>
 #include <utility>
 
+#include "store/sql/dependents_sql.h"
+
 namespace batch_cleanup::store::mysql {
 namespace {
 
@@ -50,9 +52,7 @@ void inspect_dependents(MysqlSession& session, const std::string& schema, const 
   while (!parents.empty()) {
     const auto [parent, parent_index] = parents.front();
     parents.pop_front();
-    const auto at = static_cast<std::size_t>(parent_index);
-    const std::string parent_name = parent_index < 0 ? pending_name : out[at].table;
-    const int depth = parent_index < 0 ? 1 : out[at].depth + 1;
+    const auto [parent_name, depth] = sql::walk_parent(out, parent_index, pending_name);
     // One row per column of each key referencing the parent, in the key's order.
     const auto rows = session.exec(
         "SELECT k.table_schema, k.table_name, k.constraint_name, rc.delete_rule, k.column_name, "

@@ -38,6 +38,13 @@ std::vector<const DependentTable*> dependent_path(const std::vector<DependentTab
   return path;
 }
 
+WalkParent walk_parent(const std::vector<DependentTable>& dependents, int parent_index,
+                       const std::string& pending_name) {
+  if (parent_index < 0) return {pending_name, 1};
+  const auto& parent = dependents[static_cast<std::size_t>(parent_index)];
+  return {parent.table, parent.depth + 1};
+}
+
 bool refuses(const DependentTable& edge) {
   return edge.action == OnDelete::kRestrict || edge.action == OnDelete::kNoAction;
 }

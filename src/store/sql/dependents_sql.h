@@ -43,6 +43,15 @@ void append_reaches_pending(Builder& b, const std::vector<DependentTable>& depen
 void append_dependent_join(Builder& b, const std::vector<DependentTable>& dependents, int edge,
                            const std::string& pending);
 
+// The table an edge found at `parent_index` of `dependents` references, as a walk of the keys
+// names it (`pending_name` for -1, the pending table), and the depth of the edges below it.
+struct WalkParent {
+  std::string name;
+  int depth = 1;
+};
+WalkParent walk_parent(const std::vector<DependentTable>& dependents, int parent_index,
+                       const std::string& pending_name);
+
 // Whether deleting a parent row refuses while the edge's rows exist (RESTRICT, NO ACTION).
 bool refuses(const DependentTable& edge);
 
