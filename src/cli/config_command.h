@@ -3,9 +3,9 @@
 // variable, file and line, or default). Secrets are redacted. Never connects to the database.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <string>
 
+#include "config/cli_app_fwd.h"
 #include "config/resolve_config.h"
 
 namespace batch_cleanup::cli {

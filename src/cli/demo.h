@@ -2,9 +2,10 @@
 // explains what was removed and kept.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <string>
+
+#include "config/cli_app_fwd.h"
 
 namespace batch_cleanup::cli {
 

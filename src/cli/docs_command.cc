@@ -1,5 +1,6 @@
 #include "cli/docs_command.h"
 
+#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstring>
 #include <fstream>

@@ -4,8 +4,9 @@
 // completions in the packages cannot drift from the options.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <string>
+
+#include "config/cli_app_fwd.h"
 
 namespace batch_cleanup::cli {
 

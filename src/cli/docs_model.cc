@@ -1,5 +1,7 @@
 #include "cli/docs_model.h"
 
+#include <CLI/CLI.hpp>
+
 #include "config/options.h"
 
 namespace batch_cleanup::cli {

@@ -5,9 +5,10 @@
 // when it is declared.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
+
+#include "config/cli_app_fwd.h"
 
 namespace batch_cleanup::cli {
 

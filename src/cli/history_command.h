@@ -2,11 +2,11 @@
 // recorded in the history table, newest first, of every job or of one.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <string>
 
 #include "batch_cleanup/config.h"
+#include "config/cli_app_fwd.h"
 
 namespace batch_cleanup::cli {
 

@@ -3,10 +3,10 @@
 // constraint they conflict on) and skipped.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <string>
 
 #include "batch_cleanup/config.h"
+#include "config/cli_app_fwd.h"
 
 namespace batch_cleanup::cli {
 

@@ -1,5 +1,6 @@
 #include "config/options.h"
 
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <memory>
 #include <optional>

@@ -3,13 +3,13 @@
 // an environment variable), checked as its flag checks it, and converted once by its spec.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "batch_cleanup/config.h"
+#include "config/cli_app_fwd.h"
 #include "config/option_spec.h"
 
 namespace batch_cleanup::config {
@@ -57,12 +57,12 @@ void parse_match(const std::string& text, CleanupConfig& config);
 
 // What --match TEXT means, written once: "email,email" -> "email", "phone,email" ->
 // "email,phone" (`config` shows it so). Text that is not a valid --match is returned as it is.
+std::string normalized_match(const std::string& text);
+
 // Policy 'expired' in words, for logs, explain and the dry run: "created_at is more than 7d
 // ago", "expires_at passed more than 1h ago" (or "expires_at has passed" with 0), both joined by
 // " or " when both are on; empty when the policy is off.
 std::string describe_expiry(const CleanupConfig& config);
-
-std::string normalized_match(const std::string& text);
 
 // An --exclude-domain value without its leading '@' ("@example.com" -> "example.com").
 std::string normalized_exclude_domain(const std::string& value);

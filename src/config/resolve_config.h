@@ -7,11 +7,11 @@
 // level of the file.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
 
 #include "batch_cleanup/config.h"
+#include "config/cli_app_fwd.h"
 #include "config/config_file.h"
 #include "config/options.h"
 

@@ -5,6 +5,7 @@
 // enforced here too, naming the option as it is typed (--workers).
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 
 #include "batch_cleanup/config.h"

@@ -59,10 +59,14 @@ TEST_P(ArchiveTest, ArchiveHoldsExactlyTheDeletedRowsWhole) {
 TEST_P(ArchiveTest, RowsARefusalKeepsAreNotArchived) {
   db_->insert_users(0, 5);
   db_->insert_pending(0, 5);
-  db_->exec(
-      "CREATE TABLE refs (id TEXT PRIMARY KEY, pending_id TEXT REFERENCES "
-      "core_mstr_one_qlick_pending_users_tbl (pending_user_id) ON DELETE RESTRICT);"
-      "INSERT INTO refs VALUES ('r1', 'p2')");
+  db_->exec(db_->is_mariadb()
+                ? "CREATE TABLE refs (id VARCHAR(64) PRIMARY KEY, pending_id VARCHAR(191), "
+                  "FOREIGN KEY (pending_id) REFERENCES core_mstr_one_qlick_pending_users_tbl "
+                  "(pending_user_id) ON DELETE RESTRICT);"
+                  "INSERT INTO refs VALUES ('r1', 'p2')"
+                : "CREATE TABLE refs (id TEXT PRIMARY KEY, pending_id TEXT REFERENCES "
+                  "core_mstr_one_qlick_pending_users_tbl (pending_user_id) ON DELETE RESTRICT);"
+                  "INSERT INTO refs VALUES ('r1', 'p2')");
   const auto result = run({"--run-once", "--archive-table", "bc_archive"});
   EXPECT_EQ(result.exit_code, 1) << result.err;
   EXPECT_EQ(db_->keys(), (std::set<std::string>{"p2"}));
@@ -72,7 +76,7 @@ TEST_P(ArchiveTest, RowsARefusalKeepsAreNotArchived) {
 TEST_P(ArchiveTest, ExistingTableWithoutTheColumnsIsRefused) {
   db_->insert_users(0, 5);
   db_->insert_pending(0, 5);
-  db_->exec("CREATE TABLE bc_archive (pending_user_id TEXT, email TEXT)");
+  db_->exec("CREATE TABLE bc_archive (pending_user_id VARCHAR(191), email TEXT)");
   const auto result = run({"--run-once", "--archive-table", "bc_archive"});
   EXPECT_EQ(result.exit_code, 2) << result.err;
   EXPECT_NE(result.err.find("archive table 'bc_archive' has no column 'archived_at'. HINT:"),
@@ -163,8 +167,10 @@ TEST_P(ArchiveTest, RetentionPurgesOnlyOldArchiveRows) {
   db_->insert_pending(0, 3);
   ASSERT_EQ(run({"--run-once", "--archive-table", "bc_archive"}).exit_code, 0);
   // Age the first cycle's rows by 40 days.
-  db_->exec(db_->is_postgres()
-                ? "UPDATE bc_archive SET archived_at = archived_at - interval '40 days'"
+  db_->exec(db_->is_postgres() ? "UPDATE bc_archive SET archived_at = archived_at - interval "
+                                 "'40 days'"
+            : db_->is_mariadb()
+                ? "UPDATE bc_archive SET archived_at = archived_at - INTERVAL 40 DAY"
                 : "UPDATE bc_archive SET archived_at = strftime('%Y-%m-%dT%H:%M:%fZ', "
                   "archived_at, '-40 days')");
   db_->insert_pending(3, 3);
@@ -175,9 +181,7 @@ TEST_P(ArchiveTest, RetentionPurgesOnlyOldArchiveRows) {
   EXPECT_EQ(db_->keys("bc_archive"), (std::set<std::string>{"p3", "p4", "p5"}));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ArchiveTest,
-                         ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
-                         backend_param_name);
+INSTANTIATE_TEST_SUITE_P(Backends, ArchiveTest, all_backends(), backend_param_name);
 
 }  // namespace
 }  // namespace batch_cleanup::testing

@@ -58,6 +58,8 @@ class MariadbDatabase final : public TestDatabase {
       mysql_close(handle);
       throw std::runtime_error("mariadb: " + error);
     }
+    // || concatenates, as in the shared test SQL (and in batch_cleanup's own sessions).
+    run(handle, "SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',PIPES_AS_CONCAT')");
     return handle;
   }
 

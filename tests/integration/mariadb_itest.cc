@@ -338,9 +338,6 @@ TEST_P(MariadbTest, WhatIsNotBuiltYetIsRefused) {
   db_->insert_users(0, 5);
   db_->insert_pending(0, 5);
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"--archive-table", "bc_archive"}, "--archive-table is not supported on MySQL/MariaDB yet"},
-      {{"--archive-file", "/tmp/bc_never.ndjson"},
-       "--archive-file is not supported on MySQL/MariaDB yet"},
       {{"--workers", "2"}, "--workers 2 is not supported on MySQL/MariaDB yet"},
       {{"--max-replication-lag", "5s"}, "is not supported on MySQL/MariaDB yet"},
       {{"--normalize-email", "lower"},
@@ -353,10 +350,6 @@ TEST_P(MariadbTest, WhatIsNotBuiltYetIsRefused) {
     EXPECT_EQ(result.exit_code, 2) << args[0] << ": " << result.err;
     EXPECT_NE(result.err.find(message), std::string::npos) << result.err;
   }
-  const auto restore = run({"restore", "--archive-table", "bc_archive"});
-  EXPECT_EQ(restore.exit_code, 2) << restore.err;
-  EXPECT_NE(restore.err.find("not supported on MySQL/MariaDB yet"), std::string::npos)
-      << restore.err;
   EXPECT_EQ(db_->count(kPending), 5);
 }
 

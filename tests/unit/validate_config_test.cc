@@ -2,6 +2,7 @@
 // enumeration the command line's parser checks is refused here too, naming the option.
 #include <gtest/gtest.h>
 
+#include <CLI/CLI.hpp>
 #include <cmath>
 #include <functional>
 #include <limits>

@@ -24,6 +24,16 @@ void key_list(sql::Builder& b, const MysqlBatchTables& t, std::span<const std::s
   append_key_list(b, t, t.pending, keys);
 }
 
+// ", JSON_OBJECT('name', expr, ...)": the whole row, for the archive file.
+void row_json(sql::Builder& b, const MysqlBatchTables& t) {
+  b.sql(", JSON_OBJECT(");
+  for (std::size_t c = 0; c < t.json_fields.size(); ++c) {
+    if (c > 0) b.sql(", ");
+    b.value(t.json_fields[c].first).sql(", " + t.json_fields[c].second);
+  }
+  b.sql(")");
+}
+
 }  // namespace
 
 std::string statement_prefix(const StatementLimits& limits, int lock_wait_s) {
@@ -67,16 +77,19 @@ MysqlBatchStatements build_batch_statements(const MysqlBatchTables& t,
     predicate(fast, t);
     s.fast_delete[i] = fast.build();
 
-    sql::Builder lock(mysql_dialect());
-    lock.sql(statement_prefix(limits) + "SELECT CAST(" + key + " AS CHAR), CAST(" + t.pending +
-             "." + t.email + " AS CHAR), ");
-    sql::append_reason(lock, t.predicate, t.pending, sql::Probe::kPerRow);
-    lock.sql(" FROM " + t.pending + " WHERE ");
-    after(lock, t, has_after);
-    lock.sql(key + " <= ").slot("upto").sql(" AND ");
-    predicate(lock, t);
-    lock.sql(" ORDER BY " + key + " LIMIT ").slot("limit").sql(" FOR UPDATE SKIP LOCKED");
-    s.lock[i] = lock.build();
+    for (const bool whole : {false, true}) {
+      sql::Builder lock(mysql_dialect());
+      lock.sql(statement_prefix(limits) + "SELECT CAST(" + key + " AS CHAR), CAST(" + t.pending +
+               "." + t.email + " AS CHAR), ");
+      sql::append_reason(lock, t.predicate, t.pending, sql::Probe::kPerRow);
+      if (whole) row_json(lock, t);
+      lock.sql(" FROM " + t.pending + " WHERE ");
+      after(lock, t, has_after);
+      lock.sql(key + " <= ").slot("upto").sql(" AND ");
+      predicate(lock, t);
+      lock.sql(" ORDER BY " + key + " LIMIT ").slot("limit").sql(" FOR UPDATE SKIP LOCKED");
+      (whole ? s.lock_whole : s.lock)[i] = lock.build();
+    }
   }
   return s;
 }
@@ -99,6 +112,34 @@ void append_key_list(sql::Builder& b, const MysqlBatchTables& t, std::string_vie
     b.value(key_value(t, keys[i]));
   }
   b.sql(")");
+}
+
+sql::Statement archive_keys(const MysqlBatchTables& t, const StatementLimits& limits,
+                            std::span<const std::string> keys, const std::string& cycle,
+                            const std::string& reason) {
+  std::string columns;
+  std::string values;
+  for (const auto& column : t.columns) {
+    columns += column + ", ";
+    values += t.pending + "." + column + ", ";
+  }
+  sql::Builder b(mysql_dialect());
+  b.sql(statement_prefix(limits) + "INSERT INTO " + t.archive + " (" + columns +
+        "archived_at, cycle_id, reason) SELECT " + values + "utc_timestamp(3), ")
+      .value(cycle)
+      .sql(", ")
+      .value(reason)
+      .sql(" FROM " + t.pending + " WHERE ");
+  key_list(b, t, keys);
+  return b.build();
+}
+
+sql::Statement delete_archived(const MysqlBatchTables& t, const StatementLimits& limits,
+                               std::span<const std::string> keys) {
+  sql::Builder b(mysql_dialect());
+  b.sql(statement_prefix(limits) + "DELETE FROM " + t.pending + " WHERE ");
+  key_list(b, t, keys);
+  return b.build();
 }
 
 sql::Statement remaining_keys(const MysqlBatchTables& t, std::span<const std::string> keys) {

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "store/sql/builder.h"
@@ -23,6 +24,13 @@ struct MysqlBatchTables {
   std::string email;
   sql::PredicateSpec predicate;
   bool key_integer = false;  // keyset values bind as integers
+  // The archive table (BatchPlan::archive), quoted; empty: batches archive nothing.
+  std::string archive;
+  // The pending table's columns, quoted, in order: what the archive copies.
+  std::vector<std::string> columns;
+  // The whole row as the archive file takes it: (column name, expression over `pending`), for
+  // JSON_OBJECT; bytes as hex.
+  std::vector<std::pair<std::string, std::string>> json_fields;
 };
 
 // The limits every statement of a batch carries.
@@ -46,6 +54,8 @@ struct MysqlBatchStatements {
   // The careful path: the window's free matching rows locked (FOR UPDATE SKIP LOCKED), at most
   // "limit". Rows: key, email, reason.
   std::array<sql::Statement, 2> lock;
+  // The same, each row also as a JSON object (RowDetail::kWholeRows: the archive file).
+  std::array<sql::Statement, 2> lock_whole;
 };
 
 MysqlBatchStatements build_batch_statements(const MysqlBatchTables& tables,
@@ -58,6 +68,15 @@ sql::Statement delete_keys(const MysqlBatchTables& tables, const StatementLimits
 // Appends "<row>.key IN (?, ...)" with `keys` bound as key_value() binds them.
 void append_key_list(sql::Builder& b, const MysqlBatchTables& tables, std::string_view row,
                      std::span<const std::string> keys);
+// With the archive: the rows of `keys` (locked by this transaction, every policy checked by the
+// lock) copied into the archive table under `cycle`, each with `reason`.
+sql::Statement archive_keys(const MysqlBatchTables& tables, const StatementLimits& limits,
+                            std::span<const std::string> keys, const std::string& cycle,
+                            const std::string& reason);
+// With the archive: DELETE of exactly the rows of `keys` (archived by archive_keys() in the
+// same transaction), not checked again, so that the rows deleted are the rows archived.
+sql::Statement delete_archived(const MysqlBatchTables& tables, const StatementLimits& limits,
+                               std::span<const std::string> keys);
 // Which of `keys` still name a row.
 sql::Statement remaining_keys(const MysqlBatchTables& tables, std::span<const std::string> keys);
 

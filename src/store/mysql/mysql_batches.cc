@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "batch_cleanup/errors.h"
 #include "store/reasons.h"
 #include "store/sql/table_sql.h"
 
@@ -58,11 +59,12 @@ class MysqlBatches::Steps final : public NibbleSteps {
     slots_.emplace_back("upto", key_value(b_.setup_.tables, *window_end_));
     return true;
   }
-  // Several policies: the rows' reasons are read on the careful path. Rows that cascade are
-  // counted around a DELETE of locked rows: the careful path too.
+  // Several policies: the rows' reasons are read on the careful path. With the archive, the
+  // rows are archived by key; rows that cascade are counted around a DELETE of locked rows:
+  // the careful path for both.
   bool fast_path() override {
     return !b_.setup_.single_reason.empty() && detail_ == RowDetail::kCounts &&
-           !b_.dependent_counts_.active();
+           b_.setup_.tables.archive.empty() && !b_.dependent_counts_.active();
   }
   void run_fast(BatchResult& result) override {
     result.matched = matched_;
@@ -75,11 +77,13 @@ class MysqlBatches::Steps final : public NibbleSteps {
   bool shrinkable() const override { return false; }
   void lock(BatchResult& result) override {
     result.matched = matched_;
-    const auto locked = b_.session_.run(b_.statements_.lock[kind_], slots_);
+    const bool whole = detail_ == RowDetail::kWholeRows;
+    const auto locked =
+        b_.session_.run((whole ? b_.statements_.lock_whole : b_.statements_.lock)[kind_], slots_);
     rows_.clear();
     rows_.reserve(locked.size());
     for (std::size_t r = 0; r < locked.size(); ++r) {
-      rows_.emplace_back(locked.text(r, 0), locked.text(r, 1));
+      rows_.emplace_back(locked.text(r, 0), locked.text(r, 1), whole ? locked.text(r, 3) : "");
       rows_.back().reason = locked.text(r, 2);
     }
     // A full lock (rows inserted into the window) ends the window at its last row.
@@ -149,18 +153,21 @@ void MysqlBatches::delete_part(std::span<const PendingRow> rows, BatchResult& re
   session_.exec("SAVEPOINT bc_part");
   try {
     const auto before = dependent_counts_.lock(session_, keys);
-    const auto deleted = session_.run(delete_keys(setup_.tables, setup_.limits, keys, 0));
+    const std::int64_t deleted =
+        setup_.tables.archive.empty()
+            ? session_.run(delete_keys(setup_.tables, setup_.limits, keys, 0)).affected
+            : archive_and_delete(rows);
     dependent_counts_.add_lost(session_, keys, before, result.dependent_rows);
     session_.exec("RELEASE SAVEPOINT bc_part");
     std::unordered_set<std::string> left;
-    if (deleted.affected < static_cast<std::int64_t>(rows.size())) {
+    if (deleted < static_cast<std::int64_t>(rows.size())) {
       const auto remaining = session_.run(remaining_keys(setup_.tables, keys));
       for (std::size_t r = 0; r < remaining.size(); ++r) left.insert(remaining.text(r, 0));
     }
     for (const auto& row : rows) {
       if (!left.count(row.key)) result.deleted_rows.push_back(row);
     }
-    result.deleted += deleted.affected;
+    result.deleted += deleted;
   } catch (const DatabaseError& e) {
     // The rows are this transaction's, but the optimizer may scan others for a short key list
     // (a small table): the DELETE waits for none, and halves until the keys are looked up.
@@ -186,8 +193,47 @@ void MysqlBatches::delete_part(std::span<const PendingRow> rows, BatchResult& re
   }
 }
 
+std::int64_t MysqlBatches::archive_and_delete(std::span<const PendingRow> rows) {
+  // One INSERT per reason (each row's, as the lock read it), then one DELETE of every key.
+  std::vector<std::string> keys;
+  std::vector<std::string> reasons;
+  for (const auto& row : rows) {
+    keys.push_back(row.key);
+    if (std::find(reasons.begin(), reasons.end(), row.reason) == reasons.end()) {
+      reasons.push_back(row.reason);
+    }
+  }
+  std::int64_t archived = 0;
+  for (const auto& reason : reasons) {
+    std::vector<std::string> of_reason;
+    for (const auto& row : rows) {
+      if (row.reason == reason) of_reason.push_back(row.key);
+    }
+    archived += session_
+                    .run(archive_keys(setup_.tables, setup_.limits, of_reason,
+                                      *setup_.archive_cycle, reason))
+                    .affected;
+  }
+  const std::int64_t deleted =
+      session_.run(delete_archived(setup_.tables, setup_.limits, keys)).affected;
+  if (deleted != archived || deleted != static_cast<std::int64_t>(rows.size())) {
+    // The rows are this transaction's: this cannot happen with a unique key. Roll back.
+    throw DatabaseError(ErrorCause::kOther, "",
+                        "the archive and the delete disagree (" + std::to_string(rows.size()) +
+                            " rows locked, " + std::to_string(archived) + " archived, " +
+                            std::to_string(deleted) + " deleted): the batch is rolled back");
+  }
+  return deleted;
+}
+
 std::string MysqlBatches::explain(std::int64_t target_rows) {
   std::string out;
+  if (setup_.archive_named) {
+    out +=
+        "-- with the archive table, every batch takes the careful path: the locked rows are "
+        "copied into the archive by key (INSERT ... SELECT ... WHERE key IN (...)), then "
+        "exactly those keys are deleted, in the same transaction\n\n";
+  }
   sql::Slots slots = window_slots(std::max<std::int64_t>(1, target_rows));
   // The first window as it would run: its end read now.
   const auto window = session_.run(statements_.window[last_key_ ? 1 : 0], slots);

@@ -8,6 +8,10 @@
 // window's size) and deletes them by key, isolating refused rows by halves under savepoints.
 // When foreign keys cascade from the pending table (or set NULL), every batch takes the careful
 // path: the rows below the locked pending rows are locked and counted around each DELETE.
+// With the archive table (MySQL has no DELETE ... RETURNING), every batch goes the careful way:
+// the locked rows (every policy checked by the locking read) are copied into the archive by key
+// (INSERT ... SELECT), then exactly those keys are deleted, in the same transaction; the two
+// counts must agree or the batch rolls back.
 #pragma once
 
 #include <functional>
@@ -33,6 +37,11 @@ struct MysqlBatchSetup {
   // The foreign keys a delete acts through (BatchPlan::dependents): what the deletes take with
   // them or change is counted (MysqlDependentCounts); such batches take the careful path.
   std::vector<DependentTable> dependents;
+  // With the archive (tables.archive): the cycle its rows are archived under (set by
+  // ArchiveTable::begin_cycle(); not owned).
+  const std::string* archive_cycle = nullptr;
+  // --archive-table is set (explain says how its batches run; explain itself writes nothing).
+  bool archive_named = false;
 };
 
 // The batches over the one batch loop (store/nibble_loop.h): the window is read first (without
@@ -58,6 +67,8 @@ class MysqlBatches final : public NibbleLoop {
   // Deletes `rows` (locked by this transaction) with the predicate re-checked, halving around
   // a refused row until it stands alone.
   void delete_part(std::span<const PendingRow> rows, BatchResult& result);
+  // Archives `rows` (locked by this transaction) and deletes exactly them; returns how many.
+  std::int64_t archive_and_delete(std::span<const PendingRow> rows);
 
   MysqlSession& session_;
   sql::Executor& executor_;

@@ -117,6 +117,22 @@ IndexFacts index_facts(MysqlSession& session, const std::string& schema,
   return index;
 }
 
+std::vector<MysqlColumn> columns_of(MysqlSession& session, const std::string& schema,
+                                    const std::string& table) {
+  const auto rows = session.exec(
+      "SELECT column_name, column_type, data_type, coalesce(character_set_name, ''), "
+      "coalesce(collation_name, ''), extra LIKE '%VIRTUAL GENERATED%' OR extra LIKE "
+      "'%STORED GENERATED%' FROM information_schema.columns WHERE table_schema = ? AND "
+      "table_name = ? ORDER BY ordinal_position",
+      {schema, table});
+  std::vector<MysqlColumn> out;
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    out.push_back({rows.text(r, 0), rows.text(r, 1), rows.text(r, 2), rows.text(r, 3),
+                   rows.text(r, 4), rows.integer(r, 5) != 0});
+  }
+  return out;
+}
+
 TimeKind time_kind(const std::string& type) {
   if (type == "datetime" || type == "timestamp") return TimeKind::kWithoutZone;
   if (type == "date") return TimeKind::kDate;
@@ -160,6 +176,7 @@ MysqlCatalog inspect_catalog(MysqlSession& session, const TableNames& names,
   catalog.schema = schema_of(session, names.pending);
   catalog.qualified = catalog.schema + "." + names.pending.name;
   const std::string users_schema = schema_of(session, names.users);
+  catalog.users_schema = users_schema;
   facts.pending = relation(session, names.pending, catalog.schema);
   if (!facts.pending.exists) return catalog;
   facts.users = relation(session, names.users, users_schema);
@@ -178,6 +195,7 @@ MysqlCatalog inspect_catalog(MysqlSession& session, const TableNames& names,
     return catalog;
   }
   catalog.key_integer = facts.key.type.find("int") != std::string::npos;
+  catalog.pending_columns = columns_of(session, catalog.schema, pending);
   facts.key_unique = unique_on(session, catalog.schema, pending, config.pending_key);
   facts.pending_email_unique = unique_on(session, catalog.schema, pending, config.email_column);
   if (config.match_email) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "batch_cleanup/config.h"
 #include "store/facts.h"
@@ -18,11 +19,23 @@ inline constexpr const char* kBackendName = "mysql";
 // other servers (MySQL) are refused for now.
 Capabilities mysql_capabilities(const MysqlSession& session);
 
+// A column of the pending table, as information_schema.columns describes it.
+struct MysqlColumn {
+  std::string name;
+  std::string column_type;  // as declared: varchar(191), int(10) unsigned, enum('a','b')
+  std::string data_type;    // varchar, int, blob...
+  std::string charset;      // "" for a column without one
+  std::string collation;
+  bool generated = false;  // VIRTUAL or STORED: computed again on insert
+};
+
 struct MysqlCatalog {
   PreflightFacts facts;
   std::string schema;        // the database holding the pending table
   std::string qualified;     // schema.table of the pending table, unquoted (the lease's name)
   bool key_integer = false;  // the key is an integer column: keyset values bind as integers
+  std::string users_schema;  // the database holding the users table
+  std::vector<MysqlColumn> pending_columns;  // in their order
 };
 
 // Throws DatabaseError.

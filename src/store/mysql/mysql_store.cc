@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "batch_cleanup/errors.h"
+#include "store/mysql/mysql_archive.h"
 #include "store/mysql/mysql_batches.h"
 #include "store/mysql/mysql_catalog.h"
 #include "store/mysql/mysql_dialect.h"
@@ -19,27 +20,16 @@ namespace {
 
 constexpr const char* kNotYet = " is not supported on MySQL/MariaDB yet";
 
-// The archive table (and so restore) is not built yet: every use is refused.
-class RefusedArchive final : public ArchiveTable {
- public:
-  ArchiveFacts inspect_archive() override { refuse(); }
-  void create() override { refuse(); }
-  void begin_cycle(const std::string&) override { refuse(); }
-  std::int64_t purge(std::chrono::milliseconds, std::int64_t) override { refuse(); }
-  RestoreResult restore(const RestoreRequest&, bool) override { refuse(); }
-
- private:
-  [[noreturn]] static void refuse() {
-    throw ConfigError(std::string("the archive table (--archive-table, restore)") + kNotYet);
-  }
-};
+// A column of bytes: written to the archive file as hex (JSON has no bytes).
+bool is_bytes(const std::string& data_type) {
+  return data_type.find("binary") != std::string::npos ||
+         data_type.find("blob") != std::string::npos || data_type == "bit";
+}
 
 void refuse_what_is_not_built(const CleanupConfig& config) {
   const auto refuse = [](const std::string& what, const std::string& hint) {
     throw ConfigError(what + kNotYet + ". HINT: " + hint);
   };
-  if (!config.archive_table.empty()) refuse("--archive-table", "run without it");
-  if (!config.archive_file.empty()) refuse("--archive-file", "run without it");
   if (config.workers > 1) {
     refuse(fmt::format("--workers {}", config.workers), "use --workers 1 (the default)");
   }
@@ -53,19 +43,6 @@ void refuse_what_is_not_built(const CleanupConfig& config) {
   }
 }
 
-// The rows a foreign key cascades to are not archived on MySQL/MariaDB: with an archive, a
-// cascade from the pending table is refused before anything is deleted.
-void refuse_archived_cascades(const BatchPlan& plan) {
-  if (!plan.archive) return;
-  for (const auto& edge : plan.dependents) {
-    if (edge.action != OnDelete::kCascade) continue;
-    throw ConfigError("archiving the rows that cascade with the pending rows (" + edge.table +
-                      ", through its foreign key to " + edge.parent_table + ")" + kNotYet +
-                      ": they would be deleted without a copy. HINT: run without the archive, "
-                      "or archive them yourself first");
-  }
-}
-
 class MysqlStore final : public RoleStore {
  public:
   MysqlStore(CleanupConfig config, config::DatabaseTarget target)
@@ -73,7 +50,8 @@ class MysqlStore final : public RoleStore {
         session_(target_.mysql),
         executor_(session_) {
     build_history(executor_);
-    archive_ = std::make_unique<RefusedArchive>();
+    archive_ = std::make_unique<MysqlArchiveTable>(session_, executor_, config_, names_, catalog_,
+                                                   archive_cycle_);
     install_lock(std::make_unique<MysqlInstanceLock>(session_, config_, catalog_.qualified));
   }
 
@@ -90,15 +68,32 @@ class MysqlStore final : public RoleStore {
   }
 
   void configure(const BatchPlan& plan) override {
-    refuse_archived_cascades(plan);
     const sql::PredicateSpec spec = sql::policy_predicate(executor_, config_, columns());
     MysqlBatchSetup setup;
-    setup.tables = {mysql_dialect().quote(names_.pending), names_.key, names_.email, spec,
-                    catalog_.key_integer};
+    setup.tables.pending = mysql_dialect().quote(names_.pending);
+    setup.tables.key = names_.key;
+    setup.tables.email = names_.email;
+    setup.tables.predicate = spec;
+    setup.tables.key_integer = catalog_.key_integer;
     setup.limits = {plan.statement_timeout, plan.lock_timeout};
     setup.single_reason = single_reason(config_);
     setup.fence = lease_fence();
     setup.dependents = plan.dependents;
+    const bool archive_file = !config_.archive_file.empty() && !config_.dry_run;
+    if (plan.archive || archive_file) {
+      refuse_cascades_with_archive(session_, catalog_, names_,
+                                   plan.archive ? "--archive-table" : "--archive-file");
+    }
+    if (plan.archive) setup.tables.archive = MysqlArchiveTable::quoted_name(config_);
+    for (const auto& column : catalog_.pending_columns) {
+      const std::string quoted = mysql_dialect().quote(column.name);
+      setup.tables.columns.push_back(quoted);
+      setup.tables.json_fields.emplace_back(
+          column.name,
+          (is_bytes(column.data_type) ? "HEX(" : "(") + setup.tables.pending + "." + quoted + ")");
+    }
+    setup.archive_cycle = &archive_cycle_;
+    setup.archive_named = !config_.archive_table.empty();
     batches_ = std::make_unique<MysqlBatches>(session_, executor_, std::move(setup));
     build_dry_run(executor_, mysql_dialect().quote(names_.pending), spec);
   }
@@ -113,6 +108,7 @@ class MysqlStore final : public RoleStore {
   MysqlSession session_;
   MysqlExecutor executor_;
   MysqlCatalog catalog_;
+  std::string archive_cycle_;  // the cycle batches archive under (MysqlArchiveTable's)
 };
 
 }  // namespace
