@@ -220,9 +220,15 @@ TEST_P(MariadbDependentsTest, ACodeTheApplicationIsDeletingIsWaitedForAndNotCoun
   while (!waiting && std::chrono::steady_clock::now() - started < std::chrono::seconds(15) &&
          cycle.current_out().find("\"deleted\"") == std::string::npos) {
     waiting = db_->scalar(
-                  "SELECT count(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK "
-                  "WAIT'") != "0";
+                  "SELECT (SELECT count(*) FROM information_schema.innodb_trx WHERE trx_state = "
+                  "'LOCK WAIT') + (SELECT count(*) FROM information_schema.processlist WHERE "
+                  "state LIKE '%lock%' AND id <> connection_id())") != "0";
   }
+  for (const auto& row : db_->query("SELECT state, left(info, 120) FROM "
+                                    "information_schema.processlist WHERE state LIKE '%lock%'")) {
+    std::cerr << "waiting: " << row[0].value_or("") << ": " << row[1].value_or("") << "\n";
+  }
+  if (!waiting) std::cerr << "cycle so far: " << cycle.current_err() << "\n";
   app->exec("COMMIT");
   const auto result = cycle.wait(std::chrono::seconds(60));
   ASSERT_EQ(result.exit_code, 0) << result.err;
