@@ -72,10 +72,10 @@ std::vector<store::DependentTable> decide_dependents(const store::PreflightFacts
     }
     warnings.push_back(fmt::format(
         "foreign keys reference {} ({}), but this connection does not enforce foreign keys "
-        "(PRAGMA foreign_keys is off): deleting a row neither cascades, nor sets NULL or DEFAULT, "
-        "nor is refused; the rows that reference it stay, pointing at a row that no longer "
-        "exists. HINT: check why foreign keys are off for this database",
-        facts.pending.name, fmt::join(keys, "; ")));
+        "({} is off): deleting a row neither cascades, nor sets NULL or DEFAULT, nor is "
+        "refused; the rows that reference it stay, pointing at a row that no longer exists. "
+        "HINT: check why foreign keys are off for this database",
+        facts.pending.name, fmt::join(keys, "; "), facts.foreign_keys_switch));
     return {};
   }
   if (facts.foreign_keys_per_connection) {
@@ -96,6 +96,14 @@ std::vector<store::DependentTable> decide_dependents(const store::PreflightFacts
               ? "check for referencing rows"
               : "find the referencing rows",
           edge.table, fmt::join(edge.columns, ", ")));
+    }
+    if (facts.cascade_depth_limit > 0 && edge.depth >= facts.cascade_depth_limit &&
+        !refuses_delete(edge)) {
+      warnings.push_back(fmt::format(
+          "foreign key {} lies {} keys below {}: {} refuses a delete whose cascade reaches "
+          "that deep (at most {} levels), so a {} row with rows down there is refused and kept",
+          describe_edge(edge), edge.depth, facts.pending.name, facts.capabilities.product,
+          facts.cascade_depth_limit - 1, facts.pending.name));
     }
   }
   return facts.dependents;

@@ -236,6 +236,12 @@ struct PreflightFacts {
   // connection turns it on; batch_cleanup's connection turns it on), so the application's own
   // connections may not enforce what this one does.
   bool foreign_keys_per_connection = false;
+  // The setting that turns enforcement off, for messages ("PRAGMA foreign_keys" on SQLite,
+  // "foreign_key_checks" on MySQL/MariaDB).
+  std::string foreign_keys_switch = "PRAGMA foreign_keys";
+  // The database refuses a delete whose cascade (CASCADE, SET NULL, SET DEFAULT) acts on a row
+  // this many keys below the deleted one (InnoDB: 15); 0: no limit.
+  int cascade_depth_limit = 0;
 
   PhysicalSupport physical = PhysicalSupport::kAvailable;
   // The database file is read-only (SQLite; the path), so nothing can be deleted.

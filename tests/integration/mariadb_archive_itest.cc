@@ -215,6 +215,14 @@ TEST_P(MariadbArchiveTest, ACascadingForeignKeyIsRefused) {
     args.insert(args.end(), option.begin(), option.end());
     const auto result = run(args);
     EXPECT_EQ(result.exit_code, 2) << result.err;
+    // --archive-file alone: the engine refuses it first, from the walked foreign keys.
+    if (option[0] == "--archive-file") {
+      EXPECT_NE(result.err.find("--archive-file keeps the deleted " + std::string(kPending) +
+                                " rows but not the rows that cascade with them (otp_codes("),
+                std::string::npos)
+          << result.err;
+      continue;
+    }
     EXPECT_NE(result.err.find(option[0] +
                               " with a foreign key that cascades deletes from the pending table "
                               "(otp_pending_fk of table otp_codes) is not supported on "

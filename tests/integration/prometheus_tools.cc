@@ -90,6 +90,19 @@ nlohmann::json prometheus_query(int port, const std::string& expr) {
   return body["data"]["result"];
 }
 
+long long dependent_metric(const std::string& path, const std::string& table,
+                           const std::string& action) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("batch_cleanup_dependent_rows_total{", 0) != 0) continue;
+    if (line.find("table=\"" + table + "\"") == std::string::npos) continue;
+    if (line.find("action=\"" + action + "\"") == std::string::npos) continue;
+    return std::stoll(line.substr(line.rfind(' ') + 1));
+  }
+  return -1;
+}
+
 ProcessResult promtool_check_metrics(const std::string& exposition) {
   TempDir dir;
   const auto file = dir.write("exposition.prom", exposition);

@@ -68,6 +68,11 @@ nlohmann::json prometheus_query(int port, const std::string& expr);
 // `promtool check metrics` of `exposition`: its exit code and output.
 ProcessResult promtool_check_metrics(const std::string& exposition);
 
+// The value of batch_cleanup_dependent_rows_total for `table` and `action` in a metrics file
+// (-1 when there is no such series).
+long long dependent_metric(const std::string& path, const std::string& table,
+                           const std::string& action);
+
 // Percent-encoding of a URL query value.
 std::string url_encode(const std::string& text);
 

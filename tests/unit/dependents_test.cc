@@ -73,6 +73,42 @@ TEST(DependentsSql, CountRowsClimbsToThePendingRowsTheConditionSelects) {
   EXPECT_EQ(b.parameter_count(), 1U);
 }
 
+TEST(DependentsSql, JoinAlongThePathReachesThePendingRow) {
+  const auto dependents = schema();
+  sql::Builder b(sqlite::sqlite_dialect());
+  b.sql("SELECT count(*)");
+  sql::append_dependent_join(b, dependents, 2, "\"main\".\"pending\"");
+  EXPECT_EQ(b.text(),
+            "SELECT count(*) FROM \"public\".\"attempts\" d2 JOIN \"public\".\"otp\" d1 ON "
+            "d2.\"otp_id\" = d1.\"otp_id\" AND d2.\"otp_kind\" = d1.\"kind\" JOIN "
+            "\"main\".\"pending\" p ON d1.\"pending_user_id\" = p.\"pending_user_id\"");
+  // A row named by the caller ("dt") climbs the same path.
+  sql::Builder e(sqlite::sqlite_dialect());
+  sql::append_reaches_pending(e, dependents, 2, "dt", "\"main\".\"pending\"",
+                              [](sql::Builder& c) { c.sql("p.x = 1"); });
+  EXPECT_EQ(e.text(),
+            "EXISTS (SELECT 1 FROM \"public\".\"otp\" d1 WHERE dt.\"otp_id\" = d1.\"otp_id\" AND "
+            "dt.\"otp_kind\" = d1.\"kind\" AND EXISTS (SELECT 1 FROM \"main\".\"pending\" p "
+            "WHERE d1.\"pending_user_id\" = p.\"pending_user_id\" AND (p.x = 1)))");
+}
+
+TEST(DependentsEngine, WarnsOfACascadeDeeperThanTheDatabaseGoes) {
+  PreflightFacts facts;
+  facts.pending.name = "pending";
+  facts.capabilities.product = "MariaDB";
+  facts.cascade_depth_limit = 2;
+  facts.dependents = schema();  // attempts lie 2 keys below pending
+  std::vector<std::string> notes;
+  std::vector<std::string> warnings;
+  engine::decide_dependents(facts, notes, warnings);
+  ASSERT_EQ(warnings.size(), 2U);
+  EXPECT_EQ(warnings[1],
+            "foreign key public.attempts(otp_id, otp_kind) -> public.otp(otp_id, kind) ON DELETE "
+            "CASCADE lies 2 keys below pending: MariaDB refuses a delete whose cascade reaches "
+            "that deep (at most 1 levels), so a pending row with rows down there is refused and "
+            "kept");
+}
+
 TEST(DependentsEngine, WordsEachKeyAndWarnsOfAMissingIndex) {
   PreflightFacts facts;
   facts.pending.name = "public.pending";

@@ -21,12 +21,7 @@ void after(sql::Builder& b, const MysqlBatchTables& t, bool has_after) {
 }
 
 void key_list(sql::Builder& b, const MysqlBatchTables& t, std::span<const std::string> keys) {
-  b.sql(t.pending + "." + t.key + " IN (");
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (i > 0) b.sql(", ");
-    b.value(key_value(t, keys[i]));
-  }
-  b.sql(")");
+  append_key_list(b, t, t.pending, keys);
 }
 
 // ", JSON_OBJECT('name', expr, ...)": the whole row, for the archive file.
@@ -119,6 +114,16 @@ sql::Statement delete_keys(const MysqlBatchTables& t, const StatementLimits& lim
   b.sql(" AND ");
   predicate(b, t);
   return b.build();
+}
+
+void append_key_list(sql::Builder& b, const MysqlBatchTables& t, std::string_view row,
+                     std::span<const std::string> keys) {
+  b.sql(std::string(row) + "." + t.key + " IN (");
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (i > 0) b.sql(", ");
+    b.value(key_value(t, keys[i]));
+  }
+  b.sql(")");
 }
 
 sql::Statement archive_keys(const MysqlBatchTables& t, const StatementLimits& limits,

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -77,6 +78,9 @@ MysqlBatchStatements build_batch_statements(const MysqlBatchTables& tables,
 // `lock_wait_s` as statement_prefix() takes it.
 sql::Statement delete_keys(const MysqlBatchTables& tables, const StatementLimits& limits,
                            std::span<const std::string> keys, int lock_wait_s = -1);
+// Appends "<row>.key IN (?, ...)" with `keys` bound as key_value() binds them.
+void append_key_list(sql::Builder& b, const MysqlBatchTables& tables, std::string_view row,
+                     std::span<const std::string> keys);
 // With the archive: the rows of `keys` (locked by this transaction, every policy checked by the
 // lock) copied into the archive table under `cycle`, each with `reason`.
 sql::Statement archive_keys(const MysqlBatchTables& tables, const StatementLimits& limits,

@@ -12,7 +12,8 @@ MysqlBatches::MysqlBatches(MysqlSession& session, sql::Executor& executor, Mysql
     : session_(session),
       executor_(executor),
       setup_(std::move(setup)),
-      statements_(build_batch_statements(setup_.tables, setup_.limits)) {}
+      statements_(build_batch_statements(setup_.tables, setup_.limits)),
+      dependent_counts_(setup_.dependents, setup_.tables, setup_.limits) {}
 
 void MysqlBatches::begin_pass() { begin_slice(PassSlice{}); }
 
@@ -77,11 +78,12 @@ class MysqlBatches::Steps final : public NibbleSteps {
     slots_.emplace_back("upto", key_value(b_.setup_.tables, *window_end_));
     return true;
   }
-  // Several policies: the rows' reasons are read on the careful path.
-  // With the archive, the rows are archived by key: the careful path.
+  // Several policies: the rows' reasons are read on the careful path. With the archive, the
+  // rows are archived by key; rows that cascade are counted around a DELETE of locked rows:
+  // the careful path for both.
   bool fast_path() override {
     return !b_.setup_.single_reason.empty() && detail_ == RowDetail::kCounts &&
-           b_.setup_.tables.archive.empty();
+           b_.setup_.tables.archive.empty() && !b_.dependent_counts_.active();
   }
   void run_fast(BatchResult& result) override {
     result.matched = matched_;
@@ -175,10 +177,12 @@ void MysqlBatches::delete_part(std::span<const PendingRow> rows, BatchResult& re
   for (const auto& row : rows) keys.push_back(row.key);
   session_.exec("SAVEPOINT bc_part");
   try {
+    const auto before = dependent_counts_.lock(session_, keys);
     const std::int64_t deleted =
         setup_.tables.archive.empty()
             ? session_.run(delete_keys(setup_.tables, setup_.limits, keys, 0)).affected
             : archive_and_delete(rows);
+    dependent_counts_.add_lost(session_, keys, before, result.dependent_rows);
     session_.exec("RELEASE SAVEPOINT bc_part");
     std::unordered_set<std::string> left;
     if (deleted < static_cast<std::int64_t>(rows.size())) {

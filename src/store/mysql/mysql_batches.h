@@ -6,6 +6,8 @@
 // (or refused, or the window grew past the batch's bound, or the rows must be listed), the
 // careful path locks the window's free matching rows (FOR UPDATE SKIP LOCKED, at most the
 // window's size) and deletes them by key, isolating refused rows by halves under savepoints.
+// When foreign keys cascade from the pending table (or set NULL), every batch takes the careful
+// path: the rows below the locked pending rows are locked and counted around each DELETE.
 // With the archive table (MySQL has no DELETE ... RETURNING), every batch goes the careful way:
 // the locked rows (every policy checked by the locking read) are copied into the archive by key
 // (INSERT ... SELECT), then exactly those keys are deleted, in the same transaction; the two
@@ -20,6 +22,7 @@
 
 #include "store/facts.h"
 #include "store/mysql/mysql_batch_sql.h"
+#include "store/mysql/mysql_dependent_counts.h"
 #include "store/mysql/mysql_session.h"
 #include "store/nibble_loop.h"
 
@@ -31,6 +34,9 @@ struct MysqlBatchSetup {
   std::string single_reason;  // the reason of every deleted row; empty with several policies
   // Run first in every batch transaction: proves (and keeps until it ends) the instance lock.
   std::function<void()> fence;
+  // The foreign keys a delete acts through (BatchPlan::dependents): what the deletes take with
+  // them or change is counted (MysqlDependentCounts); such batches take the careful path.
+  std::vector<DependentTable> dependents;
   // With the archive (tables.archive): the cycle its rows are archived under (set by
   // ArchiveTable::begin_cycle(); not owned).
   const std::string* archive_cycle = nullptr;
@@ -81,6 +87,7 @@ class MysqlBatches final : public NibbleLoop {
   sql::Executor& executor_;
   MysqlBatchSetup setup_;
   MysqlBatchStatements statements_;
+  MysqlDependentCounts dependent_counts_;
   std::optional<std::string> last_key_;   // the pass's last key covered
   std::optional<std::string> slice_end_;  // a worker's slice ends at this key (included)
   bool exhausted_ = false;

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 
+#include "store/mysql/mysql_dependents.h"
 #include "store/mysql/mysql_dialect.h"
 #include "store/reasons.h"
 
@@ -187,6 +188,7 @@ MysqlCatalog inspect_catalog(MysqlSession& session, const TableNames& names,
   facts.same_relation = catalog.schema == users_schema && names.pending.name == names.users.name;
   if (facts.same_relation || !facts.pending.is_table) return catalog;
   users_reads(session, users_schema, names.users, facts);
+  inspect_dependents(session, catalog.schema, names.pending.name, names.pending.display(), facts);
 
   const auto& pending = names.pending.name;
   const auto& users = names.users.name;

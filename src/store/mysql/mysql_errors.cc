@@ -55,4 +55,13 @@ ErrorCause cause_of(unsigned code) {
   return ErrorCause::kOther;
 }
 
+ErrorCause cause_of(unsigned code, std::string_view message) {
+  // ER_GET_ERRMSG "Got error 193 '<the key>' from InnoDB": HA_ERR_FK_DEPTH_EXCEEDED, the cascade
+  // of this row would go deeper than InnoDB cascades (the statement is rolled back).
+  if (code == 1296 && message.find("Got error 193 ") != std::string_view::npos) {
+    return ErrorCause::kRowRefused;
+  }
+  return cause_of(code);
+}
+
 }  // namespace batch_cleanup::store::mysql

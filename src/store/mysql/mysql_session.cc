@@ -131,7 +131,7 @@ void MysqlSession::close() noexcept {
 void MysqlSession::fail(const std::string& context) {
   const unsigned code = mysql_errno(handle_);
   const std::string message = mysql_error(handle_);
-  ErrorCause cause = cause_of(code);
+  ErrorCause cause = cause_of(code, message);
   if (cause == ErrorCause::kConnectionLost) {
     close();
   } else if (code == 1213 || code == 1180) {

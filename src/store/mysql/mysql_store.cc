@@ -74,6 +74,7 @@ class MysqlStore final : public RoleStore {
     setup.limits = {plan.statement_timeout, plan.lock_timeout};
     setup.single_reason = single_reason(config_);
     setup.fence = lease_fence();
+    setup.dependents = plan.dependents;
     const bool archive_file = !config_.archive_file.empty() && !config_.dry_run;
     if (plan.archive || archive_file) {
       refuse_cascades_with_archive(session_, catalog_, names_,

@@ -38,6 +38,13 @@ std::vector<const DependentTable*> dependent_path(const std::vector<DependentTab
   return path;
 }
 
+WalkParent walk_parent(const std::vector<DependentTable>& dependents, int parent_index,
+                       const std::string& pending_name) {
+  if (parent_index < 0) return {pending_name, 1};
+  const auto& parent = dependents[static_cast<std::size_t>(parent_index)];
+  return {parent.table, parent.depth + 1};
+}
+
 bool refuses(const DependentTable& edge) {
   return edge.action == OnDelete::kRestrict || edge.action == OnDelete::kNoAction;
 }
@@ -57,21 +64,45 @@ void append_has_dependent(Builder& b, const std::vector<DependentTable>& depende
   b.sql(std::string(path.size(), ')'));
 }
 
-void append_count_dependent_rows(Builder& b, const std::vector<DependentTable>& dependents,
-                                 int edge, const std::string& pending,
-                                 const std::function<void(Builder&)>& condition) {
+void append_reaches_pending(Builder& b, const std::vector<DependentTable>& dependents, int edge,
+                            std::string_view row, const std::string& pending,
+                            const std::function<void(Builder&)>& condition) {
   const Dialect& d = b.dialect();
   const auto path = dependent_path(dependents, edge);
   const std::size_t k = path.size();
-  b.sql("SELECT count(*) FROM " + table_of(d, *path[k - 1]) + " " + alias(k) + " WHERE ");
+  const auto child = [&](std::size_t level) {
+    return level == k ? std::string(row) : alias(level);
+  };
   for (std::size_t level = k; level > 1; --level) {
     b.sql("EXISTS (SELECT 1 FROM " + table_of(d, *path[level - 2]) + " " + alias(level - 1) +
-          " WHERE " + key_equal(d, *path[level - 1], alias(level), alias(level - 1)) + " AND ");
+          " WHERE " + key_equal(d, *path[level - 1], child(level), alias(level - 1)) + " AND ");
   }
-  b.sql("EXISTS (SELECT 1 FROM " + pending + " p WHERE " + key_equal(d, *path[0], alias(1), "p") +
+  b.sql("EXISTS (SELECT 1 FROM " + pending + " p WHERE " + key_equal(d, *path[0], child(1), "p") +
         " AND (");
   condition(b);
   b.sql("))" + std::string(k - 1, ')'));
+}
+
+void append_count_dependent_rows(Builder& b, const std::vector<DependentTable>& dependents,
+                                 int edge, const std::string& pending,
+                                 const std::function<void(Builder&)>& condition) {
+  const auto path = dependent_path(dependents, edge);
+  const std::size_t k = path.size();
+  b.sql("SELECT count(*) FROM " + table_of(b.dialect(), *path[k - 1]) + " " + alias(k) + " WHERE ");
+  append_reaches_pending(b, dependents, edge, alias(k), pending, condition);
+}
+
+void append_dependent_join(Builder& b, const std::vector<DependentTable>& dependents, int edge,
+                           const std::string& pending) {
+  const Dialect& d = b.dialect();
+  const auto path = dependent_path(dependents, edge);
+  const std::size_t k = path.size();
+  b.sql(" FROM " + table_of(d, *path[k - 1]) + " " + alias(k));
+  for (std::size_t level = k; level > 1; --level) {
+    b.sql(" JOIN " + table_of(d, *path[level - 2]) + " " + alias(level - 1) + " ON " +
+          key_equal(d, *path[level - 1], alias(level), alias(level - 1)));
+  }
+  b.sql(" JOIN " + pending + " p ON " + key_equal(d, *path[0], alias(1), "p"));
 }
 
 }  // namespace batch_cleanup::store::sql

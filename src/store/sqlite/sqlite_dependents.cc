@@ -4,6 +4,8 @@
 #include <deque>
 #include <utility>
 
+#include "store/sql/dependents_sql.h"
+
 namespace batch_cleanup::store::sqlite {
 namespace {
 
@@ -85,9 +87,7 @@ void inspect_dependents(SqliteConnection& connection, const Table& pending,
   while (!parents.empty()) {
     const auto [parent, parent_index] = parents.front();
     parents.pop_front();
-    const auto at = static_cast<std::size_t>(parent_index);
-    const std::string parent_name = parent_index < 0 ? pending_name : out[at].table;
-    const int depth = parent_index < 0 ? 1 : out[at].depth + 1;
+    const auto [parent_name, depth] = sql::walk_parent(out, parent_index, pending_name);
     SqliteStatement keys(connection,
                          "SELECT t.name, f.id, f.\"from\", f.\"to\", f.on_delete FROM "
                          "pragma_table_list t JOIN pragma_foreign_key_list(t.name, t.schema) f "
