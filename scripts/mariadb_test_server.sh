@@ -4,13 +4,15 @@
 # the system service. As root, the server runs as the `mysql` user. InnoDB flushes its log at
 # every commit (innodb_flush_log_at_trx_commit=1), as a production server does.
 #
-#   scripts/mariadb_test_server.sh start DIR PORT   # prints the URL of a test user on stdout
+#   scripts/mariadb_test_server.sh start DIR PORT [SERVER OPTION...]
+#                                                   # prints the URL of a test user on stdout
 #   scripts/mariadb_test_server.sh stop DIR
 #   scripts/mariadb_test_server.sh kill DIR         # kill -9 the server, keep the data
 #   scripts/mariadb_test_server.sh resume DIR       # start it again after kill (same port)
 #
 # The test user bc_test (password bc_test_pw) may do everything on every database, and create
-# databases: each test makes one of its own.
+# databases: each test makes one of its own. Server options after the port (--log-bin,
+# --binlog-format=STATEMENT, --server-id=2, ...) are kept in DIR/options for resume.
 set -euo pipefail
 
 mysqld=$(command -v mariadbd || echo /usr/sbin/mariadbd)
@@ -27,11 +29,14 @@ as_owner() {
 launch() {
   local dir=$1 port
   port=$(cat "$dir/port")
+  local options=()
+  if [ -s "$dir/options" ]; then mapfile -t options <"$dir/options"; fi
   as_owner "$mysqld" --no-defaults --datadir="$dir/data" --socket="$dir/mysqld.sock" \
     --pid-file="$dir/mysqld.pid" --port="$port" --bind-address=127.0.0.1 \
     --innodb_flush_log_at_trx_commit=1 --innodb-buffer-pool-size=64M --max-connections=300 \
     --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
-    --skip-name-resolve --log-error="$dir/server.log" --tmpdir="$dir" >/dev/null 2>&1 &
+    --skip-name-resolve --log-error="$dir/server.log" --tmpdir="$dir" "${options[@]}" \
+    >/dev/null 2>&1 &
   for _ in $(seq 1 300); do
     if [ -S "$dir/mysqld.sock" ] && mariadb --no-defaults -S "$dir/mysqld.sock" -uroot \
       -e 'SELECT 1' >/dev/null 2>&1; then
@@ -51,6 +56,9 @@ case "$cmd" in
     port=${3:?port}
     mkdir -p "$dir"
     echo "$port" >"$dir/port"
+    shift 3
+    : >"$dir/options"
+    if [ $# -gt 0 ]; then printf '%s\n' "$@" >"$dir/options"; fi
     if [ "$(id -u)" -eq 0 ]; then chown -R mysql:mysql "$dir"; fi
     if [ ! -d "$dir/data/mysql" ]; then
       as_owner "$install_db" --no-defaults --datadir="$dir/data" --auth-root-authentication-method=socket \

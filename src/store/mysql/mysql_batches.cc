@@ -101,19 +101,21 @@ class MysqlBatches::Steps final : public NibbleSteps {
   }
   // Committed: the pass moves past the window.
   BatchAdvance advance() override {
-    return [this, full = window_full_, end = window_end_](BatchResult& committed) {
+    // The batches, not these steps: a batch in doubt advances after they are gone.
+    return [&b = b_, full = window_full_, end = window_end_](BatchResult& committed) {
       if (!full || !end) {
-        b_.exhausted_ = true;
+        b.exhausted_ = true;
       } else {
-        b_.last_key_ = end;
+        b.last_key_ = end;
       }
-      committed.exhausted = b_.exhausted_;
-      committed.progress = b_.exhausted_ ? 1.0 : 0.0;
-      tally_policies(committed, b_.setup_.single_reason);
+      committed.exhausted = b.exhausted_;
+      committed.progress = b.exhausted_ ? 1.0 : 0.0;
+      tally_policies(committed, b.setup_.single_reason);
     };
   }
-  // MySQL cannot tell afterwards whether it committed (resolve_in_doubt()).
-  void keep_in_doubt(const BatchResult&, BatchAdvance) override { b_.in_doubt_ = true; }
+  void keep_in_doubt(const BatchResult& result, BatchAdvance advance) override {
+    b_.in_doubt_ = InDoubt{result, std::move(advance)};
+  }
 
  private:
   MysqlBatches& b_;
@@ -224,8 +226,13 @@ std::vector<std::string> MysqlBatches::existing_keys(const std::vector<std::stri
 InDoubtOutcome MysqlBatches::resolve_in_doubt() {
   InDoubtOutcome outcome;
   if (!in_doubt_) return outcome;
-  in_doubt_ = false;
-  outcome.state = InDoubtOutcome::State::kUnknown;
+  InDoubt batch = std::move(*in_doubt_);
+  in_doubt_.reset();
+  outcome.state = setup_.commit_outcome ? setup_.commit_outcome() : InDoubtOutcome::State::kUnknown;
+  if (outcome.state == InDoubtOutcome::State::kCommitted) {
+    batch.advance(batch.result);
+    outcome.result = std::move(batch.result);
+  }
   return outcome;
 }
 

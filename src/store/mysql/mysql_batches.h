@@ -27,6 +27,9 @@ struct MysqlBatchSetup {
   std::string single_reason;  // the reason of every deleted row; empty with several policies
   // Run first in every batch transaction: proves (and keeps until it ends) the instance lock.
   std::function<void()> fence;
+  // After a batch's COMMIT was in doubt and the session connected again: whether it committed
+  // (the marker the fence wrote in the batch's transaction); unset: kUnknown.
+  std::function<InDoubtOutcome::State()> commit_outcome;
 };
 
 // The batches over the one batch loop (store/nibble_loop.h): the window is read first (without
@@ -42,7 +45,7 @@ class MysqlBatches final : public NibbleLoop {
   std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override;
   // Replicas are not watched yet (the store refuses --max-replication-lag).
   ReplicationLag replication_lag() override { return {}; }
-  // MySQL cannot tell afterwards whether a transaction committed: a batch in doubt is kUnknown.
+  // Asks setup.commit_outcome whether the batch in doubt committed: then it counts, once.
   InDoubtOutcome resolve_in_doubt() override;
 
  private:
@@ -59,7 +62,11 @@ class MysqlBatches final : public NibbleLoop {
   MysqlBatchStatements statements_;
   std::optional<std::string> last_key_;  // the pass's last key covered
   bool exhausted_ = false;
-  bool in_doubt_ = false;
+  struct InDoubt {
+    BatchResult result;
+    BatchAdvance advance;
+  };
+  std::optional<InDoubt> in_doubt_;
 };
 
 }  // namespace batch_cleanup::store::mysql

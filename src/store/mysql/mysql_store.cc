@@ -61,7 +61,9 @@ class MysqlStore final : public RoleStore {
         executor_(session_) {
     build_history(executor_);
     archive_ = std::make_unique<RefusedArchive>();
-    install_lock(std::make_unique<MysqlInstanceLock>(session_, config_, catalog_.qualified));
+    auto lock = std::make_unique<MysqlInstanceLock>(session_, config_, catalog_.qualified);
+    lock_facts_ = lock.get();
+    install_lock(std::move(lock));
   }
 
   std::string backend_name() const override { return kBackendName; }
@@ -84,6 +86,7 @@ class MysqlStore final : public RoleStore {
     setup.limits = {plan.statement_timeout, plan.lock_timeout};
     setup.single_reason = single_reason(config_);
     setup.fence = lease_fence();
+    setup.commit_outcome = [lock = lock_facts_] { return lock->batch_outcome(); };
     batches_ = std::make_unique<MysqlBatches>(session_, executor_, std::move(setup));
     build_dry_run(executor_, mysql_dialect().quote(names_.pending), spec);
   }
@@ -98,6 +101,7 @@ class MysqlStore final : public RoleStore {
   MysqlSession session_;
   MysqlExecutor executor_;
   MysqlCatalog catalog_;
+  MysqlInstanceLock* lock_facts_ = nullptr;  // lock_
 };
 
 }  // namespace
