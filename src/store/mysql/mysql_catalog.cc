@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "store/mysql/mysql_dialect.h"
+#include "store/mysql/mysql_grants.h"
 
 namespace batch_cleanup::store::mysql {
 namespace {
@@ -28,8 +29,7 @@ RelationFacts relation(MysqlSession& session, const config::QualifiedName& name,
   if (!facts.exists) return facts;
   facts.kind = "table_type " + rows.text(0, 0);
   facts.is_table = rows.text(0, 0) == "BASE TABLE";
-  // Privileges are not probed: a missing one fails the first statement that needs it
-  // (ErrorCause::kPrivilege, fatal).
+  // Until the account's grants are read (probe_grants()).
   facts.can_select = facts.can_delete = facts.can_insert = facts.can_update = true;
   return facts;
 }
@@ -163,6 +163,7 @@ MysqlCatalog inspect_catalog(MysqlSession& session, const TableNames& names,
   if (!facts.pending.exists) return catalog;
   facts.users = relation(session, names.users, users_schema);
   if (!facts.users.exists) return catalog;
+  probe_grants(session, names, config, {catalog.schema, users_schema}, facts);
   facts.same_relation = catalog.schema == users_schema && names.pending.name == names.users.name;
   if (facts.same_relation || !facts.pending.is_table) return catalog;
   users_reads(session, users_schema, names.users, facts);
