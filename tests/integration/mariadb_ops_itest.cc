@@ -1,16 +1,23 @@
 // The MySQL/MariaDB store's operational safety on the real MariaDB server scripts/test.sh
 // starts: an in-doubt COMMIT resolved from the lease row's batch marker (a proxy cuts the link
 // at COMMIT, before or after the server got it), and the totals equal the rows really gone; the
-// privilege probe of the preflight, with a real restricted account.
+// privilege probe of the preflight, with a real restricted account; SKIP LOCKED only where the
+// binary log's format allows it (a server of the test's own, started with
+// --binlog-format=STATEMENT).
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "integration/backend_fixture.h"
 #include "integration/chaos_proxy.h"
 #include "integration/json_report.h"
+#include "integration/mariadb_database.h"
 #include "integration/process.h"
 
 namespace batch_cleanup::testing {
@@ -29,6 +36,43 @@ std::string with_port(const std::string& url, int port) {
   const auto colon = url.rfind(':');
   return url.substr(0, colon + 1) + std::to_string(port) + url.substr(url.find('/', colon));
 }
+
+// A MariaDB server of the test's own (scripts/mariadb_test_server.sh with server options), on
+// the shared server's port + `offset`, in its directory + `suffix`; stopped when destroyed.
+class OwnMariadb {
+ public:
+  OwnMariadb(int offset, const std::string& suffix, const std::string& options) {
+    const char* shared_dir = std::getenv("BATCH_CLEANUP_TEST_MARIADB_DIR");
+    const char* shared_url = std::getenv("BATCH_CLEANUP_TEST_MARIADB_URL");
+    if (shared_url == nullptr) return;
+    dir_ = std::string(shared_dir != nullptr ? shared_dir : "/tmp/bc_mariadb") + suffix;
+    port_ = port_of(shared_url) + offset;
+    std::system(script("stop " + dir_).c_str());
+    FILE* out =
+        ::popen(script("start " + dir_ + " " + std::to_string(port_) + " " + options).c_str(), "r");
+    std::array<char, 512> line{};
+    while (std::fgets(line.data(), line.size(), out) != nullptr) url_ = line.data();
+    ::pclose(out);
+    while (!url_.empty() && (url_.back() == '\n' || url_.back() == ' ')) url_.pop_back();
+  }
+  ~OwnMariadb() {
+    if (!dir_.empty()) std::system(script("stop " + dir_).c_str());
+  }
+  OwnMariadb(const OwnMariadb&) = delete;
+  OwnMariadb& operator=(const OwnMariadb&) = delete;
+
+  const std::string& url() const { return url_; }
+  int port() const { return port_; }
+
+ private:
+  static std::string script(const std::string& arguments) {
+    return std::string(BATCH_CLEANUP_SOURCE_DIR) + "/scripts/mariadb_test_server.sh " + arguments +
+           " 2>&1";
+  }
+  std::string dir_;
+  std::string url_;
+  int port_ = 0;
+};
 
 class MariadbOpsTest : public BackendTest {
  protected:
@@ -123,6 +167,60 @@ TEST_P(MariadbOpsTest, MissingGrantsAreRefusedNamingTheGrantStatement) {
   EXPECT_EQ(db_->count(kPending), 0);
   EXPECT_EQ(db_->scalar("SELECT sum(deleted) FROM batch_cleanup_runs"), "10");
   db_->exec("DROP USER " + account + "; DROP ROLE bc_limited_role");
+}
+
+// The binary log decides the careful path. Off (the shared server) or in ROW format: SKIP
+// LOCKED. In STATEMENT format, where SKIP LOCKED is unsafe and InnoDB refuses to log writes
+// made under READ COMMITTED (ERROR 1665): REPEATABLE READ, the window's rows read without locks
+// and deleted by key; a held row is still skipped at once. explain says which and why.
+TEST_P(MariadbOpsTest, StatementBinlogTakesTheCarefulPathWithoutSkipLocked) {
+  db_->create_original_schema();
+  const auto off = run_on_db({"explain"});
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_NE(off.out.find("-- row locks: FOR UPDATE SKIP LOCKED on the careful path (binary log "
+                         "off: safe)"),
+            std::string::npos)
+      << off.out;
+
+  OwnMariadb server(10, "_statement", "--log-bin --binlog-format=STATEMENT --server-id=7");
+  ASSERT_FALSE(server.url().empty());
+  auto db = make_mariadb_database(server.url(), "bc_statement");
+  db->create_original_schema();
+  db->insert_users(0, 50);
+  db->insert_pending(0, 50);
+  const auto run = [&](std::vector<std::string> args) {
+    args.insert(args.end(), {"--database-url", db->url()});
+    return run_tool(args);
+  };
+  const auto explained = run({"explain"});
+  ASSERT_EQ(explained.exit_code, 0) << explained.err;
+  EXPECT_NE(explained.out.find("-- row locks: no SKIP LOCKED (binlog_format=STATEMENT: unsafe for "
+                               "statement-based replication"),
+            std::string::npos)
+      << explained.out;
+  EXPECT_EQ(explained.out.find("SKIP LOCKED\n"), std::string::npos) << explained.out;
+  EXPECT_EQ(explained.out.find("DELETE FROM"), std::string::npos) << explained.out;
+
+  auto app = db->another_connection();
+  app->exec("START TRANSACTION");
+  app->exec(
+      "SELECT * FROM core_mstr_one_qlick_pending_users_tbl WHERE pending_user_id = 'p7' FOR "
+      "UPDATE");
+  const auto result = run({"--run-once", "--output", "json", "--batch-size", "20"});
+  app->exec("COMMIT");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto report = last_json_report(result);
+  EXPECT_EQ(report["deleted"], 49);
+  EXPECT_EQ(report["skipped"], 1);
+  EXPECT_EQ(db->keys(), (std::set<std::string>{"p7"}));
+
+  // ROW format on the same server: SKIP LOCKED again.
+  db->exec("SET GLOBAL binlog_format = 'ROW'");
+  const auto row = run({"explain"});
+  ASSERT_EQ(row.exit_code, 0) << row.err;
+  EXPECT_NE(row.out.find("FOR UPDATE SKIP LOCKED on the careful path (binlog_format=ROW: safe)"),
+            std::string::npos)
+      << row.out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Mariadb, MariadbOpsTest, ::testing::Values(TestBackend::kMariadb),

@@ -11,7 +11,7 @@ MysqlBatches::MysqlBatches(MysqlSession& session, sql::Executor& executor, Mysql
     : session_(session),
       executor_(executor),
       setup_(std::move(setup)),
-      statements_(build_batch_statements(setup_.tables, setup_.limits)) {}
+      statements_(build_batch_statements(setup_.tables, setup_.limits, setup_.skip_locked)) {}
 
 void MysqlBatches::begin_pass() {
   last_key_.reset();
@@ -58,8 +58,11 @@ class MysqlBatches::Steps final : public NibbleSteps {
     return true;
   }
   // Several policies: the rows' reasons are read on the careful path.
+  // Without SKIP LOCKED (REPEATABLE READ under statement-based logging), none: a range DELETE
+  // would lock the gaps the application inserts into.
   bool fast_path() override {
-    return !b_.setup_.single_reason.empty() && detail_ == RowDetail::kCounts;
+    return b_.setup_.skip_locked && !b_.setup_.single_reason.empty() &&
+           detail_ == RowDetail::kCounts;
   }
   void run_fast(BatchResult& result) override {
     result.matched = matched_;
@@ -184,7 +187,7 @@ void MysqlBatches::delete_part(std::span<const PendingRow> rows, BatchResult& re
 }
 
 std::string MysqlBatches::explain(std::int64_t target_rows) {
-  std::string out;
+  std::string out = "-- row locks: " + setup_.why + "\n\n";
   sql::Slots slots = window_slots(std::max<std::int64_t>(1, target_rows));
   // The first window as it would run: its end read now.
   const auto window = session_.run(statements_.window[last_key_ ? 1 : 0], slots);
@@ -196,9 +199,13 @@ std::string MysqlBatches::explain(std::int64_t target_rows) {
        &statements_.window[kind]},
       {"fast path: delete the window's matching rows, every policy re-checked",
        &statements_.fast_delete[kind]},
-      {"careful path: lock the window's free matching rows", &statements_.lock[kind]},
+      {setup_.skip_locked ? "careful path: lock the window's free matching rows"
+                          : "careful path: read the window's matching rows without locks (then "
+                            "delete them by key, waiting for no row lock)",
+       &statements_.lock[kind]},
   };
   for (const auto& [title, statement] : steps) {
+    if (statement == &statements_.fast_delete[kind] && !setup_.skip_locked) continue;
     out += std::string("-- ") + title + "\n" + statement->text() + "\n";
     // EXPLAIN the statement itself (the SET STATEMENT prefix is not explainable).
     std::string text = statement->text();

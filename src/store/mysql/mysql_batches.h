@@ -30,6 +30,11 @@ struct MysqlBatchSetup {
   // After a batch's COMMIT was in doubt and the session connected again: whether it committed
   // (the marker the fence wrote in the batch's transaction); unset: kUnknown.
   std::function<InDoubtOutcome::State()> commit_outcome;
+  // FOR UPDATE SKIP LOCKED may be used (BatchPlan::skip_locked). Without it (statement-based
+  // binary logging) a batch takes no range: the window's rows are read without locks and
+  // deleted by key, each held row skipped at once.
+  bool skip_locked = true;
+  std::string why;  // which applies and why, for explain
 };
 
 // The batches over the one batch loop (store/nibble_loop.h): the window is read first (without

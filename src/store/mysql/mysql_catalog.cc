@@ -133,7 +133,9 @@ Capabilities mysql_capabilities(const MysqlSession& session) {
   }
   // InnoDB's physical order is the primary key itself: batches walk it as a keyset.
   capabilities.physical_order = PhysicalOrder::kNone;
-  capabilities.skip_locked = true;        // MariaDB 10.6+
+  // MariaDB 10.6+; unsafe for statement-based replication (which rows it skips depends on
+  // what others hold at that moment).
+  capabilities.skip_locked = !session.statement_binlog();
   capabilities.delete_returning = false;  // MariaDB has it for single-table DELETE only; unused
   capabilities.savepoints = true;
   capabilities.transaction_scoped_settings = true;  // SET STATEMENT ... FOR, per statement

@@ -87,6 +87,16 @@ class MysqlStore final : public RoleStore {
     setup.single_reason = single_reason(config_);
     setup.fence = lease_fence();
     setup.commit_outcome = [lock = lock_facts_] { return lock->batch_outcome(); };
+    setup.skip_locked = plan.skip_locked;
+    setup.why = plan.skip_locked
+                    ? "FOR UPDATE SKIP LOCKED on the careful path (" + session_.binlog() +
+                          ": safe), under READ COMMITTED"
+                    : "no SKIP LOCKED (" + session_.binlog() +
+                          ": unsafe for statement-based replication, and InnoDB refuses to log "
+                          "writes made under READ COMMITTED), so batches run under REPEATABLE "
+                          "READ without a range DELETE: the window's rows are read without locks "
+                          "and deleted by key, a held row skipped at once; the users rows a "
+                          "DELETE compares with stay share-locked until its batch commits";
     batches_ = std::make_unique<MysqlBatches>(session_, executor_, std::move(setup));
     build_dry_run(executor_, mysql_dialect().quote(names_.pending), spec);
   }
