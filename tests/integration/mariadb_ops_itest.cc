@@ -3,7 +3,8 @@
 // at COMMIT, before or after the server got it), and the totals equal the rows really gone; the
 // privilege probe of the preflight, with a real restricted account; SKIP LOCKED only where the
 // binary log's format allows it (a server of the test's own, started with
-// --binlog-format=STATEMENT).
+// --binlog-format=STATEMENT); pauses while a real replica (a second mariadbd, MASTER_USE_GTID)
+// has not applied the cycle's commits.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -13,11 +14,13 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "integration/backend_fixture.h"
 #include "integration/chaos_proxy.h"
 #include "integration/json_report.h"
 #include "integration/mariadb_database.h"
+#include "integration/own_server.h"
 #include "integration/process.h"
 
 namespace batch_cleanup::testing {
@@ -221,6 +224,66 @@ TEST_P(MariadbOpsTest, StatementBinlogTakesTheCarefulPathWithoutSkipLocked) {
   EXPECT_NE(row.out.find("FOR UPDATE SKIP LOCKED on the careful path (binlog_format=ROW: safe)"),
             std::string::npos)
       << row.out;
+}
+
+// A primary with a binary log and a replica of it (CHANGE MASTER TO ... MASTER_USE_GTID =
+// slave_pos). While the replica's SQL thread is stopped, the cycle pauses between batches once
+// its last commit is older than --max-replication-lag; when the thread runs again, the cycle
+// finishes, and the replica has applied every delete.
+TEST_P(MariadbOpsTest, PausesWhileAReplicaHasNotAppliedTheCyclesCommits) {
+  OwnMariadb primary(20, "_primary", "--log-bin --server-id=1 --binlog-format=MIXED");
+  OwnMariadb replica(50, "_replica", "--server-id=2");
+  ASSERT_FALSE(primary.url().empty());
+  ASSERT_FALSE(replica.url().empty());
+  auto admin = make_mariadb_database(replica.url(), "bc_replica_admin");
+  const std::string position =
+      make_mariadb_database(primary.url(), "bc_primary_admin")->scalar("SELECT @@gtid_binlog_pos");
+  admin->exec("SET GLOBAL gtid_slave_pos = '" + position +
+              "'; CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = " +
+              std::to_string(primary.port()) +
+              ", MASTER_USER = 'bc_test', MASTER_PASSWORD = 'bc_test_pw', MASTER_USE_GTID = "
+              "slave_pos; START SLAVE");
+  auto db = make_mariadb_database(primary.url(), "app");
+  db->create_original_schema();
+  db->insert_users(0, 100);
+  db->insert_pending(0, 100);
+  const auto caught_up = [&] {
+    return admin->scalar("SELECT MASTER_GTID_WAIT('" + db->scalar("SELECT @@gtid_binlog_pos") +
+                         "', 10)") == "0";
+  };
+  ASSERT_TRUE(caught_up()) << admin->scalar("SELECT @@gtid_slave_pos");
+  const std::string replica_app = replica.url().substr(0, replica.url().rfind('/') + 1) + "app";
+  admin->exec("STOP SLAVE SQL_THREAD");
+
+  ChildProcess tool(
+      {tool_binary(), "--run-once", "--output", "json", "--batch-size", "10", "--sleep", "200ms",
+       "--max-replication-lag", "1s", "--replica-url", replica_app, "--database-url", db->url()},
+      {});
+  // Paused: some batches committed, then none for a while.
+  ASSERT_TRUE(eventually([&] { return db->count(kPending) < 100; }, std::chrono::seconds(20)));
+  long long before = -1;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const long long now = db->count(kPending);
+        const bool still = now == before;
+        before = now;
+        if (!still) std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        return still;
+      },
+      std::chrono::seconds(20)));
+  EXPECT_GT(before, 0);
+  EXPECT_EQ(db->count(kPending), before);
+  admin->exec("START SLAVE SQL_THREAD");
+  const auto result = tool.wait(std::chrono::seconds(60));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto report = last_json_report(result);
+  EXPECT_EQ(report["deleted"], 100);
+  EXPECT_GE(report["replication_pauses"].get<long long>(), 1) << result.err;
+  EXPECT_EQ(db->count(kPending), 0);
+  ASSERT_TRUE(caught_up());
+  auto replicated = make_mariadb_database(replica.url(), "bc_replica_check");
+  EXPECT_EQ(replicated->scalar("SELECT count(*) FROM app.core_mstr_one_qlick_pending_users_tbl"),
+            "0");
 }
 
 INSTANTIATE_TEST_SUITE_P(Mariadb, MariadbOpsTest, ::testing::Values(TestBackend::kMariadb),

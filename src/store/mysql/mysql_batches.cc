@@ -116,6 +116,12 @@ class MysqlBatches::Steps final : public NibbleSteps {
       tally_policies(committed, b.setup_.single_reason);
     };
   }
+  // The commit's GTID, for the replicas' lag.
+  void committed(const BatchRequest& request) override {
+    if (request.track_commit_lsn && b_.setup_.replicas != nullptr) {
+      b_.setup_.replicas->committed(b_.session_);
+    }
+  }
   void keep_in_doubt(const BatchResult& result, BatchAdvance advance) override {
     b_.in_doubt_ = InDoubt{result, std::move(advance)};
   }

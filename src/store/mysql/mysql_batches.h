@@ -16,6 +16,7 @@
 
 #include "store/facts.h"
 #include "store/mysql/mysql_batch_sql.h"
+#include "store/mysql/mysql_replicas.h"
 #include "store/mysql/mysql_session.h"
 #include "store/nibble_loop.h"
 
@@ -35,6 +36,8 @@ struct MysqlBatchSetup {
   // deleted by key, each held row skipped at once.
   bool skip_locked = true;
   std::string why;  // which applies and why, for explain
+  // The replicas --max-replication-lag watches (--replica-url); null: none.
+  MysqlReplicas* replicas = nullptr;
 };
 
 // The batches over the one batch loop (store/nibble_loop.h): the window is read first (without
@@ -48,8 +51,10 @@ class MysqlBatches final : public NibbleLoop {
   BatchResult run_next_batch(const BatchRequest& request) override;
   std::string explain(std::int64_t target_rows) override;
   std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override;
-  // Replicas are not watched yet (the store refuses --max-replication-lag).
-  ReplicationLag replication_lag() override { return {}; }
+  // The --replica-url replicas' lag behind the pass's commits; zero without them.
+  ReplicationLag replication_lag() override {
+    return setup_.replicas != nullptr ? setup_.replicas->lag() : ReplicationLag{};
+  }
   // Asks setup.commit_outcome whether the batch in doubt committed: then it counts, once.
   InDoubtOutcome resolve_in_doubt() override;
 

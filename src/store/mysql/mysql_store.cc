@@ -7,6 +7,7 @@
 #include "store/mysql/mysql_catalog.h"
 #include "store/mysql/mysql_dialect.h"
 #include "store/mysql/mysql_instance_lock.h"
+#include "store/mysql/mysql_replicas.h"
 #include "store/mysql/mysql_session.h"
 #include "store/reasons.h"
 #include "store/role_store.h"
@@ -43,7 +44,9 @@ void refuse_what_is_not_built(const CleanupConfig& config) {
   if (config.workers > 1) {
     refuse(fmt::format("--workers {}", config.workers), "use --workers 1 (the default)");
   }
-  if (config.max_replication_lag.count() > 0 || config.max_replication_lag_bytes > 0) {
+  // Replicas named by --replica-url are watched (mysql_replicas.h); bytes of lag are not.
+  if ((config.max_replication_lag.count() > 0 && config.replica_urls.empty()) ||
+      config.max_replication_lag_bytes > 0) {
     refuse("--max-replication-lag (replica and Galera awareness)",
            "run without it, and pace the batches with --sleep or --max-rate");
   }
@@ -97,6 +100,10 @@ class MysqlStore final : public RoleStore {
                           "READ without a range DELETE: the window's rows are read without locks "
                           "and deleted by key, a held row skipped at once; the users rows a "
                           "DELETE compares with stay share-locked until its batch commits";
+    if (!config_.replica_urls.empty() && !replicas_) {
+      replicas_ = std::make_unique<MysqlReplicas>(config_.replica_urls, config_.connect_timeout);
+    }
+    setup.replicas = replicas_.get();
     batches_ = std::make_unique<MysqlBatches>(session_, executor_, std::move(setup));
     build_dry_run(executor_, mysql_dialect().quote(names_.pending), spec);
   }
@@ -112,6 +119,7 @@ class MysqlStore final : public RoleStore {
   MysqlExecutor executor_;
   MysqlCatalog catalog_;
   MysqlInstanceLock* lock_facts_ = nullptr;  // lock_
+  std::unique_ptr<MysqlReplicas> replicas_;  // --replica-url
 };
 
 }  // namespace
