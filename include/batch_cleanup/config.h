@@ -189,6 +189,9 @@ struct CleanupConfig {
   // max_replication_lag_bytes of WAL behind it. Zero: no limit.
   std::chrono::milliseconds max_replication_lag{0};
   std::int64_t max_replication_lag_bytes = 0;
+  // MySQL/MariaDB: the replicas max_replication_lag watches (mysql:// URLs): each batch's
+  // commit (its GTID) must be applied there (MASTER_GTID_WAIT) within max_replication_lag.
+  std::vector<std::string> replica_urls;
   // Archive rows older than this are purged at the end of each cycle; zero: kept forever.
   std::chrono::milliseconds archive_retention{0};
 

@@ -437,9 +437,10 @@ std::vector<OptionSpec> job_options() {
       {.name = "max-replication-lag",
        .commands = kRunning,
        .env = "BATCH_CLEANUP_MAX_REPLICATION_LAG",
-       .help = "PostgreSQL: pause between batches while a streaming standby has not replayed the "
-               "cycle's last commit for longer than this (e.g. 10s); bare number = s. MariaDB "
-               "Galera (any value): pause while flow control holds the cluster",
+       .help = "Pause between batches while a streaming standby (PostgreSQL) or a --replica-url "
+               "(MySQL/MariaDB) has not replayed the cycle's last commit for longer than this "
+               "(e.g. 10s); bare number = s. MariaDB Galera (any value): pause while flow "
+               "control holds the cluster",
        .convert =
            [](const Values& v, Settings& s) {
              const auto& text = last_value(v);
@@ -448,6 +449,17 @@ std::vector<OptionSpec> job_options() {
              if (s.config.max_replication_lag.count() < 1) {
                throw ConfigError("invalid --max-replication-lag '" + text + "': must be positive");
              }
+           }},
+      {.name = "replica-url",
+       .kind = ValueKind::kList,
+       .commands = kRunning,
+       .env = "BATCH_CLEANUP_REPLICA_URL",
+       .help = "MySQL/MariaDB: a replica (mysql:// URL) whose lag --max-replication-lag watches: "
+               "between batches, wait while it has not applied the cycle's last commit "
+               "(MASTER_GTID_WAIT); repeatable",
+       .convert =
+           [](const Values& v, Settings& s) {
+             for (const auto& url : v) s.config.replica_urls.push_back(url);
            }},
       {.name = "max-replication-lag-bytes",
        .kind = ValueKind::kInteger,

@@ -321,19 +321,24 @@ std::string redact_setting(const std::string& key, const std::string& value) {
   if (key.find("password") != std::string::npos) return "***";
   if (key == "database-url") return redact_database_url(value);
   if (key == "push-metrics") return redact_userinfo(value);
-  if (key == "exclude-email") {
-    // The addresses are personal data: masked as the logs mask them.
+  // A list (join()), each item rewritten by `redact`.
+  const auto each = [&value](auto redact) {
     std::string out;
     std::size_t start = 0;
     while (true) {
       const auto comma = value.find(", ", start);
       const auto item = value.substr(start, comma == std::string::npos ? comma : comma - start);
-      out += (out.empty() ? "" : ", ") + logging::mask_email(item);
+      out += (out.empty() ? "" : ", ") + redact(item);
       if (comma == std::string::npos) break;
       start = comma + 2;
     }
     return out;
-  }
+  };
+  // The addresses are personal data: masked as the logs mask them.
+  if (key == "exclude-email")
+    return each([](const std::string& item) { return logging::mask_email(item); });
+  if (key == "replica-url")
+    return each([](const std::string& item) { return redact_database_url(item); });
   return value;
 }
 

@@ -55,6 +55,7 @@ void check_tables(const CleanupConfig& config, const PreflightFacts& facts) {
 }
 
 void check_privileges(const CleanupConfig& config, const PreflightFacts& facts) {
+  const std::string grantee = facts.grantee.empty() ? "<role>" : facts.grantee;
   if (!facts.pending.can_delete && !config.dry_run) {
     if (!facts.read_only_file.empty()) {
       throw ConfigError("permission denied: cannot delete from '" + facts.pending.name +
@@ -64,12 +65,29 @@ void check_privileges(const CleanupConfig& config, const PreflightFacts& facts) 
     }
     throw ConfigError("permission denied: the connected role has no DELETE privilege on '" +
                       facts.pending.name + "'. HINT: GRANT SELECT, DELETE ON " +
-                      facts.pending.name + " TO <role>");
+                      facts.pending.name + " TO " + grantee);
   }
   if (!facts.users.can_select || !facts.pending.can_select) {
+    std::string hint;
+    for (const auto* relation : {&facts.users, &facts.pending}) {
+      if (!relation->can_select) {
+        hint += (hint.empty() ? "" : "; ") + std::string("GRANT SELECT ON ") + relation->name +
+                " TO " + grantee;
+      }
+    }
     throw ConfigError("permission denied: the connected role needs SELECT on '" + facts.users.name +
-                      "' and '" + facts.pending.name + "'");
+                      "' and '" + facts.pending.name + "'. HINT: " + hint);
   }
+  if (config.dry_run || facts.missing_grants.empty()) return;
+  std::string lacking;
+  std::string grants;
+  for (const auto& missing : facts.missing_grants) {
+    lacking += fmt::format("{}{} on '{}' for {}", lacking.empty() ? "" : "; ", missing.privileges,
+                           missing.table, missing.needed_for);
+    grants += (grants.empty() ? "" : "; ") + missing.grant;
+  }
+  throw ConfigError("permission denied: the connected role lacks " + lacking + ". HINT: " + grants +
+                    " (or run with --dry-run, which writes nothing)");
 }
 
 void check_policies(const CleanupConfig& config, const PreflightFacts& facts,

@@ -162,6 +162,15 @@ struct ClusterFacts {
   std::int64_t own_rows_per_batch = 0;
 };
 
+// A privilege the connected account lacks on a table a run writes besides the pending table
+// (the lease, the history), where the store can list the account's grants (MySQL/MariaDB).
+struct MissingGrant {
+  std::string privileges;  // "SELECT, INSERT, UPDATE"
+  std::string table;       // as the user wrote it
+  std::string needed_for;  // "the lease (--lease-table)"
+  std::string grant;       // the statement that grants them
+};
+
 struct PreflightFacts {
   Capabilities capabilities;
   ClusterFacts cluster;
@@ -173,6 +182,11 @@ struct PreflightFacts {
 
   RelationFacts pending;
   RelationFacts users;
+  // The account as a GRANT statement names it ('cleanup'@'%'); empty where it is not read.
+  std::string grantee;
+  // Privileges a run (not a dry run) needs on the lease and history tables and lacks; empty
+  // where they are not probed.
+  std::vector<MissingGrant> missing_grants;
   bool same_relation = false;  // pending and users are one table (also through an alias)
   // What a statement selecting from the users table reads, resolved through views (recursively),
   // materialized views (what they were built from) and inheritance (children, partitions): the

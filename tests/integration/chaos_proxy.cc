@@ -92,20 +92,22 @@ void ChaosProxy::relay(int client, int server) {
         break;
       }
       const int other = i == 0 ? server : client;
-      if (!send_all(other, buffer, static_cast<std::size_t>(got))) {
+      const std::string_view sent(buffer, static_cast<std::size_t>(got));
+      if (i == 0 && sent.find("DELETE") != std::string_view::npos) deleted = true;
+      const bool cut = i == 0 && deleted && sent.find("COMMIT") != std::string_view::npos &&
+                       ++commits_seen_ == cut_at_commit_;
+      if (i == 0 && deleted && sent.find("COMMIT") != std::string_view::npos) deleted = false;
+      if ((!cut || forward_cut_commit_) &&
+          !send_all(other, buffer, static_cast<std::size_t>(got))) {
         closed = true;
         break;
       }
-      const std::string_view sent(buffer, static_cast<std::size_t>(got));
-      if (i == 0 && sent.find("DELETE") != std::string_view::npos) deleted = true;
-      if (i == 0 && deleted && sent.find("COMMIT") != std::string_view::npos) {
-        deleted = false;
-        if (++commits_seen_ == cut_at_commit_) {
-          // Give the server the time to commit, and the client nothing.
-          std::this_thread::sleep_for(std::chrono::milliseconds(200));
-          ++cuts_;
-          closed = true;
-        }
+      if (cut) {
+        // Give the server the time to commit (or to see that the client is gone), and the
+        // client nothing.
+        if (forward_cut_commit_) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        ++cuts_;
+        closed = true;
       }
     }
     if (closed) break;

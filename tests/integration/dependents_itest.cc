@@ -347,7 +347,7 @@ TEST_P(DependentsTest, RealRunCountsWhatTheDatabaseLostPerTable) {
 }
 
 TEST_P(DependentsTest, RealRunWithTwoWorkersCountsWhatTheDatabaseLostPerTable) {
-  if (db_->is_sqlite()) GTEST_SKIP() << "SQLite runs one connection (--workers is refused)";
+  if (db_->backend() == TestBackend::kSqlite) GTEST_SKIP() << "SQLite runs one connection (--workers is refused)";
   check_real_run({"--batch-size", "2", "--workers", "2"});
 }
 

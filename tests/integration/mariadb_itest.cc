@@ -332,13 +332,15 @@ TEST_P(MariadbTest, PoliciesProtectionsAndExemptions) {
   EXPECT_NE(result.err.find("deleted pending row key=p_phone"), std::string::npos) << result.err;
 }
 
-// What is not built yet is refused with exit 2 and its name, before anything is touched.
-TEST_P(MariadbTest, WhatIsNotBuiltYetIsRefused) {
+// A replication-lag limit nothing can watch (no Galera, no --replica-url) is refused with exit
+// 2 and its name, before anything is touched.
+TEST_P(MariadbTest, AReplicationLagLimitNothingWatchesIsRefused) {
   db_->create_original_schema();
   db_->insert_users(0, 5);
   db_->insert_pending(0, 5);
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"--max-replication-lag", "5s"}, "is not supported on MySQL/MariaDB yet"},
+      {{"--max-replication-lag", "5s"}, "--max-replication-lag needs --replica-url"},
+      {{"--max-replication-lag-bytes", "1000"}, "--max-replication-lag-bytes is not supported"},
   };
   for (const auto& [args, message] : cases) {
     std::vector<std::string> all{"--run-once"};

@@ -254,6 +254,7 @@ TEST(ConfigFileTest, ArraysOnlyForOptionsThatTakeSeveralValues) {
   const auto values_for = [&](const std::string& key) -> std::pair<std::string, std::string> {
     if (key == "exclude-domain-file") return {list_b.path(), list_b.path()};
     if (key == "where") return {"role IN ('a', 'b')", "is_verified = false"};
+    if (key == "replica-url") return {"mysql://bc:pw1@replica1/app", "mysql://bc:pw2@replica2/app"};
     if (key.find("-file") != std::string::npos) return {list_a.path(), list_a.path()};
     if (key.find("domain") != std::string::npos) return {"first.example", "second.example"};
     return {"first@example.com", "second@example.com"};
@@ -271,8 +272,8 @@ TEST(ConfigFileTest, ArraysOnlyForOptionsThatTakeSeveralValues) {
         << key;
     ++checked;
   }
-  // --exclude-email, --exclude-domain and their -file forms, and --where.
-  EXPECT_EQ(checked, 5);
+  // --exclude-email, --exclude-domain and their -file forms, --where and --replica-url.
+  EXPECT_EQ(checked, 6);
 }
 
 TEST(ConfigFileTest, PolicyKeysInAJobTable) {

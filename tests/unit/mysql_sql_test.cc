@@ -51,7 +51,7 @@ TEST(MysqlBatchSql, StatementLimitsAreWholeSecondsPerStatement) {
 
 TEST(MysqlBatchSql, KeysetWindowSingleTableDeleteAndCarefulPath) {
   const StatementLimits limits{std::chrono::milliseconds(30000), std::chrono::milliseconds(2000)};
-  const auto s = build_batch_statements(tables(), limits);
+  const auto s = build_batch_statements(tables(), limits, true);
   const std::string prefix = statement_prefix(limits);
   const std::string exists =
       "EXISTS (SELECT 1 FROM `users` u WHERE u.`email` = `pending`.`email` AND BINARY u.`email` "
@@ -76,6 +76,19 @@ TEST(MysqlBatchSql, KeysetWindowSingleTableDeleteAndCarefulPath) {
   const auto values = s.fast_delete[1].values({{"after", std::string("k1")}, {"upto", 9}});
   ASSERT_EQ(values.size(), 2u);
   EXPECT_EQ(std::get<std::string>(values[0]), "k1");
+}
+
+// Statement-based binary logging: the careful path's rows are read without locks (SKIP LOCKED
+// is unsafe there), the same rows otherwise.
+TEST(MysqlBatchSql, WithoutSkipLockedTheCarefulPathReadsWithoutLocks) {
+  const StatementLimits limits{std::chrono::milliseconds(30000), std::chrono::milliseconds(2000)};
+  const auto locking = build_batch_statements(tables(), limits, true);
+  const auto reading = build_batch_statements(tables(), limits, false);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(reading.lock[i].text() + " FOR UPDATE SKIP LOCKED", locking.lock[i].text());
+    EXPECT_EQ(reading.lock[i].text().find("FOR UPDATE"), std::string::npos);
+    EXPECT_EQ(reading.fast_delete[i].text(), locking.fast_delete[i].text());
+  }
 }
 
 TEST(MysqlBatchSql, IntegerKeysBindAsIntegers) {

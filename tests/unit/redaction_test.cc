@@ -225,6 +225,14 @@ TEST(RedactionTest, ConfigShowsExemptEmailsMasked) {
             "c***@example.com, c***@example.com");
 }
 
+TEST(RedactionTest, ReplicaUrlPasswordsAreNeverPrinted) {
+  const std::string shown = config::redact_setting(
+      "replica-url", "mysql://bc:R3plPw@replica1:3306/app, mysql://bc:Oth3rPw@replica2/app");
+  EXPECT_EQ(shown.find("R3plPw"), std::string::npos) << shown;
+  EXPECT_EQ(shown.find("Oth3rPw"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("replica2"), std::string::npos) << shown;
+}
+
 TEST(StrictInputTest, MatchAndDomainAreNormalised) {
   EXPECT_EQ(config::normalized_match("email,email"), "email");
   EXPECT_EQ(config::normalized_match("phone,email,phone"), "email,phone");

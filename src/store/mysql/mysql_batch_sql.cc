@@ -57,7 +57,7 @@ sql::Value key_value(const MysqlBatchTables& tables, const std::string& key) {
 }
 
 MysqlBatchStatements build_batch_statements(const MysqlBatchTables& t,
-                                            const StatementLimits& limits) {
+                                            const StatementLimits& limits, bool skip_locked) {
   MysqlBatchStatements s;
   const std::string key = t.pending + "." + t.key;
   for (std::size_t i = 0; i < s.window.size(); ++i) {
@@ -89,7 +89,8 @@ MysqlBatchStatements build_batch_statements(const MysqlBatchTables& t,
       after(lock, t, has_after);
       lock.sql(key + " <= ").slot("upto").sql(" AND ");
       predicate(lock, t);
-      lock.sql(" ORDER BY " + key + " LIMIT ").slot("limit").sql(" FOR UPDATE SKIP LOCKED");
+      lock.sql(" ORDER BY " + key + " LIMIT ").slot("limit");
+      if (skip_locked) lock.sql(" FOR UPDATE SKIP LOCKED");
       (whole ? s.lock_whole : s.lock)[i] = lock.build();
     }
   }

@@ -61,7 +61,8 @@ struct MysqlBatchStatements {
   // every policy re-checked, waiting for no row lock.
   std::array<sql::Statement, 4> fast_delete;
   // The careful path: the window's free matching rows locked (FOR UPDATE SKIP LOCKED), at most
-  // "limit". Rows: key, email, reason.
+  // "limit"; without `skip_locked` (statement-based binary logging) read without locks, the
+  // DELETE by key then waiting for no row lock. Rows: key, email, reason.
   std::array<sql::Statement, 4> lock;
   // The same, each row also as a JSON object (RowDetail::kWholeRows: the archive file).
   std::array<sql::Statement, 4> lock_whole;
@@ -72,7 +73,7 @@ struct MysqlBatchStatements {
 };
 
 MysqlBatchStatements build_batch_statements(const MysqlBatchTables& tables,
-                                            const StatementLimits& limits);
+                                            const StatementLimits& limits, bool skip_locked);
 
 // DELETE of the rows whose keys are `keys`, every policy re-checked (the careful path's rows);
 // `lock_wait_s` as statement_prefix() takes it.

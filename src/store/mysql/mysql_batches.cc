@@ -12,7 +12,7 @@ MysqlBatches::MysqlBatches(MysqlSession& session, sql::Executor& executor, Mysql
     : session_(session),
       executor_(executor),
       setup_(std::move(setup)),
-      statements_(build_batch_statements(setup_.tables, setup_.limits)),
+      statements_(build_batch_statements(setup_.tables, setup_.limits, setup_.skip_locked)),
       dependent_counts_(setup_.dependents, setup_.tables, setup_.limits) {}
 
 void MysqlBatches::begin_pass() { begin_slice(PassSlice{}); }
@@ -80,10 +80,12 @@ class MysqlBatches::Steps final : public NibbleSteps {
   }
   // Several policies: the rows' reasons are read on the careful path. With the archive, the
   // rows are archived by key; rows that cascade are counted around a DELETE of locked rows:
-  // the careful path for both.
+  // the careful path for both. Without SKIP LOCKED (REPEATABLE READ under statement-based
+  // logging), none: a range DELETE would lock the gaps the application inserts into.
   bool fast_path() override {
-    return !b_.setup_.single_reason.empty() && detail_ == RowDetail::kCounts &&
-           b_.setup_.tables.archive.empty() && !b_.dependent_counts_.active();
+    return b_.setup_.skip_locked && !b_.setup_.single_reason.empty() &&
+           detail_ == RowDetail::kCounts && b_.setup_.tables.archive.empty() &&
+           !b_.dependent_counts_.active();
   }
   void run_fast(BatchResult& result) override {
     result.matched = matched_;
@@ -127,19 +129,27 @@ class MysqlBatches::Steps final : public NibbleSteps {
   }
   // Committed: the pass moves past the window.
   BatchAdvance advance() override {
-    return [this, full = window_full_, end = window_end_](BatchResult& committed) {
+    // The batches, not these steps: a batch in doubt advances after they are gone.
+    return [&b = b_, full = window_full_, end = window_end_](BatchResult& committed) {
       if (!full || !end) {
-        b_.exhausted_ = true;
+        b.exhausted_ = true;
       } else {
-        b_.last_key_ = end;
+        b.last_key_ = end;
       }
-      committed.exhausted = b_.exhausted_;
-      committed.progress = b_.exhausted_ ? 1.0 : 0.0;
-      tally_policies(committed, b_.setup_.single_reason);
+      committed.exhausted = b.exhausted_;
+      committed.progress = b.exhausted_ ? 1.0 : 0.0;
+      tally_policies(committed, b.setup_.single_reason);
     };
   }
-  // MySQL cannot tell afterwards whether it committed (resolve_in_doubt()).
-  void keep_in_doubt(const BatchResult&, BatchAdvance) override { b_.in_doubt_ = true; }
+  // The commit's GTID, for the replicas' lag.
+  void committed(const BatchRequest& request) override {
+    if (request.track_commit_lsn && b_.setup_.replicas != nullptr) {
+      b_.setup_.replicas->committed(b_.session_);
+    }
+  }
+  void keep_in_doubt(const BatchResult& result, BatchAdvance advance) override {
+    b_.in_doubt_ = InDoubt{result, std::move(advance)};
+  }
 
  private:
   MysqlBatches& b_;
@@ -252,7 +262,7 @@ std::int64_t MysqlBatches::archive_and_delete(std::span<const PendingRow> rows) 
 }
 
 std::string MysqlBatches::explain(std::int64_t target_rows) {
-  std::string out;
+  std::string out = "-- row locks: " + setup_.why + "\n\n";
   if (setup_.archive_named) {
     out +=
         "-- with the archive table, every batch takes the careful path: the locked rows are "
@@ -270,9 +280,13 @@ std::string MysqlBatches::explain(std::int64_t target_rows) {
        &statements_.window[kind]},
       {"fast path: delete the window's matching rows, every policy re-checked",
        &statements_.fast_delete[kind]},
-      {"careful path: lock the window's free matching rows", &statements_.lock[kind]},
+      {setup_.skip_locked ? "careful path: lock the window's free matching rows"
+                          : "careful path: read the window's matching rows without locks (then "
+                            "delete them by key, waiting for no row lock)",
+       &statements_.lock[kind]},
   };
   for (const auto& [title, statement] : steps) {
+    if (statement == &statements_.fast_delete[kind] && !setup_.skip_locked) continue;
     out += std::string("-- ") + title + "\n" + statement->text() + "\n";
     // EXPLAIN the statement itself (the SET STATEMENT prefix is not explainable).
     std::string text = statement->text();
@@ -300,8 +314,13 @@ std::vector<std::string> MysqlBatches::existing_keys(const std::vector<std::stri
 InDoubtOutcome MysqlBatches::resolve_in_doubt() {
   InDoubtOutcome outcome;
   if (!in_doubt_) return outcome;
-  in_doubt_ = false;
-  outcome.state = InDoubtOutcome::State::kUnknown;
+  InDoubt batch = std::move(*in_doubt_);
+  in_doubt_.reset();
+  outcome.state = setup_.commit_outcome ? setup_.commit_outcome() : InDoubtOutcome::State::kUnknown;
+  if (outcome.state == InDoubtOutcome::State::kCommitted) {
+    batch.advance(batch.result);
+    outcome.result = std::move(batch.result);
+  }
   return outcome;
 }
 

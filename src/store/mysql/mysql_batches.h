@@ -14,6 +14,7 @@
 // counts must agree or the batch rolls back.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <span>
@@ -23,6 +24,7 @@
 #include "store/facts.h"
 #include "store/mysql/mysql_batch_sql.h"
 #include "store/mysql/mysql_dependent_counts.h"
+#include "store/mysql/mysql_replicas.h"
 #include "store/mysql/mysql_session.h"
 #include "store/nibble_loop.h"
 
@@ -47,6 +49,16 @@ struct MysqlBatchSetup {
   // Reads how far replication is behind (Galera flow control); empty: nothing to watch. Read
   // once when a pass begins too, so that the first batch's reading has something to compare.
   std::function<ReplicationLag()> replication_lag;
+  // After a batch's COMMIT was in doubt and the session connected again: whether it committed
+  // (the marker the fence wrote in the batch's transaction); unset: kUnknown.
+  std::function<InDoubtOutcome::State()> commit_outcome;
+  // FOR UPDATE SKIP LOCKED may be used (BatchPlan::skip_locked). Without it (statement-based
+  // binary logging) a batch takes no range: the window's rows are read without locks and
+  // deleted by key, each held row skipped at once.
+  bool skip_locked = true;
+  std::string why;  // which applies and why, for explain
+  // The replicas --max-replication-lag watches (--replica-url); null: none.
+  MysqlReplicas* replicas = nullptr;
 };
 
 // The batches over the one batch loop (store/nibble_loop.h): the window is read first (without
@@ -65,11 +77,19 @@ class MysqlBatches final : public NibbleLoop {
   BatchResult run_next_batch(const BatchRequest& request) override;
   std::string explain(std::int64_t target_rows) override;
   std::vector<std::string> existing_keys(const std::vector<std::string>& keys) override;
-  // Galera flow control (setup.replication_lag); asynchronous replicas are not watched yet.
+  // Galera flow control (setup.replication_lag) and the --replica-url replicas' lag behind the
+  // pass's commits (setup.replicas), whichever is further behind; zero without either.
   ReplicationLag replication_lag() override {
-    return setup_.replication_lag ? setup_.replication_lag() : ReplicationLag{};
+    ReplicationLag lag = setup_.replication_lag ? setup_.replication_lag() : ReplicationLag{};
+    if (setup_.replicas != nullptr) {
+      const ReplicationLag replicas = setup_.replicas->lag();
+      lag.time = std::max(lag.time, replicas.time);
+      lag.bytes = std::max(lag.bytes, replicas.bytes);
+      lag.standbys += replicas.standbys;
+    }
+    return lag;
   }
-  // MySQL cannot tell afterwards whether a transaction committed: a batch in doubt is kUnknown.
+  // Asks setup.commit_outcome whether the batch in doubt committed: then it counts, once.
   InDoubtOutcome resolve_in_doubt() override;
 
  private:
@@ -91,7 +111,11 @@ class MysqlBatches final : public NibbleLoop {
   std::optional<std::string> last_key_;   // the pass's last key covered
   std::optional<std::string> slice_end_;  // a worker's slice ends at this key (included)
   bool exhausted_ = false;
-  bool in_doubt_ = false;
+  struct InDoubt {
+    BatchResult result;
+    BatchAdvance advance;
+  };
+  std::optional<InDoubt> in_doubt_;
 };
 
 }  // namespace batch_cleanup::store::mysql

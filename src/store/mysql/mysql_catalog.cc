@@ -6,6 +6,7 @@
 
 #include "store/mysql/mysql_dependents.h"
 #include "store/mysql/mysql_dialect.h"
+#include "store/mysql/mysql_grants.h"
 #include "store/reasons.h"
 
 namespace batch_cleanup::store::mysql {
@@ -30,8 +31,7 @@ RelationFacts relation(MysqlSession& session, const config::QualifiedName& name,
   if (!facts.exists) return facts;
   facts.kind = "table_type " + rows.text(0, 0);
   facts.is_table = rows.text(0, 0) == "BASE TABLE";
-  // Privileges are not probed: a missing one fails the first statement that needs it
-  // (ErrorCause::kPrivilege, fatal).
+  // Until the account's grants are read (probe_grants()).
   facts.can_select = facts.can_delete = facts.can_insert = facts.can_update = true;
   return facts;
 }
@@ -151,7 +151,9 @@ Capabilities mysql_capabilities(const MysqlSession& session) {
   }
   // InnoDB's physical order is the primary key itself: batches walk it as a keyset.
   capabilities.physical_order = PhysicalOrder::kNone;
-  capabilities.skip_locked = true;        // MariaDB 10.6+
+  // MariaDB 10.6+; unsafe for statement-based replication (which rows it skips depends on
+  // what others hold at that moment).
+  capabilities.skip_locked = !session.statement_binlog();
   capabilities.delete_returning = false;  // MariaDB has it for single-table DELETE only; unused
   capabilities.savepoints = true;
   capabilities.parallel_slices = true;  // primary-key ranges (--workers)
@@ -185,6 +187,7 @@ MysqlCatalog inspect_catalog(MysqlSession& session, const TableNames& names,
   if (!facts.pending.exists) return catalog;
   facts.users = relation(session, names.users, users_schema);
   if (!facts.users.exists) return catalog;
+  probe_grants(session, names, config, {catalog.schema, users_schema}, facts);
   facts.same_relation = catalog.schema == users_schema && names.pending.name == names.users.name;
   if (facts.same_relation || !facts.pending.is_table) return catalog;
   users_reads(session, users_schema, names.users, facts);

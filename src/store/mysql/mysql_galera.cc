@@ -74,13 +74,18 @@ ClusterFacts inspect_cluster(MysqlSession& session, const std::string& schema,
   return cluster;
 }
 
-void refuse_replica_lag_without_galera(const CleanupConfig& config, const ClusterFacts& cluster) {
-  if (cluster.galera) return;
-  if (config.max_replication_lag.count() > 0 || config.max_replication_lag_bytes > 0) {
+void refuse_unwatched_replication_lag(const CleanupConfig& config, const ClusterFacts& cluster) {
+  if (cluster.galera) return;  // flow control is watched, whichever limit was given
+  if (config.max_replication_lag_bytes > 0) {
     throw ConfigError(
-        "--max-replication-lag (replica awareness) is not supported on MySQL/MariaDB yet, "
-        "except on a Galera cluster node. HINT: run without it, and pace the batches with "
-        "--sleep or --max-rate");
+        "--max-replication-lag-bytes is not supported on MySQL/MariaDB: replicas report no byte "
+        "position to compare. HINT: use --max-replication-lag with --replica-url");
+  }
+  if (config.max_replication_lag.count() > 0 && config.replica_urls.empty()) {
+    throw ConfigError(
+        "--max-replication-lag needs --replica-url on MySQL/MariaDB (a primary cannot see how "
+        "far its replicas are), except on a Galera cluster node. HINT: name each replica with "
+        "--replica-url, or pace the batches with --sleep or --max-rate");
   }
 }
 

@@ -19,9 +19,9 @@ namespace batch_cleanup::store::mysql {
 ClusterFacts inspect_cluster(MysqlSession& session, const std::string& schema,
                              const std::string& table);
 
-// Refuses (ConfigError, exit 2) --max-replication-lag on a server that is not a Galera node:
-// waiting for asynchronous replicas is not built on MySQL/MariaDB yet.
-void refuse_replica_lag_without_galera(const CleanupConfig& config, const ClusterFacts& cluster);
+// Refuses (ConfigError, exit 2) a replication-lag limit nothing can watch: off a Galera node,
+// --max-replication-lag without --replica-url, and --max-replication-lag-bytes.
+void refuse_unwatched_replication_lag(const CleanupConfig& config, const ClusterFacts& cluster);
 
 // Reads flow control between batches: the time it paused replication since the previous
 // reading, this node's receive queue and gcs.fc_limit. One per connection.

@@ -1,6 +1,8 @@
 #include "store/mysql/mysql_instance_lock.h"
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "batch_cleanup/errors.h"
 #include "store/lease_holder.h"
@@ -14,6 +16,14 @@ namespace {
 std::string expiry_in(std::chrono::milliseconds ttl) {
   return "utc_timestamp(6) + INTERVAL " + std::to_string(ttl.count() * 1000) + " MICROSECOND";
 }
+
+// Columns added after the first version of the lease table: name and type.
+constexpr std::pair<const char*, const char*> kLaterColumns[] = {
+    {"last_batch", "VARCHAR(255) NULL"},
+};
+
+// How long batch_outcome() waits, in all, for a COMMIT still running on the server.
+constexpr int kOutcomeAttempts = 10;
 
 }  // namespace
 
@@ -30,7 +40,28 @@ std::string MysqlInstanceLock::lease_table_ddl() const {
   return "CREATE TABLE IF NOT EXISTS " + mysql_dialect().quote(lease_.table) +
          " (name VARCHAR(255) NOT NULL PRIMARY KEY, holder VARCHAR(255) NOT NULL, epoch BIGINT "
          "NOT NULL, acquired_at DATETIME(6) NOT NULL, heartbeat_at DATETIME(6) NOT NULL, "
-         "expires_at DATETIME(6) NOT NULL) ENGINE=InnoDB";
+         "expires_at DATETIME(6) NOT NULL, last_batch VARCHAR(255) NULL) ENGINE=InnoDB";
+}
+
+bool MysqlInstanceLock::add_missing_columns() {
+  const auto present = session_.exec(
+      "SELECT count(*) FROM information_schema.columns WHERE table_schema = "
+      "coalesce(NULLIF(?, ''), database()) AND table_name = ? AND column_name = 'last_batch'",
+      {lease_.table.schema, lease_.table.name});
+  if (present.integer(0, 0) > 0) return true;
+  std::string alter = "ALTER TABLE " + mysql_dialect().quote(lease_.table);
+  const char* separator = " ";
+  for (const auto& [name, type] : kLaterColumns) {
+    alter += std::string(separator) + "ADD COLUMN IF NOT EXISTS " + name + " " + type;
+    separator = ", ";
+  }
+  try {
+    session_.exec(alter);
+    return true;
+  } catch (const DatabaseError& e) {
+    if (e.cause() == ErrorCause::kPrivilege) return false;  // in-doubt batches stay unknown
+    throw;
+  }
 }
 
 bool MysqlInstanceLock::try_lock() {
@@ -43,6 +74,7 @@ bool MysqlInstanceLock::try_lock() {
                                  {lease_.table.schema, lease_.table.name})
                              .empty();
     if (!exists) session_.exec(lease_table_ddl());
+    marker_column_ = add_missing_columns();
     created_ = true;
   }
   const std::string table = mysql_dialect().quote(lease_.table);
@@ -75,13 +107,19 @@ bool MysqlInstanceLock::try_lock() {
   }
 }
 
-bool MysqlInstanceLock::renew() {
-  return session_
-             .exec(wait_prefix_ + "UPDATE " + mysql_dialect().quote(lease_.table) +
-                       " SET heartbeat_at = utc_timestamp(6), expires_at = " +
-                       expiry_in(lease_.ttl) + " WHERE name = ? AND holder = ? AND epoch = ?",
-                   {lease_.name(), lease_.holder, std::int64_t{epoch_}})
-             .affected == 1;
+bool MysqlInstanceLock::renew(const std::string* batch) {
+  std::vector<sql::Value> params;
+  std::string sql = wait_prefix_ + "UPDATE " + mysql_dialect().quote(lease_.table) +
+                    " SET heartbeat_at = utc_timestamp(6), expires_at = " + expiry_in(lease_.ttl);
+  if (batch != nullptr) {
+    sql += ", last_batch = ?";
+    params.emplace_back(*batch);
+  }
+  sql += " WHERE name = ? AND holder = ? AND epoch = ?";
+  params.emplace_back(lease_.name());
+  params.emplace_back(lease_.holder);
+  params.emplace_back(std::int64_t{epoch_});
+  return session_.exec(sql, params).affected == 1;
 }
 
 bool MysqlInstanceLock::keep_alive() {
@@ -130,14 +168,21 @@ void MysqlInstanceLock::prove_held() {
                           "the lease of " + lease_.target + " (epoch " + std::to_string(epoch_) +
                               ") was taken over by another instance");
     }
+    last_batch_.clear();  // a worker writes no marker: its batches in doubt stay unknown
     return;
   }
-  if (!held_ || !renew()) {
-    held_ = false;
-    throw DatabaseError(ErrorCause::kLeaseLost, kLeaseLostCode,
-                        "the lease of " + lease_.target + " (epoch " + std::to_string(epoch_) +
-                            ") was taken over by another instance");
+  std::string batch;
+  if (marker_column_) {
+    batch = lease_.holder + ":" + std::to_string(epoch_) + ":" + std::to_string(++batches_);
   }
+  if (held_ && renew(marker_column_ ? &batch : nullptr)) {
+    last_batch_ = std::move(batch);
+    return;
+  }
+  held_ = false;
+  throw DatabaseError(ErrorCause::kLeaseLost, kLeaseLostCode,
+                      "the lease of " + lease_.target + " (epoch " + std::to_string(epoch_) +
+                          ") was taken over by another instance");
 }
 
 void MysqlInstanceLock::unlock() noexcept {
@@ -152,6 +197,27 @@ void MysqlInstanceLock::unlock() noexcept {
   } catch (...) {
     // The lease expires on its own.
   }
+}
+
+InDoubtOutcome::State MysqlInstanceLock::batch_outcome() {
+  using State = InDoubtOutcome::State;
+  const std::string batch = std::exchange(last_batch_, {});
+  if (batch.empty() || !held_) return State::kUnknown;
+  for (int attempt = 0; attempt < kOutcomeAttempts; ++attempt) {
+    try {
+      const auto row = session_.exec(
+          "SET STATEMENT innodb_lock_wait_timeout=1 FOR SELECT holder, epoch, last_batch FROM " +
+              mysql_dialect().quote(lease_.table) + " WHERE name = ? LOCK IN SHARE MODE",
+          {lease_.name()});
+      if (row.empty() || row.text(0, 0) != lease_.holder || row.integer(0, 1) != epoch_) {
+        return State::kUnknown;  // taken over since: later batches wrote the row
+      }
+      return row.text(0, 2) == batch ? State::kCommitted : State::kRolledBack;
+    } catch (const DatabaseError& e) {
+      if (e.cause() != ErrorCause::kLockTimeout) throw;  // the COMMIT still holds the row
+    }
+  }
+  return State::kUnknown;
 }
 
 std::string MysqlInstanceLock::describe() const {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "batch_cleanup/config.h"
+#include "store/batch_types.h"
 #include "store/lease_holder.h"
 #include "store/mysql/mysql_session.h"
 
@@ -29,11 +30,20 @@ class MysqlInstanceLock final : public LeaseLock {
   std::string share_token() const override;
   void follow(const std::string& token) override;
 
+  // Also names the batch in the lease row (last_batch), which commits or rolls back with it.
   void prove_held() override;
   std::string lease_table_ddl() const override;
 
+  // After a batch's COMMIT was in doubt and the session connected again: whether the lease row
+  // names that batch (committed) or an earlier one (rolled back), read with a shared lock, so
+  // that a COMMIT still running on the server ends first. kUnknown when the row has another
+  // holder or epoch now, stays locked, or the table has no last_batch column.
+  InDoubtOutcome::State batch_outcome();
+
  private:
-  bool renew();
+  bool renew(const std::string* batch = nullptr);
+  // Adds the columns a table created by an earlier version lacks; false when the role may not.
+  bool add_missing_columns();
 
   MysqlSession& session_;
   // "SET STATEMENT innodb_lock_wait_timeout=L FOR ": how long the lease's statements wait for
@@ -45,6 +55,9 @@ class MysqlInstanceLock final : public LeaseLock {
   bool held_ = false;
   bool created_ = false;
   long long epoch_ = 0;
+  bool marker_column_ = false;  // the table has last_batch
+  long long batches_ = 0;       // batches fenced by this lock object
+  std::string last_batch_;      // the token the last fenced batch wrote
 };
 
 }  // namespace batch_cleanup::store::mysql

@@ -119,6 +119,11 @@ void MysqlSession::connect(std::chrono::milliseconds connect_timeout,
   exec(
       "SET SESSION time_zone = '+00:00', SESSION sql_mode = CONCAT(@@SESSION.sql_mode, "
       "',PIPES_AS_CONCAT')");
+  const auto binlog = exec("SELECT @@log_bin, @@binlog_format");
+  binlog_ = binlog.integer(0, 0) != 0 ? "binlog_format=" + binlog.text(0, 1) : "binary log off";
+  statement_binlog_ = binlog_ == "binlog_format=STATEMENT";
+  // Autocommit writes too (the lease, the history) must not run under READ COMMITTED there.
+  if (statement_binlog_) exec("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
 }
 
 void MysqlSession::close() noexcept {
@@ -209,7 +214,8 @@ sql::Rows MysqlSession::exec(const std::string& text, const std::vector<sql::Val
 }
 
 void MysqlSession::begin(bool read_only) {
-  exec("SET TRANSACTION ISOLATION LEVEL READ COMMITTED");
+  exec(statement_binlog_ ? "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
+                         : "SET TRANSACTION ISOLATION LEVEL READ COMMITTED");
   exec(read_only ? "START TRANSACTION READ ONLY" : "START TRANSACTION");
   in_transaction_ = true;
 }

@@ -40,7 +40,9 @@ class MysqlSession {
     return exec(statement.text(), statement.values(slots));
   }
 
-  // READ COMMITTED, for this transaction only; READ ONLY with `read_only`.
+  // READ COMMITTED, for this transaction only (REPEATABLE READ under statement-based binary
+  // logging, where InnoDB refuses to log writes made under READ COMMITTED: ERROR 1665); READ
+  // ONLY with `read_only`.
   void begin(bool read_only);
   // COMMIT; a connection lost during it is ErrorCause::kInDoubt.
   void commit();
@@ -51,6 +53,12 @@ class MysqlSession {
   void cancel() noexcept;
 
   bool mariadb() const { return mariadb_; }
+  // The server writes a binary log in statement format (@@log_bin and the session's
+  // @@binlog_format, read at connect): SKIP LOCKED is unsafe there, and READ COMMITTED writes
+  // are refused.
+  bool statement_binlog() const { return statement_binlog_; }
+  // "binary log off", "binlog_format=ROW", ...: for explain.
+  const std::string& binlog() const { return binlog_; }
   // The server's version as a number: 10.11.19 -> 101119, 8.0.36 -> 80036.
   int version_num() const { return version_num_; }
   const std::string& version() const { return version_; }
@@ -68,6 +76,8 @@ class MysqlSession {
   int generation_ = 0;
   bool in_transaction_ = false;
   bool mariadb_ = true;
+  bool statement_binlog_ = false;
+  std::string binlog_;
   int version_num_ = 0;
   std::string version_;
   std::atomic<unsigned long> thread_id_{0};

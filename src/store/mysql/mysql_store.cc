@@ -7,6 +7,7 @@
 #include "store/mysql/mysql_dialect.h"
 #include "store/mysql/mysql_galera.h"
 #include "store/mysql/mysql_instance_lock.h"
+#include "store/mysql/mysql_replicas.h"
 #include "store/mysql/mysql_session.h"
 #include "store/reasons.h"
 #include "store/role_store.h"
@@ -24,7 +25,6 @@ bool is_bytes(const std::string& data_type) {
          data_type.find("blob") != std::string::npos || data_type == "bit";
 }
 
-
 class MysqlStore final : public RoleStore {
  public:
   MysqlStore(CleanupConfig config, config::DatabaseTarget target)
@@ -35,7 +35,9 @@ class MysqlStore final : public RoleStore {
     build_history(executor_);
     archive_ = std::make_unique<MysqlArchiveTable>(session_, executor_, config_, names_, catalog_,
                                                    archive_cycle_);
-    install_lock(std::make_unique<MysqlInstanceLock>(session_, config_, catalog_.qualified));
+    auto lock = std::make_unique<MysqlInstanceLock>(session_, config_, catalog_.qualified);
+    lock_facts_ = lock.get();
+    install_lock(std::move(lock));
   }
 
   std::string backend_name() const override { return kBackendName; }
@@ -48,7 +50,7 @@ class MysqlStore final : public RoleStore {
   PreflightFacts inspect() override {
     catalog_ = inspect_catalog(session_, names_, config_);
     catalog_.facts.cluster = inspect_cluster(session_, catalog_.schema, names_.pending.name);
-    refuse_replica_lag_without_galera(config_, catalog_.facts.cluster);
+    refuse_unwatched_replication_lag(config_, catalog_.facts.cluster);
     auto& facts = catalog_.facts;
     if (config_.match_email && facts.users_email.exists && facts.pending_email.exists) {
       // What the batches write beyond a plain = (the BINARY comparison; none with collation).
@@ -96,6 +98,21 @@ class MysqlStore final : public RoleStore {
     if (catalog_.facts.cluster.galera && watch) {
       setup.replication_lag = [this] { return flow_control_.read(); };
     }
+    setup.commit_outcome = [lock = lock_facts_] { return lock->batch_outcome(); };
+    setup.skip_locked = plan.skip_locked;
+    setup.why = plan.skip_locked
+                    ? "FOR UPDATE SKIP LOCKED on the careful path (" + session_.binlog() +
+                          ": safe), under READ COMMITTED"
+                    : "no SKIP LOCKED (" + session_.binlog() +
+                          ": unsafe for statement-based replication, and InnoDB refuses to log "
+                          "writes made under READ COMMITTED), so batches run under REPEATABLE "
+                          "READ without a range DELETE: the window's rows are read without locks "
+                          "and deleted by key, a held row skipped at once; the users rows a "
+                          "DELETE compares with stay share-locked until its batch commits";
+    if (!config_.replica_urls.empty() && !replicas_) {
+      replicas_ = std::make_unique<MysqlReplicas>(config_.replica_urls, config_.connect_timeout);
+    }
+    setup.replicas = replicas_.get();
     batches_ = std::make_unique<MysqlBatches>(session_, executor_, std::move(setup));
     build_dry_run(executor_, mysql_dialect().quote(names_.pending), spec);
   }
@@ -112,6 +129,8 @@ class MysqlStore final : public RoleStore {
   MysqlCatalog catalog_;
   std::string archive_cycle_;  // the cycle batches archive under (MysqlArchiveTable's)
   GaleraFlowControl flow_control_;
+  MysqlInstanceLock* lock_facts_ = nullptr;  // lock_
+  std::unique_ptr<MysqlReplicas> replicas_;  // --replica-url
 };
 
 }  // namespace
