@@ -16,9 +16,9 @@ fi
 pg_dir=$(mktemp -d /tmp/bc_pg_XXXXXX)
 port=${BATCH_CLEANUP_TEST_PG_PORT:-54329}
 # The tests' servers, proxies and poolers listen on ports from $port up to 54399 (and the
-# MariaDB server on 54400), inside Linux's ephemeral range (32768-60999): an outgoing
-# connection that happens to take one of them makes a later bind fail with "Address already in
-# use". As root, keep the kernel from handing them out (ip_local_reserved_ports only affects
+# MariaDB server on 54400, its tests' own servers and proxies up to 54460), inside Linux's
+# ephemeral range (32768-60999): an outgoing connection that happens to take one of them makes a
+# later bind fail with "Address already in use". As root, keep the kernel from handing them out (ip_local_reserved_ports only affects
 # automatic port choice, never an explicit bind).
 # The Galera cluster's nodes listen on $galera_port+1 up to $galera_port+39 (client, group
 # communication, IST and snapshot-transfer ports).
@@ -33,11 +33,12 @@ reserve() {
     *) echo "${current:+$current,}$want" >"$reserved" ;;
   esac
 }
-if [ "$port" -ge 32768 ] && [ "$port" -le 54399 ]; then reserve "$port-54400"; fi
+if [ "$port" -ge 32768 ] && [ "$port" -le 54399 ]; then reserve "$port-54460"; fi
 if [ "$galera_port" -ge 32768 ]; then reserve "$galera_port-$((galera_port + 39))"; fi
 mariadb_dir=$(mktemp -d /tmp/bc_mariadb_XXXXXX)
 mariadb_port=${BATCH_CLEANUP_TEST_MARIADB_PORT:-54400}
 galera_dir=$(mktemp -d /tmp/bc_galera_XXXXXX)
+chmod 755 "$galera_dir"  # the nodes (as the mysql user) make their directories inside
 cleanup() {
   scripts/pg_test_server.sh stop "$pg_dir"
   scripts/mariadb_test_server.sh stop "$mariadb_dir"

@@ -79,21 +79,23 @@ class OwnMariadb {
 
 class MariadbOpsTest : public BackendTest {
  protected:
-  // Through a proxy that cuts the third deleting batch's COMMIT (after forwarding it when
+  // Through a proxy (on the server's port + `proxy_offset`, one per case: ctest runs cases side
+  // by side) that cuts the third deleting batch's COMMIT (after forwarding it when
   // `forwarded`): the cycle still deletes the 100 rows, and reports each exactly once.
-  void in_doubt_commit(bool forwarded, const std::string& said) {
+  void in_doubt_commit(bool forwarded, const std::string& said, int proxy_offset) {
     db_->create_original_schema();
     db_->insert_users(0, 100);
     db_->insert_pending(0, 100);
     const int server_port = port_of(db_->url());
-    ChaosProxy proxy(server_port + 18, server_port);
+    ChaosProxy proxy(server_port + proxy_offset, server_port);
     if (forwarded) {
       proxy.cut_after_batch_commit(3);
     } else {
       proxy.cut_before_batch_commit(3);
     }
     const auto result = run_tool({"--run-once", "--output", "json", "--batch-size", "10",
-                                  "--database-url", with_port(db_->url(), server_port + 18)});
+                                  "--database-url",
+                                  with_port(db_->url(), server_port + proxy_offset)});
     ASSERT_EQ(result.exit_code, 0) << "signal " << result.term_signal << ": " << result.err;
     EXPECT_EQ(proxy.cuts(), 1);
     EXPECT_EQ(last_json_report(result)["deleted"], 100) << result.err;
@@ -104,11 +106,11 @@ class MariadbOpsTest : public BackendTest {
 };
 
 TEST_P(MariadbOpsTest, AnInDoubtCommitThatCommittedCountsOnce) {
-  in_doubt_commit(true, "the database says it committed");
+  in_doubt_commit(true, "the database says it committed", 18);
 }
 
 TEST_P(MariadbOpsTest, AnInDoubtCommitThatRolledBackRunsAgain) {
-  in_doubt_commit(false, "the database says it rolled back");
+  in_doubt_commit(false, "the database says it rolled back", 19);
 }
 
 // An account with too few grants is refused before it deletes anything (exit 2), the message
