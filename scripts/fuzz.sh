@@ -19,6 +19,8 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=${BATCH_CLEANUP_SANITIZE_OPT:--O0} -gline-tables-only" -DBATCH_CLEANUP_BUILD_TESTS=ON \
   -DBATCH_CLEANUP_SANITIZE=address -DBATCH_CLEANUP_BUILD_FUZZERS=ON >/dev/null
 cmake --build build-asan -j"${BATCH_CLEANUP_BUILD_JOBS:-2}" --target "${targets[@]}"
+# BATCH_CLEANUP_FUZZ_PHASE=build only builds them (.ci/run builds them beside other work).
+if [ "${BATCH_CLEANUP_FUZZ_PHASE:-all}" = build ]; then exit 0; fi
 mkdir -p build-asan/crashes build-asan/fuzz-logs
 # One fuzzer per core at a time (each is single-threaded); each one's summary is printed when
 # it ends.
